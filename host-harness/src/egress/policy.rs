@@ -1,0 +1,188 @@
+//! The egress allow-list: which upstreams a connector may reach, as structured origins
+//! (scheme, host, port) validated when loaded, and the checks every outbound request passes.
+
+use std::fmt;
+
+use url::Url;
+
+/// A scheme, host and port. Nothing else about a URL decides where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// Why a base URL or a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("`{url}` is not a valid base URL: {reason}")]
+    BadBaseUrl { url: String, reason: String },
+    #[error("{0}")]
+    Denied(String),
+}
+
+/// A base URL an upstream is reached at: an origin and an optional path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub origin: Origin,
+    /// Path prefix without a trailing slash ("" for none).
+    pub prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses and validates a base URL: http or https, a host, no user info, no query or
+    /// fragment.
+    pub fn parse(raw: &str) -> Result<Self, PolicyError> {
+        let bad = |reason: &str| PolicyError::BadBaseUrl {
+            url: raw.to_string(),
+            reason: reason.to_string(),
+        };
+        let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+        let scheme = match url.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "user info is not allowed in a base URL; configure credentials as secrets",
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("a base URL has no query or fragment"));
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("the URL has no host"))?
+            .to_ascii_lowercase();
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| bad("the URL has no port"))?;
+        Ok(BaseUrl {
+            origin: Origin {
+                scheme,
+                host,
+                port,
+            },
+            prefix: url.path().trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The full URL for a guest's `path-and-query`, after checking that it cannot change the
+    /// origin: it must start with a single "/", hold no spaces, control characters, backslashes
+    /// or fragment, and the composed URL must parse back to exactly this origin.
+    pub fn join(&self, upstream: &str, path_and_query: &str) -> Result<Url, PolicyError> {
+        let deny = |why: &str| {
+            PolicyError::Denied(format!(
+                "request to upstream `{upstream}` refused: the path `{}` {why}; \
+                 give a path relative to the upstream, starting with a single \"/\"",
+                path_and_query.chars().take(120).collect::<String>()
+            ))
+        };
+        if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {
+            return Err(deny("does not start with a single \"/\""));
+        }
+        if path_and_query
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '#')
+        {
+            return Err(deny(
+                "contains a space, a control character, a backslash or a fragment",
+            ));
+        }
+        let composed = format!("{}{}{}", self.origin, self.prefix, path_and_query);
+        let url = Url::parse(&composed).map_err(|e| deny(&format!("does not form a URL ({e})")))?;
+        let same = url.host_str().map(|h| h.to_ascii_lowercase()) == Some(self.origin.host.clone())
+            && url.port_or_known_default() == Some(self.origin.port)
+            && url.username().is_empty()
+            && url.password().is_none();
+        if !same {
+            return Err(deny("would leave the upstream's origin"));
+        }
+        Ok(url)
+    }
+}
+
+/// Header names a connector may never set, whatever its upstream: they carry credentials or
+/// decide routing.
+pub const ALWAYS_FORBIDDEN_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> BaseUrl {
+        BaseUrl::parse("https://rest-api.copilot.clari.com").unwrap()
+    }
+
+    #[test]
+    fn parses_base_urls_strictly() {
+        let b = BaseUrl::parse("http://127.0.0.1:8080/prefix/").unwrap();
+        assert_eq!(b.origin.to_string(), "http://127.0.0.1:8080");
+        assert_eq!(b.prefix, "/prefix");
+        assert_eq!(base().origin.port, 443);
+        for bad in [
+            "ftp://x.com",
+            "https://user:pw@x.com",
+            "https://x.com/?a=b",
+            "not a url",
+            "file:///etc/passwd",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn joins_only_paths_that_stay_on_the_origin() {
+        let b = base();
+        assert_eq!(
+            b.join("clari", "/calls?filterUser=a%40b.com&x=a@b").unwrap().as_str(),
+            "https://rest-api.copilot.clari.com/calls?filterUser=a%40b.com&x=a@b"
+        );
+        for evil in [
+            "@evil.com/calls",
+            "//evil.com/calls",
+            "evil.com",
+            "/calls#frag",
+            "/calls\\..\\x",
+            "/ca lls",
+            "/calls\r\nHost: evil.com",
+            ":8080/calls",
+            "",
+        ] {
+            let e = b.join("clari", evil).unwrap_err();
+            assert!(matches!(e, PolicyError::Denied(m) if m.contains("upstream `clari`")), "{evil}");
+        }
+    }
+}

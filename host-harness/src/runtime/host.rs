@@ -1,0 +1,188 @@
+//! The per-call host state a guest sees through its imports: the policed `http` import, `log`,
+//! `settings`, and a WASI context with nothing ambient (no files, environment, sockets or
+//! stdin; stderr captured so a panic message reaches the error).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{http, log, settings, types};
+use crate::egress::{self, Egress, Redactor};
+
+/// How much guest stderr is kept for error messages.
+const STDERR_CAPACITY: usize = 16 * 1024;
+
+/// The clock a guest reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuestClock {
+    /// The host's wall clock.
+    #[default]
+    System,
+    /// A fixed instant, in seconds since the epoch (deterministic tests and replays).
+    Fixed(i64),
+}
+
+struct FixedClock(Duration);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// What one store holds.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    egress: Arc<Egress>,
+    settings: Arc<BTreeMap<String, String>>,
+    log_target: Arc<str>,
+    stderr: MemoryOutputPipe,
+}
+
+impl HostState {
+    pub fn new(
+        egress: Arc<Egress>,
+        settings: Arc<BTreeMap<String, String>>,
+        log_target: Arc<str>,
+        memory_bytes: usize,
+        clock: GuestClock,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let mut b = WasiCtx::builder();
+        b.stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let GuestClock::Fixed(secs) = clock {
+            b.wall_clock(FixedClock(Duration::from_secs(secs.max(0) as u64)));
+        }
+        HostState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .instances(8)
+                .tables(16)
+                .memories(4)
+                .trap_on_grow_failure(true)
+                .build(),
+            egress,
+            settings,
+            log_target,
+            stderr,
+        }
+    }
+
+    /// What the guest wrote to stderr (e.g. a panic message), redacted and trimmed.
+    pub fn stderr_text(&self) -> String {
+        let raw = self.stderr.contents();
+        let text = String::from_utf8_lossy(&raw);
+        self.egress.redactor().redact(text.trim())
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        self.egress.redactor()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl http::Host for HostState {
+    fn send(&mut self, req: http::Request) -> Result<http::Response, http::HttpError> {
+        let out = egress::OutboundRequest {
+            upstream: req.upstream,
+            method: match req.method {
+                http::Method::Get => egress::Method::Get,
+                http::Method::Post => egress::Method::Post,
+                http::Method::Put => egress::Method::Put,
+                http::Method::Patch => egress::Method::Patch,
+                http::Method::Delete => egress::Method::Delete,
+                http::Method::Head => egress::Method::Head,
+            },
+            path_and_query: req.path_and_query,
+            headers: req.headers,
+            body: req.body,
+        };
+        let started = SystemTime::now();
+        let result = self.egress.send(&out);
+        let ms = started.elapsed().map(|d| d.as_millis()).unwrap_or(0);
+        match &result {
+            Ok(r) => tracing::debug!(
+                target: "egress",
+                connector = %self.log_target,
+                upstream = %out.upstream,
+                path = %self.redactor().redact(&out.path_and_query),
+                status = r.status,
+                bytes = r.body.len(),
+                ms = ms as u64,
+                "request"
+            ),
+            Err(e) => tracing::warn!(
+                target: "egress",
+                connector = %self.log_target,
+                upstream = %out.upstream,
+                "request failed: {e}"
+            ),
+        }
+        result
+            .map(|r| http::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            })
+            .map_err(|e| match e {
+                egress::EgressError::Denied(m) => http::HttpError::Denied(m),
+                egress::EgressError::Timeout(m) => http::HttpError::Timeout(m),
+                egress::EgressError::Transport(m) => http::HttpError::Transport(m),
+                egress::EgressError::TooLarge(n) => http::HttpError::TooLarge(n),
+                egress::EgressError::RateLimited(ms) => http::HttpError::RateLimited(ms),
+            })
+    }
+}
+
+impl log::Host for HostState {
+    fn write(&mut self, level: log::Level, message: String) {
+        let message = self.redactor().redact(&message);
+        let c = &*self.log_target;
+        match level {
+            log::Level::Trace => tracing::trace!(target: "connector", connector = c, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "connector", connector = c, "{message}"),
+            log::Level::Info => tracing::info!(target: "connector", connector = c, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "connector", connector = c, "{message}"),
+            log::Level::Error => tracing::error!(target: "connector", connector = c, "{message}"),
+        }
+    }
+}
+
+impl settings::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.settings.get(&key).cloned()
+    }
+}
+
+/// Seconds since the epoch, for a fixed guest clock "now".
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

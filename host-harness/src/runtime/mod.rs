@@ -1,0 +1,421 @@
+//! The wasmtime runtime: one engine with the pooling allocator and an epoch ticker, components
+//! checked for their contract version before compiling, compiled once and cached by digest as
+//! an `InstancePre`, and a fresh, limited instance for every export call.
+
+pub mod bindings;
+pub mod host;
+pub mod limits;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use crate::contract::{self, ContractError};
+use crate::egress::Egress;
+pub use bindings::types;
+use bindings::{Connector, ConnectorPre};
+pub use host::{GuestClock, HostState};
+pub use limits::{EPOCH_TICK, SandboxLimits};
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error("the component could not be compiled: {0}")]
+    Compile(String),
+    #[error(
+        "the component does not match the connector contract it claims ({0}); rebuild it with connector-sdk"
+    )]
+    Link(String),
+    #[error("could not read the component file `{path}`: {reason}")]
+    Read { path: String, reason: String },
+}
+
+/// The engine and linker, shared by every connector in the process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Mutex<HashMap<String, Arc<CompiledConnector>>>,
+    pooling: bool,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("pooling", &self.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pool sizes: enough for many concurrent calls across several connectors.
+const POOL_INSTANCES: u32 = 64;
+/// The largest linear memory the pool reserves for; per-store limits are lower.
+const POOL_MAX_MEMORY: usize = 1 << 30;
+
+fn base_config() -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator, falling back to on-demand allocation where the
+    /// address space is too small), the linker, and the epoch ticker thread.
+    pub fn new() -> anyhow::Result<Arc<Self>> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .total_stacks(POOL_INSTANCES)
+            .max_memories_per_component(4)
+            .max_memory_size(POOL_MAX_MEMORY);
+        let mut pooled = base_config();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let (engine, pooling) = match Engine::new(&pooled) {
+            Ok(e) => (e, true),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                (
+                    Engine::new(&base_config())
+                        .map_err(|e| anyhow::anyhow!("creating the engine: {e:#}"))?,
+                    false,
+                )
+            }
+        };
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
+        Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the connector contract: {e:#}"))?;
+        spawn_epoch_ticker(&engine);
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cache: Mutex::new(HashMap::new()),
+            pooling,
+        }))
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn is_pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// Checks the contract version, compiles (once per digest) and pre-instantiates.
+    pub fn load(&self, bytes: &[u8]) -> Result<Arc<CompiledConnector>, LoadError> {
+        let digest = hex(&Sha256::digest(bytes));
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&digest).cloned()) {
+            return Ok(hit);
+        }
+        let version = contract::check_component(bytes)?;
+        let component = Component::from_binary(&self.engine, bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = ConnectorPre::new(pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let compiled = Arc::new(CompiledConnector {
+            digest: digest.clone(),
+            contract_version: version,
+            pre,
+            engine: self.engine.clone(),
+        });
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(digest, compiled.clone());
+        }
+        Ok(compiled)
+    }
+
+    /// [`Runtime::load`] from a file.
+    pub fn load_file(&self, path: &std::path::Path) -> Result<Arc<CompiledConnector>, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.load(&bytes)
+    }
+}
+
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(e) => e.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .ok();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A component compiled and linked, ready to instantiate.
+pub struct CompiledConnector {
+    digest: String,
+    contract_version: semver::Version,
+    pre: ConnectorPre<HostState>,
+    engine: Engine,
+}
+
+impl fmt::Debug for CompiledConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledConnector")
+            .field("digest", &self.digest)
+            .field("contract_version", &self.contract_version.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledConnector {
+    /// SHA-256 of the component file.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    pub fn contract_version(&self) -> &semver::Version {
+        &self.contract_version
+    }
+}
+
+/// Why an export call did not return a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The connector answered with an error.
+    #[error("{}", describe_connector_error(.0))]
+    Connector(types::ConnectorError),
+    /// The call ran past its deadline and was stopped.
+    #[error("`{export}` ran past its deadline of {deadline:?} and was stopped; raise `call_deadline_seconds` if the source is slow")]
+    Deadline { export: &'static str, deadline: Duration },
+    /// The guest tried to grow memory past its limit.
+    #[error("`{export}` tried to use more than its memory limit of {limit} bytes and was stopped")]
+    Memory { export: &'static str, limit: usize },
+    /// The guest trapped (panic, unreachable, bad memory access...).
+    #[error("`{export}` crashed: {message}")]
+    Trap { export: &'static str, message: String },
+    /// An instance could not be created.
+    #[error("could not start an instance for `{export}`: {message}")]
+    Instantiate { export: &'static str, message: String },
+}
+
+fn describe_connector_error(e: &types::ConnectorError) -> String {
+    match e {
+        types::ConnectorError::Config(m) => format!("configuration error: {m}"),
+        types::ConnectorError::Transient(t) => format!("temporary error: {}", t.message),
+        types::ConnectorError::System(m) => format!("system error: {m}"),
+        types::ConnectorError::NotFound(m) => format!("not found: {m}"),
+    }
+}
+
+/// The error kinds the crawl engine acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    Config,
+    Transient,
+    System,
+    NotFound,
+}
+
+impl CallError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CallError::Connector(types::ConnectorError::Config(_)) => ErrorKind::Config,
+            CallError::Connector(types::ConnectorError::Transient(_)) => ErrorKind::Transient,
+            CallError::Connector(types::ConnectorError::NotFound(_)) => ErrorKind::NotFound,
+            CallError::Connector(types::ConnectorError::System(_)) => ErrorKind::System,
+            CallError::Deadline { .. } => ErrorKind::Transient,
+            CallError::Memory { .. } | CallError::Trap { .. } | CallError::Instantiate { .. } => {
+                ErrorKind::System
+            }
+        }
+    }
+
+    /// The connector's advice on when to retry a transient error.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Connector(types::ConnectorError::Transient(t)) => {
+                t.retry_after_ms.map(Duration::from_millis)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A configured connector instance: a compiled component plus its egress, settings, limits
+/// and clock. Every export call gets a fresh instance.
+#[derive(Clone)]
+pub struct ConnectorInstance {
+    compiled: Arc<CompiledConnector>,
+    egress: Arc<Egress>,
+    settings: Arc<BTreeMap<String, String>>,
+    limits: SandboxLimits,
+    clock: GuestClock,
+    name: Arc<str>,
+}
+
+impl fmt::Debug for ConnectorInstance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorInstance")
+            .field("name", &self.name)
+            .field("compiled", &self.compiled)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorInstance {
+    pub fn new(
+        compiled: Arc<CompiledConnector>,
+        egress: Arc<Egress>,
+        settings: BTreeMap<String, String>,
+        limits: SandboxLimits,
+        clock: GuestClock,
+        name: &str,
+    ) -> Self {
+        ConnectorInstance {
+            compiled,
+            egress,
+            settings: Arc::new(settings),
+            limits,
+            clock,
+            name: Arc::from(name),
+        }
+    }
+
+    pub fn egress(&self) -> &Arc<Egress> {
+        &self.egress
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store with this instance's limits.
+    fn call<R>(
+        &self,
+        export: &'static str,
+        f: impl FnOnce(&Connector, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let state = HostState::new(
+            self.egress.clone(),
+            self.settings.clone(),
+            self.name.clone(),
+            self.limits.memory_bytes,
+            self.clock,
+        );
+        let mut store = Store::new(&self.compiled.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store.epoch_deadline_trap();
+        let instance = self
+            .compiled
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.classify(export, e, &store, true))?;
+        f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false))
+    }
+
+    fn classify(
+        &self,
+        export: &'static str,
+        e: wasmtime::Error,
+        store: &Store<HostState>,
+        instantiating: bool,
+    ) -> CallError {
+        let redact = |s: String| store.data().redactor().redact(&s);
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            if *trap == Trap::Interrupt {
+                return CallError::Deadline {
+                    export,
+                    deadline: self.limits.call_deadline,
+                };
+            }
+        }
+        let text = format!("{e:#}");
+        if text.contains("forcing a memory growth failure")
+            || text.contains("memory minimum size")
+            || (text.contains("memory") && text.contains("exceed"))
+        {
+            return CallError::Memory {
+                export,
+                limit: self.limits.memory_bytes,
+            };
+        }
+        if instantiating {
+            return CallError::Instantiate {
+                export,
+                message: redact(text),
+            };
+        }
+        let stderr = store.data().stderr_text();
+        let message = if stderr.is_empty() {
+            redact(text)
+        } else {
+            format!("{} (guest said: {})", redact(text), last_line(&stderr))
+        };
+        CallError::Trap { export, message }
+    }
+
+    pub fn describe(&self) -> Result<types::ConnectorInfo, CallError> {
+        self.call("describe", |c, s| c.call_describe(s))
+    }
+
+    pub fn check(&self) -> Result<(), CallError> {
+        self.call("check", |c, s| c.call_check(s))?
+            .map_err(CallError::Connector)
+    }
+
+    pub fn list_changes(
+        &self,
+        mode: types::CrawlMode,
+        cursor: Option<&str>,
+    ) -> Result<types::ChangePage, CallError> {
+        self.call("list-changes", |c, s| c.call_list_changes(s, mode, cursor))?
+            .map_err(CallError::Connector)
+    }
+
+    pub fn fetch_item(
+        &self,
+        id: &str,
+        visibility: types::Visibility,
+    ) -> Result<types::Item, CallError> {
+        self.call("fetch-item", |c, s| c.call_fetch_item(s, id, visibility))?
+            .map_err(CallError::Connector)
+    }
+
+    pub fn map_permissions(
+        &self,
+        facts: &types::AccessFacts,
+    ) -> Result<types::Permissions, CallError> {
+        self.call("map-permissions", |c, s| c.call_map_permissions(s, facts))
+    }
+
+    pub fn list_users(&self, cursor: Option<&str>) -> Result<types::UserPage, CallError> {
+        self.call("list-users", |c, s| c.call_list_users(s, cursor))?
+            .map_err(CallError::Connector)
+    }
+}
+
+fn last_line(text: &str) -> String {
+    let interesting: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("note: run with `RUST_BACKTRACE"))
+        .collect();
+    interesting.join(" | ").chars().take(500).collect()
+}
