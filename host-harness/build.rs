@@ -1,4 +1,5 @@
-//! Builds the Clari Copilot connector component (`wasm32-wasip2`, release) so that the harness,
+//! Builds the guest components (`wasm32-wasip2`, release): the Clari Copilot connector and the
+//! probe connector the sandbox tests use, so that the harness,
 //! its demo and the tests always run the component built from this checkout. The path reaches
 //! the crate as `CLARI_COPILOT_COMPONENT`; a failed guest build is reported as a warning and as
 //! `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
@@ -8,8 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
-const GUEST_PACKAGE: &str = "clari-copilot-connector";
-const GUEST_FILE: &str = "clari_copilot_connector.wasm";
+/// The components built, and the environment variable each path is passed in.
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("clari-copilot-connector", "clari_copilot_connector.wasm", "CLARI_COPILOT_COMPONENT"),
+    ("probe-connector", "probe_connector.wasm", "PROBE_COMPONENT"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -17,14 +21,16 @@ fn main() {
         .parent()
         .expect("host-harness lives in the workspace")
         .to_path_buf();
-    for p in ["guest/sdk", "guest/clari-copilot", "wit", "Cargo.lock"] {
+    for p in ["guest", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=HARNESS_SKIP_GUEST_BUILD");
 
     let target_dir = workspace.join("target").join("guest");
-    let artifact = target_dir.join(TARGET).join("release").join(GUEST_FILE);
-    println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT={}", artifact.display());
+    for (_, file, var) in GUESTS {
+        let artifact = target_dir.join(TARGET).join("release").join(file);
+        println!("cargo:rustc-env={var}={}", artifact.display());
+    }
 
     if std::env::var_os("HARNESS_SKIP_GUEST_BUILD").is_some() {
         println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT_ERROR=");
@@ -45,7 +51,11 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET, "-p", GUEST_PACKAGE])
+        .args(["build", "--release", "--target", TARGET]);
+    for (package, _, _) in GUESTS {
+        cmd.args(["-p", package]);
+    }
+    cmd
         .arg("--target-dir")
         .arg(target_dir);
     for var in [
@@ -74,7 +84,7 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
         Err(format!(
-            "`cargo build -p {GUEST_PACKAGE} --target {TARGET}` failed: {}",
+            "`cargo build --target {TARGET}` of the guest components failed: {}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ))
     }

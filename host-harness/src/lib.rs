@@ -5,6 +5,11 @@
 pub mod contract;
 pub mod egress;
 pub mod runtime;
+pub mod config;
+pub mod demo;
+pub mod crawl;
+pub mod render;
+pub mod setup;
 
 /// The Clari Copilot component built from this checkout by `build.rs`.
 pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
@@ -20,6 +25,48 @@ pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
             "the Clari Copilot component is missing at {}; build it with \
              `cargo build --release --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest`",
             path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A connector's description as pretty JSON (for `harness describe`).
+pub fn describe_json(info: &runtime::types::ConnectorInfo) -> String {
+    use runtime::types::PropertyKind;
+    let kind = |k: PropertyKind| match k {
+        PropertyKind::Text => "text",
+        PropertyKind::TextList => "text-list",
+        PropertyKind::Date => "date",
+        PropertyKind::Integer => "integer",
+        PropertyKind::User => "user",
+        PropertyKind::Picklist => "picklist",
+    };
+    let v = serde_json::json!({
+        "name": info.name,
+        "displayName": info.display_name,
+        "version": info.version,
+        "urlPattern": info.url_pattern,
+        "upstreams": info.upstreams.iter().map(|u| serde_json::json!({
+            "name": u.name, "defaultBaseUrl": u.default_base_url, "authHeaders": u.auth_headers,
+        })).collect::<Vec<_>>(),
+        "objectTypes": info.object_types.iter().map(|o| serde_json::json!({
+            "name": o.name, "displayLabel": o.display_label,
+            "properties": o.properties.iter().map(|p| serde_json::json!({
+                "name": p.name, "displayLabel": p.display_label, "kind": kind(p.kind), "facet": p.facet,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// The probe component (a test connector driven by its settings) built by `build.rs`.
+pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
+    let path = std::path::PathBuf::from(env!("PROBE_COMPONENT"));
+    if !path.exists() {
+        anyhow::bail!(
+            "the probe component is missing at {} ({})",
+            path.display(),
+            env!("CLARI_COPILOT_COMPONENT_ERROR")
         );
     }
     Ok(path)

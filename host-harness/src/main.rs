@@ -1,1 +1,214 @@
-fn main() {}
+//! `harness`: the command line of the connector host harness.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use host_harness::config::Config;
+use host_harness::crawl::Crawler;
+use host_harness::runtime::{GuestClock, Runtime, types::CrawlMode};
+use host_harness::{demo, setup};
+
+#[derive(Parser)]
+#[command(name = "harness", version, about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot and Glean APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Crawl a generated workspace on embedded mock servers, end to end, and print the results.
+    Demo {
+        /// Calls in the generated workspace.
+        #[arg(long, default_value_t = 300)]
+        calls: usize,
+        /// Seed of the generated workspace.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// One crawl with the connector and index named in a configuration file.
+    Crawl {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// Apply deletions even above the brake (`max_delete_share`).
+        #[arg(long)]
+        allow_mass_delete: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration and the connector's credentials, without crawling.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print what a connector component declares (name, upstreams, object types).
+    Describe {
+        /// The component file; default: the Clari Copilot connector built with the harness.
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
+    /// Serve the mock Clari Copilot API.
+    MockClari {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 300)]
+        calls: usize,
+        /// The generator's "now" (RFC 3339); default: now.
+        #[arg(long)]
+        anchor: Option<String>,
+    },
+    /// Serve the mock Glean indexing API.
+    MockGlean {
+        #[arg(long, default_value = "127.0.0.1:8082")]
+        addr: SocketAddr,
+        /// Keep the index in this file across restarts.
+        #[arg(long)]
+        state_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Full,
+    Incremental,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { calls, seed } => demo::run(&demo::DemoOptions {
+            calls,
+            seed,
+            ..demo::DemoOptions::default()
+        }),
+        Command::Crawl {
+            config,
+            mode,
+            allow_mass_delete,
+            json,
+        } => {
+            let config = Config::load(&config, &env)?;
+            let runtime = Runtime::new()?;
+            let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
+            p.options.allow_mass_delete = allow_mass_delete;
+            let mode = match mode {
+                Mode::Full => CrawlMode::Full,
+                Mode::Incremental => CrawlMode::Incremental,
+            };
+            let report = Crawler::new(&p.connector, &p.index, &mut p.store, p.options.clone()).run(mode)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            if !report.completed {
+                anyhow::bail!("the crawl stopped before its end; the next run resumes from the last checkpoint");
+            }
+            Ok(())
+        }
+        Command::Check { config } => {
+            let config = Config::load(&config, &env)?;
+            let runtime = Runtime::new()?;
+            let p = setup::prepare(&runtime, &config, GuestClock::System)?;
+            p.connector.check().context("the connector's check failed")?;
+            println!("ok: {} can reach its upstreams with the configured credentials", p.info.display_name);
+            Ok(())
+        }
+        Command::Describe { component } => {
+            let path = match component {
+                Some(p) => p,
+                None => host_harness::clari_copilot_component()?,
+            };
+            let runtime = Runtime::new()?;
+            let compiled = runtime.load_file(&path)?;
+            let instance = host_harness::runtime::ConnectorInstance::new(
+                compiled,
+                std::sync::Arc::new(host_harness::egress::Egress::new(
+                    Vec::new(),
+                    Default::default(),
+                    Default::default(),
+                )),
+                Default::default(),
+                Default::default(),
+                GuestClock::System,
+                "describe",
+            );
+            let info = instance.describe()?;
+            println!("{}", host_harness::describe_json(&info));
+            Ok(())
+        }
+        Command::MockClari {
+            addr,
+            seed,
+            calls,
+            anchor,
+        } => {
+            let anchor = match anchor {
+                Some(a) => chrono::DateTime::parse_from_rfc3339(&a)
+                    .with_context(|| format!("--anchor `{a}` is not an RFC 3339 time"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let config = mock_clari::MockClariConfig {
+                seed,
+                calls,
+                anchor,
+                ..Default::default()
+            };
+            println!(
+                "mock Clari Copilot API on http://{addr} ({calls} calls, seed {seed}); send X-Api-Key: {} and X-Api-Password: {}",
+                config.api_key, config.api_password
+            );
+            serve(addr, |l| mock_clari::serve(l, config))
+        }
+        Command::MockGlean { addr, state_file } => {
+            let config = mock_glean::MockGleanConfig {
+                state_file,
+                ..Default::default()
+            };
+            println!("mock Glean indexing API on http://{addr}; send Authorization: Bearer {}", config.token);
+            serve(addr, |l| mock_glean::serve(l, config))
+        }
+    }
+}
+
+fn serve<F, Fut>(addr: SocketAddr, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr}"))?;
+        tokio::select! {
+            r = f(listener) => r,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! A probe connector for the host's sandbox tests. `check` does what the `action` setting says
+//! and reports the outcome as its error message (or `Ok` on success):
+//!
+//! - `request`: GET `path` on `upstream`, optionally setting header `header_name: header_value`;
+//!   `Ok` on 2xx, otherwise an error naming the status or the host's refusal.
+//! - `loop`: spins forever (the host's deadline must stop it).
+//! - `alloc`: allocates without bound (the host's memory limit must stop it).
+//! - `panic`: panics with a recognizable message.
+//! - `ambient`: tries the environment, the filesystem and the clock, reporting what it saw.
+//! - `count`: increments a global counter and reports it (1 in a fresh instance).
+//!
+//! `describe` declares one upstream, `target`, with credential header `X-Api-Key`.
+
+use connector_sdk::http::{HostTransport, Request, Transport};
+use connector_sdk::{
+    ConnectorInfo, Error, ObjectType, PropertyDefinition, PropertyKind, Upstream, settings,
+};
+
+struct Probe;
+
+/// Survives between calls only if the host reuses instances.
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl connector_sdk::Connector for Probe {
+    fn new() -> Result<Self, Error> {
+        Ok(Probe)
+    }
+
+    fn describe() -> ConnectorInfo {
+        ConnectorInfo {
+            name: "probe".into(),
+            display_name: "Probe".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            url_pattern: "https://probe\\.example/.*".into(),
+            upstreams: vec![Upstream {
+                name: "target".into(),
+                default_base_url: "http://127.0.0.1:9".into(),
+                auth_headers: vec!["X-Api-Key".into()],
+            }],
+            object_types: vec![ObjectType {
+                name: "probe".into(),
+                display_label: "Probe".into(),
+                properties: vec![PropertyDefinition {
+                    name: "kind".into(),
+                    display_label: "Kind".into(),
+                    kind: PropertyKind::Text,
+                    facet: false,
+                }],
+            }],
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let action = settings::get("action").unwrap_or_default();
+        match action.as_str() {
+            "request" => {
+                let upstream = settings::get("upstream").unwrap_or_else(|| "target".into());
+                let path = settings::get("path").unwrap_or_else(|| "/".into());
+                let mut req = Request::get(&upstream, &path);
+                if let (Some(n), Some(v)) = (settings::get("header_name"), settings::get("header_value")) {
+                    req = req.header(&n, &v);
+                }
+                // Send the raw path, not re-encoded: the probe tests the host's path checks.
+                req.path = path;
+                let resp = HostTransport.send(&req)?;
+                let body = String::from_utf8_lossy(&resp.body).to_string();
+                if (200..300).contains(&resp.status) {
+                    Ok(())
+                } else {
+                    Err(Error::system(format!("status {}: {body}", resp.status)))
+                }
+            }
+            "loop" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![7u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("probe panic: deliberately"),
+            "ambient" => {
+                let env = std::env::vars().count();
+                let file = std::fs::read("/etc/passwd").is_ok();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                Err(Error::system(format!("env={env} file={file} now={now}")))
+            }
+            "count" => {
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Err(Error::system(format!("count={n}")))
+            }
+            other => Err(Error::config(format!("unknown probe action `{other}`"))),
+        }
+    }
+}
+
+connector_sdk::register_connector!(Probe);

@@ -1,0 +1,361 @@
+//! The harness configuration file (TOML): which component to run, where its upstreams live and
+//! how to authenticate to them (secrets by environment variable name, never inline), the Glean
+//! endpoint, limits and crawl options. Loading validates everything and resolves secrets, so a
+//! bad configuration fails before any crawl starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::egress::{BaseUrl, Secret};
+use crate::runtime::SandboxLimits;
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub connector: ConnectorSection,
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamSection>,
+    pub glean: GleanSection,
+    #[serde(default)]
+    pub crawl: CrawlSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSection {
+    /// Instance name: keys the state file. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// Path to the component; default: the Clari Copilot component built with the harness.
+    pub component: Option<PathBuf>,
+    /// Directory for durable state; default `.harness-state` next to the config file.
+    pub state_dir: Option<PathBuf>,
+    /// Non-secret settings handed to the connector.
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+    #[serde(default = "default_deadline")]
+    pub call_deadline_seconds: u32,
+    #[serde(default = "default_http_timeout")]
+    pub http_timeout_seconds: u32,
+    #[serde(default = "default_max_response_mb")]
+    pub max_response_mb: u32,
+}
+
+fn default_memory_mb() -> u32 {
+    256
+}
+fn default_deadline() -> u32 {
+    120
+}
+fn default_http_timeout() -> u32 {
+    30
+}
+fn default_max_response_mb() -> u32 {
+    16
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            memory_mb: default_memory_mb(),
+            call_deadline_seconds: default_deadline(),
+            http_timeout_seconds: default_http_timeout(),
+            max_response_mb: default_max_response_mb(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    pub base_url: String,
+    /// Requests per second for this upstream, shared by all workers (Clari allows 10).
+    pub rate_per_second: Option<f64>,
+    pub burst: Option<u32>,
+    /// Credential header name to where its value comes from.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, SecretSource>,
+}
+
+/// Where a secret comes from. Only environment variables: a secret never sits in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GleanSection {
+    /// The host root, without `/api/index/v1`.
+    pub base_url: String,
+    /// Environment variable holding the indexing API token.
+    pub token_env: String,
+    /// Datasource name; default: the connector's name.
+    pub datasource: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrawlSection {
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Share of the index a crawl may delete before the brake holds deletions.
+    #[serde(default = "default_delete_share")]
+    pub max_delete_share: f64,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+fn default_batch() -> usize {
+    100
+}
+fn default_delete_share() -> f64 {
+    0.2
+}
+fn default_retries() -> u32 {
+    4
+}
+
+impl Default for CrawlSection {
+    fn default() -> Self {
+        CrawlSection {
+            concurrency: default_concurrency(),
+            batch_size: default_batch(),
+            max_delete_share: default_delete_share(),
+            max_retries: default_retries(),
+        }
+    }
+}
+
+/// A validated configuration with secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub component: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub settings: BTreeMap<String, String>,
+    pub limits: SandboxLimits,
+    pub http_timeout: Duration,
+    pub max_response_bytes: u64,
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub glean: Glean,
+    pub crawl: CrawlSection,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub base: BaseUrl,
+    pub rate_per_second: Option<f64>,
+    pub burst: u32,
+    pub credentials: Vec<(String, Secret)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Glean {
+    pub base_url: String,
+    pub token: Secret,
+    pub datasource: Option<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates `path`, resolving secrets from `env`.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the configuration file {}", path.display()))?;
+        let file: ConfigFile = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid harness configuration", path.display()))?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Config::from_file(file, base_dir, env)
+            .with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+
+    /// Validates a parsed file. Relative paths are taken from `base_dir`.
+    pub fn from_file(
+        file: ConfigFile,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let c = file.connector;
+        if c.name.is_empty()
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            bail!(
+                "[connector] name `{}` must be letters, digits, `-` or `_` (it names the state file)",
+                c.name
+            );
+        }
+        let settings = c
+            .settings
+            .into_iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => bail!(
+                        "[connector.settings] `{k}` must be a string, number or boolean, not {}",
+                        other.type_str()
+                    ),
+                };
+                Ok((k, s))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let l = c.limits;
+        if l.memory_mb < 16 || l.memory_mb > 1024 {
+            bail!("[connector.limits] memory_mb must be between 16 and 1024");
+        }
+        if l.call_deadline_seconds == 0 || l.http_timeout_seconds == 0 || l.max_response_mb == 0 {
+            bail!("[connector.limits] deadlines, timeouts and sizes must be positive");
+        }
+        let mut upstreams = BTreeMap::new();
+        for (name, u) in file.upstreams {
+            let base = BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
+            if let Some(r) = u.rate_per_second
+                && !(r > 0.0 && r.is_finite())
+            {
+                bail!("[upstreams.{name}] rate_per_second must be a positive number");
+            }
+            let mut credentials = Vec::new();
+            for (header, source) in u.credentials {
+                let value = env(&source.env).filter(|v| !v.is_empty()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "[upstreams.{name}.credentials] `{header}` comes from the environment variable `{}`, which is not set; export it before running",
+                        source.env
+                    )
+                })?;
+                credentials.push((header, Secret::new(value)));
+            }
+            upstreams.insert(
+                name,
+                Upstream {
+                    base,
+                    rate_per_second: u.rate_per_second,
+                    burst: u.burst.unwrap_or(10).max(1),
+                    credentials,
+                },
+            );
+        }
+        let g = file.glean;
+        BaseUrl::parse(&g.base_url).context("[glean] base_url")?;
+        let token = env(&g.token_env).filter(|v| !v.is_empty()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "[glean] token_env names `{}`, which is not set; export the Glean indexing API token in it",
+                g.token_env
+            )
+        })?;
+        if file.crawl.concurrency == 0 || file.crawl.concurrency > 64 {
+            bail!("[crawl] concurrency must be between 1 and 64");
+        }
+        if file.crawl.batch_size == 0 || file.crawl.batch_size > 1000 {
+            bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
+        }
+        if !(0.0..=1.0).contains(&file.crawl.max_delete_share) {
+            bail!("[crawl] max_delete_share must be between 0 and 1");
+        }
+        Ok(Config {
+            name: c.name,
+            component: c.component.map(|p| base_dir.join(p)),
+            state_dir: base_dir.join(c.state_dir.unwrap_or_else(|| PathBuf::from(".harness-state"))),
+            settings,
+            limits: SandboxLimits {
+                memory_bytes: l.memory_mb as usize * 1024 * 1024,
+                call_deadline: Duration::from_secs(l.call_deadline_seconds.into()),
+            },
+            http_timeout: Duration::from_secs(l.http_timeout_seconds.into()),
+            max_response_bytes: u64::from(l.max_response_mb) * 1024 * 1024,
+            upstreams,
+            glean: Glean {
+                base_url: g.base_url,
+                token: Secret::new(token),
+                datasource: g.datasource,
+            },
+            crawl: file.crawl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[connector]
+name = "clari-prod"
+[connector.settings]
+history_months = 6
+[upstreams.clari]
+base_url = "https://rest-api.copilot.clari.com"
+rate_per_second = 10
+[upstreams.clari.credentials]
+X-Api-Key = { env = "K" }
+X-Api-Password = { env = "P" }
+[glean]
+base_url = "https://acme-be.glean.com"
+token_env = "T"
+"#;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "K" => Some("key-value-1".into()),
+            "P" => Some("password-value-1".into()),
+            "T" => Some("token-value-1".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        Config::from_file(toml::from_str(text)?, Path::new("/etc/harness"), env)
+    }
+
+    #[test]
+    fn loads_a_good_file_and_keeps_secrets_out_of_debug() {
+        let c = parse(GOOD, &env).unwrap();
+        assert_eq!(c.settings["history_months"], "6");
+        assert_eq!(c.upstreams["clari"].credentials.len(), 2);
+        assert_eq!(c.state_dir, PathBuf::from("/etc/harness/.harness-state"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("key-value-1") && !dbg.contains("token-value-1"), "{dbg}");
+    }
+
+    #[test]
+    fn missing_secrets_fail_fast_naming_the_variable() {
+        let e = parse(GOOD, &|k| if k == "P" { None } else { env(k) }).unwrap_err();
+        assert!(format!("{e:#}").contains("`P`"), "{e:#}");
+    }
+
+    #[test]
+    fn bad_values_fail_fast() {
+        for (from, to) in [
+            ("https://rest-api.copilot.clari.com", "ftp://x"),
+            ("rate_per_second = 10", "rate_per_second = -1"),
+            ("name = \"clari-prod\"", "name = \"a b\""),
+            ("[glean]", "[glean]\nbogus = 1"),
+        ] {
+            let text = GOOD.replace(from, to);
+            assert!(parse(&text, &env).is_err(), "{to}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! From the contract's items to Glean's wire model: an item plus its permissions becomes a
+//! `DocumentDefinition`; a connector's description becomes the datasource configuration; users
+//! become datasource users. Also content hashing and upload batching.
+
+use glean_api::{CustomDatasourceConfig, DatasourceUserDefinition, DocumentDefinition};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::runtime::types::{self, Permissions, PropertyKind, PropertyValue};
+
+/// The Glean document for `item` with `perms`.
+pub fn to_document(
+    datasource: &str,
+    item: &types::Item,
+    perms: &Permissions,
+) -> anyhow::Result<DocumentDefinition> {
+    let permissions = match perms {
+        Permissions::AllUsers => json!({"allowAllDatasourceUsersAccess": true, "allowAnonymousAccess": false}),
+        Permissions::Users(emails) if !emails.is_empty() => json!({
+            "allowedUsers": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
+            "allowAnonymousAccess": false,
+        }),
+        // No grant at all: visible to nobody.
+        _ => json!({"allowAnonymousAccess": false, "allowAllDatasourceUsersAccess": false}),
+    };
+    let mut doc = json!({
+        "datasource": datasource,
+        "objectType": item.object_type,
+        "id": item.id,
+        "title": item.title,
+        "viewURL": item.url,
+        "body": {"mimeType": "text/plain", "textContent": item.body},
+        "permissions": permissions,
+    });
+    let obj = doc.as_object_mut().ok_or_else(|| anyhow::anyhow!("document is an object"))?;
+    if let Some(s) = &item.summary {
+        obj.insert("summary".into(), json!({"mimeType": "text/plain", "textContent": s}));
+    }
+    if let Some(a) = &item.author {
+        let mut author = serde_json::Map::new();
+        if let Some(e) = &a.email {
+            author.insert("email".into(), json!(e));
+        }
+        if let Some(n) = &a.name {
+            author.insert("name".into(), json!(n));
+        }
+        if !author.is_empty() {
+            obj.insert("author".into(), Value::Object(author));
+        }
+    }
+    if let Some(t) = item.created_at {
+        obj.insert("createdAt".into(), json!(t));
+    }
+    if let Some(t) = item.updated_at {
+        obj.insert("updatedAt".into(), json!(t));
+    }
+    if let Some(c) = &item.container {
+        obj.insert("container".into(), json!(c));
+    }
+    if !item.tags.is_empty() {
+        obj.insert("tags".into(), json!(item.tags));
+    }
+    let props: Vec<Value> = item
+        .properties
+        .iter()
+        .filter_map(|p| {
+            let value = match &p.value {
+                PropertyValue::Text(s) if s.is_empty() => return None,
+                PropertyValue::Text(s) => json!(s),
+                PropertyValue::TextList(l) if l.is_empty() => return None,
+                PropertyValue::TextList(l) => json!(l),
+                // Glean facets DATE properties given as epoch seconds.
+                PropertyValue::Date(t) => json!(t.to_string()),
+                PropertyValue::Integer(i) => json!(i),
+            };
+            Some(json!({"name": p.name, "value": value}))
+        })
+        .collect();
+    if !props.is_empty() {
+        obj.insert("customProperties".into(), Value::Array(props));
+    }
+    serde_json::from_value(doc).map_err(|e| {
+        anyhow::anyhow!("item `{}` does not form a valid Glean document: {e}", item.id)
+    })
+}
+
+/// The datasource configuration for a connector.
+pub fn datasource_config(
+    datasource: &str,
+    info: &types::ConnectorInfo,
+) -> anyhow::Result<CustomDatasourceConfig> {
+    let objects: Vec<Value> = info
+        .object_types
+        .iter()
+        .map(|o| {
+            let props: Vec<Value> = o
+                .properties
+                .iter()
+                .map(|p| {
+                    json!({
+                        "name": p.name,
+                        "displayLabel": p.display_label,
+                        "propertyType": property_type(p.kind),
+                        "uiOptions": "SEARCH_RESULT",
+                        "hideUiFacet": !p.facet,
+                    })
+                })
+                .collect();
+            json!({
+                "name": o.name,
+                "displayLabel": o.display_label,
+                "docCategory": "MESSAGING",
+                "propertyDefinitions": props,
+            })
+        })
+        .collect();
+    let config = json!({
+        "name": datasource,
+        "displayName": info.display_name,
+        "datasourceCategory": "MESSAGING",
+        "urlRegex": info.url_pattern,
+        "isUserReferencedByEmail": true,
+        "connectorType": "PUSH_API",
+        "objectDefinitions": objects,
+    });
+    serde_json::from_value(config)
+        .map_err(|e| anyhow::anyhow!("the connector's description does not form a datasource: {e}"))
+}
+
+fn property_type(kind: PropertyKind) -> &'static str {
+    match kind {
+        PropertyKind::Text => "TEXT",
+        PropertyKind::TextList => "TEXTLIST",
+        PropertyKind::Date => "DATE",
+        PropertyKind::Integer => "INT",
+        PropertyKind::User => "USERID",
+        PropertyKind::Picklist => "PICKLIST",
+    }
+}
+
+/// A source user as a datasource user.
+pub fn to_user(u: &types::User) -> DatasourceUserDefinition {
+    DatasourceUserDefinition {
+        email: u.email.clone(),
+        name: if u.name.is_empty() { u.email.clone() } else { u.name.clone() },
+        user_id: Some(u.id.clone()),
+        is_active: Some(u.active),
+    }
+}
+
+/// SHA-256 of the document as serialized: equal hashes mean nothing to upload.
+pub fn content_hash(doc: &DocumentDefinition) -> String {
+    let bytes = serde_json::to_vec(doc).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits `items` into batches of at most `max_docs` documents and about `max_bytes` of JSON.
+pub fn batches(
+    items: Vec<(String, String, String, DocumentDefinition)>,
+    max_docs: usize,
+    max_bytes: usize,
+) -> Vec<Vec<(String, String, String, DocumentDefinition)>>
+{
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for entry in items {
+        let size = serde_json::to_vec(&entry.3).map(|v| v.len()).unwrap_or(0);
+        if !current.is_empty() && (current.len() >= max_docs || bytes + size > max_bytes) {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(entry);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}

@@ -1,0 +1,96 @@
+//! Where crawls put their results: the [`Index`] trait, and [`GleanIndex`], which speaks Glean's
+//! indexing API with retries on rate limits and server errors.
+
+use anyhow::Context;
+use glean_api::{BulkIndexUsersRequest, DocumentDefinition, GleanClient, GleanError};
+
+use super::documents;
+use super::retry::{RetryPolicy, Verdict};
+use crate::runtime::types;
+
+/// An index a crawl writes to.
+pub trait Index: Sync {
+    /// Registers (or updates) the datasource for `info`.
+    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()>;
+    /// Replaces the datasource's users.
+    fn index_users(&self, datasource: &str, users: &[types::User]) -> anyhow::Result<()>;
+    /// Adds or replaces documents.
+    fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()>;
+    /// Deletes one document (succeeds when absent).
+    fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> anyhow::Result<()>;
+}
+
+/// Glean's indexing API.
+pub struct GleanIndex {
+    client: GleanClient,
+    retry: RetryPolicy,
+}
+
+impl GleanIndex {
+    pub fn new(client: GleanClient, retry: RetryPolicy) -> Self {
+        GleanIndex { client, retry }
+    }
+
+    fn call<T>(&self, op: impl FnMut() -> Result<T, GleanError>) -> Result<T, GleanError> {
+        self.retry.run(
+            op,
+            |e: &GleanError| {
+                if e.is_transient() {
+                    Verdict::Retry(e.retry_after())
+                } else {
+                    Verdict::Fatal
+                }
+            },
+            std::thread::sleep,
+        )
+    }
+}
+
+/// Users per bulk page.
+const USERS_PER_PAGE: usize = 1000;
+
+impl Index for GleanIndex {
+    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()> {
+        let config = documents::datasource_config(datasource, info)?;
+        self.call(|| self.client.add_datasource(&config))
+            .context("adddatasource")
+    }
+
+    fn index_users(&self, datasource: &str, users: &[types::User]) -> anyhow::Result<()> {
+        let users: Vec<_> = users.iter().map(documents::to_user).collect();
+        let upload_id = format!(
+            "{datasource}-users-{}",
+            chrono::Utc::now().timestamp_millis()
+        );
+        let pages: Vec<&[glean_api::DatasourceUserDefinition]> = if users.is_empty() {
+            vec![&[]]
+        } else {
+            users.chunks(USERS_PER_PAGE).collect()
+        };
+        let last = pages.len() - 1;
+        for (i, page) in pages.into_iter().enumerate() {
+            let req = BulkIndexUsersRequest {
+                upload_id: upload_id.clone(),
+                is_first_page: Some(i == 0),
+                is_last_page: Some(i == last),
+                force_restart_upload: if i == 0 { Some(true) } else { None },
+                datasource: datasource.to_string(),
+                users: page.to_vec(),
+                disable_stale_data_deletion_check: None,
+            };
+            self.call(|| self.client.bulk_index_users(&req))
+                .context("bulkindexusers")?;
+        }
+        Ok(())
+    }
+
+    fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()> {
+        self.call(|| self.client.index_documents(datasource, docs))
+            .context("indexdocuments")
+    }
+
+    fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> anyhow::Result<()> {
+        self.call(|| self.client.delete_document(datasource, object_type, id))
+            .context("deletedocument")
+    }
+}

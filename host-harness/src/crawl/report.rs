@@ -1,0 +1,122 @@
+//! The report of one crawl: what was listed, fetched, indexed, skipped (by reason), deleted or
+//! held, what failed (by kind), who can see what, requests used and time taken.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::runtime::ErrorKind;
+
+/// One item that could not be indexed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub id: String,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Documents by who can see them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AccessCounts {
+    /// Every user of the datasource.
+    pub public: u64,
+    /// Only the listed users.
+    pub restricted: u64,
+    /// Nobody (failed closed).
+    pub no_access: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CrawlReport {
+    pub mode: String,
+    /// Whether the listing ran to its end.
+    pub completed: bool,
+    /// Why it stopped early.
+    pub stopped: Option<String>,
+    pub users_indexed: u64,
+    pub listed: u64,
+    pub fetched: u64,
+    pub indexed: u64,
+    pub unchanged: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub deleted: u64,
+    pub deletions_held: u64,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub failures: Vec<Failure>,
+    pub access: AccessCounts,
+    pub requests: u64,
+    #[serde(serialize_with = "ser_secs")]
+    pub elapsed: Duration,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl CrawlReport {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn record_failure(&mut self, id: &str, kind: ErrorKind, message: String) {
+        *self.errors.entry(kind).or_default() += 1;
+        self.failures.push(Failure {
+            id: id.to_string(),
+            kind,
+            message,
+        });
+    }
+}
+
+impl fmt::Display for CrawlReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = if self.completed {
+            "completed".to_string()
+        } else {
+            format!(
+                "STOPPED: {}",
+                self.stopped.as_deref().unwrap_or("unknown reason")
+            )
+        };
+        writeln!(f, "{} crawl {status} in {:.1}s", self.mode, self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "  calls listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6}",
+            self.listed, self.fetched, self.indexed, self.unchanged
+        )?;
+        writeln!(
+            f,
+            "  access       public {:>5}   private (participants only) {:>5}   no access (failed closed) {:>5}",
+            self.access.public, self.access.restricted, self.access.no_access
+        )?;
+        writeln!(
+            f,
+            "  skipped {:>6}   deleted {:>5}   deletions held {:>5}   users indexed {:>5}   requests {:>6}",
+            self.skipped_total(),
+            self.deleted,
+            self.deletions_held,
+            self.users_indexed,
+            self.requests
+        )?;
+        for (reason, n) in &self.skipped {
+            writeln!(f, "    skipped {n:>5}: {reason}")?;
+        }
+        if !self.errors.is_empty() {
+            let kinds: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{n} {}", serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+                .collect();
+            writeln!(f, "  errors: {}", kinds.join(", "))?;
+            for fl in self.failures.iter().take(10) {
+                writeln!(f, "    {}: {}", fl.id, fl.message)?;
+            }
+            if self.failures.len() > 10 {
+                writeln!(f, "    ... and {} more", self.failures.len() - 10)?;
+            }
+        }
+        Ok(())
+    }
+}

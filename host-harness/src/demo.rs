@@ -1,0 +1,195 @@
+//! `harness demo`: the whole product on one machine. Starts the mock Clari Copilot and mock
+//! Glean servers on free loopback ports, crawls a deterministic workspace with the real
+//! component, changes a few calls at the source (a new call, calls that finish processing,
+//! deleted calls), runs an incremental crawl and a reconciling full crawl, and prints what was
+//! indexed and three results as search shows them.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use anyhow::Context;
+use mock_clari::{MockClari, MockClariConfig, NewCall};
+use mock_glean::{MockGlean, MockGleanConfig};
+
+use crate::config::Config;
+use crate::crawl::{CrawlReport, Crawler};
+use crate::runtime::{GuestClock, Runtime, types::CrawlMode};
+use crate::{render, setup};
+
+/// Options of the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub calls: usize,
+    pub seed: u64,
+    /// Requests per second the harness allows itself against the mock.
+    pub rate_per_second: f64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            calls: 300,
+            seed: 42,
+            rate_per_second: 50.0,
+        }
+    }
+}
+
+/// The configuration the demo crawls with, as a user would write it.
+pub fn demo_config_toml(clari: &str, glean: &str, state_dir: &str, rate: f64) -> String {
+    format!(
+        r#"[connector]
+name = "clari-demo"
+state_dir = "{state_dir}"
+
+[connector.settings]
+history_months = 12
+
+[upstreams.clari]
+base_url = "{clari}"
+rate_per_second = {rate}
+burst = 10
+
+[upstreams.clari.credentials]
+X-Api-Key = {{ env = "CLARI_API_KEY" }}
+X-Api-Password = {{ env = "CLARI_API_PASSWORD" }}
+
+[glean]
+base_url = "{glean}"
+token_env = "GLEAN_INDEXING_TOKEN"
+
+[crawl]
+concurrency = 4
+batch_size = 100
+"#
+    )
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Runs the demo, printing as it goes.
+pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let anchor = chrono::Utc::now();
+    let clari_config = MockClariConfig {
+        seed: options.seed,
+        calls: options.calls,
+        anchor,
+        ..MockClariConfig::default()
+    };
+    let (api_key, api_password) = (clari_config.api_key.clone(), clari_config.api_password.clone());
+    let clari = MockClari::spawn(loopback(), clari_config).context("starting the mock Clari Copilot server")?;
+    let glean_config = MockGleanConfig::default();
+    let token = glean_config.token.clone();
+    let glean = MockGlean::spawn(loopback(), glean_config).context("starting the mock Glean server")?;
+    println!("mock Clari Copilot API  {}", clari.base_url());
+    println!("mock Glean indexing API {}", glean.base_url());
+
+    let state_dir = std::env::temp_dir().join(format!("harness-demo-{}", std::process::id()));
+    let text = demo_config_toml(
+        &clari.base_url(),
+        &glean.base_url(),
+        &state_dir.display().to_string(),
+        options.rate_per_second,
+    );
+    let file = toml::from_str(&text).context("the demo configuration")?;
+    let env = move |k: &str| match k {
+        "CLARI_API_KEY" => Some(api_key.clone()),
+        "CLARI_API_PASSWORD" => Some(api_password.clone()),
+        "GLEAN_INDEXING_TOKEN" => Some(token.clone()),
+        _ => None,
+    };
+    let config = Config::from_file(file, std::path::Path::new("."), &env)?;
+
+    let runtime = Runtime::new()?;
+    let t = Instant::now();
+    let mut prepared = setup::prepare(&runtime, &config, GuestClock::System)?;
+    println!(
+        "loaded {} {} (contract {}, {} pooling allocator) in {:.2}s\n",
+        prepared.info.display_name,
+        prepared.info.version,
+        "0.1",
+        if runtime.is_pooling() { "with" } else { "without" },
+        t.elapsed().as_secs_f64()
+    );
+    let datasource = prepared.info.name.clone();
+
+    let facts = clari.control().calls();
+    println!(
+        "source workspace: {} calls ({} private, {} processed and eligible)\n",
+        facts.len(),
+        facts.iter().filter(|c| c.private).count(),
+        facts.iter().filter(|c| c.status == "POST_PROCESSING_DONE").count()
+    );
+
+    let full = crawl(&mut prepared, CrawlMode::Full)?;
+    print!("{full}");
+
+    // Life goes on at the source.
+    let control = clari.control();
+    let new_id = control.add_call(NewCall {
+        status: "POST_PROCESSING_DONE".into(),
+        private: false,
+        title: Some("Globex – pricing follow-up (new)".into()),
+        ..NewCall::default()
+    });
+    let finishing: Vec<String> = control
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c.status.as_str(), "PROCESSING" | "PROCESSED" | "WAITING_IN_QUEUE"))
+        .take(2)
+        .map(|c| c.id)
+        .collect();
+    for id in &finishing {
+        control.set_status(id, "POST_PROCESSING_DONE")?;
+    }
+    let indexed = glean.documents(&datasource);
+    let deleted: Vec<String> = indexed.iter().rev().take(3).filter_map(|d| d.id.clone()).collect();
+    for id in &deleted {
+        control.delete_call(id)?;
+    }
+    println!(
+        "\nat the source: 1 new call ({new_id}), {} calls finished processing, {} calls deleted\n",
+        finishing.len(),
+        deleted.len()
+    );
+
+    let incremental = crawl(&mut prepared, CrawlMode::Incremental)?;
+    print!("{incremental}");
+    println!(
+        "  (an incremental crawl sees what changed status; deletions need a complete listing, so a full crawl reconciles them)\n"
+    );
+    let reconcile = crawl(&mut prepared, CrawlMode::Full)?;
+    print!("{reconcile}");
+
+    let docs = glean.documents(&datasource);
+    println!("\nindex now holds {} documents in datasource `{datasource}`\n", docs.len());
+    println!("three results as search shows them:\n");
+    let public = docs.iter().find(|d| render::access_label(d).starts_with("public"));
+    let private = docs.iter().find(|d| render::access_label(d).starts_with("private"));
+    let newest = docs.iter().max_by_key(|d| d.created_at);
+    let mut shown = Vec::new();
+    for d in [public, private, newest].into_iter().flatten() {
+        if !shown.iter().any(|s: &&glean_api::DocumentDefinition| s.id == d.id) {
+            shown.push(d);
+        }
+    }
+    for (i, d) in shown.iter().enumerate() {
+        println!("{}", render::result(i + 1, d));
+    }
+    println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
+    std::fs::remove_dir_all(&state_dir).ok();
+    Ok(())
+}
+
+fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
+    let mut crawler = Crawler::new(
+        &prepared.connector,
+        &prepared.index,
+        &mut prepared.store,
+        prepared.options.clone(),
+    );
+    crawler.run(mode)
+}
