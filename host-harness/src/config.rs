@@ -176,13 +176,17 @@ pub struct Glean {
     pub datasource: Option<String>,
 }
 
+/// Parses configuration text (no validation: see [`Config::from_file`]).
+pub fn parse_file(text: &str) -> anyhow::Result<ConfigFile> {
+    toml::from_str(text).context("not a valid harness configuration")
+}
+
 impl Config {
     /// Reads, parses and validates `path`, resolving secrets from `env`.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the configuration file {}", path.display()))?;
-        let file: ConfigFile = toml::from_str(&text)
-            .with_context(|| format!("{} is not a valid harness configuration", path.display()))?;
+        let file = parse_file(&text).with_context(|| path.display().to_string())?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         Config::from_file(file, base_dir, env)
             .with_context(|| format!("invalid configuration in {}", path.display()))

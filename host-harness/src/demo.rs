@@ -94,7 +94,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         &state_dir.display().to_string(),
         options.rate_per_second,
     );
-    let file = toml::from_str(&text).context("the demo configuration")?;
+    let file = crate::config::parse_file(&text).context("the demo configuration")?;
     let env = move |k: &str| match k {
         "CLARI_API_KEY" => Some(api_key.clone()),
         "CLARI_API_PASSWORD" => Some(api_password.clone()),

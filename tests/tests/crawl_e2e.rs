@@ -1,0 +1,222 @@
+//! End to end: the real Clari Copilot component in the real host, crawling the mock Clari
+//! Copilot API into the mock Glean indexing API.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+use host_harness::config::Config;
+use host_harness::crawl::{CrawlReport, Crawler};
+use host_harness::demo::demo_config_toml;
+use host_harness::runtime::{GuestClock, Runtime, types::CrawlMode};
+use host_harness::setup::{self, Prepared};
+use mock_clari::{MockClari, MockClariConfig, NewCall};
+use mock_glean::{MockGlean, MockGleanConfig};
+
+const DATASOURCE: &str = "claricopilot";
+
+struct World {
+    clari: MockClari,
+    glean: MockGlean,
+    prepared: Prepared,
+    anchor: DateTime<Utc>,
+    _state: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn world(name: &str, calls: usize) -> World {
+    let anchor: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    let clari_config = MockClariConfig {
+        seed: 7,
+        calls,
+        anchor,
+        ..MockClariConfig::default()
+    };
+    let key = clari_config.api_key.clone();
+    let password = clari_config.api_password.clone();
+    let clari = MockClari::spawn(loopback(), clari_config).unwrap();
+    let glean_config = MockGleanConfig::default();
+    let token = glean_config.token.clone();
+    let glean = MockGlean::spawn(loopback(), glean_config).unwrap();
+    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let text = demo_config_toml(
+        &clari.base_url(),
+        &glean.base_url(),
+        &dir.display().to_string(),
+        1000.0,
+    );
+    let env = move |k: &str| match k {
+        "CLARI_API_KEY" => Some(key.clone()),
+        "CLARI_API_PASSWORD" => Some(password.clone()),
+        "GLEAN_INDEXING_TOKEN" => Some(token.clone()),
+        _ => None,
+    };
+    let config = Config::from_file(toml_parse(&text), std::path::Path::new("."), &env).unwrap();
+    let runtime = Runtime::new().unwrap();
+    // The guest's clock stands at the workspace's "now".
+    let prepared = setup::prepare(&runtime, &config, GuestClock::Fixed(anchor.timestamp())).unwrap();
+    World {
+        clari,
+        glean,
+        prepared,
+        anchor,
+        _state: TempDir(dir),
+    }
+}
+
+fn toml_parse(text: &str) -> host_harness::config::ConfigFile {
+    host_harness::config::parse_file(text).unwrap()
+}
+
+fn crawl(w: &mut World, mode: CrawlMode) -> CrawlReport {
+    let p = &mut w.prepared;
+    Crawler::new(&p.connector, &p.index, &mut p.store, p.options.clone())
+        .run(mode)
+        .unwrap()
+}
+
+#[test]
+fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
+    let mut w = world("full", 120);
+    let report = crawl(&mut w, CrawlMode::Full);
+    assert!(report.completed, "{report}");
+    let facts = w.clari.control().calls();
+    let eligible: BTreeSet<String> = facts
+        .iter()
+        .filter(|c| c.status == "POST_PROCESSING_DONE" && c.time <= w.anchor)
+        .map(|c| c.id.clone())
+        .collect();
+    let docs = w.glean.documents(DATASOURCE);
+    let indexed: BTreeSet<String> = docs.iter().filter_map(|d| d.id.clone()).collect();
+    assert_eq!(indexed, eligible, "indexed documents are exactly the processed calls");
+    assert_eq!(report.indexed as usize, eligible.len());
+    assert!(report.skipped_total() > 0, "some calls are still processing: {report}");
+
+    // A call still processing is not indexed.
+    let processing = facts
+        .iter()
+        .find(|c| c.status != "POST_PROCESSING_DONE")
+        .expect("the workspace has unprocessed calls");
+    assert!(!indexed.contains(&processing.id));
+
+    // Users were indexed first.
+    assert!(!w.glean.users(DATASOURCE).is_empty());
+    let internal: Vec<String> = w.glean.users(DATASOURCE).iter().map(|u| u.email.clone()).collect();
+
+    // A public call is visible to every user of the datasource.
+    let public = facts
+        .iter()
+        .find(|c| !c.private && eligible.contains(&c.id))
+        .expect("a public processed call");
+    for email in &internal {
+        assert!(w.glean.check_access(DATASOURCE, "call", &public.id, email), "{email}");
+    }
+
+    // A private call is visible to its users only.
+    let private = facts
+        .iter()
+        .find(|c| c.private && eligible.contains(&c.id) && !c.user_emails.is_empty())
+        .expect("a private processed call with users");
+    let members: BTreeSet<String> = private.user_emails.iter().map(|e| e.to_lowercase()).collect();
+    for email in &internal {
+        let expected = members.contains(&email.to_lowercase());
+        assert_eq!(
+            w.glean.check_access(DATASOURCE, "call", &private.id, email),
+            expected,
+            "{email} on private call {}",
+            private.id
+        );
+    }
+    assert_eq!(
+        report.access.public + report.access.restricted + report.access.no_access,
+        report.fetched
+    );
+    assert!(report.access.restricted > 0 && report.access.public > 0, "{report}");
+}
+
+#[test]
+fn incremental_then_full_picks_up_new_finished_and_deleted_calls() {
+    let mut w = world("incr", 80);
+    assert!(crawl(&mut w, CrawlMode::Full).completed);
+    let before: BTreeSet<String> = w
+        .glean
+        .documents(DATASOURCE)
+        .iter()
+        .filter_map(|d| d.id.clone())
+        .collect();
+    let control = w.clari.control();
+    let new_id = control.add_call(NewCall {
+        status: "POST_PROCESSING_DONE".into(),
+        private: false,
+        ..NewCall::default()
+    });
+    let finishing = control
+        .calls()
+        .into_iter()
+        .find(|c| c.status == "PROCESSING" || c.status == "PROCESSED")
+        .map(|c| c.id);
+    if let Some(id) = &finishing {
+        control.set_status(id, "POST_PROCESSING_DONE").unwrap();
+    }
+    let deleted: Vec<String> = before.iter().take(3).cloned().collect();
+    for id in &deleted {
+        control.delete_call(id).unwrap();
+    }
+
+    let incremental = crawl(&mut w, CrawlMode::Incremental);
+    assert!(incremental.completed, "{incremental}");
+    let after: BTreeSet<String> = w
+        .glean
+        .documents(DATASOURCE)
+        .iter()
+        .filter_map(|d| d.id.clone())
+        .collect();
+    assert!(after.contains(&new_id), "the new call is indexed");
+    if let Some(id) = &finishing {
+        assert!(after.contains(id), "the call that finished processing is indexed");
+    }
+    assert_eq!(incremental.deleted, 0, "an incremental crawl deletes nothing");
+
+    let full = crawl(&mut w, CrawlMode::Full);
+    assert!(full.completed, "{full}");
+    assert_eq!(full.deleted, 3, "{full}");
+    let now: BTreeSet<String> = w
+        .glean
+        .documents(DATASOURCE)
+        .iter()
+        .filter_map(|d| d.id.clone())
+        .collect();
+    for id in &deleted {
+        assert!(!now.contains(id));
+    }
+    assert_eq!(full.indexed, 0, "nothing changed, nothing re-uploaded: {full}");
+}
+
+#[test]
+fn secrets_never_reach_state_or_documents() {
+    let mut w = world("secrets", 40);
+    crawl(&mut w, CrawlMode::Full);
+    let state = std::fs::read_to_string(w.prepared.store.path()).unwrap();
+    let docs = serde_json::to_string(&w.glean.documents(DATASOURCE)).unwrap();
+    let defaults = MockClariConfig::default();
+    for secret in [
+        defaults.api_key.as_str(),
+        defaults.api_password.as_str(),
+        MockGleanConfig::default().token.as_str(),
+    ] {
+        assert!(!state.contains(secret), "state file leaks a secret");
+        assert!(!docs.contains(secret), "documents leak a secret");
+    }
+}
