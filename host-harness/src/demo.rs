@@ -187,7 +187,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
 fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
     let mut crawler = Crawler::new(
         &prepared.connector,
-        &prepared.index,
+        &*prepared.index,
         &mut prepared.store,
         prepared.options.clone(),
     );

@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use host_harness::config::Config;
 use host_harness::crawl::Crawler;
+use host_harness::egress::Tape;
+use host_harness::egress::tape::{Player, Recorder};
 use host_harness::runtime::{GuestClock, Runtime, types::CrawlMode};
 use host_harness::{demo, setup};
 
@@ -40,6 +42,15 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Record the connector's HTTP traffic (no secrets) to this file.
+        #[arg(long, conflicts_with = "replay")]
+        record: Option<PathBuf>,
+        /// Answer the connector's HTTP requests from a recording: no network, no credentials.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        /// Write documents as JSON files to this directory instead of the Glean API.
+        #[arg(long)]
+        output_dir: Option<PathBuf>,
     },
     /// Check the configuration and the connector's credentials, without crawling.
     Check {
@@ -110,16 +121,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mode,
             allow_mass_delete,
             json,
+            record,
+            replay,
+            output_dir,
         } => {
+            // A replay needs no credentials: nothing reaches the network.
+            let replaying = replay.is_some();
+            let env = move |k: &str| env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()));
             let config = Config::load(&config, &env)?;
             let runtime = Runtime::new()?;
-            let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
+            let now = chrono::Utc::now().timestamp();
+            let tape = match (&record, &replay) {
+                (Some(path), _) => Tape::Record(Recorder::create(path, now)?),
+                (_, Some(path)) => Tape::Replay(Player::open(path)?),
+                _ => Tape::Off,
+            };
+            // A recording fixes the guest clock so that a replay asks the very same questions.
+            let clock = if record.is_some() { GuestClock::Fixed(now) } else { GuestClock::System };
+            let mut p = setup::prepare_with(
+                &runtime,
+                &config,
+                setup::RunOptions {
+                    clock,
+                    tape,
+                    output_dir,
+                },
+            )?;
             p.options.allow_mass_delete = allow_mass_delete;
             let mode = match mode {
                 Mode::Full => CrawlMode::Full,
                 Mode::Incremental => CrawlMode::Incremental,
             };
-            let report = Crawler::new(&p.connector, &p.index, &mut p.store, p.options.clone()).run(mode)?;
+            let report =
+                Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone()).run(mode)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

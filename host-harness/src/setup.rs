@@ -10,22 +10,58 @@ use anyhow::{Context, bail};
 use crate::config::Config;
 use crate::crawl::retry::RetryPolicy;
 use crate::crawl::state::StateStore;
-use crate::crawl::{CrawlOptions, GleanIndex};
-use crate::egress::{Egress, EgressLimits, Redactor, TokenBucket, UpstreamRoute};
+use crate::crawl::{CrawlOptions, DirIndex, GleanIndex, Index};
+use crate::egress::{Egress, EgressLimits, Redactor, Tape, TokenBucket, UpstreamRoute};
 use crate::runtime::{ConnectorInstance, GuestClock, Runtime, types};
 
 /// Everything a crawl needs.
 pub struct Prepared {
     pub connector: ConnectorInstance,
     pub info: types::ConnectorInfo,
-    pub index: GleanIndex,
+    pub index: Box<dyn Index>,
     pub store: StateStore,
     pub options: CrawlOptions,
     pub redactor: Redactor,
 }
 
+enum TapeKind {
+    Replay,
+    Other,
+}
+
+/// How to run besides the configuration.
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    pub clock: GuestClock,
+    /// Record or replay the connector's HTTP traffic. A replay also fixes the guest clock to
+    /// the recording's.
+    pub tape: Tape,
+    /// Write documents to this directory instead of the Glean API.
+    pub output_dir: Option<std::path::PathBuf>,
+}
+
 /// Loads the configured component and checks the configuration against what it declares.
 pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow::Result<Prepared> {
+    prepare_with(
+        runtime,
+        config,
+        RunOptions {
+            clock,
+            ..RunOptions::default()
+        },
+    )
+}
+
+/// [`prepare`] with recording, replay or a directory index.
+pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyhow::Result<Prepared> {
+    let clock = match &run.tape {
+        Tape::Replay(player) => GuestClock::Fixed(player.clock()),
+        _ => run.clock,
+    };
+    let run_tape_kind = match &run.tape {
+        Tape::Replay(_) => TapeKind::Replay,
+        _ => TapeKind::Other,
+    };
     let redactor = Redactor::new();
     redactor.register(&config.glean.token);
     let path = match &config.component {
@@ -91,15 +127,18 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
             tracing::warn!("[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable");
         }
     }
-    let egress = Arc::new(Egress::new(
-        routes,
-        EgressLimits {
-            timeout: config.http_timeout,
-            max_response_bytes: config.max_response_bytes,
-            ..EgressLimits::default()
-        },
-        redactor.clone(),
-    ));
+    let egress = Arc::new(
+        Egress::new(
+            routes,
+            EgressLimits {
+                timeout: config.http_timeout,
+                max_response_bytes: config.max_response_bytes,
+                ..EgressLimits::default()
+            },
+            redactor.clone(),
+        )
+        .with_tape(run.tape),
+    );
     let connector = ConnectorInstance::new(
         compiled,
         egress,
@@ -112,14 +151,34 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
         max_retries: config.crawl.max_retries,
         ..RetryPolicy::default()
     };
-    let client = glean_api::GleanClient::new(&config.glean.base_url, config.glean.token.expose().to_string())
-        .map_err(|e| anyhow::anyhow!("[glean] {e}"))?
-        .with_timeout(config.http_timeout);
-    let store = StateStore::open(&config.state_dir, &config.name)?;
+    let index: Box<dyn Index> = match &run.output_dir {
+        Some(dir) => Box::new(DirIndex::create(dir)?),
+        None => {
+            let client = glean_api::GleanClient::new(
+                &config.glean.base_url,
+                config.glean.token.expose().to_string(),
+            )
+            .map_err(|e| anyhow::anyhow!("[glean] {e}"))?
+            .with_timeout(config.http_timeout);
+            Box::new(GleanIndex::new(client, retry))
+        }
+    };
+    // A replay starts from empty state every time, so that it is repeatable and never touches
+    // the state of real crawls.
+    let store = if matches!(run_tape_kind, TapeKind::Replay) {
+        let dir = std::env::temp_dir().join(format!(
+            "harness-replay-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
+        StateStore::open(&dir, &config.name)?
+    } else {
+        StateStore::open(&config.state_dir, &config.name)?
+    };
     Ok(Prepared {
         connector,
         info,
-        index: GleanIndex::new(client, retry),
+        index,
         store,
         options: CrawlOptions {
             concurrency: config.crawl.concurrency,

@@ -94,3 +94,66 @@ impl Index for GleanIndex {
             .context("deletedocument")
     }
 }
+
+/// An index in a directory: one JSON file per document, plus the datasource and its users.
+/// For dry runs and replays: its files are byte-identical for identical crawls.
+pub struct DirIndex {
+    dir: std::path::PathBuf,
+}
+
+impl DirIndex {
+    pub fn create(dir: &std::path::Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir.join("documents"))
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        Ok(DirIndex {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn doc_path(&self, id: &str) -> std::path::PathBuf {
+        // Ids are source ids; keep file names safe whatever they contain.
+        let safe: String = id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
+        self.dir.join("documents").join(format!("{safe}.json"))
+    }
+
+    fn write(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+    }
+}
+
+impl Index for DirIndex {
+    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()> {
+        Self::write(
+            &self.dir.join("datasource.json"),
+            &documents::datasource_config(datasource, info)?,
+        )
+    }
+
+    fn index_users(&self, _datasource: &str, users: &[types::User]) -> anyhow::Result<()> {
+        let users: Vec<_> = users.iter().map(documents::to_user).collect();
+        Self::write(&self.dir.join("users.json"), &users)
+    }
+
+    fn index_documents(&self, _datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()> {
+        for d in docs {
+            let id = d
+                .id
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("a document without an id"))?;
+            Self::write(&self.doc_path(id), d)?;
+        }
+        Ok(())
+    }
+
+    fn delete_document(&self, _datasource: &str, _object_type: &str, id: &str) -> anyhow::Result<()> {
+        match std::fs::remove_file(self.doc_path(id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}

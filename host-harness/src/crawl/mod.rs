@@ -18,7 +18,7 @@ use anyhow::Context;
 
 use crate::runtime::types::{self, ChangeState, CrawlMode, ListingNext, Permissions, Visibility};
 use crate::runtime::{CallError, ConnectorInstance, ErrorKind};
-pub use index::{GleanIndex, Index};
+pub use index::{DirIndex, GleanIndex, Index};
 pub use report::{AccessCounts, CrawlReport, Failure};
 use retry::{RetryPolicy, Verdict};
 use state::{CrawlOutcome, DocRecord, FullProgress, StateStore};

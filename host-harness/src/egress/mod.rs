@@ -6,6 +6,7 @@
 pub mod policy;
 pub mod ratelimit;
 pub mod secrets;
+pub mod tape;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -107,9 +108,20 @@ impl Default for EgressLimits {
     }
 }
 
+/// Whether traffic is recorded, replayed, or neither.
+#[derive(Debug, Default)]
+pub enum Tape {
+    #[default]
+    Off,
+    Record(tape::Recorder),
+    /// Answers from a recording; nothing reaches the network.
+    Replay(tape::Player),
+}
+
 /// The engine for one connector instance.
 pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
+    tape: Tape,
     limits: EgressLimits,
     agent: ureq::Agent,
     redactor: Redactor,
@@ -143,11 +155,18 @@ impl Egress {
             .into();
         Egress {
             routes: routes.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            tape: Tape::Off,
             limits,
             agent,
             redactor,
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// Records or replays this engine's traffic.
+    pub fn with_tape(mut self, tape: Tape) -> Self {
+        self.tape = tape;
+        self
     }
 
     /// Requests sent to the network so far.
@@ -183,6 +202,10 @@ impl Egress {
                     route.name
                 )));
             }
+        }
+        if let Tape::Replay(player) = &self.tape {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            return player.answer(req);
         }
         if let Some(limiter) = &route.limiter {
             limiter
@@ -231,11 +254,28 @@ impl Egress {
         if body.len() as u64 > cap {
             return Err(EgressError::TooLarge(cap));
         }
-        Ok(InboundResponse {
+        let response = InboundResponse {
             status,
             headers,
             body,
-        })
+        };
+        if let Tape::Record(recorder) = &self.tape {
+            // Belt and braces: an upstream that echoes a credential must not put it on tape.
+            let scrubbed = InboundResponse {
+                status: response.status,
+                headers: response
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
+                    .collect(),
+                body: match std::str::from_utf8(&response.body) {
+                    Ok(text) => self.redactor.redact(text).into_bytes(),
+                    Err(_) => response.body.clone(),
+                },
+            };
+            recorder.record(req, &scrubbed);
+        }
+        Ok(response)
     }
 
     fn is_forbidden_header(&self, route: &UpstreamRoute, name: &str) -> bool {
