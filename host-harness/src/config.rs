@@ -23,6 +23,34 @@ pub struct ConfigFile {
     pub glean: GleanSection,
     #[serde(default)]
     pub crawl: CrawlSection,
+    #[serde(default)]
+    pub schedule: ScheduleSection,
+}
+
+/// When `harness run` crawls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSection {
+    #[serde(default = "default_incremental_minutes")]
+    pub incremental_minutes: u64,
+    #[serde(default = "default_full_hours")]
+    pub full_hours: u64,
+}
+
+fn default_incremental_minutes() -> u64 {
+    15
+}
+fn default_full_hours() -> u64 {
+    24
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        ScheduleSection {
+            incremental_minutes: default_incremental_minutes(),
+            full_hours: default_full_hours(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +148,14 @@ pub struct CrawlSection {
     pub max_delete_share: f64,
     #[serde(default = "default_retries")]
     pub max_retries: u32,
+    /// Requests a week the upstream allows (Clari: 100,000, weeks from Sunday 00:00 GMT);
+    /// `harness status` reports use against it.
+    #[serde(default = "default_weekly_budget")]
+    pub weekly_request_budget: u64,
+}
+
+fn default_weekly_budget() -> u64 {
+    100_000
 }
 
 fn default_concurrency() -> usize {
@@ -142,6 +178,7 @@ impl Default for CrawlSection {
             batch_size: default_batch(),
             max_delete_share: default_delete_share(),
             max_retries: default_retries(),
+            weekly_request_budget: default_weekly_budget(),
         }
     }
 }
@@ -159,6 +196,7 @@ pub struct Config {
     pub upstreams: BTreeMap<String, Upstream>,
     pub glean: Glean,
     pub crawl: CrawlSection,
+    pub schedule: ScheduleSection,
 }
 
 #[derive(Debug, Clone)]
@@ -276,6 +314,9 @@ impl Config {
         if file.crawl.batch_size == 0 || file.crawl.batch_size > 1000 {
             bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
         }
+        if file.schedule.incremental_minutes == 0 || file.schedule.full_hours == 0 {
+            bail!("[schedule] incremental_minutes and full_hours must be positive");
+        }
         if !(0.0..=1.0).contains(&file.crawl.max_delete_share) {
             bail!("[crawl] max_delete_share must be between 0 and 1");
         }
@@ -297,6 +338,7 @@ impl Config {
                 datasource: g.datasource,
             },
             crawl: file.crawl,
+            schedule: file.schedule,
         })
     }
 }

@@ -9,7 +9,9 @@ pub mod config;
 pub mod demo;
 pub mod crawl;
 pub mod render;
+pub mod schedule;
 pub mod setup;
+pub mod status;
 
 /// The Clari Copilot component built from this checkout by `build.rs`.
 pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {

@@ -52,6 +52,16 @@ enum Command {
         #[arg(long)]
         output_dir: Option<PathBuf>,
     },
+    /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// What the last crawls did, what failed and why, held deletions, API budget.
+    Status {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check the configuration and the connector's credentials, without crawling.
     Check {
         #[arg(long)]
@@ -162,6 +172,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.completed {
                 anyhow::bail!("the crawl stopped before its end; the next run resumes from the last checkpoint");
             }
+            Ok(())
+        }
+        Command::Run { config } => {
+            let config = Config::load(&config, &env)?;
+            let runtime = Runtime::new()?;
+            let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
+            let stop = host_harness::schedule::stop_on_signals();
+            println!(
+                "running {}: incremental crawls every {} min, full crawls every {} h; Ctrl-C to stop",
+                config.name, config.schedule.incremental_minutes, config.schedule.full_hours
+            );
+            host_harness::schedule::run(&mut p, &config.schedule, stop)
+        }
+        Command::Status { config } => {
+            // Status needs no secrets: it only reads state.
+            let env = |k: &str| env(k).or_else(|| Some("status-needs-no-secret".into()));
+            let config = Config::load(&config, &env)?;
+            let store = host_harness::crawl::state::StateStore::open(&config.state_dir, &config.name)?;
+            print!(
+                "{}",
+                host_harness::status::render(
+                    &config.name,
+                    &store.path().display().to_string(),
+                    &store.state,
+                    config.crawl.weekly_request_budget,
+                    chrono::Utc::now().timestamp(),
+                )
+            );
             Ok(())
         }
         Command::Check { config } => {

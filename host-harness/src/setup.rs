@@ -187,6 +187,7 @@ pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyh
             allow_mass_delete: false,
             retry,
             datasource: config.glean.datasource.clone(),
+            stop: None,
         },
         redactor,
     })

@@ -37,6 +37,8 @@ pub struct CrawlOptions {
     pub retry: RetryPolicy,
     /// Datasource name; default: the connector's name.
     pub datasource: Option<String>,
+    /// Set to stop at the next checkpoint (graceful shutdown).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for CrawlOptions {
@@ -48,6 +50,7 @@ impl Default for CrawlOptions {
             allow_mass_delete: false,
             retry: RetryPolicy::default(),
             datasource: None,
+            stop: None,
         }
     }
 }
@@ -124,6 +127,20 @@ impl<'a> Crawler<'a> {
         }
         report.requests = self.connector.egress().request_count() - requests_before;
         report.elapsed = started.elapsed();
+        self.store.state.budget.add(report.requests, now_secs());
+        for f in &report.failures {
+            self.store.state.failures.insert(
+                f.id.clone(),
+                state::FailureRecord {
+                    kind: serde_json::to_value(f.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    message: f.message.clone(),
+                    at: now_secs(),
+                },
+            );
+        }
         let outcome = CrawlOutcome {
             mode: report.mode.clone(),
             started_at,
@@ -231,6 +248,7 @@ impl<'a> Crawler<'a> {
             // Checkpoint: the index has acknowledged everything before this cursor.
             let now = now_secs();
             for (id, object_type, hash) in uploaded {
+                self.store.state.failures.remove(&id);
                 self.store.state.documents.insert(
                     id,
                     DocRecord {
@@ -269,6 +287,14 @@ impl<'a> Crawler<'a> {
                 return Ok(());
             }
             self.store.save()?;
+            if self
+                .options
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
+                anyhow::bail!("interrupted; the next crawl resumes from this checkpoint");
+            }
         }
     }
 
@@ -338,6 +364,7 @@ impl<'a> Crawler<'a> {
                     let hash = documents::content_hash(&doc);
                     if self.store.state.documents.get(&id).map(|d| &d.hash) == Some(&hash) {
                         report.unchanged += 1;
+                        self.store.state.failures.remove(&id);
                         continue;
                     }
                     pending.push((id, item.object_type.clone(), hash, doc));

@@ -25,6 +25,49 @@ pub struct CrawlState {
     pub held_deletions: BTreeSet<String>,
     pub last_full: Option<CrawlOutcome>,
     pub last_incremental: Option<CrawlOutcome>,
+    /// Items that could not be indexed, and why; cleared when an item is indexed.
+    #[serde(default)]
+    pub failures: BTreeMap<String, FailureRecord>,
+    /// Requests sent to upstreams in the current budget week.
+    #[serde(default)]
+    pub budget: BudgetRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub kind: String,
+    pub message: String,
+    /// Epoch seconds.
+    pub at: i64,
+}
+
+/// Requests counted against a weekly budget (Clari's week starts Sunday 00:00 GMT).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetRecord {
+    /// Epoch seconds of the week's start.
+    pub week_start: i64,
+    pub requests: u64,
+}
+
+impl BudgetRecord {
+    /// Adds `n` requests made at `now`, starting a new week when one has begun.
+    pub fn add(&mut self, n: u64, now: i64) {
+        let week = week_start(now);
+        if week != self.week_start {
+            self.week_start = week;
+            self.requests = 0;
+        }
+        self.requests += n;
+    }
+}
+
+/// The start of the week containing `t`: Sunday 00:00 UTC.
+pub fn week_start(t: i64) -> i64 {
+    const DAY: i64 = 86_400;
+    let days = t.div_euclid(DAY);
+    // 1970-01-01 was a Thursday: day 0 is 4 days after a Sunday.
+    let since_sunday = (days + 4).rem_euclid(7);
+    (days - since_sunday) * DAY
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -121,6 +164,21 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weeks_start_on_sunday_midnight_utc() {
+        // 2026-11-25 is a Wednesday; the week began Sunday 2026-11-22.
+        let wed = chrono::DateTime::parse_from_rfc3339("2026-11-25T13:00:00Z").unwrap().timestamp();
+        let sun = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap().timestamp();
+        assert_eq!(week_start(wed), sun);
+        assert_eq!(week_start(sun), sun);
+        let mut b = BudgetRecord::default();
+        b.add(5, wed);
+        b.add(5, wed + 3600);
+        assert_eq!(b.requests, 10);
+        b.add(1, sun + 7 * 86_400);
+        assert_eq!(b.requests, 1);
+    }
 
     #[test]
     fn round_trips_and_refuses_corruption() {

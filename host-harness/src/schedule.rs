@@ -1,0 +1,140 @@
+//! `harness run`: stays up and crawls on a schedule — incremental crawls every N minutes, full
+//! crawls every M hours (and whenever there is no cursor or a full crawl is unfinished) — and
+//! stops gracefully on SIGINT or SIGTERM at the next checkpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::config::ScheduleSection;
+use crate::crawl::Crawler;
+use crate::crawl::state::CrawlState;
+use crate::runtime::types::CrawlMode;
+use crate::setup::Prepared;
+
+/// A flag set by SIGINT or SIGTERM.
+pub fn stop_on_signals() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    match signal(SignalKind::terminate()) {
+                        Ok(mut term) => {
+                            tokio::select! {
+                                _ = tokio::signal::ctrl_c() => {},
+                                _ = term.recv() => {},
+                            }
+                        }
+                        Err(_) => {
+                            let _ = tokio::signal::ctrl_c().await;
+                        }
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            });
+            eprintln!("stopping: finishing the current page and checkpointing…");
+            f.store(true, Ordering::SeqCst);
+        })
+        .ok();
+    flag
+}
+
+/// Which crawl is due at `now`, if any; otherwise how long until the next one.
+pub fn next_crawl(state: &CrawlState, schedule: &ScheduleSection, now: i64) -> Result<CrawlMode, i64> {
+    let full_every = (schedule.full_hours * 3600) as i64;
+    let incr_every = (schedule.incremental_minutes * 60) as i64;
+    if state.incremental_cursor.is_none() || state.full_in_progress.is_some() {
+        return Ok(CrawlMode::Full);
+    }
+    let last_full = state
+        .last_full
+        .as_ref()
+        .filter(|o| o.completed)
+        .map(|o| o.started_at)
+        .unwrap_or(i64::MIN / 2);
+    if now >= last_full + full_every {
+        return Ok(CrawlMode::Full);
+    }
+    let last_any = [state.last_full.as_ref(), state.last_incremental.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|o| o.finished_at)
+        .max()
+        .unwrap_or(i64::MIN / 2);
+    if now >= last_any + incr_every {
+        return Ok(CrawlMode::Incremental);
+    }
+    Err((last_any + incr_every).min(last_full + full_every) - now)
+}
+
+/// Crawls on `schedule` until `stop` is set. Returns on a configuration error.
+pub fn run(p: &mut Prepared, schedule: &ScheduleSection, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let mut options = p.options.clone();
+    options.stop = Some(stop.clone());
+    while !stop.load(Ordering::SeqCst) {
+        let now = chrono::Utc::now().timestamp();
+        match next_crawl(&p.store.state, schedule, now) {
+            Ok(mode) => {
+                let report = Crawler::new(&p.connector, &*p.index, &mut p.store, options.clone()).run(mode)?;
+                print!("{report}");
+            }
+            Err(wait) => {
+                let until = std::time::Instant::now() + Duration::from_secs(wait.max(1) as u64);
+                while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+    println!("stopped; state saved in {}", p.store.path().display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crawl::state::CrawlOutcome;
+
+    fn outcome(started: i64, finished: i64, completed: bool) -> Option<CrawlOutcome> {
+        Some(CrawlOutcome {
+            mode: String::new(),
+            started_at: started,
+            finished_at: finished,
+            completed,
+            indexed: 0,
+            deleted: 0,
+            failed: 0,
+            error: None,
+        })
+    }
+
+    #[test]
+    fn schedules_full_then_incremental() {
+        let sched = ScheduleSection {
+            incremental_minutes: 15,
+            full_hours: 24,
+        };
+        let mut s = CrawlState::default();
+        assert_eq!(next_crawl(&s, &sched, 0), Ok(CrawlMode::Full));
+        s.incremental_cursor = Some("c".into());
+        s.last_full = outcome(0, 100, true);
+        assert_eq!(next_crawl(&s, &sched, 200), Err(100 + 900 - 200));
+        assert_eq!(next_crawl(&s, &sched, 1000), Ok(CrawlMode::Incremental));
+        s.last_incremental = outcome(1000, 1010, true);
+        assert_eq!(next_crawl(&s, &sched, 1020), Err(1010 + 900 - 1020));
+        assert_eq!(next_crawl(&s, &sched, 86_400), Ok(CrawlMode::Full));
+        s.full_in_progress = Some(Default::default());
+        assert_eq!(next_crawl(&s, &sched, 1020), Ok(CrawlMode::Full));
+    }
+}

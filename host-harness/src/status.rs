@@ -1,0 +1,131 @@
+//! `harness status`: answers an operator's troubleshooting questions from the durable state —
+//! when the last crawls ran and how they ended, how many calls are indexed, which failed and
+//! why, whether deletions are held, and how much of the weekly API budget is used.
+
+use std::fmt::Write;
+
+use crate::crawl::state::{CrawlOutcome, CrawlState, week_start};
+
+fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn outcome(o: &Option<CrawlOutcome>) -> String {
+    match o {
+        None => "never".into(),
+        Some(o) => {
+            let how = if o.completed {
+                "completed".to_string()
+            } else {
+                format!("STOPPED ({})", o.error.as_deref().unwrap_or("unknown"))
+            };
+            format!(
+                "{}, {how}, took {}s: {} indexed, {} deleted, {} failed",
+                when(o.started_at),
+                o.finished_at - o.started_at,
+                o.indexed,
+                o.deleted,
+                o.failed
+            )
+        }
+    }
+}
+
+/// The status report for `state`, given the weekly request budget and the time now.
+pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, now: i64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "instance {name}  (state {path})");
+    let _ = writeln!(out, "last full crawl:        {}", outcome(&state.last_full));
+    let _ = writeln!(out, "last incremental crawl: {}", outcome(&state.last_incremental));
+    let _ = writeln!(out, "indexed documents:      {}", state.documents.len());
+    match &state.full_in_progress {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "full crawl in progress: started {}, {} calls listed so far; the next full crawl resumes it",
+                when(p.started_at),
+                p.listed.len()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "full crawl in progress: none");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "incremental cursor:     {}",
+        if state.incremental_cursor.is_some() { "set" } else { "none (run a full crawl first)" }
+    );
+    if state.held_deletions.is_empty() {
+        let _ = writeln!(out, "deletions held:         none");
+    } else {
+        let _ = writeln!(
+            out,
+            "deletions held:         {} (above the brake; run `harness crawl --mode full --allow-mass-delete` to apply)",
+            state.held_deletions.len()
+        );
+    }
+    let _ = writeln!(out, "failed items:           {}", state.failures.len());
+    for (id, f) in state.failures.iter().take(20) {
+        let _ = writeln!(out, "  {id}: {} error at {}: {}", f.kind, when(f.at), f.message);
+    }
+    if state.failures.len() > 20 {
+        let _ = writeln!(out, "  ... and {} more", state.failures.len() - 20);
+    }
+    let used = if state.budget.week_start == week_start(now) { state.budget.requests } else { 0 };
+    let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
+    let warn = if share >= 90.0 { "  WARNING: the weekly budget is nearly spent" } else { "" };
+    let _ = writeln!(
+        out,
+        "API budget this week:   {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",
+        when(week_start(now))
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crawl::state::{FailureRecord, FullProgress};
+
+    #[test]
+    fn answers_the_troubleshooting_questions() {
+        let now = 1_764_000_000;
+        let mut s = CrawlState::default();
+        s.last_full = Some(CrawlOutcome {
+            mode: "full".into(),
+            started_at: now - 100,
+            finished_at: now - 40,
+            completed: true,
+            indexed: 12,
+            deleted: 1,
+            failed: 1,
+            error: None,
+        });
+        s.full_in_progress = Some(FullProgress::default());
+        s.held_deletions.insert("gone".into());
+        s.failures.insert(
+            "c1".into(),
+            FailureRecord {
+                kind: "system".into(),
+                message: "bad field `time`".into(),
+                at: now,
+            },
+        );
+        s.budget.add(95_000, now);
+        let text = render("x", "x.json", &s, 100_000, now);
+        for needle in [
+            "completed, took 60s: 12 indexed, 1 deleted, 1 failed",
+            "last incremental crawl: never",
+            "deletions held:         1",
+            "c1: system error",
+            "95000 of 100000 requests (95.0%)",
+            "WARNING",
+            "resumes it",
+        ] {
+            assert!(text.contains(needle), "missing `{needle}` in\n{text}");
+        }
+    }
+}
