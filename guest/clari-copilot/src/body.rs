@@ -1,0 +1,323 @@
+//! The searchable text of a call: readable sections in a fixed order, each left out when
+//! the call has nothing for it.
+//!
+//! ```text
+//! <title>
+//!
+//! Call
+//! Type, Date, Duration, Disposition, Organizer
+//! Internal participants / External participants / Joined  (one "- Name <email>" a line)
+//!
+//! CRM context
+//! Opportunity (id), Account (id), Deal stage before the call, Deal stage now, Deal value,
+//! Close date, Contacts, Contact ids, CRM source
+//!
+//! AI summary                 full summary, then key takeaways
+//! Action items               "- <item> (owner: <speaker>) [mm:ss-mm:ss]"
+//! Key moments                topics discussed with time ranges and summaries; trackers;
+//!                            transcript annotations (tracker hits, AI labels); bookmarks
+//! Competitor mentions        "- <name> (<sentiment>) at [mm:ss] by <speaker>: <reasoning>"
+//! Transcript                 "[mm:ss] Speaker Name: text"
+//! ```
+
+use std::fmt::Write as _;
+
+use crate::people::People;
+use crate::time;
+use crate::vocab;
+use crate::wire::{Annotation, Call};
+
+/// Renders the body of `call` titled `title`.
+pub fn render(call: &Call, title: &str) -> String {
+    let people = People::of(call);
+    let call_ms = call.time.as_deref().and_then(time::parse_ms);
+    let sections = [
+        metadata(call, &people, call_ms),
+        crm(call),
+        summary(call),
+        action_items(call),
+        key_moments(call, &people, call_ms),
+        competitors(call, &people),
+        transcript(call, &people),
+    ];
+    let mut out = String::from(title.trim());
+    for section in sections.into_iter().flatten() {
+        out.push_str("\n\n");
+        out.push_str(section.trim_end());
+    }
+    out.push('\n');
+    out
+}
+
+/// A section: its heading and lines; `None` without lines.
+fn section(heading: &str, lines: Vec<String>) -> Option<String> {
+    if lines.is_empty() {
+        return None;
+    }
+    let mut s = String::from(heading);
+    for l in lines {
+        s.push('\n');
+        s.push_str(&l);
+    }
+    Some(s)
+}
+
+fn text(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// One line of free text (newlines folded into spaces).
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn range(start: Option<f64>, end: Option<f64>) -> Option<String> {
+    match (start, end) {
+        (Some(s), Some(e)) => Some(format!("[{}-{}]", time::offset(s), time::offset(e))),
+        (Some(s), None) => Some(format!("[{}]", time::offset(s))),
+        (None, Some(e)) => Some(format!("[until {}]", time::offset(e))),
+        (None, None) => None,
+    }
+}
+
+fn metadata(call: &Call, people: &People, call_ms: Option<i64>) -> Option<String> {
+    let mut lines = Vec::new();
+    if let Some(t) = text(&call.call_type) {
+        lines.push(format!("Type: {}", vocab::call_type(t)));
+    }
+    if let Some(ms) = call_ms {
+        lines.push(format!("Date: {}", time::format_human(ms)));
+    }
+    if let Some(d) = call.metrics.as_ref().and_then(|m| m.call_duration) {
+        lines.push(format!("Duration: {}", time::duration(d)));
+    }
+    if let Some(d) = text(&call.disposition) {
+        lines.push(format!("Disposition: {}", vocab::disposition(d)));
+    }
+    if let Some(org) = people.organizer().and_then(|o| o.label()) {
+        lines.push(format!("Organizer: {org}"));
+    }
+    let internal: Vec<String> = people
+        .internal()
+        .into_iter()
+        .filter_map(|(s, org)| s.label().map(|l| if org { format!("- {l} (organizer)") } else { format!("- {l}") }))
+        .collect();
+    if !internal.is_empty() {
+        lines.push("Internal participants:".into());
+        lines.extend(internal);
+    }
+    for (heading, list) in [("External participants:", people.external()), ("Joined:", people.joined())] {
+        let labels: Vec<String> = list.iter().filter_map(|s| s.label()).map(|l| format!("- {l}")).collect();
+        if !labels.is_empty() {
+            lines.push(heading.into());
+            lines.extend(labels);
+        }
+    }
+    section("Call", lines)
+}
+
+fn with_id(name: Option<&str>, id: Option<&str>) -> Option<String> {
+    match (name, id) {
+        (Some(n), Some(i)) => Some(format!("{n} (id {i})")),
+        (Some(n), None) => Some(n.to_string()),
+        (None, Some(i)) => Some(format!("id {i}")),
+        (None, None) => None,
+    }
+}
+
+fn crm(call: &Call) -> Option<String> {
+    let info = call.crm_info.as_ref();
+    let mut lines = Vec::new();
+    let deal_id = info.and_then(|i| text(&i.deal_id));
+    let account_id = info.and_then(|i| text(&i.account_id));
+    if let Some(o) = with_id(text(&call.deal_name), deal_id) {
+        lines.push(format!("Opportunity: {o}"));
+    }
+    if let Some(a) = with_id(text(&call.account_name), account_id) {
+        lines.push(format!("Account: {a}"));
+    }
+    if let Some(s) = text(&call.deal_stage_before_call) {
+        lines.push(format!("Deal stage before the call: {s}"));
+    }
+    if let Some(s) = text(&call.deal_stage_live) {
+        lines.push(format!("Deal stage now: {s}"));
+    }
+    if let Some(v) = text(&call.deal_value) {
+        lines.push(format!("Deal value: {v}"));
+    }
+    if let Some(d) = text(&call.deal_close_date) {
+        let shown = time::parse_ms(d).map(time::format_date).unwrap_or_else(|| d.to_string());
+        lines.push(format!("Close date: {shown}"));
+    }
+    let contacts: Vec<&str> = call.contact_names.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+    if !contacts.is_empty() {
+        lines.push(format!("Contacts: {}", contacts.join(", ")));
+    }
+    if let Some(i) = info
+        && !i.contact_ids.is_empty()
+    {
+        lines.push(format!("Contact ids: {}", i.contact_ids.join(", ")));
+    }
+    if let Some(s) = info.and_then(|i| text(&i.source_crm)) {
+        lines.push(format!("CRM source: {s}"));
+    }
+    section("CRM context", lines)
+}
+
+fn summary(call: &Call) -> Option<String> {
+    let s = call.summary.as_ref()?;
+    let mut lines = Vec::new();
+    if let Some(full) = text(&s.full_summary) {
+        lines.push(full.to_string());
+    }
+    let takeaways: Vec<String> = s
+        .key_takeaways
+        .iter()
+        .map(|t| one_line(t))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("- {t}"))
+        .collect();
+    if !takeaways.is_empty() {
+        lines.push("Key takeaways:".into());
+        lines.extend(takeaways);
+    }
+    section("AI summary", lines)
+}
+
+fn action_items(call: &Call) -> Option<String> {
+    let items = call.summary.as_ref().map(|s| s.key_action_items.as_slice()).unwrap_or(&[]);
+    let lines = items
+        .iter()
+        .filter_map(|a| {
+            let what = one_line(text(&a.action_item)?);
+            let mut line = format!("- {what}");
+            if let Some(owner) = text(&a.speaker_name) {
+                let _ = write!(line, " (owner: {owner})");
+            }
+            if let Some(r) = range(a.start_timestamp, a.end_timestamp) {
+                let _ = write!(line, " {r}");
+            }
+            Some(line)
+        })
+        .collect();
+    section("Action items", lines)
+}
+
+fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<String> {
+    let mut lines = Vec::new();
+    let topics = call.summary.as_ref().map(|s| s.topics_discussed.as_slice()).unwrap_or(&[]);
+    let topic_lines: Vec<String> = topics
+        .iter()
+        .filter_map(|t| {
+            let name = text(&t.name);
+            let about = text(&t.summary).map(one_line);
+            let head = match (name, &about) {
+                (Some(n), Some(a)) => format!("{n}: {a}"),
+                (Some(n), None) => n.to_string(),
+                (None, Some(a)) => a.clone(),
+                (None, None) => return None,
+            };
+            Some(match range(t.start_timestamp, t.end_timestamp) {
+                Some(r) => format!("- {r} {head}"),
+                None => format!("- {head}"),
+            })
+        })
+        .collect();
+    if !topic_lines.is_empty() {
+        lines.push("Topics discussed:".into());
+        lines.extend(topic_lines);
+    }
+    let categories = call.metrics.as_ref().map(|m| m.categories.as_slice()).unwrap_or(&[]);
+    let tracker_lines: Vec<String> = categories
+        .iter()
+        .filter_map(|c| {
+            let name = text(&c.name)?;
+            Some(match c.occurences {
+                Some(1) => format!("- {name} (1 mention)"),
+                Some(n) => format!("- {name} ({n} mentions)"),
+                None => format!("- {name}"),
+            })
+        })
+        .collect();
+    if !tracker_lines.is_empty() {
+        lines.push("Trackers:".into());
+        lines.extend(tracker_lines);
+    }
+    let mut annotation_lines = Vec::new();
+    for turn in &call.transcript {
+        for a in &turn.annotations {
+            let at = turn.start.map(|s| format!("[{}] ", time::offset(s))).unwrap_or_default();
+            let who = people.speaker(turn.person_id);
+            let line = match a {
+                Annotation::Tracker { tracker, phrase, category } => {
+                    let cat = text(category).map(|c| format!(" ({c})")).unwrap_or_default();
+                    let phrase = text(phrase).map(|p| format!(": \"{}\"", one_line(p))).unwrap_or_default();
+                    format!("- {at}Tracker {tracker}{cat}{phrase}, said by {who}")
+                }
+                Annotation::Label { label, phrase } => {
+                    let phrase = text(phrase).map(|p| format!(": \"{}\"", one_line(p))).unwrap_or_default();
+                    format!("- {at}AI label {label}{phrase}, said by {who}")
+                }
+            };
+            annotation_lines.push(line);
+        }
+    }
+    if !annotation_lines.is_empty() {
+        lines.push("Transcript annotations:".into());
+        lines.extend(annotation_lines);
+    }
+    let bookmarks: Vec<String> = call
+        .bookmark_timestamps
+        .iter()
+        .map(|b| match (time::parse_ms(b), call_ms) {
+            (Some(at), Some(start)) if at >= start => {
+                format!("- [{}]", time::offset((at - start) as f64 / 1000.0))
+            }
+            (Some(at), _) => format!("- {}", time::format_human(at)),
+            (None, _) => format!("- {}", b.trim()),
+        })
+        .collect();
+    if !bookmarks.is_empty() {
+        lines.push("Bookmarks:".into());
+        lines.extend(bookmarks);
+    }
+    section("Key moments", lines)
+}
+
+fn competitors(call: &Call, people: &People) -> Option<String> {
+    let lines = call
+        .competitor_sentiments
+        .iter()
+        .filter_map(|c| {
+            let name = text(&c.competitor_name)?;
+            let mut line = format!("- {name}");
+            if let Some(s) = text(&c.sentiment) {
+                let _ = write!(line, " ({s})");
+            }
+            if let Some(t) = c.turn_start_time {
+                let _ = write!(line, " at [{}]", time::offset(t));
+            }
+            if c.person_id.is_some() {
+                let _ = write!(line, " by {}", people.speaker(c.person_id));
+            }
+            if let Some(r) = text(&c.reasoning) {
+                let _ = write!(line, ": {}", one_line(r));
+            }
+            Some(line)
+        })
+        .collect();
+    section("Competitor mentions", lines)
+}
+
+fn transcript(call: &Call, people: &People) -> Option<String> {
+    let lines = call
+        .transcript
+        .iter()
+        .filter_map(|turn| {
+            let said = one_line(text(&turn.text)?);
+            let at = time::offset(turn.start.unwrap_or(0.0));
+            Some(format!("[{at}] {}: {said}", people.speaker(turn.person_id)))
+        })
+        .collect();
+    section("Transcript", lines)
+}

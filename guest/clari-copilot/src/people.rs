@@ -1,0 +1,212 @@
+//! Who is on a call: internal users, external and joined participants, the organizer, the
+//! speaker behind a transcript `personId`, and the members of a private call.
+
+use crate::wire::{Call, Participant};
+
+/// A person as far as the call says: a name, an email, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Someone {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Someone {
+    /// `Name <email>`, `Name`, or `email`; `None` with neither.
+    pub fn label(&self) -> Option<String> {
+        match (&self.name, &self.email) {
+            (Some(n), Some(e)) => Some(format!("{n} <{e}>")),
+            (Some(n), None) => Some(n.clone()),
+            (None, Some(e)) => Some(e.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn participant(p: &Participant) -> Someone {
+    Someone {
+        name: clean(&p.name),
+        email: clean(&p.email),
+    }
+}
+
+/// The people of one call.
+pub struct People<'a> {
+    call: &'a Call,
+}
+
+impl<'a> People<'a> {
+    pub fn of(call: &'a Call) -> Self {
+        People { call }
+    }
+
+    fn users(&self) -> &'a [crate::wire::CallUser] {
+        self.call.users.as_deref().unwrap_or(&[])
+    }
+
+    /// Internal users: email (Clari gives no name here, so one is borrowed from a
+    /// participant entry with the same email or person id), and whether they organized.
+    pub fn internal(&self) -> Vec<(Someone, bool)> {
+        self.users()
+            .iter()
+            .map(|u| {
+                let email = clean(&u.user_email);
+                let name = self.name_for(email.as_deref(), u.person_id);
+                (Someone { name, email }, u.is_organizer == Some(true))
+            })
+            .filter(|(s, _)| s.label().is_some())
+            .collect()
+    }
+
+    pub fn external(&self) -> Vec<Someone> {
+        self.call
+            .external_participants
+            .iter()
+            .map(participant)
+            .filter(|s| s.label().is_some())
+            .collect()
+    }
+
+    pub fn joined(&self) -> Vec<Someone> {
+        self.call
+            .joined_participants
+            .iter()
+            .map(participant)
+            .filter(|s| s.label().is_some())
+            .collect()
+    }
+
+    /// The first internal user flagged as organizer.
+    pub fn organizer(&self) -> Option<Someone> {
+        self.internal().into_iter().find(|(_, org)| *org).map(|(s, _)| s)
+    }
+
+    /// A name for an internal user from the external or joined lists.
+    fn name_for(&self, email: Option<&str>, person_id: Option<i64>) -> Option<String> {
+        let others = self
+            .call
+            .external_participants
+            .iter()
+            .chain(&self.call.joined_participants);
+        for p in others {
+            let same_email = match (email, clean(&p.email)) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+                _ => false,
+            };
+            let same_person = person_id.is_some() && p.person_id == person_id;
+            if (same_email || same_person)
+                && let Some(n) = clean(&p.name)
+            {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// The speaker behind a transcript or competitor `personId`: a name from any list,
+    /// else an email, else `Speaker N` (`Unknown speaker` without an id).
+    pub fn speaker(&self, person_id: Option<i64>) -> String {
+        let Some(pid) = person_id else {
+            return "Unknown speaker".to_string();
+        };
+        let externals = self
+            .call
+            .external_participants
+            .iter()
+            .chain(&self.call.joined_participants)
+            .filter(|p| p.person_id == Some(pid));
+        let mut email = None;
+        for p in externals {
+            if let Some(n) = clean(&p.name) {
+                return n;
+            }
+            email = email.or_else(|| clean(&p.email));
+        }
+        self.users()
+            .iter()
+            .filter(|u| u.person_id == Some(pid))
+            .find_map(|u| clean(&u.user_email))
+            .or(email)
+            .unwrap_or_else(|| format!("Speaker {pid}"))
+    }
+
+    /// Every participant name and email, once each (case-insensitively), in call order.
+    pub fn search_terms(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let everyone = self
+            .internal()
+            .into_iter()
+            .map(|(s, _)| s)
+            .chain(self.external())
+            .chain(self.joined());
+        for s in everyone {
+            for term in [s.name, s.email].into_iter().flatten() {
+                if !out.iter().any(|t| t.eq_ignore_ascii_case(&term)) {
+                    out.push(term);
+                }
+            }
+        }
+        out
+    }
+
+    /// The emails of the call's users, lowercased and deduplicated: who may see it when it
+    /// is private. `None` when the call has no users list at all.
+    pub fn members(&self) -> Option<Vec<String>> {
+        let users = self.call.users.as_ref()?;
+        let mut out: Vec<String> = Vec::new();
+        for u in users {
+            if let Some(e) = clean(&u.user_email).map(|e| e.to_lowercase())
+                && !out.contains(&e)
+            {
+                out.push(e);
+            }
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(v: serde_json::Value) -> Call {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn speakers_resolve_by_person_id() {
+        let c = call(json!({
+            "users": [{"userEmail": "rep@acme.com", "personId": 0, "isOrganizer": true}],
+            "externalParticipants": [{"name": "Jane Buyer", "email": "jane@prospect.com", "personId": 2},
+                                     {"email": "cfo@prospect.com", "personId": 3}],
+            "joinedParticipants": [{"name": "Dipu C.", "personId": 4}]
+        }));
+        let p = People::of(&c);
+        assert_eq!(p.speaker(Some(0)), "rep@acme.com");
+        assert_eq!(p.speaker(Some(2)), "Jane Buyer");
+        assert_eq!(p.speaker(Some(3)), "cfo@prospect.com");
+        assert_eq!(p.speaker(Some(4)), "Dipu C.");
+        assert_eq!(p.speaker(Some(9)), "Speaker 9");
+        assert_eq!(p.speaker(None), "Unknown speaker");
+        assert_eq!(p.organizer(), Some(Someone { name: None, email: Some("rep@acme.com".into()) }));
+    }
+
+    #[test]
+    fn organizer_borrows_a_name_and_members_are_normalized() {
+        let c = call(json!({
+            "users": [{"userEmail": "Rep@Acme.com", "isOrganizer": true, "personId": 0},
+                      {"userEmail": "rep@acme.com"}, {"userEmail": "  "}, {"userId": "x"}],
+            "joinedParticipants": [{"name": "April Rep", "email": "rep@ACME.com"}]
+        }));
+        let p = People::of(&c);
+        assert_eq!(p.organizer().unwrap().name.as_deref(), Some("April Rep"));
+        assert_eq!(p.members(), Some(vec!["rep@acme.com".to_string()]));
+        assert_eq!(p.search_terms(), vec!["April Rep".to_string(), "Rep@Acme.com".to_string()]);
+        assert_eq!(People::of(&call(json!({}))).members(), None);
+        assert_eq!(People::of(&call(json!({"users": []}))).members(), Some(vec![]));
+    }
+}

@@ -1,0 +1,145 @@
+//! Time on the wire and in text: parsing Clari's date-times into epoch milliseconds,
+//! formatting query bounds, history-window arithmetic, and `mm:ss` offsets for the body.
+
+use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+
+/// Epoch milliseconds of a Clari date-time. Accepts RFC 3339 (`2025-06-11T14:25:00.000Z`,
+/// offsets), a date-time without zone (taken as UTC), a bare date, and epoch seconds or
+/// milliseconds (as a number or a numeric string). `None` when it is none of those.
+pub fn parse_ms(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp_millis());
+    }
+    // RFC 3339 with a space instead of `T`, or an offset without a colon (`+0000`).
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+            return Some(dt.timestamp_millis());
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(naive.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_millis());
+    }
+    let number: f64 = s.parse().ok()?;
+    if !number.is_finite() || number < 0.0 {
+        return None;
+    }
+    // Ten-digit values are seconds (until 2286); larger ones milliseconds.
+    let ms = if number < 1e11 { number * 1000.0 } else { number };
+    if ms > 32_503_680_000_000.0 {
+        return None; // after the year 3000: not a timestamp
+    }
+    Some(ms.round() as i64)
+}
+
+/// A query bound as Clari expects it: ISO-8601 UTC with milliseconds, `2025-06-11T14:25:00.000Z`.
+pub fn format_query(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Millis, true),
+        // Out of chrono's range: clamp to the epoch (never reached with validated windows).
+        None => "1970-01-01T00:00:00.000Z".to_string(),
+    }
+}
+
+/// A date-time for people: `2025-06-11 14:25 UTC`.
+pub fn format_human(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// A date for people: `2025-09-30`.
+pub fn format_date(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.format("%Y-%m-%d").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// `months` calendar months before `ms` (the start of a history window).
+pub fn months_before(ms: i64, months: u32) -> i64 {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .and_then(|dt| dt.checked_sub_months(Months::new(months)))
+        .map(|dt| dt.timestamp_millis())
+        .unwrap_or_else(|| ms.saturating_sub(i64::from(months) * 31 * 86_400_000))
+}
+
+/// An offset into a call as `mm:ss` (minutes not capped at 59): `[75:03]` is 1 h 15 min 3 s.
+pub fn offset(seconds: f64) -> String {
+    let total = if seconds.is_finite() && seconds > 0.0 {
+        seconds.floor() as u64
+    } else {
+        0
+    };
+    format!("{:02}:{:02}", total / 60, total % 60)
+}
+
+/// A duration for people: `1 h 5 min`, `12 min 4 s`, `45 s`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min {sec} s")
+    } else {
+        format!("{sec} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_clari_shapes() {
+        let ms = 1_749_651_900_000; // 2025-06-11T14:25:00Z
+        assert_eq!(parse_ms("2025-06-11T14:25:00.000Z"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11T14:25:00Z"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11T16:25:00+02:00"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11T14:25:00+0000"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11T14:25:00"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11 14:25:00.000"), Some(ms));
+        assert_eq!(parse_ms("1749651900"), Some(ms));
+        assert_eq!(parse_ms("1749651900000"), Some(ms));
+        assert_eq!(parse_ms("2025-06-11"), Some(1_749_600_000_000));
+        assert_eq!(parse_ms("2025-06-11T14:25:00.310Z"), Some(ms + 310));
+        for bad in ["", "  ", "yesterday", "2025-13-40", "-5", "NaN", "1e300"] {
+            assert_eq!(parse_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_queries_with_milliseconds() {
+        assert_eq!(format_query(1_749_651_900_310), "2025-06-11T14:25:00.310Z");
+        assert_eq!(format_query(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(parse_ms(&format_query(1_749_651_900_311)), Some(1_749_651_900_311));
+    }
+
+    #[test]
+    fn windows_and_offsets() {
+        let now = parse_ms("2026-03-31T10:00:00Z").unwrap();
+        assert_eq!(format_query(months_before(now, 1)), "2026-02-28T10:00:00.000Z");
+        assert_eq!(format_query(months_before(now, 12)), "2025-03-31T10:00:00.000Z");
+        assert_eq!(offset(0.0), "00:00");
+        assert_eq!(offset(61.9), "01:01");
+        assert_eq!(offset(4503.0), "75:03");
+        assert_eq!(offset(-3.0), "00:00");
+        assert_eq!(offset(f64::NAN), "00:00");
+        assert_eq!(duration(104), "1 min 44 s");
+        assert_eq!(duration(3900), "1 h 5 min");
+        assert_eq!(duration(0), "0 s");
+        assert_eq!(format_human(1_749_651_900_000), "2025-06-11 14:25 UTC");
+        assert_eq!(format_date(1_749_651_900_000), "2025-06-11");
+    }
+}
