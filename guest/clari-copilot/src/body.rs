@@ -17,7 +17,7 @@
 //! Key moments                topics discussed with time ranges and summaries; trackers;
 //!                            transcript annotations (tracker hits, AI labels); bookmarks
 //! Competitor mentions        "- <name> (<sentiment>) at [mm:ss] by <speaker>: <reasoning>"
-//! Transcript                 "[mm:ss] Speaker Name: text"
+//! Transcript                 "[mm:ss] Speaker Name: text" ("[--:--]" without a start)
 //! ```
 
 use std::fmt::Write as _;
@@ -233,6 +233,7 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
         .filter_map(|c| {
             let name = text(&c.name)?;
             Some(match c.occurences {
+                Some(n) if n <= 0 => return None,
                 Some(1) => format!("- {name} (1 mention)"),
                 Some(n) => format!("- {name} ({n} mentions)"),
                 None => format!("- {name}"),
@@ -269,12 +270,12 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
     let bookmarks: Vec<String> = call
         .bookmark_timestamps
         .iter()
-        .map(|b| match (time::parse_ms(b), call_ms) {
+        .filter_map(|b| match (time::parse_ms(b), call_ms) {
             (Some(at), Some(start)) if at >= start => {
-                format!("- [{}]", time::offset((at - start) as f64 / 1000.0))
+                Some(format!("- [{}]", time::offset((at - start) as f64 / 1000.0)))
             }
-            (Some(at), _) => format!("- {}", time::format_human(at)),
-            (None, _) => format!("- {}", b.trim()),
+            (Some(at), _) => Some(format!("- {}", time::format_human(at))),
+            (None, _) => None,
         })
         .collect();
     if !bookmarks.is_empty() {
@@ -315,7 +316,7 @@ fn transcript(call: &Call, people: &People) -> Option<String> {
         .iter()
         .filter_map(|turn| {
             let said = one_line(text(&turn.text)?);
-            let at = time::offset(turn.start.unwrap_or(0.0));
+            let at = turn.start.map(time::offset).unwrap_or_else(|| "--:--".to_string());
             Some(format!("[{at}] {}: {said}", people.speaker(turn.person_id)))
         })
         .collect();

@@ -47,18 +47,27 @@ impl<'a> People<'a> {
         self.call.users.as_deref().unwrap_or(&[])
     }
 
-    /// Internal users: email (Clari gives no name here, so one is borrowed from a
-    /// participant entry with the same email or person id), and whether they organized.
+    /// Internal users, once per email (lowercased: emails are identities): the email, a
+    /// name borrowed from a participant entry with the same email or person id (Clari gives
+    /// none here), and whether any entry of theirs organized the call.
     pub fn internal(&self) -> Vec<(Someone, bool)> {
-        self.users()
-            .iter()
-            .map(|u| {
-                let email = clean(&u.user_email);
-                let name = self.name_for(email.as_deref(), u.person_id);
-                (Someone { name, email }, u.is_organizer == Some(true))
-            })
-            .filter(|(s, _)| s.label().is_some())
-            .collect()
+        let mut out: Vec<(Someone, bool)> = Vec::new();
+        for u in self.users() {
+            let email = clean(&u.user_email).map(|e| e.to_lowercase());
+            let organizer = u.is_organizer == Some(true);
+            if let Some(e) = &email
+                && let Some(known) = out.iter_mut().find(|(s, _)| s.email.as_ref() == Some(e))
+            {
+                known.1 |= organizer;
+                continue;
+            }
+            let name = self.name_for(email.as_deref(), u.person_id);
+            let someone = Someone { name, email };
+            if someone.label().is_some() {
+                out.push((someone, organizer));
+            }
+        }
+        out
     }
 
     pub fn external(&self) -> Vec<Someone> {
@@ -112,24 +121,28 @@ impl<'a> People<'a> {
         let Some(pid) = person_id else {
             return "Unknown speaker".to_string();
         };
-        let externals = self
+        let participants: Vec<&Participant> = self
             .call
             .external_participants
             .iter()
             .chain(&self.call.joined_participants)
-            .filter(|p| p.person_id == Some(pid));
-        let mut email = None;
-        for p in externals {
-            if let Some(n) = clean(&p.name) {
-                return n;
-            }
-            email = email.or_else(|| clean(&p.email));
+            .filter(|p| p.person_id == Some(pid))
+            .collect();
+        if let Some(name) = participants.iter().find_map(|p| clean(&p.name)) {
+            return name;
         }
-        self.users()
+        let user_email = self
+            .users()
             .iter()
             .filter(|u| u.person_id == Some(pid))
             .find_map(|u| clean(&u.user_email))
-            .or(email)
+            .map(|e| e.to_lowercase());
+        if let Some(email) = user_email {
+            return self.name_for(Some(&email), Some(pid)).unwrap_or(email);
+        }
+        participants
+            .iter()
+            .find_map(|p| clean(&p.email))
             .unwrap_or_else(|| format!("Speaker {pid}"))
     }
 
@@ -187,6 +200,7 @@ mod tests {
         }));
         let p = People::of(&c);
         assert_eq!(p.speaker(Some(0)), "rep@acme.com");
+        assert_eq!(p.internal().len(), 1);
         assert_eq!(p.speaker(Some(2)), "Jane Buyer");
         assert_eq!(p.speaker(Some(3)), "cfo@prospect.com");
         assert_eq!(p.speaker(Some(4)), "Dipu C.");
@@ -204,8 +218,11 @@ mod tests {
         }));
         let p = People::of(&c);
         assert_eq!(p.organizer().unwrap().name.as_deref(), Some("April Rep"));
+        assert_eq!(p.organizer().unwrap().email.as_deref(), Some("rep@acme.com"));
+        assert_eq!(p.speaker(Some(0)), "April Rep", "an internal speaker borrows the name");
+        assert_eq!(p.internal().len(), 1, "one entry per email");
         assert_eq!(p.members(), Some(vec!["rep@acme.com".to_string()]));
-        assert_eq!(p.search_terms(), vec!["April Rep".to_string(), "Rep@Acme.com".to_string()]);
+        assert_eq!(p.search_terms(), vec!["April Rep".to_string(), "rep@acme.com".to_string()]);
         assert_eq!(People::of(&call(json!({}))).members(), None);
         assert_eq!(People::of(&call(json!({"users": []}))).members(), Some(vec![]));
     }

@@ -90,6 +90,8 @@ pub fn duration(seconds: i64) -> String {
     let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
     if h > 0 {
         format!("{h} h {m} min")
+    } else if m > 0 && sec == 0 {
+        format!("{m} min")
     } else if m > 0 {
         format!("{m} min {sec} s")
     } else {
@@ -139,6 +141,7 @@ mod tests {
         assert_eq!(duration(104), "1 min 44 s");
         assert_eq!(duration(3900), "1 h 5 min");
         assert_eq!(duration(0), "0 s");
+        assert_eq!(duration(600), "10 min");
         assert_eq!(format_human(1_749_651_900_000), "2025-06-11 14:25 UTC");
         assert_eq!(format_date(1_749_651_900_000), "2025-06-11");
     }
