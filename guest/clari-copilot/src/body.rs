@@ -100,14 +100,29 @@ fn metadata(call: &Call, people: &People, call_ms: Option<i64>) -> Option<String
     let internal: Vec<String> = people
         .internal()
         .into_iter()
-        .filter_map(|(s, org)| s.label().map(|l| if org { format!("- {l} (organizer)") } else { format!("- {l}") }))
+        .filter_map(|(s, org)| {
+            s.label().map(|l| {
+                if org {
+                    format!("- {l} (organizer)")
+                } else {
+                    format!("- {l}")
+                }
+            })
+        })
         .collect();
     if !internal.is_empty() {
         lines.push("Internal participants:".into());
         lines.extend(internal);
     }
-    for (heading, list) in [("External participants:", people.external()), ("Joined:", people.joined())] {
-        let labels: Vec<String> = list.iter().filter_map(|s| s.label()).map(|l| format!("- {l}")).collect();
+    for (heading, list) in [
+        ("External participants:", people.external()),
+        ("Joined:", people.joined()),
+    ] {
+        let labels: Vec<String> = list
+            .iter()
+            .filter_map(|s| s.label())
+            .map(|l| format!("- {l}"))
+            .collect();
         if !labels.is_empty() {
             lines.push(heading.into());
             lines.extend(labels);
@@ -146,10 +161,17 @@ fn crm(call: &Call) -> Option<String> {
         lines.push(format!("Deal value: {v}"));
     }
     if let Some(d) = text(&call.deal_close_date) {
-        let shown = time::parse_ms(d).map(time::format_date).unwrap_or_else(|| d.to_string());
+        let shown = time::parse_ms(d)
+            .map(time::format_date)
+            .unwrap_or_else(|| d.to_string());
         lines.push(format!("Close date: {shown}"));
     }
-    let contacts: Vec<&str> = call.contact_names.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+    let contacts: Vec<&str> = call
+        .contact_names
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .collect();
     if !contacts.is_empty() {
         lines.push(format!("Contacts: {}", contacts.join(", ")));
     }
@@ -185,7 +207,11 @@ fn summary(call: &Call) -> Option<String> {
 }
 
 fn action_items(call: &Call) -> Option<String> {
-    let items = call.summary.as_ref().map(|s| s.key_action_items.as_slice()).unwrap_or(&[]);
+    let items = call
+        .summary
+        .as_ref()
+        .map(|s| s.key_action_items.as_slice())
+        .unwrap_or(&[]);
     let lines = items
         .iter()
         .filter_map(|a| {
@@ -205,7 +231,11 @@ fn action_items(call: &Call) -> Option<String> {
 
 fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<String> {
     let mut lines = Vec::new();
-    let topics = call.summary.as_ref().map(|s| s.topics_discussed.as_slice()).unwrap_or(&[]);
+    let topics = call
+        .summary
+        .as_ref()
+        .map(|s| s.topics_discussed.as_slice())
+        .unwrap_or(&[]);
     let topic_lines: Vec<String> = topics
         .iter()
         .filter_map(|t| {
@@ -227,7 +257,11 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
         lines.push("Topics discussed:".into());
         lines.extend(topic_lines);
     }
-    let categories = call.metrics.as_ref().map(|m| m.categories.as_slice()).unwrap_or(&[]);
+    let categories = call
+        .metrics
+        .as_ref()
+        .map(|m| m.categories.as_slice())
+        .unwrap_or(&[]);
     let tracker_lines: Vec<String> = categories
         .iter()
         .filter_map(|c| {
@@ -247,16 +281,29 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
     let mut annotation_lines = Vec::new();
     for turn in &call.transcript {
         for a in &turn.annotations {
-            let at = turn.start.map(|s| format!("[{}] ", time::offset(s))).unwrap_or_default();
+            let at = turn
+                .start
+                .map(|s| format!("[{}] ", time::offset(s)))
+                .unwrap_or_default();
             let who = people.speaker(turn.person_id);
             let line = match a {
-                Annotation::Tracker { tracker, phrase, category } => {
-                    let cat = text(category).map(|c| format!(" ({c})")).unwrap_or_default();
-                    let phrase = text(phrase).map(|p| format!(": \"{}\"", one_line(p))).unwrap_or_default();
+                Annotation::Tracker {
+                    tracker,
+                    phrase,
+                    category,
+                } => {
+                    let cat = text(category)
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default();
+                    let phrase = text(phrase)
+                        .map(|p| format!(": \"{}\"", one_line(p)))
+                        .unwrap_or_default();
                     format!("- {at}Tracker {tracker}{cat}{phrase}, said by {who}")
                 }
                 Annotation::Label { label, phrase } => {
-                    let phrase = text(phrase).map(|p| format!(": \"{}\"", one_line(p))).unwrap_or_default();
+                    let phrase = text(phrase)
+                        .map(|p| format!(": \"{}\"", one_line(p)))
+                        .unwrap_or_default();
                     format!("- {at}AI label {label}{phrase}, said by {who}")
                 }
             };
@@ -271,9 +318,10 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
         .bookmark_timestamps
         .iter()
         .filter_map(|b| match (time::parse_ms(b), call_ms) {
-            (Some(at), Some(start)) if at >= start => {
-                Some(format!("- [{}]", time::offset((at - start) as f64 / 1000.0)))
-            }
+            (Some(at), Some(start)) if at >= start => Some(format!(
+                "- [{}]",
+                time::offset((at - start) as f64 / 1000.0)
+            )),
             (Some(at), _) => Some(format!("- {}", time::format_human(at))),
             (None, _) => None,
         })
@@ -316,7 +364,10 @@ fn transcript(call: &Call, people: &People) -> Option<String> {
         .iter()
         .filter_map(|turn| {
             let said = one_line(text(&turn.text)?);
-            let at = turn.start.map(time::offset).unwrap_or_else(|| "--:--".to_string());
+            let at = turn
+                .start
+                .map(time::offset)
+                .unwrap_or_else(|| "--:--".to_string());
             Some(format!("[{at}] {}: {said}", people.speaker(turn.person_id)))
         })
         .collect();

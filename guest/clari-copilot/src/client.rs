@@ -70,7 +70,10 @@ impl<'a> Client<'a> {
             .query(gt, time::format_query(q.from.saturating_sub(1)))
             .query(lt, time::format_query(q.to))
             .query(sort, "asc")
-            .query("includePrivate", if q.include_private { "true" } else { "false" })
+            .query(
+                "includePrivate",
+                if q.include_private { "true" } else { "false" },
+            )
             .query("includePagination", "true")
             .query("skip", q.skip)
             .query("limit", q.limit.clamp(1, MAX_LIMIT));
@@ -149,7 +152,9 @@ pub fn classify(resp: Response, what: &str, now_ms: i64) -> Result<Response, Err
             "{what} was rejected by Clari as a bad request (HTTP 400): {}",
             clari_message.unwrap_or_else(|| "no errorMessage given".into())
         )),
-        _ => Error::system(format!("{what} answered an unexpected HTTP {status}{detail}")),
+        _ => Error::system(format!(
+            "{what} answered an unexpected HTTP {status}{detail}"
+        )),
     })
 }
 
@@ -179,7 +184,9 @@ fn retry_after_ms(resp: &Response, now_ms: i64) -> Option<u64> {
     if let Ok(secs) = raw.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as u64);
     }
-    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?.timestamp_millis();
+    let at = chrono::DateTime::parse_from_rfc2822(raw)
+        .ok()?
+        .timestamp_millis();
     Some(u64::try_from(at.saturating_sub(now_ms)).unwrap_or(0))
 }
 
@@ -209,7 +216,10 @@ mod tests {
     fn canned(status: u16, headers: &[(&str, &str)], body: &str) -> Canned {
         Canned {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.to_string(),
             seen: RefCell::new(Vec::new()),
         }
@@ -217,7 +227,11 @@ mod tests {
 
     #[test]
     fn list_calls_query_is_strict_and_encoded() {
-        let t = canned(200, &[], r#"{"calls":[],"pagination":{"matched":0,"hasMore":false}}"#);
+        let t = canned(
+            200,
+            &[],
+            r#"{"calls":[],"pagination":{"matched":0,"hasMore":false}}"#,
+        );
         let q = CallsQuery {
             clock: Clock::CallTime,
             from: 1_749_651_900_000,
@@ -231,7 +245,11 @@ mod tests {
             t.seen.borrow()[0],
             "/calls?filterTimeGt=2025-06-11T14%3A24%3A59.999Z&filterTimeLt=2025-06-11T14%3A26%3A00.000Z&sortTime=asc&includePrivate=true&includePagination=true&skip=50&limit=25"
         );
-        let q = CallsQuery { clock: Clock::Modified, include_private: false, ..q };
+        let q = CallsQuery {
+            clock: Clock::Modified,
+            include_private: false,
+            ..q
+        };
         Client::new(&t, 0).list_calls(&q).unwrap();
         assert!(t.seen.borrow()[1].starts_with("/calls?filterModifiedGt="));
         assert!(t.seen.borrow()[1].contains("&sortProcessed=asc&includePrivate=false&"));
@@ -245,16 +263,32 @@ mod tests {
         assert_eq!(t.seen.borrow()[0], "/call-details?id=a%20b%2Fc");
         let t = canned(200, &[], r#"{"notcall":{}}"#);
         let e = Client::new(&t, 0).call_details("x1").unwrap_err();
-        assert!(matches!(&e, Error::System(m) if m.contains("x1") && m.contains("`call`")), "{e:?}");
+        assert!(
+            matches!(&e, Error::System(m) if m.contains("x1") && m.contains("`call`")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn a_listing_without_calls_is_a_system_error_not_an_empty_page() {
         let t = canned(200, &[], r#"{"pagination":{"matched":0}}"#);
-        let q = CallsQuery { clock: Clock::CallTime, from: 0, to: 1, include_private: true, skip: 0, limit: 25 };
-        assert!(matches!(Client::new(&t, 0).list_calls(&q), Err(Error::System(_))));
+        let q = CallsQuery {
+            clock: Clock::CallTime,
+            from: 0,
+            to: 1,
+            include_private: true,
+            skip: 0,
+            limit: 25,
+        };
+        assert!(matches!(
+            Client::new(&t, 0).list_calls(&q),
+            Err(Error::System(_))
+        ));
         let t = canned(200, &[], "<html>");
-        assert!(matches!(Client::new(&t, 0).list_calls(&q), Err(Error::System(_))));
+        assert!(matches!(
+            Client::new(&t, 0).list_calls(&q),
+            Err(Error::System(_))
+        ));
     }
 
     #[test]
@@ -264,7 +298,11 @@ mod tests {
             Client::new(&t, 1_000_000).users().unwrap_err()
         };
         for status in [401, 403] {
-            match c(status, &[], r#"{"errorMessage":"Credentials not provided!"}"#) {
+            match c(
+                status,
+                &[],
+                r#"{"errorMessage":"Credentials not provided!"}"#,
+            ) {
                 Error::Config(m) => {
                     assert!(m.contains(CREDENTIALS_HINT), "{m}");
                     assert!(m.contains("Credentials not provided!"), "{m}");
@@ -274,16 +312,32 @@ mod tests {
         }
         assert!(matches!(c(404, &[], ""), Error::NotFound(_)));
         assert_eq!(
-            c(429, &[("Retry-After", "3")], r#"{"message":"Too Many Requests"}"#),
-            Error::transient_after("GET /users answered HTTP 429: Too Many Requests; retry later", Some(3000))
+            c(
+                429,
+                &[("Retry-After", "3")],
+                r#"{"message":"Too Many Requests"}"#
+            ),
+            Error::transient_after(
+                "GET /users answered HTTP 429: Too Many Requests; retry later",
+                Some(3000)
+            )
         );
-        assert!(matches!(c(502, &[], ""), Error::Transient { retry_after_ms: None, .. }));
+        assert!(matches!(
+            c(502, &[], ""),
+            Error::Transient {
+                retry_after_ms: None,
+                ..
+            }
+        ));
         assert!(matches!(c(504, &[], ""), Error::Transient { .. }));
         assert!(matches!(c(500, &[], ""), Error::Transient { .. }));
         // An HTTP-date 5 s after "now" (1970-01-01T00:16:40Z).
         assert!(matches!(
             c(503, &[("retry-after", "Thu, 01 Jan 1970 00:16:45 GMT")], ""),
-            Error::Transient { retry_after_ms: Some(5000), .. }
+            Error::Transient {
+                retry_after_ms: Some(5000),
+                ..
+            }
         ));
         match c(400, &[], r#"{"errorMessage":"invalid skip"}"#) {
             Error::System(m) => assert!(m.ends_with("invalid skip"), "{m}"),
@@ -300,12 +354,21 @@ mod tests {
                 Err(Error::transient("timed out: no answer in 30 s"))
             }
         }
-        assert!(matches!(Client::new(&Down, 0).users(), Err(Error::Transient { .. })));
+        assert!(matches!(
+            Client::new(&Down, 0).users(),
+            Err(Error::Transient { .. })
+        ));
     }
 
     #[test]
     fn urls_are_encoded() {
-        assert_eq!(call_url("7549847e-4e97"), "https://copilot.clari.com/call/7549847e-4e97");
-        assert_eq!(call_url("a/b?c"), "https://copilot.clari.com/call/a%2Fb%3Fc");
+        assert_eq!(
+            call_url("7549847e-4e97"),
+            "https://copilot.clari.com/call/7549847e-4e97"
+        );
+        assert_eq!(
+            call_url("a/b?c"),
+            "https://copilot.clari.com/call/a%2Fb%3Fc"
+        );
     }
 }

@@ -118,14 +118,33 @@ mod tests {
     fn defaults_when_unset() {
         let s = parse(&[]).unwrap();
         assert_eq!(s, Settings::default());
-        assert_eq!((s.history_months(), s.page_size(), s.incremental_overlap_minutes()), (12, 25, 60));
+        assert_eq!(
+            (
+                s.history_months(),
+                s.page_size(),
+                s.incremental_overlap_minutes()
+            ),
+            (12, 25, 60)
+        );
         assert_eq!(s.incremental_overlap_ms(), 3_600_000);
     }
 
     #[test]
     fn parses_values() {
-        let s = parse(&[(HISTORY_MONTHS, "6"), (PAGE_SIZE, " 100 "), (INCREMENTAL_OVERLAP_MINUTES, "0")]).unwrap();
-        assert_eq!((s.history_months(), s.page_size(), s.incremental_overlap_minutes()), (6, 100, 0));
+        let s = parse(&[
+            (HISTORY_MONTHS, "6"),
+            (PAGE_SIZE, " 100 "),
+            (INCREMENTAL_OVERLAP_MINUTES, "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                s.history_months(),
+                s.page_size(),
+                s.incremental_overlap_minutes()
+            ),
+            (6, 100, 0)
+        );
     }
 
     #[test]

@@ -169,15 +169,19 @@ impl Cursor {
             serde_json::from_str(raw).map_err(|e| format!("not JSON ({e})"))?;
         match value.get("v").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(VERSION) => {}
-            Some(v) => return Err(format!("cursor version {v}, this connector reads version {VERSION}")),
+            Some(v) => {
+                return Err(format!(
+                    "cursor version {v}, this connector reads version {VERSION}"
+                ));
+            }
             None => return Err("no cursor version".into()),
         }
         let envelope: Envelope =
             serde_json::from_value(value).map_err(|e| format!("malformed cursor ({e})"))?;
-        if let Cursor::Listing(l) = &envelope.cursor {
-            if l.slices.windows(2).any(|w| w[0].to() != w[1].from()) {
-                return Err("the cursor's slices are not contiguous".into());
-            }
+        if let Cursor::Listing(l) = &envelope.cursor
+            && l.slices.windows(2).any(|w| w[0].to() != w[1].from())
+        {
+            return Err("the cursor's slices are not contiguous".into());
         }
         Ok(envelope.cursor)
     }
@@ -228,7 +232,13 @@ mod tests {
 
     #[test]
     fn splits_are_contiguous_and_cover() {
-        for (from, to, parts) in [(0i64, 10i64, 3u64), (5, 6, 4), (-100, 1_000_003, 7), (0, 2, 9), (0, 1 << 40, 2)] {
+        for (from, to, parts) in [
+            (0i64, 10i64, 3u64),
+            (5, 6, 4),
+            (-100, 1_000_003, 7),
+            (0, 2, 9),
+            (0, 1 << 40, 2),
+        ] {
             let s = Slice::new(from, to).unwrap();
             let pieces = s.split(parts);
             assert!(!pieces.is_empty());
@@ -242,7 +252,14 @@ mod tests {
 
     #[test]
     fn recent_ids_are_bounded() {
-        let mut l = Listing { mode: Mode::Incremental, end: 0, slices: vec![], skip: 0, matched: None, recent: vec![] };
+        let mut l = Listing {
+            mode: Mode::Incremental,
+            end: 0,
+            slices: vec![],
+            skip: 0,
+            matched: None,
+            recent: vec![],
+        };
         for i in 0..(RECENT_IDS + 10) {
             l.remember(&i.to_string());
         }

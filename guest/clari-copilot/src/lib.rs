@@ -72,7 +72,13 @@ impl ClariCopilot {
         mode: CrawlMode,
         cursor: Option<&str>,
     ) -> Result<ChangePage, Error> {
-        listing::list_changes(&Client::new(transport, now_ms), &self.settings, mode, cursor, now_ms)
+        listing::list_changes(
+            &Client::new(transport, now_ms),
+            &self.settings,
+            mode,
+            cursor,
+            now_ms,
+        )
     }
 
     /// `fetch-item` over any transport.
@@ -88,7 +94,11 @@ impl ClariCopilot {
     }
 
     /// `list-users` over any transport.
-    pub fn list_users_with(&self, transport: &dyn Transport, now_ms: i64) -> Result<UserPage, Error> {
+    pub fn list_users_with(
+        &self,
+        transport: &dyn Transport,
+        now_ms: i64,
+    ) -> Result<UserPage, Error> {
         users::list(&Client::new(transport, now_ms))
     }
 }

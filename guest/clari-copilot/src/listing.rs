@@ -61,7 +61,9 @@ pub fn list_changes(
             skip: listing.skip,
             limit,
         };
-        let page = client.list_calls(&query).map_err(|e| e.context("listing calls"))?;
+        let page = client
+            .list_calls(&query)
+            .map_err(|e| e.context("listing calls"))?;
         let matched = page.pagination.as_ref().and_then(|p| p.matched);
         if let Some(m) = matched {
             if m > MAX_SKIP && slice.width() > 1 {
@@ -105,20 +107,29 @@ fn finish(changes: Vec<Change>, listing: Listing) -> ChangePage {
 }
 
 /// The listing to continue: from the cursor, or a fresh one.
-fn resume(settings: &Settings, mode: CrawlMode, cursor: Option<&str>, now_ms: i64) -> Result<Listing, Error> {
+fn resume(
+    settings: &Settings,
+    mode: CrawlMode,
+    cursor: Option<&str>,
+    now_ms: i64,
+) -> Result<Listing, Error> {
     let decoded = cursor.map(Cursor::decode);
     match mode {
         CrawlMode::Full => match decoded {
             Some(Ok(Cursor::Listing(l))) if l.mode == Mode::Full => Ok(l),
             Some(Err(why)) => {
-                log::warn(&format!("the full-crawl cursor is unusable ({why}); starting the full crawl over"));
+                log::warn(&format!(
+                    "the full-crawl cursor is unusable ({why}); starting the full crawl over"
+                ));
                 Ok(fresh_full(settings, now_ms))
             }
             _ => Ok(fresh_full(settings, now_ms)),
         },
         CrawlMode::Incremental => match decoded {
             Some(Ok(Cursor::Listing(l))) if l.mode == Mode::Incremental => Ok(l),
-            Some(Ok(Cursor::Checkpoint { since })) => Ok(fresh_incremental(settings, since, now_ms)),
+            Some(Ok(Cursor::Checkpoint { since })) => {
+                Ok(fresh_incremental(settings, since, now_ms))
+            }
             Some(Ok(Cursor::Listing(_))) => Err(Error::config(
                 "the cursor belongs to an unfinished full crawl; finish the full crawl before an incremental one",
             )),
@@ -209,17 +220,33 @@ fn advance(listing: &mut Listing, page: &CallsPage, limit: u32) {
 /// A listed call before its visibility is known.
 enum Entry {
     /// Eligible, at this point on the listing's clock.
-    Ready { id: String, modified_at: Option<i64>, at: i64 },
-    Skipped { id: String, modified_at: Option<i64>, reason: String },
+    Ready {
+        id: String,
+        modified_at: Option<i64>,
+        at: i64,
+    },
+    Skipped {
+        id: String,
+        modified_at: Option<i64>,
+        reason: String,
+    },
 }
 
 /// The changes of one page: parse each call, then establish privacy for the eligible ones.
-fn page_changes(client: &Client, listing: &mut Listing, calls: &[Value], clock: Clock, limit: u32) -> Vec<Change> {
+fn page_changes(
+    client: &Client,
+    listing: &mut Listing,
+    calls: &[Value],
+    clock: Clock,
+    limit: u32,
+) -> Vec<Change> {
     let mut entries = Vec::new();
     for raw in calls {
         let Some(id) = wire::call_id(raw) else {
             let excerpt: String = raw.to_string().chars().take(120).collect();
-            log::warn(&format!("a listed call has no usable `id` and is left out: {excerpt}"));
+            log::warn(&format!(
+                "a listed call has no usable `id` and is left out: {excerpt}"
+            ));
             continue;
         };
         if listing.recently_listed(&id) {
@@ -239,16 +266,28 @@ fn page_changes(client: &Client, listing: &mut Listing, calls: &[Value], clock: 
     entries
         .into_iter()
         .map(|e| match e {
-            Entry::Ready { id, modified_at, .. } => {
+            Entry::Ready {
+                id, modified_at, ..
+            } => {
                 let visibility = match &public {
                     Some(result) => privacy::decide(result, &id),
                     None => connector_sdk::Visibility::Unknown,
                 };
-                Change { id, modified_at, state: ChangeState::Ready(visibility) }
+                Change {
+                    id,
+                    modified_at,
+                    state: ChangeState::Ready(visibility),
+                }
             }
-            Entry::Skipped { id, modified_at, reason } => {
-                Change { id, modified_at, state: ChangeState::Skipped(reason) }
-            }
+            Entry::Skipped {
+                id,
+                modified_at,
+                reason,
+            } => Change {
+                id,
+                modified_at,
+                state: ChangeState::Skipped(reason),
+            },
         })
         .collect()
 }
@@ -259,23 +298,37 @@ fn classify(raw: &Value, id: String, clock: Clock) -> Entry {
     let modified_at = call.last_modified_time.as_deref().and_then(time::parse_ms);
     let skipped = |reason: String| {
         log::info(&format!("call {id} is skipped: {reason}"));
-        Entry::Skipped { id: id.clone(), modified_at, reason }
+        Entry::Skipped {
+            id: id.clone(),
+            modified_at,
+            reason,
+        }
     };
     let status = match call.status.as_deref() {
         Some(s) => CallStatus::parse(s),
         None => return skipped("field `status` is missing".into()),
     };
     if let Some(reason) = status.skip_reason() {
-        return Entry::Skipped { id, modified_at, reason };
+        return Entry::Skipped {
+            id,
+            modified_at,
+            reason,
+        };
     }
     let (field, raw_point) = match clock {
         Clock::CallTime => ("time", call.time.as_deref()),
         Clock::Modified => ("last_modified_time", call.last_modified_time.as_deref()),
     };
     match raw_point.and_then(time::parse_ms) {
-        Some(at) => Entry::Ready { id, modified_at, at },
+        Some(at) => Entry::Ready {
+            id,
+            modified_at,
+            at,
+        },
         None => {
-            log::warn(&format!("call {id}: field `{field}` is missing or not a date-time"));
+            log::warn(&format!(
+                "call {id}: field `{field}` is missing or not a date-time"
+            ));
             skipped(format!("field `{field}` is missing or not a date-time"))
         }
     }

@@ -20,9 +20,8 @@ pub const URL_PREFIX: &str = "https://copilot.clari.com/call/";
 /// Maps the raw `call` object fetched for `id`. A call that cannot be mapped is a `system`
 /// error naming the call and the field.
 pub fn to_item(id: &str, visibility: Visibility, raw: &Value) -> Result<Item, Error> {
-    let call = wire::call_from_value(raw).ok_or_else(|| {
-        Error::system(format!("call {id}: field `call` is not an object"))
-    })?;
+    let call = wire::call_from_value(raw)
+        .ok_or_else(|| Error::system(format!("call {id}: field `call` is not an object")))?;
     if let Some(other) = call.id.as_deref()
         && other != id
     {
@@ -33,13 +32,17 @@ pub fn to_item(id: &str, visibility: Visibility, raw: &Value) -> Result<Item, Er
     let created_at = match call.time.as_deref() {
         None => None,
         Some(raw) => Some(time::parse_ms(raw).ok_or_else(|| {
-            Error::system(format!("call {id}: field `time` is not a date-time ({raw})"))
+            Error::system(format!(
+                "call {id}: field `time` is not a date-time ({raw})"
+            ))
         })?),
     };
     let updated_at = call.last_modified_time.as_deref().and_then(|raw| {
         let parsed = time::parse_ms(raw);
         if parsed.is_none() {
-            log::warn(&format!("call {id}: field `last_modified_time` is not a date-time ({raw}); left out"));
+            log::warn(&format!(
+                "call {id}: field `last_modified_time` is not a date-time ({raw}); left out"
+            ));
         }
         parsed
     });
@@ -121,7 +124,12 @@ fn prop(name: &str, value: PropertyValue) -> Property {
 }
 
 /// The searchable properties; empty values are left out.
-fn properties(call: &Call, people: &People, created_ms: Option<i64>, topics: &[String]) -> Vec<Property> {
+fn properties(
+    call: &Call,
+    people: &People,
+    created_ms: Option<i64>,
+    topics: &[String],
+) -> Vec<Property> {
     let mut out = Vec::new();
     let participants = people.search_terms();
     if !participants.is_empty() {
@@ -148,7 +156,10 @@ fn properties(call: &Call, people: &People, created_ms: Option<i64>, topics: &[S
     if let Some(secs) = call.metrics.as_ref().and_then(|m| m.call_duration)
         && secs >= 0
     {
-        out.push(prop("durationMinutes", PropertyValue::Integer((secs + 30) / 60)));
+        out.push(prop(
+            "durationMinutes",
+            PropertyValue::Integer((secs + 30) / 60),
+        ));
     }
     if let Some(stage) = text(&call.deal_stage_live).or(text(&call.deal_stage_before_call)) {
         out.push(prop("dealStage", PropertyValue::Text(stage.to_string())));
@@ -163,7 +174,10 @@ fn properties(call: &Call, people: &People, created_ms: Option<i64>, topics: &[S
         out.push(prop("competitor", PropertyValue::TextList(competitors)));
     }
     if let Some(d) = text(&call.disposition) {
-        out.push(prop("disposition", PropertyValue::Text(vocab::disposition(d))));
+        out.push(prop(
+            "disposition",
+            PropertyValue::Text(vocab::disposition(d)),
+        ));
     }
     if let Some(s) = call.crm_info.as_ref().and_then(|i| text(&i.source_crm)) {
         out.push(prop("crmSource", PropertyValue::Text(s.to_string())));

@@ -23,7 +23,10 @@ impl Someone {
 }
 
 fn clean(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn participant(p: &Participant) -> Someone {
@@ -90,7 +93,10 @@ impl<'a> People<'a> {
 
     /// The first internal user flagged as organizer.
     pub fn organizer(&self) -> Option<Someone> {
-        self.internal().into_iter().find(|(_, org)| *org).map(|(s, _)| s)
+        self.internal()
+            .into_iter()
+            .find(|(_, org)| *org)
+            .map(|(s, _)| s)
     }
 
     /// A name for an internal user from the external or joined lists.
@@ -206,7 +212,13 @@ mod tests {
         assert_eq!(p.speaker(Some(4)), "Dipu C.");
         assert_eq!(p.speaker(Some(9)), "Speaker 9");
         assert_eq!(p.speaker(None), "Unknown speaker");
-        assert_eq!(p.organizer(), Some(Someone { name: None, email: Some("rep@acme.com".into()) }));
+        assert_eq!(
+            p.organizer(),
+            Some(Someone {
+                name: None,
+                email: Some("rep@acme.com".into())
+            })
+        );
     }
 
     #[test]
@@ -218,12 +230,25 @@ mod tests {
         }));
         let p = People::of(&c);
         assert_eq!(p.organizer().unwrap().name.as_deref(), Some("April Rep"));
-        assert_eq!(p.organizer().unwrap().email.as_deref(), Some("rep@acme.com"));
-        assert_eq!(p.speaker(Some(0)), "April Rep", "an internal speaker borrows the name");
+        assert_eq!(
+            p.organizer().unwrap().email.as_deref(),
+            Some("rep@acme.com")
+        );
+        assert_eq!(
+            p.speaker(Some(0)),
+            "April Rep",
+            "an internal speaker borrows the name"
+        );
         assert_eq!(p.internal().len(), 1, "one entry per email");
         assert_eq!(p.members(), Some(vec!["rep@acme.com".to_string()]));
-        assert_eq!(p.search_terms(), vec!["April Rep".to_string(), "rep@acme.com".to_string()]);
+        assert_eq!(
+            p.search_terms(),
+            vec!["April Rep".to_string(), "rep@acme.com".to_string()]
+        );
         assert_eq!(People::of(&call(json!({}))).members(), None);
-        assert_eq!(People::of(&call(json!({"users": []}))).members(), Some(vec![]));
+        assert_eq!(
+            People::of(&call(json!({"users": []}))).members(),
+            Some(vec![])
+        );
     }
 }

@@ -28,7 +28,9 @@ pub fn map(facts: &AccessFacts) -> Permissions {
 
 /// One `@` between a non-empty local part and a dotted domain; no spaces or controls.
 pub fn looks_like_email(s: &str) -> bool {
-    if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>') {
+    if s.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>'
+    }) {
         return false;
     }
     let mut parts = s.split('@');
@@ -64,19 +66,40 @@ mod tests {
     fn every_case() {
         let some: &[&str] = &["a@b.co"];
         for members in [None, Some(&[][..]), Some(some)] {
-            assert!(matches!(map(&facts(Visibility::Public, members)), Permissions::AllUsers));
-            assert!(matches!(map(&facts(Visibility::Unknown, members)), Permissions::Nobody));
+            assert!(matches!(
+                map(&facts(Visibility::Public, members)),
+                Permissions::AllUsers
+            ));
+            assert!(matches!(
+                map(&facts(Visibility::Unknown, members)),
+                Permissions::Nobody
+            ));
         }
-        assert!(matches!(map(&facts(Visibility::Restricted, None)), Permissions::Nobody));
-        assert!(matches!(map(&facts(Visibility::Restricted, Some(&[]))), Permissions::Nobody));
         assert!(matches!(
-            map(&facts(Visibility::Restricted, Some(&["", "  ", "not-an-email", "a@b", "x@@y.co"]))),
+            map(&facts(Visibility::Restricted, None)),
+            Permissions::Nobody
+        ));
+        assert!(matches!(
+            map(&facts(Visibility::Restricted, Some(&[]))),
+            Permissions::Nobody
+        ));
+        assert!(matches!(
+            map(&facts(
+                Visibility::Restricted,
+                Some(&["", "  ", "not-an-email", "a@b", "x@@y.co"])
+            )),
             Permissions::Nobody
         ));
         assert_eq!(
             users(map(&facts(
                 Visibility::Restricted,
-                Some(&[" Rep@Acme.COM ", "rep@acme.com", "se@acme.com", "bad", "a@b.co, c@d.co"])
+                Some(&[
+                    " Rep@Acme.COM ",
+                    "rep@acme.com",
+                    "se@acme.com",
+                    "bad",
+                    "a@b.co, c@d.co"
+                ])
             ))),
             Some(vec!["rep@acme.com".to_string(), "se@acme.com".to_string()])
         );
@@ -87,7 +110,20 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@sub.example.org", "ユキ@例え.jp"] {
             assert!(looks_like_email(ok), "{ok}");
         }
-        for bad in ["", "@b.co", "a@", "a@b", "a@.b.co", "a@b.co.", "a@b..co", "a b@c.co", "a@b.co,c@d.co", "<a@b.co>", "a@b@c.co", "a@b.co\n"] {
+        for bad in [
+            "",
+            "@b.co",
+            "a@",
+            "a@b",
+            "a@.b.co",
+            "a@b.co.",
+            "a@b..co",
+            "a b@c.co",
+            "a@b.co,c@d.co",
+            "<a@b.co>",
+            "a@b@c.co",
+            "a@b.co\n",
+        ] {
             assert!(!looks_like_email(bad), "{bad:?}");
         }
     }
@@ -109,8 +145,20 @@ mod tests {
     }
 
     fn random_member(rng: &mut Rng) -> String {
-        let locals = ["rep", "Se", "jane.doe", "ALL", "*", "", "admin+x", "ユキ", " "];
-        let domains = ["acme.com", "ACME.com", "prospect.io", "", "localhost", "b..c", ".com", "例え.jp", "x.co "];
+        let locals = [
+            "rep", "Se", "jane.doe", "ALL", "*", "", "admin+x", "ユキ", " ",
+        ];
+        let domains = [
+            "acme.com",
+            "ACME.com",
+            "prospect.io",
+            "",
+            "localhost",
+            "b..c",
+            ".com",
+            "例え.jp",
+            "x.co ",
+        ];
         let seps = ["@", "@", "@", "", "@@", " @", ","];
         let pads = ["", " ", "\t", "\n"];
         format!(
@@ -135,9 +183,16 @@ mod tests {
             let members: Option<Vec<String>> = match rng.next() % 5 {
                 0 => None,
                 1 => Some(Vec::new()),
-                _ => Some((0..rng.next() % 6).map(|_| random_member(&mut rng)).collect()),
+                _ => Some(
+                    (0..rng.next() % 6)
+                        .map(|_| random_member(&mut rng))
+                        .collect(),
+                ),
             };
-            let f = AccessFacts { visibility, members: members.clone() };
+            let f = AccessFacts {
+                visibility,
+                members: members.clone(),
+            };
             let normalized: Vec<String> = members
                 .iter()
                 .flatten()
@@ -148,15 +203,25 @@ mod tests {
                 (Visibility::Public, Permissions::AllUsers) => {}
                 (Visibility::Unknown, Permissions::Nobody) => {}
                 (Visibility::Restricted, Permissions::Nobody) => {
-                    assert!(!any_valid, "case {case}: valid members {normalized:?} were dropped")
+                    assert!(
+                        !any_valid,
+                        "case {case}: valid members {normalized:?} were dropped"
+                    )
                 }
                 (Visibility::Restricted, Permissions::Users(granted)) => {
                     assert!(!granted.is_empty(), "case {case}: an empty grant");
                     for g in &granted {
-                        assert!(normalized.contains(g), "case {case}: {g} is not a member of {normalized:?}");
+                        assert!(
+                            normalized.contains(g),
+                            "case {case}: {g} is not a member of {normalized:?}"
+                        );
                         assert!(looks_like_email(g), "case {case}: {g:?} granted");
                         assert_eq!(g, &g.to_lowercase());
-                        assert_eq!(granted.iter().filter(|x| *x == g).count(), 1, "case {case}: {g} twice");
+                        assert_eq!(
+                            granted.iter().filter(|x| *x == g).count(),
+                            1,
+                            "case {case}: {g} twice"
+                        );
                     }
                     for m in normalized.iter().filter(|m| looks_like_email(m)) {
                         assert!(granted.contains(m), "case {case}: member {m} left out");

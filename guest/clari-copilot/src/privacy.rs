@@ -30,7 +30,11 @@ impl PageRange {
 }
 
 /// The ids of the public calls in `range`, listing with `includePrivate=false`.
-pub fn public_ids(client: &Client, range: PageRange, page_size: u32) -> Result<HashSet<String>, Error> {
+pub fn public_ids(
+    client: &Client,
+    range: PageRange,
+    page_size: u32,
+) -> Result<HashSet<String>, Error> {
     let mut ids = HashSet::new();
     let mut skip: u64 = 0;
     loop {
@@ -75,7 +79,11 @@ pub fn decide(public: &Result<HashSet<String>, Error>, id: &str) -> Visibility {
 }
 
 /// Runs the public pass for a page, logging a failure (the page then fails closed).
-pub fn establish(client: &Client, range: PageRange, page_size: u32) -> Result<HashSet<String>, Error> {
+pub fn establish(
+    client: &Client,
+    range: PageRange,
+    page_size: u32,
+) -> Result<HashSet<String>, Error> {
     let result = public_ids(client, range, page_size);
     if let Err(e) = &result {
         log::warn(&format!(
@@ -94,7 +102,11 @@ mod tests {
         assert_eq!(PageRange::covering(Clock::CallTime, []), None);
         assert_eq!(
             PageRange::covering(Clock::Modified, [5, 2, 9]),
-            Some(PageRange { clock: Clock::Modified, min: 2, max: 9 })
+            Some(PageRange {
+                clock: Clock::Modified,
+                min: 2,
+                max: 9
+            })
         );
     }
 

@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn only_post_processing_done_is_eligible() {
         assert!(CallStatus::parse("POST_PROCESSING_DONE").is_eligible());
-        assert_eq!(CallStatus::parse(" POST_PROCESSING_DONE ").skip_reason(), None);
+        assert_eq!(
+            CallStatus::parse(" POST_PROCESSING_DONE ").skip_reason(),
+            None
+        );
         assert_eq!(
             CallStatus::parse("PROCESSING").skip_reason().unwrap(),
             "status PROCESSING: not processed yet"
@@ -93,7 +96,10 @@ mod tests {
         assert!(!CallStatus::parse("post_processing_done").is_eligible());
         for s in IN_FLIGHT.iter().chain(TERMINAL) {
             assert!(!CallStatus::parse(s).is_eligible());
-            assert!(!matches!(CallStatus::parse(s), CallStatus::Unknown(_)), "{s}");
+            assert!(
+                !matches!(CallStatus::parse(s), CallStatus::Unknown(_)),
+                "{s}"
+            );
         }
     }
 }

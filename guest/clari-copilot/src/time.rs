@@ -15,25 +15,39 @@ pub fn parse_ms(raw: &str) -> Option<i64> {
         return Some(dt.timestamp_millis());
     }
     // RFC 3339 with a space instead of `T`, or an offset without a colon (`+0000`).
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Some(dt.timestamp_millis());
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(naive.and_utc().timestamp_millis());
         }
     }
     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_millis());
+        return date
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc().timestamp_millis());
     }
     let number: f64 = s.parse().ok()?;
     if !number.is_finite() || number < 0.0 {
         return None;
     }
     // Ten-digit values are seconds (until 2286); larger ones milliseconds.
-    let ms = if number < 1e11 { number * 1000.0 } else { number };
+    let ms = if number < 1e11 {
+        number * 1000.0
+    } else {
+        number
+    };
     if ms > 32_503_680_000_000.0 {
         return None; // after the year 3000: not a timestamp
     }
@@ -125,14 +139,23 @@ mod tests {
     fn formats_queries_with_milliseconds() {
         assert_eq!(format_query(1_749_651_900_310), "2025-06-11T14:25:00.310Z");
         assert_eq!(format_query(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(parse_ms(&format_query(1_749_651_900_311)), Some(1_749_651_900_311));
+        assert_eq!(
+            parse_ms(&format_query(1_749_651_900_311)),
+            Some(1_749_651_900_311)
+        );
     }
 
     #[test]
     fn windows_and_offsets() {
         let now = parse_ms("2026-03-31T10:00:00Z").unwrap();
-        assert_eq!(format_query(months_before(now, 1)), "2026-02-28T10:00:00.000Z");
-        assert_eq!(format_query(months_before(now, 12)), "2025-03-31T10:00:00.000Z");
+        assert_eq!(
+            format_query(months_before(now, 1)),
+            "2026-02-28T10:00:00.000Z"
+        );
+        assert_eq!(
+            format_query(months_before(now, 12)),
+            "2025-03-31T10:00:00.000Z"
+        );
         assert_eq!(offset(0.0), "00:00");
         assert_eq!(offset(61.9), "01:01");
         assert_eq!(offset(4503.0), "75:03");

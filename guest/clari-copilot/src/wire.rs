@@ -468,8 +468,12 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(t.annotations.len(), 2);
-        assert!(matches!(&t.annotations[0], Annotation::Tracker { tracker, .. } if tracker == "Pricing"));
-        assert!(matches!(&t.annotations[1], Annotation::Label { label, .. } if label == "Next steps"));
+        assert!(
+            matches!(&t.annotations[0], Annotation::Tracker { tracker, .. } if tracker == "Pricing")
+        );
+        assert!(
+            matches!(&t.annotations[1], Annotation::Label { label, .. } if label == "Next steps")
+        );
     }
 
     #[test]
@@ -485,9 +489,18 @@ mod tests {
 
     #[test]
     fn pagination_tolerates_strings() {
-        let p: Pagination = serde_json::from_value(json!({"matched": "3", "hasMore": "false"})).unwrap();
-        assert_eq!(p, Pagination { matched: Some(3), has_more: Some(false), next_page_skip: None });
-        let p: Pagination = serde_json::from_value(json!({"matched": -1, "nextPageSkip": 25})).unwrap();
+        let p: Pagination =
+            serde_json::from_value(json!({"matched": "3", "hasMore": "false"})).unwrap();
+        assert_eq!(
+            p,
+            Pagination {
+                matched: Some(3),
+                has_more: Some(false),
+                next_page_skip: None
+            }
+        );
+        let p: Pagination =
+            serde_json::from_value(json!({"matched": -1, "nextPageSkip": 25})).unwrap();
         assert_eq!(p.matched, None);
         assert_eq!(p.next_page_skip, Some(25));
     }

@@ -30,11 +30,23 @@ struct Crawl {
     done: String,
 }
 
-fn crawl(c: &ClariCopilot, fake: &FakeClari, mode: CrawlMode, cursor: Option<String>, max_pages: usize) -> Crawl {
+fn crawl(
+    c: &ClariCopilot,
+    fake: &FakeClari,
+    mode: CrawlMode,
+    cursor: Option<String>,
+    max_pages: usize,
+) -> Crawl {
     let mut cursor = cursor;
-    let mut out = Crawl { changes: vec![], cursors: vec![], done: String::new() };
+    let mut out = Crawl {
+        changes: vec![],
+        cursors: vec![],
+        done: String::new(),
+    };
     for _ in 0..max_pages {
-        let page = c.list_changes_with(fake, now(), mode, cursor.as_deref()).unwrap();
+        let page = c
+            .list_changes_with(fake, now(), mode, cursor.as_deref())
+            .unwrap();
         out.changes.extend(page.changes);
         match page.next {
             ListingNext::More(next) => {
@@ -56,17 +68,23 @@ fn ids(changes: &[Change]) -> Vec<String> {
 }
 
 fn visibility(changes: &[Change], id: &str) -> Option<Visibility> {
-    changes.iter().find(|c| c.id == id).and_then(|c| match &c.state {
-        ChangeState::Ready(v) => Some(*v),
-        ChangeState::Skipped(_) => None,
-    })
+    changes
+        .iter()
+        .find(|c| c.id == id)
+        .and_then(|c| match &c.state {
+            ChangeState::Ready(v) => Some(*v),
+            ChangeState::Skipped(_) => None,
+        })
 }
 
 fn skipped_reason(changes: &[Change], id: &str) -> Option<String> {
-    changes.iter().find(|c| c.id == id).and_then(|c| match &c.state {
-        ChangeState::Skipped(r) => Some(r.clone()),
-        ChangeState::Ready(_) => None,
-    })
+    changes
+        .iter()
+        .find(|c| c.id == id)
+        .and_then(|c| match &c.state {
+            ChangeState::Skipped(r) => Some(r.clone()),
+            ChangeState::Ready(_) => None,
+        })
 }
 
 /// More than 10,000 calls in one window, half of them crowded into one hour.
@@ -93,8 +111,14 @@ fn big_corpus() -> Vec<FakeCall> {
         calls.push(FakeCall::done(format!("tie-{i:03}"), dense_start + 1_234));
     }
     calls.push(FakeCall::done("at-now", now()));
-    calls.push(FakeCall::done("too-old", time::months_before(now(), 12) - 1));
-    calls.push(FakeCall::done("oldest-kept", time::months_before(now(), 12)));
+    calls.push(FakeCall::done(
+        "too-old",
+        time::months_before(now(), 12) - 1,
+    ));
+    calls.push(FakeCall::done(
+        "oldest-kept",
+        time::months_before(now(), 12),
+    ));
     calls.push(FakeCall::done("future", now() + 1));
     calls
 }
@@ -115,20 +139,52 @@ fn full_crawl_past_the_skip_cap_lists_every_call_exactly_once() {
         .map(|c| c.id.clone())
         .collect();
     let listed: BTreeSet<String> = listed.into_iter().collect();
-    assert_eq!(listed, expected, "every call in the window, nothing outside it");
+    assert_eq!(
+        listed, expected,
+        "every call in the window, nothing outside it"
+    );
 
-    for c in fake.calls.borrow().iter().filter(|c| expected.contains(&c.id)) {
+    for c in fake
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| expected.contains(&c.id))
+    {
         match (c.status.as_str(), c.private) {
-            ("POST_PROCESSING_DONE", false) => assert_eq!(visibility(&run.changes, &c.id), Some(Visibility::Public), "{}", c.id),
-            ("POST_PROCESSING_DONE", true) => assert_eq!(visibility(&run.changes, &c.id), Some(Visibility::Restricted), "{}", c.id),
-            _ => assert_eq!(skipped_reason(&run.changes, &c.id).as_deref(), Some("status PROCESSING: not processed yet")),
+            ("POST_PROCESSING_DONE", false) => assert_eq!(
+                visibility(&run.changes, &c.id),
+                Some(Visibility::Public),
+                "{}",
+                c.id
+            ),
+            ("POST_PROCESSING_DONE", true) => assert_eq!(
+                visibility(&run.changes, &c.id),
+                Some(Visibility::Restricted),
+                "{}",
+                c.id
+            ),
+            _ => assert_eq!(
+                skipped_reason(&run.changes, &c.id).as_deref(),
+                Some("status PROCESSING: not processed yet")
+            ),
         }
     }
     // The fake answers 400 past the caps, so none was asked; and the first listing is wide.
     let requests = fake.calls_requests();
-    assert!(requests.iter().all(|r| r.query.iter().any(|(k, v)| k == "sortTime" && v == "asc")));
-    assert!(requests.iter().any(|r| r.query.iter().any(|(k, v)| k == "includePrivate" && v == "false")));
-    assert_eq!(run.done, format!(r#"{{"v":1,"state":"checkpoint","since":{}}}"#, now() + 1));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.query.iter().any(|(k, v)| k == "sortTime" && v == "asc"))
+    );
+    assert!(requests.iter().any(|r| {
+        r.query
+            .iter()
+            .any(|(k, v)| k == "includePrivate" && v == "false")
+    }));
+    assert_eq!(
+        run.done,
+        format!(r#"{{"v":1,"state":"checkpoint","since":{}}}"#, now() + 1)
+    );
 }
 
 #[test]
@@ -139,10 +195,20 @@ fn slices_are_contiguous_at_millisecond_resolution() {
     let mut slices: Vec<(i64, i64)> = fake
         .calls_requests()
         .iter()
-        .filter(|r| r.query.iter().any(|(k, v)| k == "includePrivate" && v == "true"))
+        .filter(|r| {
+            r.query
+                .iter()
+                .any(|(k, v)| k == "includePrivate" && v == "true")
+        })
         .filter(|r| r.query.iter().any(|(k, v)| k == "skip" && v == "0"))
         .map(|r| {
-            let get = |k: &str| r.query.iter().find(|(key, _)| key == k).and_then(|(_, v)| time::parse_ms(v)).unwrap();
+            let get = |k: &str| {
+                r.query
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .and_then(|(_, v)| time::parse_ms(v))
+                    .unwrap()
+            };
             (get("filterTimeGt") + 1, get("filterTimeLt"))
         })
         .collect();
@@ -151,13 +217,21 @@ fn slices_are_contiguous_at_millisecond_resolution() {
     // The leaves of the split tree tile the window: keep slices not split further.
     let leaves: Vec<(i64, i64)> = slices
         .iter()
-        .filter(|(a, b)| !slices.iter().any(|(c, d)| (c, d) != (a, b) && c >= a && d <= b))
+        .filter(|(a, b)| {
+            !slices
+                .iter()
+                .any(|(c, d)| (c, d) != (a, b) && c >= a && d <= b)
+        })
         .copied()
         .collect();
     assert_eq!(leaves.first().unwrap().0, time::months_before(now(), 12));
     assert_eq!(leaves.last().unwrap().1, now() + 1);
     for w in leaves.windows(2) {
-        assert_eq!(w[0].1, w[1].0, "no gap and no overlap between {:?} and {:?}", w[0], w[1]);
+        assert_eq!(
+            w[0].1, w[1].0,
+            "no gap and no overlap between {:?} and {:?}",
+            w[0], w[1]
+        );
     }
     assert!(leaves.len() > 2, "the window was split: {leaves:?}");
 }
@@ -167,7 +241,10 @@ fn resuming_from_any_cursor_loses_nothing() {
     let mut rng = Rng::new(7);
     let calls: Vec<FakeCall> = (0..600)
         .map(|i| {
-            let mut c = FakeCall::done(format!("c{i:03}"), now() - rng.below(300 * DAY as u64) as i64);
+            let mut c = FakeCall::done(
+                format!("c{i:03}"),
+                now() - rng.below(300 * DAY as u64) as i64,
+            );
             c.private = i % 3 == 0;
             c
         })
@@ -184,7 +261,9 @@ fn resuming_from_any_cursor_loses_nothing() {
             let mut cursor = None;
             let mut out = Vec::new();
             for _ in 0..=stop {
-                let p = c.list_changes_with(&fake, now(), CrawlMode::Full, cursor.as_deref()).unwrap();
+                let p = c
+                    .list_changes_with(&fake, now(), CrawlMode::Full, cursor.as_deref())
+                    .unwrap();
                 out.extend(p.changes);
                 cursor = match p.next {
                     ListingNext::More(n) => Some(n),
@@ -193,11 +272,21 @@ fn resuming_from_any_cursor_loses_nothing() {
             }
             out
         };
-        let rest = crawl(&c, &fake, CrawlMode::Full, Some(first.cursors[stop].clone()), 1_000);
+        let rest = crawl(
+            &c,
+            &fake,
+            CrawlMode::Full,
+            Some(first.cursors[stop].clone()),
+            1_000,
+        );
         let mut all = ids(&before);
         all.extend(ids(&rest.changes));
         assert_eq!(all.len(), 600, "stopped after page {stop}: no repeats");
-        assert_eq!(BTreeSet::from_iter(all).len(), 600, "stopped after page {stop}: nothing lost");
+        assert_eq!(
+            BTreeSet::from_iter(all).len(),
+            600,
+            "stopped after page {stop}: nothing lost"
+        );
         assert_eq!(rest.done, whole.done);
     }
 }
@@ -215,10 +304,16 @@ fn a_failed_public_pass_fails_closed_for_that_page_only() {
     // The first public pass answers 502; later ones work.
     let failed = std::cell::Cell::new(false);
     fake.set_fault(move |req| {
-        let public_pass = req.query.iter().any(|(k, v)| k == "includePrivate" && v == "false");
+        let public_pass = req
+            .query
+            .iter()
+            .any(|(k, v)| k == "includePrivate" && v == "false");
         if public_pass && !failed.get() {
             failed.set(true);
-            return Some(Ok(json_response(502, json!({"message": "Internal server error"}))));
+            return Some(Ok(json_response(
+                502,
+                json!({"message": "Internal server error"}),
+            )));
         }
         None
     });
@@ -232,7 +327,12 @@ fn a_failed_public_pass_fails_closed_for_that_page_only() {
         } else {
             Visibility::Public
         };
-        assert_eq!(visibility(&run.changes, &ch.id), Some(expected), "{}", ch.id);
+        assert_eq!(
+            visibility(&run.changes, &ch.id),
+            Some(expected),
+            "{}",
+            ch.id
+        );
     }
 }
 
@@ -240,7 +340,11 @@ fn a_failed_public_pass_fails_closed_for_that_page_only() {
 fn the_public_pass_covers_the_page_range_inclusively() {
     // Three calls in one millisecond on the page's edges; only their listing decides.
     let t = now() - DAY;
-    let mut calls = vec![FakeCall::done("a", t), FakeCall::done("b", t), FakeCall::done("c", t + 5)];
+    let mut calls = vec![
+        FakeCall::done("a", t),
+        FakeCall::done("b", t),
+        FakeCall::done("c", t + 5),
+    ];
     calls[1].private = true;
     let fake = FakeClari::with_calls(calls);
     let run = crawl(&connector(25), &fake, CrawlMode::Full, None, 10);
@@ -250,9 +354,19 @@ fn the_public_pass_covers_the_page_range_inclusively() {
     let pass = fake
         .calls_requests()
         .into_iter()
-        .find(|r| r.query.iter().any(|(k, v)| k == "includePrivate" && v == "false"))
+        .find(|r| {
+            r.query
+                .iter()
+                .any(|(k, v)| k == "includePrivate" && v == "false")
+        })
         .unwrap();
-    let get = |k: &str| pass.query.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap();
+    let get = |k: &str| {
+        pass.query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
     assert_eq!(get("filterTimeGt"), time::format_query(t - 1));
     assert_eq!(get("filterTimeLt"), time::format_query(t + 6));
 }
@@ -262,9 +376,18 @@ fn statuses_and_malformed_calls_become_skipped_changes() {
     let t = now() - DAY;
     let mut calls = vec![
         FakeCall::done("ok", t),
-        FakeCall { status: "PROCESSING".into(), ..FakeCall::done("processing", t + 1) },
-        FakeCall { status: "NO_DATA_INCALL".into(), ..FakeCall::done("nodata", t + 2) },
-        FakeCall { status: "QUANTUM_STATE".into(), ..FakeCall::done("weird", t + 3) },
+        FakeCall {
+            status: "PROCESSING".into(),
+            ..FakeCall::done("processing", t + 1)
+        },
+        FakeCall {
+            status: "NO_DATA_INCALL".into(),
+            ..FakeCall::done("nodata", t + 2)
+        },
+        FakeCall {
+            status: "QUANTUM_STATE".into(),
+            ..FakeCall::done("weird", t + 3)
+        },
         FakeCall::done("badtime", t + 4),
         FakeCall::done("nostatus", t + 5),
         FakeCall::done("noid", t + 6),
@@ -298,7 +421,12 @@ fn statuses_and_malformed_calls_become_skipped_changes() {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(reasons, expected, "the call without an id is left out");
-    let modified = run.changes.iter().find(|c| c.id == "processing").unwrap().modified_at;
+    let modified = run
+        .changes
+        .iter()
+        .find(|c| c.id == "processing")
+        .unwrap()
+        .modified_at;
     assert_eq!(modified, Some(t + 1 + 30 * 60_000));
 }
 
@@ -323,25 +451,41 @@ fn a_page_of_odd_entries_does_not_stop_the_crawl() {
     assert_eq!(ids(&run.changes), vec!["17", "p", "x"]);
     assert_eq!(visibility(&run.changes, "17"), Some(Visibility::Public));
     assert_eq!(visibility(&run.changes, "p"), Some(Visibility::Restricted));
-    assert_eq!(skipped_reason(&run.changes, "x").as_deref(), Some("status 3: unknown status, not indexed"));
+    assert_eq!(
+        skipped_reason(&run.changes, "x").as_deref(),
+        Some("status 3: unknown status, not indexed")
+    );
 }
 
 #[test]
 fn a_listing_answer_without_calls_stops_the_crawl_instead_of_ending_it() {
     let fake = FakeClari::default();
     fake.set_fault(|_| Some(Ok(json_response(200, json!({"message": "maintenance"})))));
-    let e = connector(25).list_changes_with(&fake, now(), CrawlMode::Full, None).unwrap_err();
-    assert!(matches!(&e, Error::System(m) if m.contains("`calls`")), "{e:?}");
+    let e = connector(25)
+        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::System(m) if m.contains("`calls`")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn listing_errors_keep_their_category() {
     for (status, body, check) in [
-        (401, json!({"errorMessage": "Credentials not provided!"}), "config"),
+        (
+            401,
+            json!({"errorMessage": "Credentials not provided!"}),
+            "config",
+        ),
         (403, json!({}), "config"),
         (429, json!({"message": "Too Many Requests"}), "transient"),
         (502, json!({}), "transient"),
-        (400, json!({"errorMessage": "invalid filterTimeGt"}), "system"),
+        (
+            400,
+            json!({"errorMessage": "invalid filterTimeGt"}),
+            "system",
+        ),
     ] {
         let fake = FakeClari::default();
         fake.set_fault(move |_| {
@@ -349,10 +493,17 @@ fn listing_errors_keep_their_category() {
             r.headers.push(("Retry-After".into(), "2".into()));
             Some(Ok(r))
         });
-        let e = connector(25).list_changes_with(&fake, now(), CrawlMode::Full, None).unwrap_err();
+        let e = connector(25)
+            .list_changes_with(&fake, now(), CrawlMode::Full, None)
+            .unwrap_err();
         match (check, &e) {
-            ("config", Error::Config(m)) => assert!(m.contains("Workspace Settings > Integrations > Clari Copilot API"), "{m}"),
-            ("transient", Error::Transient { retry_after_ms, .. }) => assert_eq!(*retry_after_ms, Some(2000)),
+            ("config", Error::Config(m)) => assert!(
+                m.contains("Workspace Settings > Integrations > Clari Copilot API"),
+                "{m}"
+            ),
+            ("transient", Error::Transient { retry_after_ms, .. }) => {
+                assert_eq!(*retry_after_ms, Some(2000))
+            }
             ("system", Error::System(m)) => assert!(m.contains("invalid filterTimeGt"), "{m}"),
             _ => panic!("HTTP {status}: expected {check}, got {e:?}"),
         }
@@ -369,26 +520,69 @@ fn listing_errors_keep_their_category() {
 fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
     let since = now() - 6 * HOUR;
     let overlap = 60 * 60_000;
-    let mk = |id: &str, modified: i64| FakeCall { modified_ms: modified, ..FakeCall::done(id, modified - HOUR) };
+    let mk = |id: &str, modified: i64| FakeCall {
+        modified_ms: modified,
+        ..FakeCall::done(id, modified - HOUR)
+    };
     let fake = FakeClari::with_calls(vec![
         mk("before-overlap", since - overlap - 1),
         mk("overlap-edge", since - overlap),
         mk("in-overlap", since - overlap + 1),
         mk("after", since + HOUR),
-        FakeCall { private: true, ..mk("private", since + 2 * HOUR) },
-        FakeCall { status: "PROCESSED".into(), ..mk("processed", since + 3 * HOUR) },
+        FakeCall {
+            private: true,
+            ..mk("private", since + 2 * HOUR)
+        },
+        FakeCall {
+            status: "PROCESSED".into(),
+            ..mk("processed", since + 3 * HOUR)
+        },
         mk("at-now", now()),
     ]);
     let checkpoint = format!(r#"{{"v":1,"state":"checkpoint","since":{since}}}"#);
-    let run = crawl(&connector(25), &fake, CrawlMode::Incremental, Some(checkpoint), 10);
-    assert_eq!(ids(&run.changes), vec!["overlap-edge", "in-overlap", "after", "private", "processed", "at-now"]);
-    assert_eq!(visibility(&run.changes, "private"), Some(Visibility::Restricted));
+    let run = crawl(
+        &connector(25),
+        &fake,
+        CrawlMode::Incremental,
+        Some(checkpoint),
+        10,
+    );
+    assert_eq!(
+        ids(&run.changes),
+        vec![
+            "overlap-edge",
+            "in-overlap",
+            "after",
+            "private",
+            "processed",
+            "at-now"
+        ]
+    );
+    assert_eq!(
+        visibility(&run.changes, "private"),
+        Some(Visibility::Restricted)
+    );
     assert_eq!(visibility(&run.changes, "after"), Some(Visibility::Public));
-    assert_eq!(skipped_reason(&run.changes, "processed").as_deref(), Some("status PROCESSED: not processed yet"));
-    assert_eq!(run.done, format!(r#"{{"v":1,"state":"checkpoint","since":{}}}"#, now() + 1));
+    assert_eq!(
+        skipped_reason(&run.changes, "processed").as_deref(),
+        Some("status PROCESSED: not processed yet")
+    );
+    assert_eq!(
+        run.done,
+        format!(r#"{{"v":1,"state":"checkpoint","since":{}}}"#, now() + 1)
+    );
     let first = &fake.calls_requests()[0];
-    let get = |k: &str| first.query.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    assert_eq!(get("filterModifiedGt"), Some(time::format_query(since - overlap - 1)));
+    let get = |k: &str| {
+        first
+            .query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        get("filterModifiedGt"),
+        Some(time::format_query(since - overlap - 1))
+    );
     assert_eq!(get("filterModifiedLt"), Some(time::format_query(now() + 1)));
     assert_eq!(get("sortProcessed").as_deref(), Some("asc"));
     assert_eq!(get("filterTimeGt"), None);
@@ -396,7 +590,11 @@ fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
     let pass = fake
         .calls_requests()
         .into_iter()
-        .find(|r| r.query.iter().any(|(k, v)| k == "includePrivate" && v == "false"))
+        .find(|r| {
+            r.query
+                .iter()
+                .any(|(k, v)| k == "includePrivate" && v == "false")
+        })
         .unwrap();
     assert!(pass.query.iter().any(|(k, _)| k == "filterModifiedGt"));
 }
@@ -405,7 +603,10 @@ fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
 fn incremental_survives_calls_changing_while_it_pages() {
     let since = now() - 10 * DAY;
     let calls: Vec<FakeCall> = (0..300)
-        .map(|i| FakeCall { modified_ms: since + i * 60_000, ..FakeCall::done(format!("m{i:03}"), since - DAY) })
+        .map(|i| FakeCall {
+            modified_ms: since + i * 60_000,
+            ..FakeCall::done(format!("m{i:03}"), since - DAY)
+        })
         .collect();
     let fake = FakeClari::with_calls(calls);
     // While the crawl pages, calls already listed change status again: they leave the
@@ -418,7 +619,13 @@ fn incremental_survives_calls_changing_while_it_pages() {
         }
     });
     let checkpoint = format!(r#"{{"v":1,"state":"checkpoint","since":{since}}}"#);
-    let run = crawl(&connector(25), &fake, CrawlMode::Incremental, Some(checkpoint), 200);
+    let run = crawl(
+        &connector(25),
+        &fake,
+        CrawlMode::Incremental,
+        Some(checkpoint),
+        200,
+    );
     let listed: BTreeSet<String> = ids(&run.changes).into_iter().collect();
     for i in 0..300 {
         assert!(listed.contains(&format!("m{i:03}")), "m{i:03} was lost");
@@ -431,27 +638,59 @@ fn incremental_survives_calls_changing_while_it_pages() {
 fn cursors_that_do_not_fit_the_mode() {
     let fake = FakeClari::with_calls(vec![FakeCall::done("a", now() - DAY)]);
     let c = connector(25);
-    for cursor in [None, Some("garbage"), Some(r#"{"v":9,"state":"checkpoint","since":1}"#)] {
-        let e = c.list_changes_with(&fake, now(), CrawlMode::Incremental, cursor).unwrap_err();
-        assert!(matches!(&e, Error::Config(m) if m.contains("full crawl")), "{cursor:?}: {e:?}");
+    for cursor in [
+        None,
+        Some("garbage"),
+        Some(r#"{"v":9,"state":"checkpoint","since":1}"#),
+    ] {
+        let e = c
+            .list_changes_with(&fake, now(), CrawlMode::Incremental, cursor)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("full crawl")),
+            "{cursor:?}: {e:?}"
+        );
     }
     // A full crawl with an unusable or finished cursor starts over.
-    for cursor in [Some("garbage"), Some(r#"{"v":1,"state":"checkpoint","since":5}"#)] {
-        let page = c.list_changes_with(&fake, now(), CrawlMode::Full, cursor).unwrap();
+    for cursor in [
+        Some("garbage"),
+        Some(r#"{"v":1,"state":"checkpoint","since":5}"#),
+    ] {
+        let page = c
+            .list_changes_with(&fake, now(), CrawlMode::Full, cursor)
+            .unwrap();
         assert_eq!(ids(&page.changes), vec!["a"]);
         assert!(matches!(page.next, ListingNext::Done(_)));
     }
     // An unfinished full crawl's cursor is not an incremental one.
-    let run = crawl(&c, &FakeClari::with_calls((0..60).map(|i| FakeCall::done(format!("x{i}"), now() - DAY + i)).collect()), CrawlMode::Full, None, 10);
-    let e = c.list_changes_with(&fake, now(), CrawlMode::Incremental, Some(&run.cursors[0])).unwrap_err();
+    let run = crawl(
+        &c,
+        &FakeClari::with_calls(
+            (0..60)
+                .map(|i| FakeCall::done(format!("x{i}"), now() - DAY + i))
+                .collect(),
+        ),
+        CrawlMode::Full,
+        None,
+        10,
+    );
+    let e = c
+        .list_changes_with(&fake, now(), CrawlMode::Incremental, Some(&run.cursors[0]))
+        .unwrap_err();
     assert!(matches!(e, Error::Config(_)));
 }
 
 #[test]
 fn empty_window_is_done_at_once() {
     let fake = FakeClari::default();
-    let page = connector(25).list_changes_with(&fake, now(), CrawlMode::Full, None).unwrap();
+    let page = connector(25)
+        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .unwrap();
     assert!(page.changes.is_empty());
     assert!(matches!(page.next, ListingNext::Done(_)));
-    assert_eq!(fake.calls_requests().len(), 1, "no public pass without eligible calls");
+    assert_eq!(
+        fake.calls_requests().len(),
+        1,
+        "no public pass without eligible calls"
+    );
 }

@@ -4,14 +4,17 @@
 
 mod common;
 
-use clari_copilot_connector::{ClariCopilot, permissions};
 use clari_copilot_connector::config::Settings;
+use clari_copilot_connector::{ClariCopilot, permissions};
 use common::FakeClari;
 use connector_sdk::{Item, Permissions, PropertyValue, Visibility};
 use serde_json::{Value, json};
 
 fn fetch(fixture: &str, visibility: Visibility) -> Item {
-    let path = format!("{}/tests/fixtures/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/{fixture}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
     let id = body["call"]["id"].as_str().unwrap().to_string();
@@ -77,7 +80,11 @@ macro_rules! fixture_test {
             insta::assert_json_snapshot!(concat!($file, "-item"), item_json(&item));
             insta::assert_snapshot!(concat!($file, "-body"), item.body);
             // Every URL matches the url-pattern `describe` declares.
-            assert!(item.url.starts_with("https://copilot.clari.com/call/"), "{}", item.url);
+            assert!(
+                item.url.starts_with("https://copilot.clari.com/call/"),
+                "{}",
+                item.url
+            );
         }
     };
 }
@@ -85,18 +92,38 @@ macro_rules! fixture_test {
 fixture_test!(full_call, "full", Visibility::Public);
 fixture_test!(call_without_crm, "no-crm", Visibility::Public);
 fixture_test!(private_call, "private", Visibility::Restricted);
-fixture_test!(recording_with_numeric_timestamps, "recording", Visibility::Public);
-fixture_test!(missing_person_ids_and_unknown_speakers, "speakers", Visibility::Public);
+fixture_test!(
+    recording_with_numeric_timestamps,
+    "recording",
+    Visibility::Public
+);
+fixture_test!(
+    missing_person_ids_and_unknown_speakers,
+    "speakers",
+    Visibility::Public
+);
 fixture_test!(unicode_everywhere, "unicode", Visibility::Public);
 fixture_test!(empty_transcript, "empty-transcript", Visibility::Public);
 fixture_test!(nulls_everywhere, "nulls", Visibility::Restricted);
 fixture_test!(unknown_enum_values, "unknown-enums", Visibility::Public);
-fixture_test!(private_call_without_users_list, "no-users", Visibility::Restricted);
-fixture_test!(numbers_sent_as_strings, "numbers-as-strings", Visibility::Unknown);
+fixture_test!(
+    private_call_without_users_list,
+    "no-users",
+    Visibility::Restricted
+);
+fixture_test!(
+    numbers_sent_as_strings,
+    "numbers-as-strings",
+    Visibility::Unknown
+);
 
 #[test]
 fn the_visibility_given_is_the_visibility_kept() {
-    for v in [Visibility::Public, Visibility::Restricted, Visibility::Unknown] {
+    for v in [
+        Visibility::Public,
+        Visibility::Restricted,
+        Visibility::Unknown,
+    ] {
         assert_eq!(fetch("full", v).access.visibility, v);
     }
 }

@@ -102,12 +102,21 @@ impl FakeClari {
     }
 
     pub fn calls_requests(&self) -> Vec<Request> {
-        self.requests.borrow().iter().filter(|r| r.path == "/calls").cloned().collect()
+        self.requests
+            .borrow()
+            .iter()
+            .filter(|r| r.path == "/calls")
+            .cloned()
+            .collect()
     }
 
     fn list(&self, req: &Request) -> Response {
         let params = |k: &str| -> Vec<&str> {
-            req.query.iter().filter(|(key, _)| key == k).map(|(_, v)| v.as_str()).collect()
+            req.query
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
         };
         let one = |k: &str| params(k).first().copied();
         let skip: u64 = match one("skip").map(str::parse) {
@@ -126,7 +135,12 @@ impl FakeClari {
             Some(_) => return bad_request("includePrivate must be true or false"),
         };
         let mut bounds = HashMap::new();
-        for k in ["filterTimeGt", "filterTimeLt", "filterModifiedGt", "filterModifiedLt"] {
+        for k in [
+            "filterTimeGt",
+            "filterTimeLt",
+            "filterModifiedGt",
+            "filterModifiedLt",
+        ] {
             if let Some(v) = one(k) {
                 // Clari's own format only: ISO-8601 with a zone.
                 match chrono::DateTime::parse_from_rfc3339(v) {
@@ -143,8 +157,16 @@ impl FakeClari {
             .filter(|c| include_private || !c.private)
             .filter(|c| bounds.get("filterTimeGt").is_none_or(|b| c.time_ms > *b))
             .filter(|c| bounds.get("filterTimeLt").is_none_or(|b| c.time_ms < *b))
-            .filter(|c| bounds.get("filterModifiedGt").is_none_or(|b| c.modified_ms > *b))
-            .filter(|c| bounds.get("filterModifiedLt").is_none_or(|b| c.modified_ms < *b))
+            .filter(|c| {
+                bounds
+                    .get("filterModifiedGt")
+                    .is_none_or(|b| c.modified_ms > *b)
+            })
+            .filter(|c| {
+                bounds
+                    .get("filterModifiedLt")
+                    .is_none_or(|b| c.modified_ms < *b)
+            })
             .collect();
         match (one("sortTime"), one("sortProcessed")) {
             (Some("asc"), _) => matched.sort_by_key(|c| c.time_ms),
@@ -186,7 +208,11 @@ impl Transport for FakeClari {
         Ok(match req.path.as_str() {
             "/calls" => self.list(req),
             "/call-details" => {
-                let id = req.query.iter().find(|(k, _)| k == "id").map(|(_, v)| v.clone());
+                let id = req
+                    .query
+                    .iter()
+                    .find(|(k, _)| k == "id")
+                    .map(|(_, v)| v.clone());
                 match id.and_then(|id| self.details.borrow().get(&id).cloned()) {
                     Some(body) => json_response(200, body),
                     None => json_response(404, json!({"errorMessage": "call not found"})),
