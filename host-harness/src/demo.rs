@@ -103,7 +103,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     };
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
 
-    let runtime = Runtime::new()?;
+    let runtime = crate::cached_runtime()?;
     let t = Instant::now();
     let mut prepared = setup::prepare(&runtime, &config, GuestClock::System)?;
     println!(

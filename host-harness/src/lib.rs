@@ -73,3 +73,12 @@ pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
     }
     Ok(path)
 }
+
+/// A runtime whose compiled-code cache sits next to the components built with the harness
+/// (`target/guest/.../compiled-cache`), so only the first process compiles each component.
+pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<runtime::Runtime>> {
+    let dir = std::path::Path::new(env!("CLARI_COPILOT_COMPONENT"))
+        .parent()
+        .map(|p| p.join("compiled-cache"));
+    runtime::Runtime::with_disk_cache(dir)
+}

@@ -139,7 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let replaying = replay.is_some();
             let env = move |k: &str| env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()));
             let config = Config::load(&config, &env)?;
-            let runtime = Runtime::new()?;
+            let runtime = host_harness::cached_runtime()?;
             let now = chrono::Utc::now().timestamp();
             let tape = match (&record, &replay) {
                 (Some(path), _) => Tape::Record(Recorder::create(path, now)?),
@@ -176,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run { config } => {
             let config = Config::load(&config, &env)?;
-            let runtime = Runtime::new()?;
+            let runtime = host_harness::cached_runtime()?;
             let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
             let stop = host_harness::schedule::stop_on_signals();
             println!(
@@ -204,7 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check { config } => {
             let config = Config::load(&config, &env)?;
-            let runtime = Runtime::new()?;
+            let runtime = host_harness::cached_runtime()?;
             let p = setup::prepare(&runtime, &config, GuestClock::System)?;
             p.connector.check().context("the connector's check failed")?;
             println!("ok: {} can reach its upstreams with the configured credentials", p.info.display_name);
@@ -215,7 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(p) => p,
                 None => host_harness::clari_copilot_component()?,
             };
-            let runtime = Runtime::new()?;
+            let runtime = host_harness::cached_runtime()?;
             let compiled = runtime.load_file(&path)?;
             let instance = host_harness::runtime::ConnectorInstance::new(
                 compiled,
@@ -273,7 +273,7 @@ where
     F: FnOnce(tokio::net::TcpListener) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = tokio::runtime::host_harness::cached_runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -64,7 +64,7 @@ fn world(name: &str, calls: usize) -> World {
         _ => None,
     };
     let config = Config::from_file(toml_parse(&text), std::path::Path::new("."), &env).unwrap();
-    let runtime = Runtime::new().unwrap();
+    let runtime = host_harness::cached_runtime().unwrap();
     // The guest's clock stands at the workspace's "now".
     let prepared = setup::prepare(&runtime, &config, GuestClock::Fixed(anchor.timestamp())).unwrap();
     World {
@@ -82,7 +82,7 @@ fn toml_parse(text: &str) -> host_harness::config::ConfigFile {
 
 fn crawl(w: &mut World, mode: CrawlMode) -> CrawlReport {
     let p = &mut w.prepared;
-    Crawler::new(&p.connector, &p.index, &mut p.store, p.options.clone())
+    Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone())
         .run(mode)
         .unwrap()
 }

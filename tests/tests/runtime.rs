@@ -53,7 +53,7 @@ fn message(e: &CallError) -> String {
 
 #[test]
 fn every_call_gets_a_fresh_instance() {
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(&rt, "http://127.0.0.1:9", &[("action", "count")], SandboxLimits::default());
     for _ in 0..3 {
         let e = p.check().unwrap_err();
@@ -64,7 +64,7 @@ fn every_call_gets_a_fresh_instance() {
 #[test]
 fn credentials_are_injected_by_the_host() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(
         &rt,
         &server.base_url(),
@@ -81,7 +81,7 @@ fn credentials_are_injected_by_the_host() {
 #[test]
 fn an_undeclared_upstream_is_refused_with_the_fix() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(
         &rt,
         &server.base_url(),
@@ -97,7 +97,7 @@ fn an_undeclared_upstream_is_refused_with_the_fix() {
 #[test]
 fn a_guest_may_not_set_auth_or_routing_headers() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     for header in ["X-Api-Key", "x-api-key", "Authorization", "Host", "Cookie"] {
         let p = probe(
             &rt,
@@ -114,7 +114,7 @@ fn a_guest_may_not_set_auth_or_routing_headers() {
 #[test]
 fn paths_that_would_leave_the_origin_are_refused() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     for path in ["@127.0.0.2/x", "//127.0.0.2/x", "http://127.0.0.2/x"] {
         let p = probe(
             &rt,
@@ -133,7 +133,7 @@ fn redirects_are_returned_not_followed() {
     let elsewhere = RecordingServer::start(200, &[], "{}").unwrap();
     let location = format!("{}/stolen", elsewhere.base_url());
     let server = RecordingServer::start(302, &[("location", &location)], "").unwrap();
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(&rt, &server.base_url(), &[("action", "request")], SandboxLimits::default());
     let e = message(&p.check().unwrap_err());
     assert!(e.contains("status 302"), "{e}");
@@ -142,7 +142,7 @@ fn redirects_are_returned_not_followed() {
 
 #[test]
 fn an_endless_loop_is_stopped_at_the_deadline() {
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let limits = SandboxLimits {
         call_deadline: Duration::from_millis(500),
         ..SandboxLimits::default()
@@ -159,7 +159,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_memory_bomb_is_stopped_at_the_limit() {
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let limits = SandboxLimits {
         memory_bytes: 32 * 1024 * 1024,
         ..SandboxLimits::default()
@@ -171,7 +171,7 @@ fn a_memory_bomb_is_stopped_at_the_limit() {
 
 #[test]
 fn a_panic_is_a_clear_error() {
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(&rt, "http://127.0.0.1:9", &[("action", "panic")], SandboxLimits::default());
     let e = p.check().unwrap_err();
     assert!(matches!(e, CallError::Trap { .. }), "{e:?}");
@@ -180,7 +180,7 @@ fn a_panic_is_a_clear_error() {
 
 #[test]
 fn nothing_ambient_and_the_clock_is_the_hosts() {
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let p = probe(&rt, "http://127.0.0.1:9", &[("action", "ambient")], SandboxLimits::default());
     let e = message(&p.check().unwrap_err());
     assert!(e.contains("env=0 file=false now=1700000000"), "{e}");
@@ -196,7 +196,7 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
         .expect("the SDK stamps the contract version");
     let mut patched = bytes.clone();
     patched[at + marker.len() - 5..at + marker.len()].copy_from_slice(b"0.9.0");
-    let rt = Runtime::new().unwrap();
+    let rt = host_harness::cached_runtime().unwrap();
     let e = rt.load(&patched).unwrap_err();
     assert!(matches!(e, LoadError::Contract(_)), "{e:?}");
     let msg = e.to_string();

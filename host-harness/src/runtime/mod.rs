@@ -42,6 +42,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Mutex<HashMap<String, Arc<CompiledConnector>>>,
+    /// Where compiled code is kept across processes, by component digest and engine.
+    disk_cache: Option<std::path::PathBuf>,
     pooling: bool,
 }
 
@@ -69,6 +71,13 @@ impl Runtime {
     /// Builds the engine (pooling allocator, falling back to on-demand allocation where the
     /// address space is too small), the linker, and the epoch ticker thread.
     pub fn new() -> anyhow::Result<Arc<Self>> {
+        Self::with_disk_cache(None)
+    }
+
+    /// [`Runtime::new`], keeping compiled components in `dir` so that later processes skip
+    /// compilation. The directory must be writable only by the harness's user: its files are
+    /// loaded as native code.
+    pub fn with_disk_cache(dir: Option<std::path::PathBuf>) -> anyhow::Result<Arc<Self>> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 4)
@@ -100,6 +109,7 @@ impl Runtime {
             engine,
             linker,
             cache: Mutex::new(HashMap::new()),
+            disk_cache: dir,
             pooling,
         }))
     }
@@ -116,8 +126,7 @@ impl Runtime {
             return Ok(hit);
         }
         let version = contract::check_component(bytes)?;
-        let component = Component::from_binary(&self.engine, bytes)
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let component = self.compile(bytes, &digest)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -133,6 +142,44 @@ impl Runtime {
             c.insert(digest, compiled.clone());
         }
         Ok(compiled)
+    }
+
+    fn compile(&self, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
+        let cached = self.disk_cache.as_ref().map(|dir| {
+            let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut engine_hash);
+            let engine_hash = std::hash::Hasher::finish(&engine_hash);
+            dir.join(format!("{digest}-{engine_hash:016x}.cwasm"))
+        });
+        if let Some(path) = &cached
+            && path.exists()
+        {
+            // SAFETY: the file was written by `Component::serialize` of this engine
+            // configuration (its name carries the component digest and the engine's
+            // compatibility hash), in a directory only the harness writes; wasmtime also
+            // checks the engine version and configuration and refuses a mismatch.
+            match unsafe { Component::deserialize_file(&self.engine, path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("ignoring the compiled cache {}: {e}", path.display()),
+            }
+        }
+        let component = Component::from_binary(&self.engine, bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if let Some(path) = &cached
+            && let Ok(serialized) = component.serialize()
+        {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let written = path
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|()| std::fs::write(&tmp, &serialized))
+                .and_then(|()| std::fs::rename(&tmp, path));
+            if let Err(e) = written {
+                tracing::warn!("could not cache compiled code at {}: {e}", path.display());
+            }
+        }
+        Ok(component)
     }
 
     /// [`Runtime::load`] from a file.
@@ -348,9 +395,10 @@ impl ConnectorInstance {
             }
         }
         let text = format!("{e:#}");
-        if text.contains("forcing a memory growth failure")
+        tracing::debug!(target: "runtime", "`{export}` failed: {}", redact(text.clone()));
+        if text.contains("forcing trap when growing memory")
+            || text.contains("forcing a memory growth failure")
             || text.contains("memory minimum size")
-            || (text.contains("memory") && text.contains("exceed"))
         {
             return CallError::Memory {
                 export,
@@ -363,11 +411,16 @@ impl ConnectorInstance {
                 message: redact(text),
             };
         }
+        // The trap itself, without the wasm backtrace, plus what the guest said (a panic).
+        let cause = match e.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
         let stderr = store.data().stderr_text();
         let message = if stderr.is_empty() {
-            redact(text)
+            redact(cause)
         } else {
-            format!("{} (guest said: {})", redact(text), last_line(&stderr))
+            format!("{} (guest said: {})", redact(cause), last_line(&stderr))
         };
         CallError::Trap { export, message }
     }
