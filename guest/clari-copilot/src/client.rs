@@ -15,7 +15,7 @@ pub const UPSTREAM: &str = "clari";
 pub const CREDENTIALS_HINT: &str = "check the Clari Copilot API key and password (Workspace Settings > Integrations > Clari Copilot API)";
 
 /// The largest `skip` Clari accepts on `/calls`.
-pub const MAX_SKIP: u64 = 10_000;
+pub const MAX_SKIP: u64 = crate::cursor::MAX_SKIP;
 /// The largest `limit` Clari accepts on `/calls`.
 pub const MAX_LIMIT: u32 = 100;
 

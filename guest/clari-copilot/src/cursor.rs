@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 /// The cursor format version this connector writes and reads.
 pub const VERSION: u32 = 1;
 
+/// The largest position a cursor may hold (Clari's `skip` cap).
+pub const MAX_SKIP: u64 = 10_000;
+
 /// How many recently listed ids a cursor remembers for de-duplication.
 pub const RECENT_IDS: usize = 250;
 
@@ -43,14 +46,15 @@ impl Slice {
         self.to
     }
     /// Width in milliseconds (at least 1).
-    pub fn width(&self) -> i64 {
-        self.to - self.from
+    pub fn width(&self) -> u64 {
+        // `from < to`, so the difference is positive; i128 keeps any i64 pair exact.
+        u64::try_from(i128::from(self.to) - i128::from(self.from)).unwrap_or(u64::MAX)
     }
 
     /// Splits into up to `parts` contiguous slices of near-equal width: no gap, no overlap.
     /// A one-millisecond slice cannot be split and comes back whole.
     pub fn split(&self, parts: u64) -> Vec<Slice> {
-        let width = self.width() as u128;
+        let width = u128::from(self.width());
         let parts = u128::from(parts.max(1)).min(width);
         let mut out = Vec::new();
         let mut from = self.from;
@@ -59,7 +63,9 @@ impl Slice {
             let to = if i == parts {
                 self.to
             } else {
-                self.from + (width * i / parts) as i64
+                // Strictly between `from` and `to`, so it fits an i64.
+                let offset = (width * i / parts) as i128;
+                i64::try_from(i128::from(self.from) + offset).unwrap_or(self.to)
             };
             if let Some(s) = Slice::new(from, to) {
                 out.push(s);
@@ -178,10 +184,16 @@ impl Cursor {
         }
         let envelope: Envelope =
             serde_json::from_value(value).map_err(|e| format!("malformed cursor ({e})"))?;
-        if let Cursor::Listing(l) = &envelope.cursor
-            && l.slices.windows(2).any(|w| w[0].to() != w[1].from())
-        {
-            return Err("the cursor's slices are not contiguous".into());
+        if let Cursor::Listing(l) = &envelope.cursor {
+            if l.slices.windows(2).any(|w| w[0].to() != w[1].from()) {
+                return Err("the cursor's slices are not contiguous".into());
+            }
+            if l.skip > MAX_SKIP {
+                return Err(format!(
+                    "the cursor's position {} is past {MAX_SKIP}",
+                    l.skip
+                ));
+            }
         }
         Ok(envelope.cursor)
     }
@@ -225,6 +237,7 @@ mod tests {
             r#"{"v":1,"state":"listing","mode":"full","end":1,"slices":[[5,5]],"skip":0,"matched":null}"#,
             r#"{"v":1,"state":"listing","mode":"full","end":1,"slices":[[0,5],[6,9]],"skip":0,"matched":null}"#,
             r#"{"v":1,"state":"listing","mode":"full","end":1,"slices":[],"skip":-1,"matched":null}"#,
+            r#"{"v":1,"state":"listing","mode":"full","end":1,"slices":[[0,5]],"skip":10001,"matched":null}"#,
         ] {
             assert!(Cursor::decode(raw).is_err(), "{raw}");
         }

@@ -196,7 +196,7 @@ fn advance(listing: &mut Listing, page: &CallsPage, limit: u32) {
         .as_ref()
         .and_then(|p| p.next_page_skip)
         .filter(|n| *n > listing.skip)
-        .unwrap_or(listing.skip + returned);
+        .unwrap_or(listing.skip.saturating_add(returned));
     if next <= MAX_SKIP {
         listing.skip = next;
         return;

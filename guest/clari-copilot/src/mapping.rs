@@ -158,7 +158,7 @@ fn properties(
     {
         out.push(prop(
             "durationMinutes",
-            PropertyValue::Integer((secs + 30) / 60),
+            PropertyValue::Integer(secs.saturating_add(30) / 60),
         ));
     }
     if let Some(stage) = text(&call.deal_stage_live).or(text(&call.deal_stage_before_call)) {

@@ -85,7 +85,7 @@ pub fn months_before(ms: i64, months: u32) -> i64 {
         .single()
         .and_then(|dt| dt.checked_sub_months(Months::new(months)))
         .map(|dt| dt.timestamp_millis())
-        .unwrap_or_else(|| ms.saturating_sub(i64::from(months) * 31 * 86_400_000))
+        .unwrap_or_else(|| ms.saturating_sub(i64::from(months).saturating_mul(31 * 86_400_000)))
 }
 
 /// An offset into a call as `mm:ss` (minutes not capped at 59): `[75:03]` is 1 h 15 min 3 s.

@@ -683,14 +683,51 @@ fn cursors_that_do_not_fit_the_mode() {
 #[test]
 fn empty_window_is_done_at_once() {
     let fake = FakeClari::default();
-    let page = connector(25)
+    let page = ClariCopilot::with_settings(Settings::default())
         .list_changes_with(&fake, now(), CrawlMode::Full, None)
         .unwrap();
     assert!(page.changes.is_empty());
     assert!(matches!(page.next, ListingNext::Done(_)));
+    let requests = fake.calls_requests();
+    assert_eq!(requests.len(), 1, "no public pass without eligible calls");
+    let get = |k: &str| {
+        requests[0]
+            .query
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("limit").as_deref(), Some("25"), "the default page size");
+    assert_eq!(get("skip").as_deref(), Some("0"));
+    assert_eq!(get("includePrivate").as_deref(), Some("true"));
+    // The default window: twelve months back from now, now included.
     assert_eq!(
-        fake.calls_requests().len(),
-        1,
-        "no public pass without eligible calls"
+        get("filterTimeGt"),
+        Some(time::format_query(time::months_before(now(), 12) - 1))
     );
+    assert_eq!(get("filterTimeLt"), Some(time::format_query(now() + 1)));
+}
+
+#[test]
+fn more_calls_in_one_millisecond_than_the_cap_end_the_slice_without_error() {
+    let t = now() - DAY;
+    // Private, so that each page's public pass over that millisecond stays short.
+    let mut calls: Vec<FakeCall> = (0..10_150)
+        .map(|i| FakeCall {
+            private: true,
+            ..FakeCall::done(format!("same-{i:05}"), t)
+        })
+        .collect();
+    calls.push(FakeCall::done("before", t - 1));
+    calls.push(FakeCall::done("after", t + 1));
+    let fake = FakeClari::with_calls(calls);
+    let run = crawl(&connector(100), &fake, CrawlMode::Full, None, 2_000);
+    let listed: BTreeSet<String> = ids(&run.changes).into_iter().collect();
+    assert!(listed.contains("before") && listed.contains("after"));
+    // What Clari can page to: skip 10,000 plus one page of 100.
+    assert_eq!(
+        listed.iter().filter(|id| id.starts_with("same-")).count(),
+        10_100
+    );
+    assert_eq!(listed.len(), run.changes.len());
 }
