@@ -1,0 +1,398 @@
+//! A mock of the Clari Copilot REST API on loopback, for tests and the demo: the public API
+//! behind `X-Api-Key` / `X-Api-Password`, a deterministic generated workspace, life over time
+//! (new calls, status changes that bump `last_modified_time`, edits that do not, deletions,
+//! privacy changes) through [`Control`] or the `/_mock` routes, and configurable faults.
+//!
+//! Choices where the real API is undocumented: the default order is time descending, then id;
+//! `Gt`/`Lt` filters are strict; private calls are fetchable by id on `/call-details`; deleted
+//! calls vanish from `/calls` and answer 404; throttling answers 429
+//! `{"message":"Too Many Requests"}` and the weekly quota 429 `{"message":"Limit Exceeded"}`.
+
+pub mod generate;
+pub mod model;
+pub mod query;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use model::Workspace;
+
+/// How the mock starts.
+#[derive(Debug, Clone)]
+pub struct MockClariConfig {
+    pub seed: u64,
+    pub calls: usize,
+    pub users: usize,
+    /// The generator's "now"; the mock clock starts here.
+    pub anchor: DateTime<Utc>,
+    pub api_key: String,
+    pub api_password: String,
+    pub faults: Faults,
+}
+
+impl Default for MockClariConfig {
+    fn default() -> Self {
+        MockClariConfig {
+            seed: 42,
+            calls: 300,
+            users: 12,
+            anchor: DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default(),
+            api_key: "mock-api-key".into(),
+            api_password: "mock-api-password".into(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Faults to inject; the default injects none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Requests per second before 429 (Clari: 10).
+    pub rate_limit_per_sec: Option<u32>,
+    /// Requests before the weekly quota answers 429.
+    pub weekly_quota: Option<u64>,
+    /// Answers larger than this many bytes become 502 (Clari: about 6 MB).
+    pub max_response_bytes: Option<usize>,
+    /// Share of requests answered 500, 502 or 504 (seeded, deterministic).
+    pub error_rate: f64,
+    /// Added to every answer.
+    pub latency: Duration,
+    /// `/call-details` answers broken JSON for these ids.
+    pub malformed_call_ids: Vec<String>,
+    /// Status for wrong credentials: 401, or 403.
+    pub wrong_credentials_status: u16,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_limit_per_sec: None,
+            weekly_quota: None,
+            max_response_bytes: None,
+            error_rate: 0.0,
+            latency: Duration::ZERO,
+            malformed_call_ids: Vec::new(),
+            wrong_credentials_status: 401,
+        }
+    }
+}
+
+/// Ground truth about one call, including what the API hides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallFacts {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub private: bool,
+    pub user_emails: Vec<String>,
+    pub time: DateTime<Utc>,
+    pub last_modified_time: DateTime<Utc>,
+    pub call_type: String,
+    pub has_crm: bool,
+}
+
+/// A call to add.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewCall {
+    pub status: String,
+    pub private: bool,
+    pub title: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl Default for NewCall {
+    fn default() -> Self {
+        NewCall {
+            status: "POST_PROCESSING_DONE".into(),
+            private: false,
+            title: None,
+            time: None,
+        }
+    }
+}
+
+struct Throttle {
+    window_start: Instant,
+    in_window: u32,
+    week_total: u64,
+}
+
+/// In-process control of a running mock; the `/_mock` routes call the same methods.
+pub struct Control {
+    workspace: Mutex<Workspace>,
+    config: MockClariConfig,
+    faults: Mutex<Faults>,
+    started: Instant,
+    requests: AtomicU64,
+    throttle: Mutex<Throttle>,
+    dice: Mutex<generate::Rng>,
+}
+
+impl Control {
+    fn new(config: MockClariConfig) -> Self {
+        Control {
+            workspace: Mutex::new(generate::workspace(config.seed, config.calls, config.users, config.anchor)),
+            faults: Mutex::new(config.faults.clone()),
+            dice: Mutex::new(generate::Rng::new(config.seed ^ 0xFA17)),
+            config,
+            started: Instant::now(),
+            requests: AtomicU64::new(0),
+            throttle: Mutex::new(Throttle {
+                window_start: Instant::now(),
+                in_window: 0,
+                week_total: 0,
+            }),
+        }
+    }
+
+    /// The mock clock: the anchor plus the time since the server started.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.config.anchor + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Workspace) -> R) -> R {
+        f(&self.workspace.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn with_mut<R>(&self, f: impl FnOnce(&mut Workspace) -> R) -> R {
+        f(&mut self.workspace.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        if let Ok(mut f) = self.faults.lock() {
+            *f = faults;
+        }
+    }
+
+    /// A deterministic number in [0, 1).
+    pub(crate) fn roll(&self) -> f64 {
+        self.dice.lock().map(|mut d| (d.next() % 1_000_000) as f64 / 1_000_000.0).unwrap_or(0.5)
+    }
+
+    /// Counts an authenticated request; answers the 429 message when a limit is hit.
+    pub(crate) fn admit(&self, faults: &Faults) -> Option<&'static str> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut t = self.throttle.lock().ok()?;
+        t.week_total += 1;
+        if faults.weekly_quota.is_some_and(|q| t.week_total > q) {
+            return Some("Limit Exceeded");
+        }
+        if let Some(rate) = faults.rate_limit_per_sec {
+            if t.window_start.elapsed() >= Duration::from_secs(1) {
+                t.window_start = Instant::now();
+                t.in_window = 0;
+            }
+            t.in_window += 1;
+            if t.in_window > rate {
+                return Some("Too Many Requests");
+            }
+        }
+        None
+    }
+
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn calls(&self) -> Vec<CallFacts> {
+        self.with(|w| {
+            w.calls
+                .iter()
+                .map(|c| CallFacts {
+                    id: c.id.clone(),
+                    title: c.title.clone(),
+                    status: c.status.clone(),
+                    private: c.private,
+                    user_emails: c.user_emails(&w.users),
+                    time: c.time,
+                    last_modified_time: c.last_modified,
+                    call_type: c.call_type.clone(),
+                    has_crm: c.crm.is_some(),
+                })
+                .collect()
+        })
+    }
+
+    /// Adds a fully generated call; answers its id.
+    pub fn add_call(&self, spec: NewCall) -> String {
+        let now = self.now();
+        self.with_mut(|w| {
+            let n = w.calls.len();
+            let users = w.users.clone();
+            let mut call = generate::call(&mut w.rng, n, &users, now, spec.time.or(Some(now - chrono::Duration::minutes(45))));
+            if spec.status == "POST_PROCESSING_DONE" && call.transcript.is_empty() {
+                // A processed call has something to say.
+                let mut more = generate::Rng::new(n as u64);
+                let donor = generate::call(&mut more, n, &users, now, Some(call.time));
+                call.transcript = donor.transcript;
+                call.duration = call.duration.max(600);
+            }
+            call.status = spec.status.clone();
+            call.private = spec.private;
+            call.last_modified = now;
+            if let Some(t) = spec.title {
+                call.title = t;
+            }
+            let id = call.id.clone();
+            w.calls.push(call);
+            id
+        })
+    }
+
+    fn edit(&self, id: &str, f: impl FnOnce(&mut model::Call)) -> anyhow::Result<()> {
+        self.with_mut(|w| match w.calls.iter_mut().find(|c| c.id == id) {
+            Some(c) => {
+                f(c);
+                Ok(())
+            }
+            None => Err(anyhow::anyhow!("no call with id {id}")),
+        })
+    }
+
+    /// Changes the status, bumping `last_modified_time` only when it changes.
+    pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
+        let now = self.now();
+        self.edit(id, |c| {
+            if c.status != status {
+                c.status = status.to_string();
+                c.last_modified = now;
+                if status == "POST_PROCESSING_DONE" && c.duration == 0 {
+                    c.duration = 900;
+                }
+            }
+        })
+    }
+
+    /// Edits the title without touching `last_modified_time`, as the real API behaves.
+    pub fn set_title(&self, id: &str, title: &str) -> anyhow::Result<()> {
+        self.edit(id, |c| c.title = title.to_string())
+    }
+
+    pub fn set_private(&self, id: &str, private: bool) -> anyhow::Result<()> {
+        self.edit(id, |c| c.private = private)
+    }
+
+    /// Deletes a call: gone from `/calls`, 404 on `/call-details`.
+    pub fn delete_call(&self, id: &str) -> anyhow::Result<()> {
+        self.with_mut(|w| {
+            let before = w.calls.len();
+            w.calls.retain(|c| c.id != id);
+            if w.calls.len() == before {
+                Err(anyhow::anyhow!("no call with id {id}"))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Regenerates the workspace from `seed`.
+    pub fn reset(&self, seed: u64) {
+        let c = &self.config;
+        let fresh = generate::workspace(seed, c.calls, c.users, c.anchor);
+        self.with_mut(|w| *w = fresh);
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) control: Control,
+    pub(crate) config: MockClariConfig,
+}
+
+/// A running mock.
+pub struct MockClari {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockClari {
+    /// Binds `addr` (port 0: a free port) and serves on a background thread.
+    pub fn spawn(addr: SocketAddr, config: MockClariConfig) -> anyhow::Result<MockClari> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            control: Control::new(config.clone()),
+            config,
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = server::router(shared.clone());
+        let thread = std::thread::Builder::new().name("mock-clari".into()).spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        })?;
+        Ok(MockClari {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.shared.control
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for MockClari {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Serves until the future is dropped (for `harness mock-clari`).
+pub async fn serve(listener: tokio::net::TcpListener, config: MockClariConfig) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared {
+        control: Control::new(config.clone()),
+        config,
+    });
+    axum::serve(listener, server::router(shared)).await?;
+    Ok(())
+}
