@@ -13,7 +13,7 @@ use mock_glean::{MockGlean, MockGleanConfig};
 
 use crate::config::Config;
 use crate::crawl::{CrawlReport, Crawler};
-use crate::runtime::{GuestClock, Runtime, types::CrawlMode};
+use crate::runtime::{GuestClock, types::CrawlMode};
 use crate::{render, setup};
 
 /// Options of the demo.

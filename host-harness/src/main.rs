@@ -9,7 +9,7 @@ use host_harness::config::Config;
 use host_harness::crawl::Crawler;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::{Player, Recorder};
-use host_harness::runtime::{GuestClock, Runtime, types::CrawlMode};
+use host_harness::runtime::{GuestClock, types::CrawlMode};
 use host_harness::{demo, setup};
 
 #[derive(Parser)]
