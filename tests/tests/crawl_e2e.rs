@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use host_harness::config::Config;
 use host_harness::crawl::{CrawlReport, Crawler};
 use host_harness::demo::demo_config_toml;
-use host_harness::runtime::{GuestClock, Runtime, types::CrawlMode};
+use host_harness::runtime::{GuestClock, types::CrawlMode};
 use host_harness::setup::{self, Prepared};
 use mock_clari::{MockClari, MockClariConfig, NewCall};
 use mock_glean::{MockGlean, MockGleanConfig};
@@ -36,7 +36,10 @@ fn loopback() -> SocketAddr {
 }
 
 fn world(name: &str, calls: usize) -> World {
-    let anchor: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    // The workspace's "now" is the real now: the mock stamps changes with its clock (the
+    // anchor plus elapsed time) and the connector lists up to the guest's clock, so both must
+    // advance together for an incremental crawl to see a change.
+    let anchor: DateTime<Utc> = Utc::now();
     let clari_config = MockClariConfig {
         seed: 7,
         calls,
@@ -65,8 +68,7 @@ fn world(name: &str, calls: usize) -> World {
     };
     let config = Config::from_file(toml_parse(&text), std::path::Path::new("."), &env).unwrap();
     let runtime = host_harness::cached_runtime().unwrap();
-    // The guest's clock stands at the workspace's "now".
-    let prepared = setup::prepare(&runtime, &config, GuestClock::Fixed(anchor.timestamp())).unwrap();
+    let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
     World {
         clari,
         glean,
