@@ -167,7 +167,17 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     let docs = glean.documents(&datasource);
     println!("\nindex now holds {} documents in datasource `{datasource}`\n", docs.len());
     println!("three results as search shows them:\n");
-    let public = docs.iter().find(|d| render::access_label(d).starts_with("public"));
+    let has_competitor = |d: &&glean_api::DocumentDefinition| {
+        d.custom_properties
+            .iter()
+            .flatten()
+            .any(|p| p.name.as_deref() == Some("competitor"))
+    };
+    let public = docs
+        .iter()
+        .filter(|d| render::access_label(d).starts_with("public"))
+        .find(has_competitor)
+        .or_else(|| docs.iter().find(|d| render::access_label(d).starts_with("public")));
     let private = docs.iter().find(|d| render::access_label(d).starts_with("private"));
     let newest = docs.iter().max_by_key(|d| d.created_at);
     let mut shown = Vec::new();

@@ -55,6 +55,15 @@ pub fn access_label(doc: &DocumentDefinition) -> String {
     }
 }
 
+/// The first bullet after the line `header` in a body laid out in sections.
+fn first_bullet(body: &str, header: &str) -> Option<String> {
+    let mut lines = body.lines().skip_while(|l| l.trim() != header).skip(1);
+    lines
+        .find(|l| l.starts_with("- ") || l.trim().is_empty())
+        .filter(|l| l.starts_with("- "))
+        .map(|l| l.trim_start_matches("- ").to_string())
+}
+
 /// One search result, several lines.
 pub fn result(n: usize, doc: &DocumentDefinition) -> String {
     let mut out = String::new();
@@ -102,6 +111,23 @@ pub fn result(n: usize, doc: &DocumentDefinition) -> String {
     if !tags.is_empty() {
         let _ = writeln!(out, "   {}", tags.join(" "));
     }
+    if let Some(p) = prop(doc, "participant").and_then(text) {
+        let _ = writeln!(out, "   participants: {}", snippet(&p, 160));
+    }
+    if let Some(c) = prop(doc, "competitor").and_then(text) {
+        let _ = writeln!(out, "   competitors mentioned: {c}");
+    }
+    let body = doc
+        .body
+        .as_ref()
+        .and_then(|b| b.text_content.clone())
+        .unwrap_or_default();
+    if let Some(a) = first_bullet(&body, "Action items") {
+        let _ = writeln!(out, "   action item: {}", snippet(&a, 160));
+    }
+    if let Some(m) = first_bullet(&body, "Topics discussed:") {
+        let _ = writeln!(out, "   key moment: {}", snippet(&m, 160));
+    }
     let _ = writeln!(out, "   visible to: {}", access_label(doc));
     out
 }
@@ -109,6 +135,15 @@ pub fn result(n: usize, doc: &DocumentDefinition) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_section_bullets() {
+        let body = "T\n\nAction items\n- Send it (owner: A)\n- Other\n\nKey moments\nTopics discussed:\n- [01:00] Pricing\n";
+        assert_eq!(first_bullet(body, "Action items").as_deref(), Some("Send it (owner: A)"));
+        assert_eq!(first_bullet(body, "Topics discussed:").as_deref(), Some("[01:00] Pricing"));
+        assert_eq!(first_bullet(body, "Competitor mentions"), None);
+        assert_eq!(first_bullet("Action items\n\n- late", "Action items"), None);
+    }
 
     #[test]
     fn snippets_cut_at_words() {
