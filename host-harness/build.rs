@@ -11,7 +11,11 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 /// The components built, and the environment variable each path is passed in.
 const GUESTS: &[(&str, &str, &str)] = &[
-    ("clari-copilot-connector", "clari_copilot_connector.wasm", "CLARI_COPILOT_COMPONENT"),
+    (
+        "clari-copilot-connector",
+        "clari_copilot_connector.wasm",
+        "CLARI_COPILOT_COMPONENT",
+    ),
     ("probe-connector", "probe_connector.wasm", "PROBE_COMPONENT"),
 ];
 
@@ -55,9 +59,7 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {
     for (package, _, _) in GUESTS {
         cmd.args(["-p", package]);
     }
-    cmd
-        .arg("--target-dir")
-        .arg(target_dir);
+    cmd.arg("--target-dir").arg(target_dir);
     for var in [
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",
@@ -77,7 +79,9 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {
     ] {
         cmd.env_remove(var);
     }
-    let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -112,6 +116,8 @@ fn ensure_target_installed() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`rustup target add {TARGET}` failed; run it by hand"))
+        Err(format!(
+            "`rustup target add {TARGET}` failed; run it by hand"
+        ))
     }
 }

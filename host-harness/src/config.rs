@@ -274,7 +274,8 @@ impl Config {
         }
         let mut upstreams = BTreeMap::new();
         for (name, u) in file.upstreams {
-            let base = BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
+            let base =
+                BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
             if let Some(r) = u.rate_per_second
                 && !(r > 0.0 && r.is_finite())
             {
@@ -323,7 +324,10 @@ impl Config {
         Ok(Config {
             name: c.name,
             component: c.component.map(|p| base_dir.join(p)),
-            state_dir: base_dir.join(c.state_dir.unwrap_or_else(|| PathBuf::from(".harness-state"))),
+            state_dir: base_dir.join(
+                c.state_dir
+                    .unwrap_or_else(|| PathBuf::from(".harness-state")),
+            ),
             settings,
             limits: SandboxLimits {
                 memory_bytes: l.memory_mb as usize * 1024 * 1024,
@@ -383,7 +387,10 @@ token_env = "T"
         assert_eq!(c.upstreams["clari"].credentials.len(), 2);
         assert_eq!(c.state_dir, PathBuf::from("/etc/harness/.harness-state"));
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("key-value-1") && !dbg.contains("token-value-1"), "{dbg}");
+        assert!(
+            !dbg.contains("key-value-1") && !dbg.contains("token-value-1"),
+            "{dbg}"
+        );
     }
 
     #[test]

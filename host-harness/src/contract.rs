@@ -108,7 +108,10 @@ mod tests {
         let m = module_with_section(CONTRACT_VERSION_SECTION, b"0.2.0");
         let e = check_component(&m).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("0.2.0") && msg.contains("0.1.0 up to (not including) 0.2.0"), "{msg}");
+        assert!(
+            msg.contains("0.2.0") && msg.contains("0.1.0 up to (not including) 0.2.0"),
+            "{msg}"
+        );
         let m = module_with_section(CONTRACT_VERSION_SECTION, b"0.1.0-alpha");
         assert!(check_component(&m).is_err());
     }
@@ -117,8 +120,14 @@ mod tests {
     fn refuses_unversioned_and_garbage() {
         let m = module_with_section("other", b"x");
         assert_eq!(check_component(&m).unwrap_err(), ContractError::Unversioned);
-        assert!(matches!(check_component(b"not wasm"), Err(ContractError::NotWasm(_))));
+        assert!(matches!(
+            check_component(b"not wasm"),
+            Err(ContractError::NotWasm(_))
+        ));
         let m = module_with_section(CONTRACT_VERSION_SECTION, b"one");
-        assert!(matches!(check_component(&m), Err(ContractError::Malformed(_))));
+        assert!(matches!(
+            check_component(&m),
+            Err(ContractError::Malformed(_))
+        ));
     }
 }

@@ -79,11 +79,16 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         anchor,
         ..MockClariConfig::default()
     };
-    let (api_key, api_password) = (clari_config.api_key.clone(), clari_config.api_password.clone());
-    let clari = MockClari::spawn(loopback(), clari_config).context("starting the mock Clari Copilot server")?;
+    let (api_key, api_password) = (
+        clari_config.api_key.clone(),
+        clari_config.api_password.clone(),
+    );
+    let clari = MockClari::spawn(loopback(), clari_config)
+        .context("starting the mock Clari Copilot server")?;
     let glean_config = MockGleanConfig::default();
     let token = glean_config.token.clone();
-    let glean = MockGlean::spawn(loopback(), glean_config).context("starting the mock Glean server")?;
+    let glean =
+        MockGlean::spawn(loopback(), glean_config).context("starting the mock Glean server")?;
     println!("mock Clari Copilot API  {}", clari.base_url());
     println!("mock Glean indexing API {}", glean.base_url());
 
@@ -111,7 +116,11 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         prepared.info.display_name,
         prepared.info.version,
         "0.1",
-        if runtime.is_pooling() { "with" } else { "without" },
+        if runtime.is_pooling() {
+            "with"
+        } else {
+            "without"
+        },
         t.elapsed().as_secs_f64()
     );
     let datasource = prepared.info.name.clone();
@@ -121,7 +130,10 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         "source workspace: {} calls ({} private, {} processed and eligible)\n",
         facts.len(),
         facts.iter().filter(|c| c.private).count(),
-        facts.iter().filter(|c| c.status == "POST_PROCESSING_DONE").count()
+        facts
+            .iter()
+            .filter(|c| c.status == "POST_PROCESSING_DONE")
+            .count()
     );
 
     let full = crawl(&mut prepared, CrawlMode::Full)?;
@@ -138,7 +150,12 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     let finishing: Vec<String> = control
         .calls()
         .into_iter()
-        .filter(|c| matches!(c.status.as_str(), "PROCESSING" | "PROCESSED" | "WAITING_IN_QUEUE"))
+        .filter(|c| {
+            matches!(
+                c.status.as_str(),
+                "PROCESSING" | "PROCESSED" | "WAITING_IN_QUEUE"
+            )
+        })
         .take(2)
         .map(|c| c.id)
         .collect();
@@ -146,7 +163,12 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         control.set_status(id, "POST_PROCESSING_DONE")?;
     }
     let indexed = glean.documents(&datasource);
-    let deleted: Vec<String> = indexed.iter().rev().take(3).filter_map(|d| d.id.clone()).collect();
+    let deleted: Vec<String> = indexed
+        .iter()
+        .rev()
+        .take(3)
+        .filter_map(|d| d.id.clone())
+        .collect();
     for id in &deleted {
         control.delete_call(id)?;
     }
@@ -165,7 +187,10 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     print!("{reconcile}");
 
     let docs = glean.documents(&datasource);
-    println!("\nindex now holds {} documents in datasource `{datasource}`\n", docs.len());
+    println!(
+        "\nindex now holds {} documents in datasource `{datasource}`\n",
+        docs.len()
+    );
     println!("three results as search shows them:\n");
     let has_competitor = |d: &&glean_api::DocumentDefinition| {
         d.custom_properties
@@ -177,12 +202,20 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         .iter()
         .filter(|d| render::access_label(d).starts_with("public"))
         .find(has_competitor)
-        .or_else(|| docs.iter().find(|d| render::access_label(d).starts_with("public")));
-    let private = docs.iter().find(|d| render::access_label(d).starts_with("private"));
+        .or_else(|| {
+            docs.iter()
+                .find(|d| render::access_label(d).starts_with("public"))
+        });
+    let private = docs
+        .iter()
+        .find(|d| render::access_label(d).starts_with("private"));
     let newest = docs.iter().max_by_key(|d| d.created_at);
     let mut shown = Vec::new();
     for d in [public, private, newest].into_iter().flatten() {
-        if !shown.iter().any(|s: &&glean_api::DocumentDefinition| s.id == d.id) {
+        if !shown
+            .iter()
+            .any(|s: &&glean_api::DocumentDefinition| s.id == d.id)
+        {
             shown.push(d);
         }
     }

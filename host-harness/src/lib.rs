@@ -2,13 +2,13 @@
 //! components in a sandbox, polices their egress, injects credentials, runs crawls with durable
 //! state and pushes the results to a Glean indexing API.
 
-pub mod contract;
-pub mod egress;
-pub mod runtime;
 pub mod config;
-pub mod demo;
+pub mod contract;
 pub mod crawl;
+pub mod demo;
+pub mod egress;
 pub mod render;
+pub mod runtime;
 pub mod schedule;
 pub mod setup;
 pub mod status;

@@ -13,7 +13,11 @@ use host_harness::runtime::{GuestClock, types::CrawlMode};
 use host_harness::{demo, setup};
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot and Glean APIs")]
+#[command(
+    name = "harness",
+    version,
+    about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot and Glean APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,7 +141,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // A replay needs no credentials: nothing reaches the network.
             let replaying = replay.is_some();
-            let env = move |k: &str| env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()));
+            let env = move |k: &str| {
+                env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()))
+            };
             let config = Config::load(&config, &env)?;
             let runtime = host_harness::cached_runtime()?;
             let now = chrono::Utc::now().timestamp();
@@ -147,7 +153,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => Tape::Off,
             };
             // A recording fixes the guest clock so that a replay asks the very same questions.
-            let clock = if record.is_some() { GuestClock::Fixed(now) } else { GuestClock::System };
+            let clock = if record.is_some() {
+                GuestClock::Fixed(now)
+            } else {
+                GuestClock::System
+            };
             let mut p = setup::prepare_with(
                 &runtime,
                 &config,
@@ -170,7 +180,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{report}");
             }
             if !report.completed {
-                anyhow::bail!("the crawl stopped before its end; the next run resumes from the last checkpoint");
+                anyhow::bail!(
+                    "the crawl stopped before its end; the next run resumes from the last checkpoint"
+                );
             }
             Ok(())
         }
@@ -189,7 +201,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Status needs no secrets: it only reads state.
             let env = |k: &str| env(k).or_else(|| Some("status-needs-no-secret".into()));
             let config = Config::load(&config, &env)?;
-            let store = host_harness::crawl::state::StateStore::open(&config.state_dir, &config.name)?;
+            let store =
+                host_harness::crawl::state::StateStore::open(&config.state_dir, &config.name)?;
             print!(
                 "{}",
                 host_harness::status::render(
@@ -206,8 +219,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&config, &env)?;
             let runtime = host_harness::cached_runtime()?;
             let p = setup::prepare(&runtime, &config, GuestClock::System)?;
-            p.connector.check().context("the connector's check failed")?;
-            println!("ok: {} can reach its upstreams with the configured credentials", p.info.display_name);
+            p.connector
+                .check()
+                .context("the connector's check failed")?;
+            println!(
+                "ok: {} can reach its upstreams with the configured credentials",
+                p.info.display_name
+            );
             Ok(())
         }
         Command::Describe { component } => {
@@ -262,7 +280,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 state_file,
                 ..Default::default()
             };
-            println!("mock Glean indexing API on http://{addr}; send Authorization: Bearer {}", config.token);
+            println!(
+                "mock Glean indexing API on http://{addr}; send Authorization: Bearer {}",
+                config.token
+            );
             serve(addr, |l| mock_glean::serve(l, config))
         }
     }

@@ -139,8 +139,14 @@ mod tests {
     #[test]
     fn finds_section_bullets() {
         let body = "T\n\nAction items\n- Send it (owner: A)\n- Other\n\nKey moments\nTopics discussed:\n- [01:00] Pricing\n";
-        assert_eq!(first_bullet(body, "Action items").as_deref(), Some("Send it (owner: A)"));
-        assert_eq!(first_bullet(body, "Topics discussed:").as_deref(), Some("[01:00] Pricing"));
+        assert_eq!(
+            first_bullet(body, "Action items").as_deref(),
+            Some("Send it (owner: A)")
+        );
+        assert_eq!(
+            first_bullet(body, "Topics discussed:").as_deref(),
+            Some("[01:00] Pricing")
+        );
         assert_eq!(first_bullet(body, "Competitor mentions"), None);
         assert_eq!(first_bullet("Action items\n\n- late", "Action items"), None);
     }

@@ -19,7 +19,10 @@ pub fn stop_on_signals() -> Arc<AtomicBool> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async {
@@ -51,7 +54,11 @@ pub fn stop_on_signals() -> Arc<AtomicBool> {
 }
 
 /// Which crawl is due at `now`, if any; otherwise how long until the next one.
-pub fn next_crawl(state: &CrawlState, schedule: &ScheduleSection, now: i64) -> Result<CrawlMode, i64> {
+pub fn next_crawl(
+    state: &CrawlState,
+    schedule: &ScheduleSection,
+    now: i64,
+) -> Result<CrawlMode, i64> {
     let full_every = (schedule.full_hours * 3600) as i64;
     let incr_every = (schedule.incremental_minutes * 60) as i64;
     if state.incremental_cursor.is_none() || state.full_in_progress.is_some() {
@@ -79,14 +86,19 @@ pub fn next_crawl(state: &CrawlState, schedule: &ScheduleSection, now: i64) -> R
 }
 
 /// Crawls on `schedule` until `stop` is set. Returns on a configuration error.
-pub fn run(p: &mut Prepared, schedule: &ScheduleSection, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+pub fn run(
+    p: &mut Prepared,
+    schedule: &ScheduleSection,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let mut options = p.options.clone();
     options.stop = Some(stop.clone());
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
         match next_crawl(&p.store.state, schedule, now) {
             Ok(mode) => {
-                let report = Crawler::new(&p.connector, &*p.index, &mut p.store, options.clone()).run(mode)?;
+                let report = Crawler::new(&p.connector, &*p.index, &mut p.store, options.clone())
+                    .run(mode)?;
                 print!("{report}");
             }
             Err(wait) => {

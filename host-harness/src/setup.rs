@@ -53,7 +53,11 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
 }
 
 /// [`prepare`] with recording, replay or a directory index.
-pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyhow::Result<Prepared> {
+pub fn prepare_with(
+    runtime: &Runtime,
+    config: &Config,
+    run: RunOptions,
+) -> anyhow::Result<Prepared> {
     let clock = match &run.tape {
         Tape::Replay(player) => GuestClock::Fixed(player.clock()),
         _ => run.clock,
@@ -75,13 +79,19 @@ pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyh
     // Ask the component what it needs, with no network at all.
     let probe = ConnectorInstance::new(
         compiled.clone(),
-        Arc::new(Egress::new(Vec::new(), EgressLimits::default(), redactor.clone())),
+        Arc::new(Egress::new(
+            Vec::new(),
+            EgressLimits::default(),
+            redactor.clone(),
+        )),
         config.settings.clone(),
         config.limits.clone(),
         clock,
         &config.name,
     );
-    let info = probe.describe().context("asking the connector to describe itself")?;
+    let info = probe
+        .describe()
+        .context("asking the connector to describe itself")?;
 
     let mut routes = Vec::new();
     for declared in &info.upstreams {
@@ -94,7 +104,11 @@ pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyh
             );
         };
         for header in &declared.auth_headers {
-            if !u.credentials.iter().any(|(h, _)| h.eq_ignore_ascii_case(header)) {
+            if !u
+                .credentials
+                .iter()
+                .any(|(h, _)| h.eq_ignore_ascii_case(header))
+            {
                 bail!(
                     "upstream `{name}` needs the credential header `{header}`; add `{header} = {{ env = \"VARIABLE\" }}` \
                      under [upstreams.{name}.credentials]",
@@ -103,7 +117,11 @@ pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyh
             }
         }
         for (header, _) in &u.credentials {
-            if !declared.auth_headers.iter().any(|h| h.eq_ignore_ascii_case(header)) {
+            if !declared
+                .auth_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(header))
+            {
                 bail!(
                     "[upstreams.{name}.credentials] sets `{header}`, which the connector does not declare as a credential \
                      header (it declares: {declared_list}); remove it",
@@ -124,7 +142,9 @@ pub fn prepare_with(runtime: &Runtime, config: &Config, run: RunOptions) -> anyh
     }
     for name in config.upstreams.keys() {
         if !info.upstreams.iter().any(|d| &d.name == name) {
-            tracing::warn!("[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable");
+            tracing::warn!(
+                "[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable"
+            );
         }
     }
     let egress = Arc::new(

@@ -38,7 +38,11 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
     let mut out = String::new();
     let _ = writeln!(out, "instance {name}  (state {path})");
     let _ = writeln!(out, "last full crawl:        {}", outcome(&state.last_full));
-    let _ = writeln!(out, "last incremental crawl: {}", outcome(&state.last_incremental));
+    let _ = writeln!(
+        out,
+        "last incremental crawl: {}",
+        outcome(&state.last_incremental)
+    );
     let _ = writeln!(out, "indexed documents:      {}", state.documents.len());
     match &state.full_in_progress {
         Some(p) => {
@@ -56,7 +60,11 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
     let _ = writeln!(
         out,
         "incremental cursor:     {}",
-        if state.incremental_cursor.is_some() { "set" } else { "none (run a full crawl first)" }
+        if state.incremental_cursor.is_some() {
+            "set"
+        } else {
+            "none (run a full crawl first)"
+        }
     );
     if state.held_deletions.is_empty() {
         let _ = writeln!(out, "deletions held:         none");
@@ -69,14 +77,28 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
     }
     let _ = writeln!(out, "failed items:           {}", state.failures.len());
     for (id, f) in state.failures.iter().take(20) {
-        let _ = writeln!(out, "  {id}: {} error at {}: {}", f.kind, when(f.at), f.message);
+        let _ = writeln!(
+            out,
+            "  {id}: {} error at {}: {}",
+            f.kind,
+            when(f.at),
+            f.message
+        );
     }
     if state.failures.len() > 20 {
         let _ = writeln!(out, "  ... and {} more", state.failures.len() - 20);
     }
-    let used = if state.budget.week_start == week_start(now) { state.budget.requests } else { 0 };
+    let used = if state.budget.week_start == week_start(now) {
+        state.budget.requests
+    } else {
+        0
+    };
     let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
-    let warn = if share >= 90.0 { "  WARNING: the weekly budget is nearly spent" } else { "" };
+    let warn = if share >= 90.0 {
+        "  WARNING: the weekly budget is nearly spent"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
         "API budget this week:   {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",

@@ -15,7 +15,9 @@ pub fn to_document(
     perms: &Permissions,
 ) -> anyhow::Result<DocumentDefinition> {
     let permissions = match perms {
-        Permissions::AllUsers => json!({"allowAllDatasourceUsersAccess": true, "allowAnonymousAccess": false}),
+        Permissions::AllUsers => {
+            json!({"allowAllDatasourceUsersAccess": true, "allowAnonymousAccess": false})
+        }
         Permissions::Users(emails) if !emails.is_empty() => json!({
             "allowedUsers": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
             "allowAnonymousAccess": false,
@@ -32,9 +34,14 @@ pub fn to_document(
         "body": {"mimeType": "text/plain", "textContent": item.body},
         "permissions": permissions,
     });
-    let obj = doc.as_object_mut().ok_or_else(|| anyhow::anyhow!("document is an object"))?;
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| anyhow::anyhow!("document is an object"))?;
     if let Some(s) = &item.summary {
-        obj.insert("summary".into(), json!({"mimeType": "text/plain", "textContent": s}));
+        obj.insert(
+            "summary".into(),
+            json!({"mimeType": "text/plain", "textContent": s}),
+        );
     }
     if let Some(a) = &item.author {
         let mut author = serde_json::Map::new();
@@ -80,7 +87,10 @@ pub fn to_document(
         obj.insert("customProperties".into(), Value::Array(props));
     }
     serde_json::from_value(doc).map_err(|e| {
-        anyhow::anyhow!("item `{}` does not form a valid Glean document: {e}", item.id)
+        anyhow::anyhow!(
+            "item `{}` does not form a valid Glean document: {e}",
+            item.id
+        )
     })
 }
 
@@ -142,7 +152,11 @@ fn property_type(kind: PropertyKind) -> &'static str {
 pub fn to_user(u: &types::User) -> DatasourceUserDefinition {
     DatasourceUserDefinition {
         email: u.email.clone(),
-        name: if u.name.is_empty() { u.email.clone() } else { u.name.clone() },
+        name: if u.name.is_empty() {
+            u.email.clone()
+        } else {
+            u.name.clone()
+        },
         user_id: Some(u.id.clone()),
         is_active: Some(u.active),
     }
@@ -162,8 +176,7 @@ pub fn batches(
     items: Vec<(String, String, String, DocumentDefinition)>,
     max_docs: usize,
     max_bytes: usize,
-) -> Vec<Vec<(String, String, String, DocumentDefinition)>>
-{
+) -> Vec<Vec<(String, String, String, DocumentDefinition)>> {
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0;

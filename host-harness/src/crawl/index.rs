@@ -11,7 +11,11 @@ use crate::runtime::types;
 /// An index a crawl writes to.
 pub trait Index: Sync {
     /// Registers (or updates) the datasource for `info`.
-    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()>;
+    fn ensure_datasource(
+        &self,
+        datasource: &str,
+        info: &types::ConnectorInfo,
+    ) -> anyhow::Result<()>;
     /// Replaces the datasource's users.
     fn index_users(&self, datasource: &str, users: &[types::User]) -> anyhow::Result<()>;
     /// Adds or replaces documents.
@@ -50,7 +54,11 @@ impl GleanIndex {
 const USERS_PER_PAGE: usize = 1000;
 
 impl Index for GleanIndex {
-    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()> {
+    fn ensure_datasource(
+        &self,
+        datasource: &str,
+        info: &types::ConnectorInfo,
+    ) -> anyhow::Result<()> {
         let config = documents::datasource_config(datasource, info)?;
         self.call(|| self.client.add_datasource(&config))
             .context("adddatasource")
@@ -114,7 +122,13 @@ impl DirIndex {
         // Ids are source ids; keep file names safe whatever they contain.
         let safe: String = id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join("documents").join(format!("{safe}.json"))
     }
@@ -127,7 +141,11 @@ impl DirIndex {
 }
 
 impl Index for DirIndex {
-    fn ensure_datasource(&self, datasource: &str, info: &types::ConnectorInfo) -> anyhow::Result<()> {
+    fn ensure_datasource(
+        &self,
+        datasource: &str,
+        info: &types::ConnectorInfo,
+    ) -> anyhow::Result<()> {
         Self::write(
             &self.dir.join("datasource.json"),
             &documents::datasource_config(datasource, info)?,
@@ -139,18 +157,26 @@ impl Index for DirIndex {
         Self::write(&self.dir.join("users.json"), &users)
     }
 
-    fn index_documents(&self, _datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()> {
+    fn index_documents(
+        &self,
+        _datasource: &str,
+        docs: &[DocumentDefinition],
+    ) -> anyhow::Result<()> {
         for d in docs {
-            let id = d
-                .id
-                .as_deref()
-                .ok_or_else(|| anyhow::anyhow!("a document without an id"))?;
+            let id =
+                d.id.as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("a document without an id"))?;
             Self::write(&self.doc_path(id), d)?;
         }
         Ok(())
     }
 
-    fn delete_document(&self, _datasource: &str, _object_type: &str, id: &str) -> anyhow::Result<()> {
+    fn delete_document(
+        &self,
+        _datasource: &str,
+        _object_type: &str,
+        id: &str,
+    ) -> anyhow::Result<()> {
         match std::fs::remove_file(self.doc_path(id)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

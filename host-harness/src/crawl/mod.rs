@@ -4,6 +4,7 @@
 //! proof (absent from the listing AND `not-found` on fetch), held by a brake above a share of
 //! the index.
 
+pub mod crash;
 pub mod documents;
 pub mod index;
 pub mod report;
@@ -156,6 +157,7 @@ impl<'a> Crawler<'a> {
             CrawlMode::Incremental => self.store.state.last_incremental = Some(outcome),
         }
         self.store.save()?;
+        crash::point("state saved");
         // A configuration problem is the operator's to fix: surface it as an error.
         if let Err(e) = result
             && is_config_error(&e)
@@ -193,6 +195,7 @@ impl<'a> Crawler<'a> {
         self.index
             .index_users(datasource, &users)
             .context("uploading users to the index")?;
+        crash::point("users uploaded");
         report.users_indexed = users.len() as u64;
         Ok(())
     }
@@ -283,10 +286,12 @@ impl<'a> Crawler<'a> {
                 }
                 self.store.state.incremental_cursor = Some(next_incremental);
                 self.store.save()?;
+                crash::point("state saved");
                 report.completed = true;
                 return Ok(());
             }
             self.store.save()?;
+            crash::point("state saved");
             if self
                 .options
                 .stop
@@ -345,7 +350,10 @@ impl<'a> Crawler<'a> {
                         report.record_failure(
                             &id,
                             ErrorKind::System,
-                            format!("the connector answered item `{}` for id `{id}` (a connector bug)", item.id),
+                            format!(
+                                "the connector answered item `{}` for id `{id}` (a connector bug)",
+                                item.id
+                            ),
                         );
                         continue;
                     }
@@ -388,6 +396,7 @@ impl<'a> Crawler<'a> {
             self.index
                 .index_documents(datasource, &docs)
                 .with_context(|| format!("uploading {} documents to the index", docs.len()))?;
+            crash::point("documents uploaded");
             report.indexed += docs.len() as u64;
             acked.extend(batch.into_iter().map(|(id, ty, hash, _)| (id, ty, hash)));
         }
@@ -396,13 +405,19 @@ impl<'a> Crawler<'a> {
 
     /// After a complete full listing: delete what the listing no longer has and the source
     /// confirms is gone; hold the deletions when they exceed the brake.
-    fn reconcile_deletions(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
+    fn reconcile_deletions(
+        &mut self,
+        datasource: &str,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<()> {
         let Some(progress) = self.store.state.full_in_progress.as_ref() else {
             return Ok(());
         };
         let indexed = self.store.state.documents.len();
         if progress.listed.is_empty() && indexed > 0 {
-            tracing::warn!("the full listing was empty while the index holds {indexed} documents: deleting nothing");
+            tracing::warn!(
+                "the full listing was empty while the index holds {indexed} documents: deleting nothing"
+            );
             report.stopped = Some("the listing was empty: no deletions were made".into());
             return Ok(());
         }
@@ -418,12 +433,17 @@ impl<'a> Crawler<'a> {
         for id in candidates {
             match self.retry_call(|| self.connector.fetch_item(&id, Visibility::Unknown)) {
                 Err(e) if e.kind() == ErrorKind::NotFound => confirmed.push(id),
-                Ok(_) => tracing::info!(item = %id, "not in the listing but still at the source: kept"),
+                Ok(_) => {
+                    tracing::info!(item = %id, "not in the listing but still at the source: kept")
+                }
                 Err(e) => tracing::warn!(item = %id, "could not confirm deletion ({e}): kept"),
             }
         }
         let share = confirmed.len() as f64 / indexed.max(1) as f64;
-        if !confirmed.is_empty() && share > self.options.max_delete_share && !self.options.allow_mass_delete {
+        if !confirmed.is_empty()
+            && share > self.options.max_delete_share
+            && !self.options.allow_mass_delete
+        {
             tracing::warn!(
                 "{} deletions ({:.0}% of the index) exceed the brake of {:.0}%: held; rerun with --allow-mass-delete to apply them",
                 confirmed.len(),
@@ -445,10 +465,12 @@ impl<'a> Crawler<'a> {
             self.index
                 .delete_document(datasource, &object_type, &id)
                 .with_context(|| format!("deleting `{id}` from the index"))?;
+            crash::point("document deleted");
             self.store.state.documents.remove(&id);
             self.store.state.held_deletions.remove(&id);
             report.deleted += 1;
             self.store.save()?;
+            crash::point("state saved");
         }
         Ok(())
     }
@@ -470,4 +492,3 @@ fn listing_error(e: CallError, report: &mut CrawlReport) -> anyhow::Error {
     *report.errors.entry(e.kind()).or_default() += 1;
     anyhow::Error::new(e).context("listing changes")
 }
-

@@ -80,7 +80,12 @@ impl fmt::Display for CrawlReport {
                 self.stopped.as_deref().unwrap_or("unknown reason")
             )
         };
-        writeln!(f, "{} crawl {status} in {:.1}s", self.mode, self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "{} crawl {status} in {:.1}s",
+            self.mode,
+            self.elapsed.as_secs_f64()
+        )?;
         writeln!(
             f,
             "  calls listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6}",
@@ -107,7 +112,15 @@ impl fmt::Display for CrawlReport {
             let kinds: Vec<String> = self
                 .errors
                 .iter()
-                .map(|(k, n)| format!("{n} {}", serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+                .map(|(k, n)| {
+                    format!(
+                        "{n} {}",
+                        serde_json::to_value(k)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect();
             writeln!(f, "  errors: {}", kinds.join(", "))?;
             for fl in self.failures.iter().take(10) {

@@ -111,7 +111,10 @@ mod tests {
             let base = p.base_delay * 2u32.pow(attempt);
             assert!(d >= base && d <= base.mul_f64(1.25), "{attempt}: {d:?}");
         }
-        assert_eq!(p.delay(0, Some(Duration::from_secs(999)), 1), p.max_retry_after);
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(999)), 1),
+            p.max_retry_after
+        );
     }
 
     #[test]

@@ -168,8 +168,12 @@ mod tests {
     #[test]
     fn weeks_start_on_sunday_midnight_utc() {
         // 2026-11-25 is a Wednesday; the week began Sunday 2026-11-22.
-        let wed = chrono::DateTime::parse_from_rfc3339("2026-11-25T13:00:00Z").unwrap().timestamp();
-        let sun = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap().timestamp();
+        let wed = chrono::DateTime::parse_from_rfc3339("2026-11-25T13:00:00Z")
+            .unwrap()
+            .timestamp();
+        let sun = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+            .unwrap()
+            .timestamp();
         assert_eq!(week_start(wed), sun);
         assert_eq!(week_start(sun), sun);
         let mut b = BudgetRecord::default();

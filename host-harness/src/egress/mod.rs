@@ -286,7 +286,10 @@ impl Egress {
                 .credentials
                 .iter()
                 .any(|(c, _)| c.eq_ignore_ascii_case(name))
-            || route.auth_headers.iter().any(|c| c.eq_ignore_ascii_case(name))
+            || route
+                .auth_headers
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name))
     }
 
     fn map_error(&self, e: ureq::Error) -> EgressError {

@@ -77,11 +77,7 @@ impl BaseUrl {
             .port_or_known_default()
             .ok_or_else(|| bad("the URL has no port"))?;
         Ok(BaseUrl {
-            origin: Origin {
-                scheme,
-                host,
-                port,
-            },
+            origin: Origin { scheme, host, port },
             prefix: url.path().trim_end_matches('/').to_string(),
         })
     }
@@ -167,7 +163,9 @@ mod tests {
     fn joins_only_paths_that_stay_on_the_origin() {
         let b = base();
         assert_eq!(
-            b.join("clari", "/calls?filterUser=a%40b.com&x=a@b").unwrap().as_str(),
+            b.join("clari", "/calls?filterUser=a%40b.com&x=a@b")
+                .unwrap()
+                .as_str(),
             "https://rest-api.copilot.clari.com/calls?filterUser=a%40b.com&x=a@b"
         );
         for evil in [
@@ -182,7 +180,10 @@ mod tests {
             "",
         ] {
             let e = b.join("clari", evil).unwrap_err();
-            assert!(matches!(e, PolicyError::Denied(m) if m.contains("upstream `clari`")), "{evil}");
+            assert!(
+                matches!(e, PolicyError::Denied(m) if m.contains("upstream `clari`")),
+                "{evil}"
+            );
         }
     }
 }

@@ -31,7 +31,8 @@ impl TokenBucket {
             };
             let now = Instant::now();
             let (tokens, last) = *s;
-            let refilled = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
+            let refilled =
+                (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
             // Take the token now (possibly going negative: a reservation), then sleep off the debt.
             let after = refilled - 1.0;
             let wait = if after >= 0.0 {
@@ -63,6 +64,9 @@ mod tests {
         assert!(b.acquire(Duration::ZERO).is_ok());
         assert!(b.acquire(Duration::ZERO).is_ok());
         let wait = b.acquire(Duration::ZERO).unwrap_err();
-        assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
     }
 }

@@ -111,7 +111,10 @@ impl Recorder {
         if let Ok(mut f) = self.file.lock()
             && let Err(e) = writeln!(f, "{text}")
         {
-            tracing::warn!("could not append to the recording {}: {e}", self.path.display());
+            tracing::warn!(
+                "could not append to the recording {}: {e}",
+                self.path.display()
+            );
         }
     }
 }
@@ -135,7 +138,11 @@ impl Player {
         )
         .with_context(|| format!("{} is not a recording", path.display()))?;
         if header.tape != TAPE_VERSION {
-            anyhow::bail!("{} is a version {} recording; this harness reads version {TAPE_VERSION}", path.display(), header.tape);
+            anyhow::bail!(
+                "{} is a version {} recording; this harness reads version {TAPE_VERSION}",
+                path.display(),
+                header.tape
+            );
         }
         let mut answers: BTreeMap<_, VecDeque<Exchange>> = BTreeMap::new();
         for (n, line) in lines.enumerate() {
@@ -146,7 +153,12 @@ impl Player {
             let ex: Exchange = serde_json::from_str(&line)
                 .with_context(|| format!("{} line {} is not an exchange", path.display(), n + 2))?;
             answers
-                .entry((ex.upstream.clone(), ex.method.clone(), ex.path.clone(), ex.body_sha256.clone()))
+                .entry((
+                    ex.upstream.clone(),
+                    ex.method.clone(),
+                    ex.path.clone(),
+                    ex.body_sha256.clone(),
+                ))
                 .or_default()
                 .push_back(ex);
         }
@@ -197,7 +209,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -218,7 +234,8 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         let v = B64
             .iter()
             .position(|x| *x == c)
-            .ok_or_else(|| "the recording holds invalid base64".to_string())? as u32;
+            .ok_or_else(|| "the recording holds invalid base64".to_string())?
+            as u32;
         buf = (buf << 6) | v;
         bits += 6;
         if bits >= 8 {
@@ -247,7 +264,14 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", &[0xff, 0x00, 0x80, 0x7f]] {
+        for data in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            &[0xff, 0x00, 0x80, 0x7f],
+        ] {
             assert_eq!(base64_decode(&base64_encode(data)).unwrap(), data);
         }
     }

@@ -147,7 +147,10 @@ impl Runtime {
     fn compile(&self, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
         let cached = self.disk_cache.as_ref().map(|dir| {
             let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut engine_hash);
+            std::hash::Hash::hash(
+                &self.engine.precompile_compatibility_hash(),
+                &mut engine_hash,
+            );
             let engine_hash = std::hash::Hasher::finish(&engine_hash);
             dir.join(format!("{digest}-{engine_hash:016x}.cwasm"))
         });
@@ -247,17 +250,28 @@ pub enum CallError {
     #[error("{}", describe_connector_error(.0))]
     Connector(types::ConnectorError),
     /// The call ran past its deadline and was stopped.
-    #[error("`{export}` ran past its deadline of {deadline:?} and was stopped; raise `call_deadline_seconds` if the source is slow")]
-    Deadline { export: &'static str, deadline: Duration },
+    #[error(
+        "`{export}` ran past its deadline of {deadline:?} and was stopped; raise `call_deadline_seconds` if the source is slow"
+    )]
+    Deadline {
+        export: &'static str,
+        deadline: Duration,
+    },
     /// The guest tried to grow memory past its limit.
     #[error("`{export}` tried to use more than its memory limit of {limit} bytes and was stopped")]
     Memory { export: &'static str, limit: usize },
     /// The guest trapped (panic, unreachable, bad memory access...).
     #[error("`{export}` crashed: {message}")]
-    Trap { export: &'static str, message: String },
+    Trap {
+        export: &'static str,
+        message: String,
+    },
     /// An instance could not be created.
     #[error("could not start an instance for `{export}`: {message}")]
-    Instantiate { export: &'static str, message: String },
+    Instantiate {
+        export: &'static str,
+        message: String,
+    },
 }
 
 fn describe_connector_error(e: &types::ConnectorError) -> String {
