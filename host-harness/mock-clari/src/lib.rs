@@ -134,6 +134,7 @@ pub struct Control {
     faults: Mutex<Faults>,
     started: Instant,
     requests: AtomicU64,
+    throttled: AtomicU64,
     throttle: Mutex<Throttle>,
     dice: Mutex<generate::Rng>,
 }
@@ -147,6 +148,7 @@ impl Control {
             config,
             started: Instant::now(),
             requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             throttle: Mutex::new(Throttle {
                 window_start: Instant::now(),
                 in_window: 0,
@@ -189,6 +191,7 @@ impl Control {
         let mut t = self.throttle.lock().ok()?;
         t.week_total += 1;
         if faults.weekly_quota.is_some_and(|q| t.week_total > q) {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
             return Some("Limit Exceeded");
         }
         if let Some(rate) = faults.rate_limit_per_sec {
@@ -198,6 +201,7 @@ impl Control {
             }
             t.in_window += 1;
             if t.in_window > rate {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
                 return Some("Too Many Requests");
             }
         }
@@ -206,6 +210,11 @@ impl Control {
 
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered 429 (rate limit or weekly quota).
+    pub fn throttled_count(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     pub fn calls(&self) -> Vec<CallFacts> {
