@@ -2,6 +2,7 @@
 //! components in a sandbox, polices their egress, injects credentials, runs crawls with durable
 //! state and pushes the results to a Glean indexing API.
 
+pub mod bench;
 pub mod config;
 pub mod contract;
 pub mod crawl;

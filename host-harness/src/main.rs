@@ -34,6 +34,19 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The crawl benchmark: a full crawl on the mock at Clari's rate limit, with added latency.
+    Bench {
+        #[arg(long, default_value_t = 1000)]
+        calls: usize,
+        /// Requests per second the mock allows and the harness uses.
+        #[arg(long, default_value_t = 10)]
+        rate: u32,
+        /// Latency the mock adds to every answer, in milliseconds.
+        #[arg(long, default_value_t = 100)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// One crawl with the connector and index named in a configuration file.
     Crawl {
         #[arg(long)]
@@ -129,6 +142,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             calls,
             seed,
             ..demo::DemoOptions::default()
+        }),
+        Command::Bench {
+            calls,
+            rate,
+            latency_ms,
+            concurrency,
+        } => host_harness::bench::run(&host_harness::bench::BenchOptions {
+            calls,
+            rate,
+            latency: std::time::Duration::from_millis(latency_ms),
+            concurrency,
         }),
         Command::Crawl {
             config,
