@@ -42,9 +42,17 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     )?;
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default())?;
     let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
-    let text = demo_config_toml(&clari.base_url(), &glean.base_url(), &dir.display().to_string(), f64::from(o.rate))
-        .replace("burst = 10", "burst = 1")
-        .replace("concurrency = 4", &format!("concurrency = {}", o.concurrency));
+    let text = demo_config_toml(
+        &clari.base_url(),
+        &glean.base_url(),
+        &dir.display().to_string(),
+        f64::from(o.rate),
+    )
+    .replace("burst = 10", "burst = 1")
+    .replace(
+        "concurrency = 4",
+        &format!("concurrency = {}", o.concurrency),
+    );
     let env = |k: &str| match k {
         "CLARI_API_KEY" => Some(MockClariConfig::default().api_key),
         "CLARI_API_PASSWORD" => Some(MockClariConfig::default().api_password),
@@ -70,8 +78,14 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     let minimum = 1 + 2 * listing_pages + report.fetched;
     let floor = Duration::from_secs_f64(report.requests as f64 / f64::from(o.rate));
     println!("{report}");
-    println!("benchmark: {} calls, {} req/s limit, {:?} added latency, concurrency {}", o.calls, o.rate, o.latency, o.concurrency);
-    println!("  requests sent       {:>6}   (served by the mock: {served}, answered 429: {throttled})", report.requests);
+    println!(
+        "benchmark: {} calls, {} req/s limit, {:?} added latency, concurrency {}",
+        o.calls, o.rate, o.latency, o.concurrency
+    );
+    println!(
+        "  requests sent       {:>6}   (served by the mock: {served}, answered 429: {throttled})",
+        report.requests
+    );
     println!(
         "  minimum needed      {minimum:>6}   (1 users + {listing_pages} listing pages x 2 for the privacy pass + {} details)  ratio {:.3}",
         report.fetched,

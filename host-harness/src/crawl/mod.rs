@@ -168,14 +168,7 @@ impl<'a> Crawler<'a> {
     }
 
     fn retry_call<T>(&self, op: impl FnMut() -> Result<T, CallError>) -> Result<T, CallError> {
-        self.options.retry.run(
-            op,
-            |e: &CallError| match e.kind() {
-                ErrorKind::Transient => Verdict::Retry(e.retry_after()),
-                _ => Verdict::Fatal,
-            },
-            std::thread::sleep,
-        )
+        retry_call(&self.options.retry, op)
     }
 
     fn index_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
@@ -305,20 +298,45 @@ impl<'a> Crawler<'a> {
 
     /// Fetches items and their permissions in parallel, in listing order.
     fn fetch_all(&self, ready: &[(String, Visibility)]) -> Vec<(String, Fetched)> {
+        fetch_all(self.connector, &self.options, ready)
+    }
+}
+
+/// Runs a connector call, retrying transient errors by `policy`.
+fn retry_call<T>(
+    policy: &RetryPolicy,
+    op: impl FnMut() -> Result<T, CallError>,
+) -> Result<T, CallError> {
+    policy.run(
+        op,
+        |e: &CallError| match e.kind() {
+            ErrorKind::Transient => Verdict::Retry(e.retry_after()),
+            _ => Verdict::Fatal,
+        },
+        std::thread::sleep,
+    )
+}
+
+/// Fetches items and their permissions with `options.concurrency` workers, in listing order.
+fn fetch_all(
+    connector: &ConnectorInstance,
+    options: &CrawlOptions,
+    ready: &[(String, Visibility)],
+) -> Vec<(String, Fetched)> {
+    {
         let queue: Mutex<VecDeque<(usize, &(String, Visibility))>> =
             Mutex::new(ready.iter().enumerate().collect());
         let results: Mutex<Vec<(usize, String, Fetched)>> = Mutex::new(Vec::new());
-        let workers = self.options.concurrency.clamp(1, ready.len().max(1));
+        let workers = options.concurrency.clamp(1, ready.len().max(1));
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
                     loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                         let Some((i, (id, vis))) = next else { break };
-                        let r = self
-                            .retry_call(|| self.connector.fetch_item(id, *vis))
+                        let r = retry_call(&options.retry, || connector.fetch_item(id, *vis))
                             .and_then(|item| {
-                                let perms = self.connector.map_permissions(&item.access)?;
+                                let perms = connector.map_permissions(&item.access)?;
                                 Ok((item, perms))
                             });
                         if let Ok(mut out) = results.lock() {
@@ -332,7 +350,9 @@ impl<'a> Crawler<'a> {
         out.sort_by_key(|(i, _, _)| *i);
         out.into_iter().map(|(_, id, r)| (id, r)).collect()
     }
+}
 
+impl<'a> Crawler<'a> {
     /// Uploads changed documents in batches; answers the (id, object type, hash) of each
     /// acknowledged one.
     fn upload(
