@@ -53,11 +53,12 @@ async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: He
         let status = StatusCode::from_u16(faults.wrong_credentials_status).unwrap_or(StatusCode::UNAUTHORIZED);
         return message(status, "Invalid credentials: check the API key and password in Workspace Settings > Integrations > Clari Copilot API");
     }
-    if !faults.latency.is_zero() {
-        tokio::time::sleep(faults.latency).await;
-    }
+    // The gateway throttles on arrival; the backend's latency comes after.
     if let Some(r) = s.control.admit(&faults) {
         return json_response(StatusCode::TOO_MANY_REQUESTS, json!({"message": r}).to_string());
+    }
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
     }
     if faults.error_rate > 0.0 && s.control.roll() < faults.error_rate {
         let status = *[StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT]
