@@ -126,6 +126,7 @@ impl<'a> Crawler<'a> {
             report.completed = false;
             report.stopped = Some(self.connector.egress().redactor().redact(&format!("{e:#}")));
         }
+        report::progress_done();
         report.requests = self.connector.egress().request_count() - requests_before;
         report.elapsed = started.elapsed();
         self.store.state.budget.add(report.requests, now_secs());
@@ -240,6 +241,7 @@ impl<'a> Crawler<'a> {
             }
             let fetched = self.fetch_all(&ready);
             let uploaded = self.upload(datasource, fetched, report)?;
+            report::progress(report);
 
             // Checkpoint: the index has acknowledged everything before this cursor.
             let now = now_secs();

@@ -70,6 +70,35 @@ impl CrawlReport {
     }
 }
 
+/// Shows a crawl's progress: one rewritten line on an interactive terminal, a log line per
+/// checkpoint otherwise.
+pub fn progress(r: &CrawlReport) {
+    use std::io::IsTerminal;
+    let line = format!(
+        "{} crawl: listed {} · fetched {} · indexed {} · unchanged {} · skipped {} · errors {}",
+        r.mode,
+        r.listed,
+        r.fetched,
+        r.indexed,
+        r.unchanged,
+        r.skipped_total(),
+        r.failures.len()
+    );
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K{line}");
+    } else {
+        tracing::info!(target: "crawl", "{line}");
+    }
+}
+
+/// Clears the progress line on an interactive terminal.
+pub fn progress_done() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+}
+
 impl fmt::Display for CrawlReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = if self.completed {

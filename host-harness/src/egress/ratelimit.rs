@@ -22,6 +22,30 @@ impl TokenBucket {
         }
     }
 
+    /// Takes `n` tokens (at most the burst), sleeping until they are free.
+    pub fn acquire_many(&self, n: u32) {
+        let n = f64::from(n).min(self.burst);
+        let wait = {
+            let Ok(mut s) = self.state.lock() else {
+                return;
+            };
+            let now = Instant::now();
+            let (tokens, last) = *s;
+            let refilled =
+                (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
+            let after = refilled - n;
+            *s = (after, now);
+            if after >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-after / self.rate)
+            }
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+
     /// Takes one token, sleeping until one is free. Gives up, without taking, when the wait
     /// would exceed `max_wait`, answering how long it would have been.
     pub fn acquire(&self, max_wait: Duration) -> Result<(), Duration> {
@@ -57,6 +81,20 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_tokens_wait_for_their_refill() {
+        let b = TokenBucket::new(1000.0, 100);
+        let t = Instant::now();
+        b.acquire_many(100);
+        assert!(t.elapsed() < Duration::from_millis(50));
+        b.acquire_many(50);
+        assert!(
+            t.elapsed() >= Duration::from_millis(45),
+            "{:?}",
+            t.elapsed()
+        );
+    }
 
     #[test]
     fn refuses_waits_beyond_the_bound_without_taking() {
