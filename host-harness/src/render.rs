@@ -114,9 +114,6 @@ pub fn result(n: usize, doc: &DocumentDefinition) -> String {
     if let Some(p) = prop(doc, "participant").and_then(text) {
         let _ = writeln!(out, "   participants: {}", snippet(&p, 160));
     }
-    if let Some(c) = prop(doc, "competitor").and_then(text) {
-        let _ = writeln!(out, "   competitors mentioned: {c}");
-    }
     let body = doc
         .body
         .as_ref()
@@ -127,6 +124,17 @@ pub fn result(n: usize, doc: &DocumentDefinition) -> String {
     }
     if let Some(m) = first_bullet(&body, "Topics discussed:") {
         let _ = writeln!(out, "   key moment: {}", snippet(&m, 160));
+    }
+    if let Some(m) = first_bullet(&body, "Competitor mentions") {
+        let _ = writeln!(out, "   competitor mention: {}", snippet(&m, 160));
+    }
+    if let Some(t) = body
+        .lines()
+        .skip_while(|l| l.trim() != "Transcript")
+        .nth(1)
+        .filter(|l| !l.trim().is_empty())
+    {
+        let _ = writeln!(out, "   transcript: {}", snippet(t, 160));
     }
     let _ = writeln!(out, "   visible to: {}", access_label(doc));
     out
