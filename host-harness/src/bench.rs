@@ -87,7 +87,7 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         report.requests
     );
     println!(
-        "  minimum needed      {minimum:>6}   (1 users + {listing_pages} listing pages x 2 for the privacy pass + {} details)  ratio {:.3}",
+        "  minimum needed      {minimum:>6}   (at most: 1 users + {listing_pages} listing pages x 2 for the privacy pass + {} details)  ratio {:.3}",
         report.fetched,
         report.requests as f64 / minimum as f64
     );
