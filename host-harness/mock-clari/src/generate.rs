@@ -118,7 +118,7 @@ pub fn users(rng: &mut Rng, n: usize) -> Vec<User> {
             id: rng.uuid(),
             email: format!("{local}@{INTERNAL_DOMAIN}"),
             name: format!("{first} {last}"),
-            role: if i == 0 { "ADMIN".into() } else { role.into() },
+            role: role.into(),
             is_recording: role != "OBSERVER",
             manager_id,
         });
