@@ -245,9 +245,16 @@ impl Control {
             let mut call = generate::call(&mut w.rng, n, &users, now, spec.time.or(Some(now - chrono::Duration::minutes(45))));
             if spec.status == "POST_PROCESSING_DONE" && call.transcript.is_empty() {
                 // A processed call has something to say.
+                // Borrow a processed call's conversation (deterministic: seeded by the count).
                 let mut more = generate::Rng::new(n as u64);
-                let donor = generate::call(&mut more, n, &users, now, Some(call.time));
-                call.transcript = donor.transcript;
+                let older = now - chrono::Duration::days(3);
+                for _ in 0..64 {
+                    let donor = generate::call(&mut more, n, &users, now, Some(older));
+                    if !donor.transcript.is_empty() {
+                        call.transcript = donor.transcript;
+                        break;
+                    }
+                }
                 call.duration = call.duration.max(600);
             }
             call.status = spec.status.clone();
