@@ -98,9 +98,29 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 300)]
         calls: usize,
+        #[arg(long, default_value_t = 12)]
+        users: usize,
         /// The generator's "now" (RFC 3339); default: now.
         #[arg(long)]
         anchor: Option<String>,
+        /// Fault: answer 429 above this many requests a second (Clari: 10).
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Fault: answer 429 after this many requests (Clari: 100,000 a week).
+        #[arg(long)]
+        weekly_quota: Option<u64>,
+        /// Fault: answer 502 when a body would exceed this many bytes (Clari: about 6 MB).
+        #[arg(long)]
+        max_response_bytes: Option<usize>,
+        /// Fault: share of requests answered 500, 502 or 504 (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        /// Fault: milliseconds added to every answer.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Fault: `/call-details` answers broken JSON for this call id (repeatable).
+        #[arg(long)]
+        malformed_call: Vec<String>,
     },
     /// Serve the mock Glean indexing API.
     MockGlean {
@@ -279,8 +299,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             addr,
             seed,
             calls,
+            users,
             anchor,
+            rate_limit,
+            weekly_quota,
+            max_response_bytes,
+            error_rate,
+            latency_ms,
+            malformed_call,
         } => {
+            if !(0.0..=1.0).contains(&error_rate) {
+                anyhow::bail!("--error-rate must be between 0 and 1");
+            }
             let anchor = match anchor {
                 Some(a) => chrono::DateTime::parse_from_rfc3339(&a)
                     .with_context(|| format!("--anchor `{a}` is not an RFC 3339 time"))?
@@ -290,7 +320,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = mock_clari::MockClariConfig {
                 seed,
                 calls,
+                users,
                 anchor,
+                faults: mock_clari::Faults {
+                    rate_limit_per_sec: rate_limit,
+                    weekly_quota,
+                    max_response_bytes,
+                    error_rate,
+                    latency: std::time::Duration::from_millis(latency_ms),
+                    malformed_call_ids: malformed_call,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             println!(
