@@ -8,6 +8,7 @@
 //! calls vanish from `/calls` and answer 404; throttling answers 429
 //! `{"message":"Too Many Requests"}` and the weekly quota 429 `{"message":"Limit Exceeded"}`.
 
+mod extra;
 pub mod generate;
 pub mod model;
 pub mod query;

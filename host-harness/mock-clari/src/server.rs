@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::extra;
 use crate::query::{CallsQuery, pairs};
 use crate::{Control, NewCall, Shared};
 
@@ -74,6 +75,17 @@ async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: He
             "/calls" => calls(&s.control, &raw),
             "/call-details" => call_details(&s.control, &raw),
             "/users" => Ok(json!({"users": s.control.with(|w| w.users.iter().map(|u| u.json()).collect::<Vec<_>>())}).to_string()),
+            "/topics" => Ok(s.control.with(extra::topics).to_string()),
+            "/v2/topics" => Ok(s.control.with(extra::topics_v2).to_string()),
+            "/scorecard" => s
+                .control
+                .with(|w| extra::scorecards(w, &raw))
+                .map(|v| v.to_string())
+                .map_err(|m| message(StatusCode::BAD_REQUEST, &m)),
+            "/scorecard-template" => Ok(extra::scorecard_templates().to_string()),
+            "/get-account" => lookup(s.control.with(|w| extra::account(w, &raw))),
+            "/get-contact" => lookup(s.control.with(|w| extra::contact(w, &raw))),
+            "/get-deal" => lookup(s.control.with(|w| extra::deal(w, &raw))),
             _ => Err(message(StatusCode::NOT_FOUND, "Not found")),
         }
     };
@@ -84,6 +96,14 @@ async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: He
         }
         Ok(body) => json_response(StatusCode::OK, body),
         Err(r) => r,
+    }
+}
+
+fn lookup(found: extra::Lookup) -> Result<String, Response> {
+    match found {
+        Ok(Some(v)) => Ok(v.to_string()),
+        Ok(None) => Err(message(StatusCode::NOT_FOUND, "Not found")),
+        Err(m) => Err(message(StatusCode::BAD_REQUEST, &m)),
     }
 }
 

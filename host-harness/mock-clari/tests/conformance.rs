@@ -27,6 +27,11 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "real list responses carry null unless includeVideo=true (reference §2, captured calls)",
     ),
     (
+        "$.scoreCardTemplates",
+        "the spec names the key scoreCardTemplates",
+        "the real API answers scorecardTemplates; Ampersand fixed their client for it (reference §5)",
+    ),
+    (
         "_timestamp",
         "summary topic/action-item timestamps are strings",
         "Dust's production client validates them as numbers; the mock sends both (reference §4)",
@@ -245,9 +250,29 @@ fn every_endpoint_answers_as_the_spec_says() {
         assert_eq!(status, 200);
         check("/call-details", &q, status, &body);
     }
-    let (status, body) = client.get("/users", true);
-    assert_eq!(status, 200);
-    check("/users", "", status, &body);
+    for path in ["/users", "/topics", "/v2/topics", "/scorecard", "/scorecard?skip=2&limit=3", "/scorecard-template"] {
+        let (status, body) = client.get(path, true);
+        assert_eq!(status, 200, "{path}");
+        let (route, query) = path.split_once('?').map(|(a, b)| (a, format!("?{b}"))).unwrap_or((path, String::new()));
+        check(route, &query, status, &body);
+    }
+    let (_, templates) = client.get("/scorecard-template", true);
+    assert!(templates["scorecardTemplates"].as_array().is_some_and(|t| !t.is_empty()), "the real key");
+    // CRM look-ups by the CRM ids calls carry.
+    let (_, listed) = client.get("/calls?includePrivate=true&limit=100", true);
+    let crm = listed["calls"].as_array().unwrap().iter().find_map(|c| c.get("crm_info").cloned()).expect("a call with CRM");
+    for (path, id) in [
+        ("/get-account", crm["account_id"].as_str().unwrap().to_string()),
+        ("/get-deal", crm["deal_id"].as_str().unwrap().to_string()),
+    ] {
+        let q = format!("?id={id}");
+        let (status, body) = client.get(&format!("{path}{q}"), true);
+        assert_eq!(status, 200, "{path}{q}: {body}");
+        check(path, &q, status, &body);
+        let (status, body) = client.get(&format!("{path}?id=no-such-crm-id"), true);
+        assert_eq!(status, 404);
+        check(path, "?id=no-such-crm-id", status, &body);
+    }
     // Errors: the declared 400 and 404 shapes.
     for (path, query, want) in [
         ("/calls", "?limit=101", 400),
