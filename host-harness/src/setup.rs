@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::crawl::retry::RetryPolicy;
 use crate::crawl::state::StateStore;
 use crate::crawl::{CrawlOptions, DirIndex, GleanIndex, Index};
+use crate::egress::budget::WeeklyBudget;
 use crate::egress::{Egress, EgressLimits, Redactor, Tape, TokenBucket, UpstreamRoute};
 use crate::runtime::{ConnectorInstance, GuestClock, Runtime, types};
 
@@ -151,6 +152,18 @@ pub fn prepare_with(
             );
         }
     }
+    // A replay starts from empty state every time, so that it is repeatable and never touches
+    // the state of real crawls.
+    let store = if matches!(run_tape_kind, TapeKind::Replay) {
+        let dir = std::env::temp_dir().join(format!(
+            "harness-replay-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
+        StateStore::open(&dir, &config.name)?
+    } else {
+        StateStore::open(&config.state_dir, &config.name)?
+    };
     let egress = Arc::new(
         Egress::new(
             routes,
@@ -161,7 +174,12 @@ pub fn prepare_with(
             },
             redactor.clone(),
         )
-        .with_tape(run.tape),
+        .with_tape(run.tape)
+        .with_budget(Arc::new(WeeklyBudget::new(
+            config.crawl.weekly_request_budget,
+            store.state.budget.requests,
+            store.state.budget.week_start,
+        ))),
     );
     let connector = ConnectorInstance::new(
         compiled,
@@ -186,18 +204,6 @@ pub fn prepare_with(
             .with_timeout(config.http_timeout);
             Box::new(GleanIndex::new(client, retry))
         }
-    };
-    // A replay starts from empty state every time, so that it is repeatable and never touches
-    // the state of real crawls.
-    let store = if matches!(run_tape_kind, TapeKind::Replay) {
-        let dir = std::env::temp_dir().join(format!(
-            "harness-replay-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-        ));
-        StateStore::open(&dir, &config.name)?
-    } else {
-        StateStore::open(&config.state_dir, &config.name)?
     };
     Ok(Prepared {
         connector,

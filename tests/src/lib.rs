@@ -34,7 +34,10 @@ impl RecordingServer {
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
-        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let body = body.to_string();
         std::thread::spawn(move || {
             for stream in listener.incoming() {

@@ -102,9 +102,15 @@ fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
         .collect();
     let docs = w.glean.documents(DATASOURCE);
     let indexed: BTreeSet<String> = docs.iter().filter_map(|d| d.id.clone()).collect();
-    assert_eq!(indexed, eligible, "indexed documents are exactly the processed calls");
+    assert_eq!(
+        indexed, eligible,
+        "indexed documents are exactly the processed calls"
+    );
     assert_eq!(report.indexed as usize, eligible.len());
-    assert!(report.skipped_total() > 0, "some calls are still processing: {report}");
+    assert!(
+        report.skipped_total() > 0,
+        "some calls are still processing: {report}"
+    );
 
     // A call still processing is not indexed.
     let processing = facts
@@ -115,7 +121,12 @@ fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
 
     // Users were indexed first.
     assert!(!w.glean.users(DATASOURCE).is_empty());
-    let internal: Vec<String> = w.glean.users(DATASOURCE).iter().map(|u| u.email.clone()).collect();
+    let internal: Vec<String> = w
+        .glean
+        .users(DATASOURCE)
+        .iter()
+        .map(|u| u.email.clone())
+        .collect();
 
     // A public call is visible to every user of the datasource.
     let public = facts
@@ -123,7 +134,10 @@ fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
         .find(|c| !c.private && eligible.contains(&c.id))
         .expect("a public processed call");
     for email in &internal {
-        assert!(w.glean.check_access(DATASOURCE, "call", &public.id, email), "{email}");
+        assert!(
+            w.glean.check_access(DATASOURCE, "call", &public.id, email),
+            "{email}"
+        );
     }
 
     // A private call is visible to its users only.
@@ -131,7 +145,11 @@ fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
         .iter()
         .find(|c| c.private && eligible.contains(&c.id) && !c.user_emails.is_empty())
         .expect("a private processed call with users");
-    let members: BTreeSet<String> = private.user_emails.iter().map(|e| e.to_lowercase()).collect();
+    let members: BTreeSet<String> = private
+        .user_emails
+        .iter()
+        .map(|e| e.to_lowercase())
+        .collect();
     for email in &internal {
         let expected = members.contains(&email.to_lowercase());
         assert_eq!(
@@ -145,7 +163,10 @@ fn full_crawl_indexes_eligible_calls_with_the_right_permissions() {
         report.access.public + report.access.restricted + report.access.no_access,
         report.fetched
     );
-    assert!(report.access.restricted > 0 && report.access.public > 0, "{report}");
+    assert!(
+        report.access.restricted > 0 && report.access.public > 0,
+        "{report}"
+    );
 }
 
 #[test]
@@ -187,9 +208,15 @@ fn incremental_then_full_picks_up_new_finished_and_deleted_calls() {
         .collect();
     assert!(after.contains(&new_id), "the new call is indexed");
     if let Some(id) = &finishing {
-        assert!(after.contains(id), "the call that finished processing is indexed");
+        assert!(
+            after.contains(id),
+            "the call that finished processing is indexed"
+        );
     }
-    assert_eq!(incremental.deleted, 0, "an incremental crawl deletes nothing");
+    assert_eq!(
+        incremental.deleted, 0,
+        "an incremental crawl deletes nothing"
+    );
 
     let full = crawl(&mut w, CrawlMode::Full);
     assert!(full.completed, "{full}");
@@ -203,7 +230,10 @@ fn incremental_then_full_picks_up_new_finished_and_deleted_calls() {
     for id in &deleted {
         assert!(!now.contains(id));
     }
-    assert_eq!(full.indexed, 0, "nothing changed, nothing re-uploaded: {full}");
+    assert_eq!(
+        full.indexed, 0,
+        "nothing changed, nothing re-uploaded: {full}"
+    );
 }
 
 #[test]
@@ -213,9 +243,14 @@ fn secrets_never_reach_state_or_documents() {
     // Every file of the state directory: the database and its write-ahead log.
     let mut state = String::new();
     for entry in std::fs::read_dir(w.prepared.store.path().parent().unwrap()).unwrap() {
-        state.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
+        state.push_str(&String::from_utf8_lossy(
+            &std::fs::read(entry.unwrap().path()).unwrap(),
+        ));
     }
-    assert!(state.contains("claricopilot") || state.len() > 1000, "the state was read");
+    assert!(
+        state.contains("claricopilot") || state.len() > 1000,
+        "the state was read"
+    );
     let docs = serde_json::to_string(&w.glean.documents(DATASOURCE)).unwrap();
     let defaults = MockClariConfig::default();
     for secret in [

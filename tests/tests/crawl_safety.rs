@@ -29,6 +29,10 @@ impl Drop for World {
 }
 
 fn world(name: &str, calls: usize, rate: f64, burst: u32) -> World {
+    world_with(name, calls, rate, burst, "")
+}
+
+fn world_with(name: &str, calls: usize, rate: f64, burst: u32, crawl_settings: &str) -> World {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let clari = MockClari::spawn(
         loopback,
@@ -43,15 +47,24 @@ fn world(name: &str, calls: usize, rate: f64, burst: u32) -> World {
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default()).unwrap();
     let dir = std::env::temp_dir().join(format!("e2e-safety-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
-    let text = demo_config_toml(&clari.base_url(), &glean.base_url(), &dir.display().to_string(), rate)
-        .replace("burst = 10", &format!("burst = {burst}"))
-        .replace("[crawl]", "[crawl]\nmax_retries = 1");
+    let text = demo_config_toml(
+        &clari.base_url(),
+        &glean.base_url(),
+        &dir.display().to_string(),
+        rate,
+    )
+    .replace("burst = 10", &format!("burst = {burst}"))
+    .replace(
+        "[crawl]",
+        &format!("[crawl]\nmax_retries = 1\n{crawl_settings}"),
+    );
     let env = |k: &str| match k {
         "CLARI_API_KEY" => Some(MockClariConfig::default().api_key),
         "CLARI_API_PASSWORD" => Some(MockClariConfig::default().api_password),
         _ => Some(MockGleanConfig::default().token),
     };
-    let config = Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
+    let config =
+        Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
     let runtime = host_harness::cached_runtime().unwrap();
     let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
     World {
@@ -77,7 +90,10 @@ fn indexed(w: &World) -> usize {
 
 fn delete_indexed(w: &World, n: usize) {
     for d in w.glean.documents(DATASOURCE).iter().take(n) {
-        w.clari.control().delete_call(d.id.as_deref().unwrap()).unwrap();
+        w.clari
+            .control()
+            .delete_call(d.id.as_deref().unwrap())
+            .unwrap();
     }
 }
 
@@ -144,6 +160,33 @@ fn a_crawl_at_clari_rate_never_trips_the_limit() {
     });
     let report = crawl(&mut w, false);
     assert!(report.completed, "{report}");
-    assert_eq!(w.clari.control().throttled_count(), 0, "no 429 was served: {report}");
+    assert_eq!(
+        w.clari.control().throttled_count(),
+        0,
+        "no 429 was served: {report}"
+    );
     assert!(report.indexed > 0);
+}
+
+#[test]
+fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
+    let mut w = world_with("budget", 60, 1000.0, 10, "weekly_request_budget = 12");
+    let started = std::time::Instant::now();
+    let report = crawl(&mut w, false);
+    assert!(!report.completed, "{report}");
+    assert!(
+        report
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.contains("budget")),
+        "{report}"
+    );
+    assert!(report.requests <= 12, "{report}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it stopped rather than waited"
+    );
+    assert_eq!(w.prepared.store.state.budget.requests, report.requests);
+    // What was fetched before the budget ran out is indexed and checkpointed.
+    assert_eq!(w.prepared.store.state.documents.len(), indexed(&w));
 }

@@ -27,15 +27,24 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
     .unwrap();
     let facts = clari.control().calls();
     let dir = std::env::temp_dir().join(format!("e2e-scale-{}", std::process::id()));
-    let text = demo_config_toml(&clari.base_url(), "http://127.0.0.1:9", &dir.display().to_string(), 10_000.0)
-        .replace("history_months = 12", "history_months = 12\npage_size = 100");
+    let text = demo_config_toml(
+        &clari.base_url(),
+        "http://127.0.0.1:9",
+        &dir.display().to_string(),
+        10_000.0,
+    )
+    .replace(
+        "history_months = 12",
+        "history_months = 12\npage_size = 100",
+    );
     let defaults = MockClariConfig::default();
     let env = move |k: &str| match k {
         "CLARI_API_KEY" => Some(defaults.api_key.clone()),
         "CLARI_API_PASSWORD" => Some(defaults.api_password.clone()),
         _ => Some("unused".to_string()),
     };
-    let config = Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
+    let config =
+        Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
     let runtime = host_harness::cached_runtime().unwrap();
     let p = host_harness::setup::prepare(&runtime, &config, GuestClock::System).unwrap();
 
@@ -45,7 +54,10 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
     let mut ready = 0usize;
     let mut pages = 0;
     loop {
-        let page = p.connector.list_changes(CrawlMode::Full, cursor.as_deref()).unwrap();
+        let page = p
+            .connector
+            .list_changes(CrawlMode::Full, cursor.as_deref())
+            .unwrap();
         pages += 1;
         for c in &page.changes {
             listed.push(c.id.clone());
@@ -61,8 +73,15 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
     }
     let unique: BTreeSet<&String> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len(), "no call is listed twice");
-    let expected: BTreeSet<&String> = facts.iter().filter(|c| c.time <= started).map(|c| &c.id).collect();
+    let expected: BTreeSet<&String> = facts
+        .iter()
+        .filter(|c| c.time <= started)
+        .map(|c| &c.id)
+        .collect();
     assert_eq!(unique, expected, "every call in the window is listed");
-    assert!(ready > 10_000, "the window holds more eligible calls ({ready}) than Clari can page");
+    assert!(
+        ready > 10_000,
+        "the window holds more eligible calls ({ready}) than Clari can page"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

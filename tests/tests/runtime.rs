@@ -54,7 +54,12 @@ fn message(e: &CallError) -> String {
 #[test]
 fn every_call_gets_a_fresh_instance() {
     let rt = host_harness::cached_runtime().unwrap();
-    let p = probe(&rt, "http://127.0.0.1:9", &[("action", "count")], SandboxLimits::default());
+    let p = probe(
+        &rt,
+        "http://127.0.0.1:9",
+        &[("action", "count")],
+        SandboxLimits::default(),
+    );
     for _ in 0..3 {
         let e = p.check().unwrap_err();
         assert!(message(&e).contains("count=1"), "{e}");
@@ -102,7 +107,11 @@ fn a_guest_may_not_set_auth_or_routing_headers() {
         let p = probe(
             &rt,
             &server.base_url(),
-            &[("action", "request"), ("header_name", header), ("header_value", "forged")],
+            &[
+                ("action", "request"),
+                ("header_name", header),
+                ("header_value", "forged"),
+            ],
             SandboxLimits::default(),
         );
         let e = message(&p.check().unwrap_err());
@@ -134,7 +143,12 @@ fn redirects_are_returned_not_followed() {
     let location = format!("{}/stolen", elsewhere.base_url());
     let server = RecordingServer::start(302, &[("location", &location)], "").unwrap();
     let rt = host_harness::cached_runtime().unwrap();
-    let p = probe(&rt, &server.base_url(), &[("action", "request")], SandboxLimits::default());
+    let p = probe(
+        &rt,
+        &server.base_url(),
+        &[("action", "request")],
+        SandboxLimits::default(),
+    );
     let e = message(&p.check().unwrap_err());
     assert!(e.contains("status 302"), "{e}");
     assert!(elsewhere.requests().is_empty(), "the redirect was followed");
@@ -153,7 +167,12 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     assert!(matches!(e, CallError::Deadline { .. }), "{e}");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     // The host carries on: the next call works.
-    let ok = probe(&rt, "http://127.0.0.1:9", &[("action", "count")], SandboxLimits::default());
+    let ok = probe(
+        &rt,
+        "http://127.0.0.1:9",
+        &[("action", "count")],
+        SandboxLimits::default(),
+    );
     assert!(message(&ok.check().unwrap_err()).contains("count=1"));
 }
 
@@ -172,7 +191,12 @@ fn a_memory_bomb_is_stopped_at_the_limit() {
 #[test]
 fn a_panic_is_a_clear_error() {
     let rt = host_harness::cached_runtime().unwrap();
-    let p = probe(&rt, "http://127.0.0.1:9", &[("action", "panic")], SandboxLimits::default());
+    let p = probe(
+        &rt,
+        "http://127.0.0.1:9",
+        &[("action", "panic")],
+        SandboxLimits::default(),
+    );
     let e = p.check().unwrap_err();
     assert!(matches!(e, CallError::Trap { .. }), "{e:?}");
     assert!(message(&e).contains("probe panic"), "{e}");
@@ -181,7 +205,12 @@ fn a_panic_is_a_clear_error() {
 #[test]
 fn nothing_ambient_and_the_clock_is_the_hosts() {
     let rt = host_harness::cached_runtime().unwrap();
-    let p = probe(&rt, "http://127.0.0.1:9", &[("action", "ambient")], SandboxLimits::default());
+    let p = probe(
+        &rt,
+        "http://127.0.0.1:9",
+        &[("action", "ambient")],
+        SandboxLimits::default(),
+    );
     let e = message(&p.check().unwrap_err());
     assert!(e.contains("env=0 file=false now=1700000000"), "{e}");
 }
@@ -200,6 +229,9 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
     let e = rt.load(&patched).unwrap_err();
     assert!(matches!(e, LoadError::Contract(_)), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.contains("0.9.0") && msg.contains("0.1.0 up to (not including) 0.2.0"), "{msg}");
+    assert!(
+        msg.contains("0.9.0") && msg.contains("0.1.0 up to (not including) 0.2.0"),
+        "{msg}"
+    );
     assert!(rt.load(&bytes).is_ok());
 }

@@ -51,9 +51,29 @@ const FIRST: &[&str] = &[
     "Wen", "Xavier", "Yuki", "Zoë",
 ];
 const LAST: &[&str] = &[
-    "Abara", "Becker", "Castillo", "Dubois", "Eriksen", "Fischer", "García", "Haddad", "Ito",
-    "Jensen", "Kowalski", "Lindqvist", "Müller", "Nakamura", "O'Brien", "Patel", "Rossi", "Singh",
-    "Tanaka", "Ünal", "Vargas", "渡辺", "Núñez",
+    "Abara",
+    "Becker",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Müller",
+    "Nakamura",
+    "O'Brien",
+    "Patel",
+    "Rossi",
+    "Singh",
+    "Tanaka",
+    "Ünal",
+    "Vargas",
+    "渡辺",
+    "Núñez",
 ];
 const COMPANIES: &[(&str, &str)] = &[
     ("Acme Corp", "acme.com"),
@@ -69,14 +89,50 @@ const COMPANIES: &[(&str, &str)] = &[
     ("株式会社サクラ", "sakura.co.jp"),
 ];
 const TOPICS: &[&str] = &[
-    "Pricing", "Security", "Integration", "Onboarding", "Timeline", "Renewal", "Procurement",
-    "Competition", "ROI", "Implementation", "Legal", "Support",
+    "Pricing",
+    "Security",
+    "Integration",
+    "Onboarding",
+    "Timeline",
+    "Renewal",
+    "Procurement",
+    "Competition",
+    "ROI",
+    "Implementation",
+    "Legal",
+    "Support",
 ];
-const COMPETITORS: &[&str] = &["Gong", "Chorus", "Outreach", "Salesloft", "Avoma", "Fireflies"];
-const STAGES: &[&str] = &["Discovery", "Qualification", "Demo", "Proposal", "Negotiation", "Closed Won"];
+const COMPETITORS: &[&str] = &[
+    "Gong",
+    "Chorus",
+    "Outreach",
+    "Salesloft",
+    "Avoma",
+    "Fireflies",
+];
+const STAGES: &[&str] = &[
+    "Discovery",
+    "Qualification",
+    "Demo",
+    "Proposal",
+    "Negotiation",
+    "Closed Won",
+];
 const TYPES: &[&str] = &[
-    "ZOOM", "GOOGLE_MEET", "MS_TEAMS", "RECORDING", "AIRCALL_RECORDING", "RINGCENTRAL", "OUTREACH",
-    "HUBSPOT", "SALESLOFT", "DIALPAD", "GOTO_MEETING", "FRESHCALLER", "BLUE_JEANS", "FRONTSPIN",
+    "ZOOM",
+    "GOOGLE_MEET",
+    "MS_TEAMS",
+    "RECORDING",
+    "AIRCALL_RECORDING",
+    "RINGCENTRAL",
+    "OUTREACH",
+    "HUBSPOT",
+    "SALESLOFT",
+    "DIALPAD",
+    "GOTO_MEETING",
+    "FRESHCALLER",
+    "BLUE_JEANS",
+    "FRONTSPIN",
     "TALKDESK",
 ];
 const SENTENCES: &[&str] = &[
@@ -113,7 +169,11 @@ pub fn users(rng: &mut Rng, n: usize) -> Vec<User> {
             5 => "OBSERVER",
             _ => "REP",
         };
-        let manager_id = if role == "REP" { out.first().map(|m| m.id.clone()) } else { None };
+        let manager_id = if role == "REP" {
+            out.first().map(|m| m.id.clone())
+        } else {
+            None
+        };
         out.push(User {
             id: rng.uuid(),
             email: format!("{local}@{INTERNAL_DOMAIN}"),
@@ -139,15 +199,27 @@ fn status(rng: &mut Rng, time: DateTime<Utc>, anchor: DateTime<Utc>) -> &'static
         "POST_PROCESSING_DONE"
     } else {
         *rng.pick(&[
-            "NO_DATA_INCALL", "ERROR_IN_TRANSCRIBE", "ERROR_IN_PROCESSING", "CALL_DID_NOT_HAPPEN",
-            "NOBODY_JOINED_CALL", "BOTJOIN_DENIED", "UNABLE_TO_JOIN", "IGNORED_BY_USER",
+            "NO_DATA_INCALL",
+            "ERROR_IN_TRANSCRIBE",
+            "ERROR_IN_PROCESSING",
+            "CALL_DID_NOT_HAPPEN",
+            "NOBODY_JOINED_CALL",
+            "BOTJOIN_DENIED",
+            "UNABLE_TO_JOIN",
+            "IGNORED_BY_USER",
             "PROCESSING",
         ])
     }
 }
 
 /// One generated call numbered `n`.
-pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time: Option<DateTime<Utc>>) -> Call {
+pub fn call(
+    rng: &mut Rng,
+    n: usize,
+    users: &[User],
+    anchor: DateTime<Utc>,
+    time: Option<DateTime<Utc>>,
+) -> Call {
     let time = time.unwrap_or_else(|| {
         // Spread over the 180 days before the anchor; a few scheduled just after it; a few very recent.
         let minutes = match rng.below(100) {
@@ -159,7 +231,11 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
         t - Duration::milliseconds(t.timestamp_subsec_millis() as i64)
     });
     let status = status(rng, time, anchor).to_string();
-    let call_type = if n % 17 == 3 { "RECORDING".to_string() } else { rng.pick(TYPES).to_string() };
+    let call_type = if n % 17 == 3 {
+        "RECORDING".to_string()
+    } else {
+        rng.pick(TYPES).to_string()
+    };
     let (company, domain) = *rng.pick(COMPANIES);
     let n_internal = 1 + rng.below(3) as usize;
     let mut internal: Vec<(String, i64)> = Vec::new();
@@ -181,8 +257,17 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
             .collect();
         external.push(Participant {
             name: Some(format!("{first} {last}")),
-            email: Some(format!("{}@{domain}", if email_local.is_empty() { "contact".into() } else { email_local })),
-            phone: rng.chance(30).then(|| format!("+1415555{:04}", rng.below(10_000))),
+            email: Some(format!(
+                "{}@{domain}",
+                if email_local.is_empty() {
+                    "contact".into()
+                } else {
+                    email_local
+                }
+            )),
+            phone: rng
+                .chance(30)
+                .then(|| format!("+1415555{:04}", rng.below(10_000))),
             person_id: Some(person),
         });
         person += 1;
@@ -199,12 +284,19 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
         .collect();
     let processed = status == "POST_PROCESSING_DONE";
     let duration = if processed || status == "PROCESSED" {
-        if rng.chance(10) { 3600 + rng.below(3600) } else { 120 + rng.below(2400) }
+        if rng.chance(10) {
+            3600 + rng.below(3600)
+        } else {
+            120 + rng.below(2400)
+        }
     } else {
         0
     };
     let crm = rng.chance(70).then(|| Crm {
-        deal_name: format!("{company} - {}", rng.pick(&["Expansion", "New Business", "Renewal", "Pilot"])),
+        deal_name: format!(
+            "{company} - {}",
+            rng.pick(&["Expansion", "New Business", "Renewal", "Pilot"])
+        ),
         deal_value: format!("{}", (5 + rng.below(200)) * 1000),
         deal_close_date: anchor + Duration::days(rng.below(120) as i64),
         deal_stage_before_call: rng.pick(STAGES).to_string(),
@@ -214,7 +306,10 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
         source_crm: rng.pick(&["SALESFORCE", "HUBSPOT"]).to_string(),
         deal_id: format!("006{:012}", rng.below(1_000_000_000_000)),
         account_id: format!("001{:012}", rng.below(1_000_000_000_000)),
-        contact_ids: external.iter().map(|_| format!("{:024x}", rng.next() as u128 * 7919)).collect(),
+        contact_ids: external
+            .iter()
+            .map(|_| format!("{:024x}", rng.next() as u128 * 7919))
+            .collect(),
     });
     let speakers = person.max(1);
     let turns = if !processed {
@@ -231,7 +326,9 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
     for i in 0..turns {
         let len = 2.0 + rng.below(20) as f64 + rng.below(100) as f64 / 100.0;
         let annotations = if rng.chance(8) {
-            vec![serde_json::json!({"tracker": rng.pick(TOPICS), "phrase": "price", "category": "Commercial"})]
+            vec![
+                serde_json::json!({"tracker": rng.pick(TOPICS), "phrase": "price", "category": "Commercial"}),
+            ]
         } else if rng.chance(4) {
             vec![serde_json::json!({"label": "Next steps", "phrase": "send the proposal"})]
         } else {
@@ -242,7 +339,11 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
             start: t,
             end: t + len,
             // Now and then a speaker nobody on the call lists.
-            person_id: if i % 41 == 40 { speakers + 3 } else { rng.below(speakers as u64) as i64 },
+            person_id: if i % 41 == 40 {
+                speakers + 3
+            } else {
+                rng.below(speakers as u64) as i64
+            },
             annotations,
         });
         t += len + 0.5;
@@ -257,7 +358,17 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
         });
     let title = match (&call_type[..], &crm) {
         ("RECORDING", _) => format!("Recording: {} follow-up", company),
-        (_, Some(c)) => format!("{} – {}", c.deal_name, rng.pick(&["Discovery call", "Demo", "Pricing review", "Security Q&A", "Kickoff"])),
+        (_, Some(c)) => format!(
+            "{} – {}",
+            c.deal_name,
+            rng.pick(&[
+                "Discovery call",
+                "Demo",
+                "Pricing review",
+                "Security Q&A",
+                "Kickoff"
+            ])
+        ),
         _ => format!("{company} intro call"),
     };
     let competitors = if processed && rng.chance(35) {
@@ -279,7 +390,13 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
     let last_modified = last_modified.min(anchor) + Duration::milliseconds(rng.below(1000) as i64);
     Call {
         id: rng.uuid(),
-        source_id: (call_type != "ZOOM").then(|| if call_type == "RECORDING" { "REQUESTED_POST".into() } else { format!("src-{n}") }),
+        source_id: (call_type != "ZOOM").then(|| {
+            if call_type == "RECORDING" {
+                "REQUESTED_POST".into()
+            } else {
+                format!("src-{n}")
+            }
+        }),
         title,
         internal,
         external,
@@ -296,7 +413,11 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
         numeric_timestamps: rng.chance(50),
         competitors,
         calendar: call_type != "RECORDING" && rng.chance(60),
-        bookmarks: if processed && rng.chance(20) { vec![time + Duration::seconds(90)] } else { vec![] },
+        bookmarks: if processed && rng.chance(20) {
+            vec![time + Duration::seconds(90)]
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -304,6 +425,8 @@ pub fn call(rng: &mut Rng, n: usize, users: &[User], anchor: DateTime<Utc>, time
 pub fn workspace(seed: u64, calls: usize, n_users: usize, anchor: DateTime<Utc>) -> Workspace {
     let mut rng = Rng::new(seed);
     let users = users(&mut rng, n_users);
-    let calls = (0..calls).map(|n| call(&mut rng, n, &users, anchor, None)).collect();
+    let calls = (0..calls)
+        .map(|n| call(&mut rng, n, &users, anchor, None))
+        .collect();
     Workspace { users, calls, rng }
 }

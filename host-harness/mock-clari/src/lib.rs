@@ -143,7 +143,12 @@ pub struct Control {
 impl Control {
     fn new(config: MockClariConfig) -> Self {
         Control {
-            workspace: Mutex::new(generate::workspace(config.seed, config.calls, config.users, config.anchor)),
+            workspace: Mutex::new(generate::workspace(
+                config.seed,
+                config.calls,
+                config.users,
+                config.anchor,
+            )),
             faults: Mutex::new(config.faults.clone()),
             dice: Mutex::new(generate::Rng::new(config.seed ^ 0xFA17)),
             config,
@@ -183,7 +188,10 @@ impl Control {
 
     /// A deterministic number in [0, 1).
     pub(crate) fn roll(&self) -> f64 {
-        self.dice.lock().map(|mut d| (d.next() % 1_000_000) as f64 / 1_000_000.0).unwrap_or(0.5)
+        self.dice
+            .lock()
+            .map(|mut d| (d.next() % 1_000_000) as f64 / 1_000_000.0)
+            .unwrap_or(0.5)
     }
 
     /// Counts an authenticated request; answers the 429 message when a limit is hit.
@@ -243,7 +251,13 @@ impl Control {
         self.with_mut(|w| {
             let n = w.calls.len();
             let users = w.users.clone();
-            let mut call = generate::call(&mut w.rng, n, &users, now, spec.time.or(Some(now - chrono::Duration::minutes(45))));
+            let mut call = generate::call(
+                &mut w.rng,
+                n,
+                &users,
+                now,
+                spec.time.or(Some(now - chrono::Duration::minutes(45))),
+            );
             if spec.status == "POST_PROCESSING_DONE" && call.transcript.is_empty() {
                 // A processed call has something to say.
                 // Borrow a processed call's conversation (deterministic: seeded by the count).
@@ -349,21 +363,27 @@ impl MockClari {
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = server::router(shared.clone());
-        let thread = std::thread::Builder::new().name("mock-clari".into()).spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {
-                return;
-            };
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        let thread = std::thread::Builder::new()
+            .name("mock-clari".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-        })?;
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+            })?;
         Ok(MockClari {
             addr,
             shared,
@@ -405,7 +425,10 @@ impl Drop for MockClari {
 }
 
 /// Serves until the future is dropped (for `harness mock-clari`).
-pub async fn serve(listener: tokio::net::TcpListener, config: MockClariConfig) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: MockClariConfig,
+) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         control: Control::new(config.clone()),
         config,

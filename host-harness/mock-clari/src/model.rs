@@ -133,15 +133,27 @@ impl Call {
                     .collect(),
             ),
         );
-        m.insert("externalParticipants".into(), Value::Array(self.external.iter().map(participant).collect()));
-        m.insert("joinedParticipants".into(), Value::Array(self.joined.iter().map(participant).collect()));
+        m.insert(
+            "externalParticipants".into(),
+            Value::Array(self.external.iter().map(participant).collect()),
+        );
+        m.insert(
+            "joinedParticipants".into(),
+            Value::Array(self.joined.iter().map(participant).collect()),
+        );
         m.insert("status".into(), json!(self.status));
         m.insert("bot_not_join_reason".into(), json!([]));
         m.insert("type".into(), json!(self.call_type));
         m.insert("time".into(), json!(iso(self.time)));
         if self.calendar {
-            m.insert("icaluid".into(), json!(format!("{}@calendar.example", &self.id[..8])));
-            m.insert("calendar_id".into(), json!(format!("cal-{}", &self.id[..8])));
+            m.insert(
+                "icaluid".into(),
+                json!(format!("{}@calendar.example", &self.id[..8])),
+            );
+            m.insert(
+                "calendar_id".into(),
+                json!(format!("cal-{}", &self.id[..8])),
+            );
         }
         m.insert("last_modified_time".into(), json!(iso(self.last_modified)));
         let signed = |kind: &str| {
@@ -151,17 +163,38 @@ impl Call {
                 now.format("%Y%m%dT%H%M%SZ")
             ))
         };
-        m.insert("audio_url".into(), if media.0 { signed("audio") } else { Value::Null });
-        m.insert("video_url".into(), if media.1 { signed("video") } else { Value::Null });
+        m.insert(
+            "audio_url".into(),
+            if media.0 {
+                signed("audio")
+            } else {
+                Value::Null
+            },
+        );
+        m.insert(
+            "video_url".into(),
+            if media.1 {
+                signed("video")
+            } else {
+                Value::Null
+            },
+        );
         m.insert(
             "disposition".into(),
-            json!(if self.duration > 0 { "CALL_CONNECTED_WITH_PROSPECT" } else { "UNKNOWN_CALL_DISPOSITION" }),
+            json!(if self.duration > 0 {
+                "CALL_CONNECTED_WITH_PROSPECT"
+            } else {
+                "UNKNOWN_CALL_DISPOSITION"
+            }),
         );
         if let Some(c) = &self.crm {
             m.insert("deal_name".into(), json!(c.deal_name));
             m.insert("deal_value".into(), json!(c.deal_value));
             m.insert("deal_close_date".into(), json!(iso(c.deal_close_date)));
-            m.insert("deal_stage_before_call".into(), json!(c.deal_stage_before_call));
+            m.insert(
+                "deal_stage_before_call".into(),
+                json!(c.deal_stage_before_call),
+            );
             m.insert("account_name".into(), json!(c.account_name));
             m.insert("contact_names".into(), json!(c.contact_names));
             m.insert(
@@ -169,7 +202,10 @@ impl Call {
                 json!({"source_crm": c.source_crm, "deal_id": c.deal_id, "account_id": c.account_id, "contact_ids": c.contact_ids}),
             );
         }
-        m.insert("bookmark_timestamps".into(), json!(self.bookmarks.iter().map(|b| iso(*b)).collect::<Vec<_>>()));
+        m.insert(
+            "bookmark_timestamps".into(),
+            json!(self.bookmarks.iter().map(|b| iso(*b)).collect::<Vec<_>>()),
+        );
         let categories: Vec<Value> = self
             .topics
             .iter()
@@ -188,7 +224,10 @@ impl Call {
                 "categories": categories,
             }),
         );
-        m.insert("call_review_page_url".into(), json!(format!("https://copilot.clari.com/call/{}", self.id)));
+        m.insert(
+            "call_review_page_url".into(),
+            json!(format!("https://copilot.clari.com/call/{}", self.id)),
+        );
         Value::Object(m)
     }
 
@@ -215,7 +254,13 @@ impl Call {
             ),
         );
         if self.status == "POST_PROCESSING_DONE" {
-            let ts = |s: f64| if self.numeric_timestamps { json!(s) } else { json!(format!("{s}")) };
+            let ts = |s: f64| {
+                if self.numeric_timestamps {
+                    json!(s)
+                } else {
+                    json!(format!("{s}"))
+                }
+            };
             let total = self.transcript.last().map(|t| t.end).unwrap_or(0.0).round();
             let topics: Vec<Value> = self
                 .topics
@@ -226,7 +271,11 @@ impl Call {
                     json!({"name": name, "start_timestamp": ts(from), "end_timestamp": ts(from + 60.0), "summary": format!("The team discussed {}.", name.to_lowercase())})
                 })
                 .collect();
-            let owner = self.external.first().and_then(|p| p.name.clone()).unwrap_or_else(|| "Rep".into());
+            let owner = self
+                .external
+                .first()
+                .and_then(|p| p.name.clone())
+                .unwrap_or_else(|| "Rep".into());
             m.insert(
                 "summary".into(),
                 json!({

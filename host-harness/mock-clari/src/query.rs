@@ -70,7 +70,11 @@ fn int(key: &str, v: &str, min: u64, max: u64) -> Result<u64, String> {
     v.parse::<u64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("Invalid value for {key}: '{v}'. It must be an integer between {min} and {max}."))
+        .ok_or_else(|| {
+            format!(
+                "Invalid value for {key}: '{v}'. It must be an integer between {min} and {max}."
+            )
+        })
 }
 
 fn date(key: &str, v: &str) -> Result<DateTime<Utc>, String> {
@@ -83,7 +87,9 @@ fn boolean(key: &str, v: &str) -> Result<bool, String> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(format!("Invalid value for {key}: '{v}'. It must be true or false.")),
+        _ => Err(format!(
+            "Invalid value for {key}: '{v}'. It must be true or false."
+        )),
     }
 }
 
@@ -91,7 +97,9 @@ fn sort(key: &str, v: &str) -> Result<bool, String> {
     match v {
         "asc" => Ok(true),
         "desc" => Ok(false),
-        _ => Err(format!("Invalid value for {key}: '{v}'. It must be asc or desc.")),
+        _ => Err(format!(
+            "Invalid value for {key}: '{v}'. It must be asc or desc."
+        )),
     }
 }
 
@@ -153,8 +161,15 @@ mod tests {
     #[test]
     fn rejects_invalid_values() {
         for bad in [
-            "skip=10001", "skip=-1", "limit=0", "limit=101", "limit=x", "filterTimeGt=yesterday",
-            "includePrivate=yes", "filterDurationGt=7201", "sortTime=up",
+            "skip=10001",
+            "skip=-1",
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "filterTimeGt=yesterday",
+            "includePrivate=yes",
+            "filterDurationGt=7201",
+            "sortTime=up",
         ] {
             assert!(CallsQuery::parse(bad).is_err(), "{bad}");
         }

@@ -40,7 +40,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Every public path: auth first, then faults, then routing.
-async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn api(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let password = headers.get("x-api-password").and_then(|v| v.to_str().ok());
     let (Some(key), Some(password)) = (key, password) else {
@@ -51,21 +57,35 @@ async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: He
     };
     let faults = s.control.faults();
     if key != s.config.api_key || password != s.config.api_password {
-        let status = StatusCode::from_u16(faults.wrong_credentials_status).unwrap_or(StatusCode::UNAUTHORIZED);
-        return message(status, "Invalid credentials: check the API key and password in Workspace Settings > Integrations > Clari Copilot API");
+        let status = StatusCode::from_u16(faults.wrong_credentials_status)
+            .unwrap_or(StatusCode::UNAUTHORIZED);
+        return message(
+            status,
+            "Invalid credentials: check the API key and password in Workspace Settings > Integrations > Clari Copilot API",
+        );
     }
     // The gateway throttles on arrival; the backend's latency comes after.
     if let Some(r) = s.control.admit(&faults) {
-        return json_response(StatusCode::TOO_MANY_REQUESTS, json!({"message": r}).to_string());
+        return json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"message": r}).to_string(),
+        );
     }
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
     if faults.error_rate > 0.0 && s.control.roll() < faults.error_rate {
-        let status = *[StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT]
-            .get((s.control.roll() * 3.0) as usize % 3)
-            .unwrap_or(&StatusCode::BAD_GATEWAY);
-        return json_response(status, json!({"message": "Internal server error"}).to_string());
+        let status = *[
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
+            StatusCode::GATEWAY_TIMEOUT,
+        ]
+        .get((s.control.roll() * 3.0) as usize % 3)
+        .unwrap_or(&StatusCode::BAD_GATEWAY);
+        return json_response(
+            status,
+            json!({"message": "Internal server error"}).to_string(),
+        );
     }
     let raw = q.unwrap_or_default();
     let result = if method != Method::GET {
@@ -91,8 +111,15 @@ async fn api(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: He
     };
     match result {
         // The AWS gateway in front of Clari answers 502 above its response cap.
-        Ok(body) if faults.max_response_bytes.is_some_and(|cap| body.len() > cap) => {
-            json_response(StatusCode::BAD_GATEWAY, json!({"message": "Internal server error"}).to_string())
+        Ok(body)
+            if faults
+                .max_response_bytes
+                .is_some_and(|cap| body.len() > cap) =>
+        {
+            json_response(
+                StatusCode::BAD_GATEWAY,
+                json!({"message": "Internal server error"}).to_string(),
+            )
         }
         Ok(body) => json_response(StatusCode::OK, body),
         Err(r) => r,
@@ -117,20 +144,44 @@ fn calls(control: &Control, raw: &str) -> Result<String, Response> {
             .filter(|c| q.include_private || !c.private)
             .filter(|c| q.status.is_empty() || q.status.contains(&c.status))
             .filter(|c| q.types.is_empty() || q.types.contains(&c.call_type))
-            .filter(|c| q.source_ids.is_empty() || c.source_id.as_ref().is_some_and(|s| q.source_ids.contains(s)))
+            .filter(|c| {
+                q.source_ids.is_empty()
+                    || c.source_id
+                        .as_ref()
+                        .is_some_and(|s| q.source_ids.contains(s))
+            })
             .filter(|c| q.topics.is_empty() || c.topics.iter().any(|t| q.topics.contains(t)))
-            .filter(|c| q.users.is_empty() || c.user_emails(&w.users).iter().any(|e| q.users.contains(&e.to_lowercase())))
+            .filter(|c| {
+                q.users.is_empty()
+                    || c.user_emails(&w.users)
+                        .iter()
+                        .any(|e| q.users.contains(&e.to_lowercase()))
+            })
             .filter(|c| {
                 q.attendees.is_empty()
-                    || c.external.iter().filter_map(|p| p.email.as_ref()).any(|e| q.attendees.contains(&e.to_lowercase()))
+                    || c.external
+                        .iter()
+                        .filter_map(|p| p.email.as_ref())
+                        .any(|e| q.attendees.contains(&e.to_lowercase()))
             })
-            .filter(|c| q.time_gt.is_none_or(|t| c.time > t) && q.time_lt.is_none_or(|t| c.time < t))
-            .filter(|c| q.modified_gt.is_none_or(|t| c.last_modified > t) && q.modified_lt.is_none_or(|t| c.last_modified < t))
-            .filter(|c| q.duration_gt.is_none_or(|d| c.duration > d) && q.duration_lt.is_none_or(|d| c.duration < d))
+            .filter(|c| {
+                q.time_gt.is_none_or(|t| c.time > t) && q.time_lt.is_none_or(|t| c.time < t)
+            })
+            .filter(|c| {
+                q.modified_gt.is_none_or(|t| c.last_modified > t)
+                    && q.modified_lt.is_none_or(|t| c.last_modified < t)
+            })
+            .filter(|c| {
+                q.duration_gt.is_none_or(|d| c.duration > d)
+                    && q.duration_lt.is_none_or(|d| c.duration < d)
+            })
             .collect();
         match (q.sort_processed, q.sort_time) {
             (Some(asc), _) => matched.sort_by(|a, b| {
-                let o = a.last_modified.cmp(&b.last_modified).then_with(|| a.id.cmp(&b.id));
+                let o = a
+                    .last_modified
+                    .cmp(&b.last_modified)
+                    .then_with(|| a.id.cmp(&b.id));
                 if asc { o } else { o.reverse() }
             }),
             (None, Some(asc)) => matched.sort_by(|a, b| {
@@ -138,7 +189,9 @@ fn calls(control: &Control, raw: &str) -> Result<String, Response> {
                 if asc { o } else { o.reverse() }
             }),
             // The default order: stable, newest first.
-            (None, None) => matched.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id.cmp(&b.id))),
+            (None, None) => {
+                matched.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id.cmp(&b.id)))
+            }
         }
         let total = matched.len();
         let page: Vec<Value> = matched
@@ -168,7 +221,12 @@ fn call_details(control: &Control, raw: &str) -> Result<String, Response> {
         .find(|(k, _)| k == "id")
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| message(StatusCode::BAD_REQUEST, "The query parameter 'id' is required"))?;
+        .ok_or_else(|| {
+            message(
+                StatusCode::BAD_REQUEST,
+                "The query parameter 'id' is required",
+            )
+        })?;
     if control.faults().malformed_call_ids.contains(&id) {
         return Ok(format!("{{\"call\": {{\"id\": \"{id}\", \"title\": "));
     }
@@ -184,7 +242,10 @@ fn call_details(control: &Control, raw: &str) -> Result<String, Response> {
 }
 
 async fn mock_calls(State(s): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, serde_json::to_string(&s.control.calls()).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_string(&s.control.calls()).unwrap_or_default(),
+    )
 }
 
 async fn mock_add_call(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -201,10 +262,14 @@ async fn mock_add_call(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 fn body_field(body: &Bytes, field: &str) -> Result<Value, Response> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| message(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))?;
-    v.get(field)
-        .cloned()
-        .ok_or_else(|| message(StatusCode::BAD_REQUEST, &format!("the body needs `{field}`")))
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| message(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))?;
+    v.get(field).cloned().ok_or_else(|| {
+        message(
+            StatusCode::BAD_REQUEST,
+            &format!("the body needs `{field}`"),
+        )
+    })
 }
 
 fn done(r: anyhow::Result<()>) -> Response {
@@ -214,7 +279,11 @@ fn done(r: anyhow::Result<()>) -> Response {
     }
 }
 
-async fn mock_status(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn mock_status(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     match body_field(&body, "status") {
         Ok(v) => done(s.control.set_status(&id, v.as_str().unwrap_or_default())),
         Err(r) => r,
@@ -228,7 +297,11 @@ async fn mock_title(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     }
 }
 
-async fn mock_privacy(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn mock_privacy(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     match body_field(&body, "private") {
         Ok(v) => done(s.control.set_private(&id, v.as_bool().unwrap_or(false))),
         Err(r) => r,
@@ -249,6 +322,8 @@ async fn mock_reset(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn mock_stats(State(s): State<Arc<Shared>>) -> Response {
-    json_response(StatusCode::OK, json!({"requests": s.control.request_count()}).to_string())
+    json_response(
+        StatusCode::OK,
+        json!({"requests": s.control.request_count()}).to_string(),
+    )
 }
-

@@ -21,7 +21,10 @@ fn mock(calls: usize, faults: Faults) -> MockClari {
 }
 
 fn get(m: &MockClari, path: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let d = MockClariConfig::default();
     let mut resp = agent
         .get(format!("{}{path}", m.base_url()))
@@ -31,11 +34,19 @@ fn get(m: &MockClari, path: &str) -> (u16, Value) {
         .unwrap();
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn ids(body: &Value) -> Vec<String> {
-    body["calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -90,15 +101,29 @@ fn filters_are_strict_and_repeatable() {
     let facts = m.control().calls();
     let pivot = &facts[10];
     let t = pivot.time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    let (_, after) = get(&m, &format!("/calls?includePrivate=true&limit=100&filterTimeGt={t}"));
+    let (_, after) = get(
+        &m,
+        &format!("/calls?includePrivate=true&limit=100&filterTimeGt={t}"),
+    );
     let expected = facts.iter().filter(|c| c.time > pivot.time).count();
     assert_eq!(ids(&after).len(), expected);
     assert!(!ids(&after).contains(&pivot.id), "Gt is strict");
-    let (_, two) = get(&m, "/calls?includePrivate=true&limit=100&filterStatus=POST_PROCESSING_DONE&filterStatus=PROCESSING");
-    let expected = facts.iter().filter(|c| c.status == "POST_PROCESSING_DONE" || c.status == "PROCESSING").count();
+    let (_, two) = get(
+        &m,
+        "/calls?includePrivate=true&limit=100&filterStatus=POST_PROCESSING_DONE&filterStatus=PROCESSING",
+    );
+    let expected = facts
+        .iter()
+        .filter(|c| c.status == "POST_PROCESSING_DONE" || c.status == "PROCESSING")
+        .count();
     assert_eq!(ids(&two).len(), expected);
     let (_, sorted) = get(&m, "/calls?includePrivate=true&limit=100&sortTime=asc");
-    let times: Vec<&str> = sorted["calls"].as_array().unwrap().iter().map(|c| c["time"].as_str().unwrap()).collect();
+    let times: Vec<&str> = sorted["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["time"].as_str().unwrap())
+        .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -107,22 +132,45 @@ fn absent_data_is_an_omitted_key() {
     let m = mock(80, Faults::default());
     let (_, all) = get(&m, "/calls?includePrivate=true&limit=100");
     let calls = all["calls"].as_array().unwrap();
-    let no_crm = calls.iter().find(|c| c.get("deal_name").is_none()).expect("a call without CRM");
-    for key in ["crm_info", "account_name", "deal_value", "deal_stage_before_call"] {
+    let no_crm = calls
+        .iter()
+        .find(|c| c.get("deal_name").is_none())
+        .expect("a call without CRM");
+    for key in [
+        "crm_info",
+        "account_name",
+        "deal_value",
+        "deal_stage_before_call",
+    ] {
         assert!(no_crm.get(key).is_none(), "{key} is omitted");
     }
-    assert!(calls.iter().all(|c| c["audio_url"].is_null() && c["video_url"].is_null()));
-    let recording = calls.iter().find(|c| c["type"] == "RECORDING").expect("a RECORDING call");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["audio_url"].is_null() && c["video_url"].is_null())
+    );
+    let recording = calls
+        .iter()
+        .find(|c| c["type"] == "RECORDING")
+        .expect("a RECORDING call");
     assert!(recording.get("calendar_id").is_none());
     let (_, media) = get(&m, "/calls?includePrivate=true&limit=1&includeAudio=true");
-    assert!(media["calls"][0]["audio_url"].as_str().is_some_and(|u| u.contains("X-Amz-Expires=14400")));
+    assert!(
+        media["calls"][0]["audio_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("X-Amz-Expires=14400"))
+    );
 }
 
 #[test]
 fn status_changes_bump_modified_time_edits_do_not() {
     let m = mock(30, Faults::default());
     let c = m.control();
-    let call = c.calls().into_iter().find(|x| x.status != "POST_PROCESSING_DONE").unwrap();
+    let call = c
+        .calls()
+        .into_iter()
+        .find(|x| x.status != "POST_PROCESSING_DONE")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(5));
     c.set_title(&call.id, "Renamed").unwrap();
     let after_title = c.calls().into_iter().find(|x| x.id == call.id).unwrap();
@@ -133,7 +181,10 @@ fn status_changes_bump_modified_time_edits_do_not() {
     assert!(after_status.last_modified_time > call.last_modified_time);
     // The same status again changes nothing.
     c.set_status(&call.id, "POST_PROCESSING_DONE").unwrap();
-    assert_eq!(c.calls().into_iter().find(|x| x.id == call.id).unwrap(), after_status);
+    assert_eq!(
+        c.calls().into_iter().find(|x| x.id == call.id).unwrap(),
+        after_status
+    );
     // Deleted: gone from the list, 404 on details.
     c.delete_call(&call.id).unwrap();
     let (status, body) = get(&m, &format!("/call-details?id={}", call.id));
@@ -146,38 +197,80 @@ fn status_changes_bump_modified_time_edits_do_not() {
 
 #[test]
 fn faults_are_injected_as_configured() {
-    let m = mock(20, Faults { rate_limit_per_sec: Some(3), ..Faults::default() });
+    let m = mock(
+        20,
+        Faults {
+            rate_limit_per_sec: Some(3),
+            ..Faults::default()
+        },
+    );
     let statuses: Vec<u16> = (0..5).map(|_| get(&m, "/users").0).collect();
     assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
     assert_eq!(m.control().throttled_count(), 2);
 
-    let m = mock(20, Faults { weekly_quota: Some(2), ..Faults::default() });
+    let m = mock(
+        20,
+        Faults {
+            weekly_quota: Some(2),
+            ..Faults::default()
+        },
+    );
     let (s1, _) = get(&m, "/users");
     let (_, _) = get(&m, "/users");
     let (s3, body) = get(&m, "/users");
     assert_eq!((s1, s3), (200, 429));
     assert_eq!(body["message"], "Limit Exceeded");
 
-    let m = mock(20, Faults { max_response_bytes: Some(2_000), ..Faults::default() });
+    let m = mock(
+        20,
+        Faults {
+            max_response_bytes: Some(2_000),
+            ..Faults::default()
+        },
+    );
     assert_eq!(get(&m, "/calls?limit=100&includePrivate=true").0, 502);
 
-    let m = mock(20, Faults { error_rate: 1.0, ..Faults::default() });
+    let m = mock(
+        20,
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    );
     assert!([500, 502, 504].contains(&get(&m, "/users").0));
 
-    let m = mock(20, Faults { latency: Duration::from_millis(150), ..Faults::default() });
+    let m = mock(
+        20,
+        Faults {
+            latency: Duration::from_millis(150),
+            ..Faults::default()
+        },
+    );
     let t = Instant::now();
     get(&m, "/users");
     assert!(t.elapsed() >= Duration::from_millis(150));
 
     let m = mock(20, Faults::default());
     let id = m.control().calls()[0].id.clone();
-    m.control().set_faults(Faults { malformed_call_ids: vec![id.clone()], ..Faults::default() });
+    m.control().set_faults(Faults {
+        malformed_call_ids: vec![id.clone()],
+        ..Faults::default()
+    });
     let (status, body) = get(&m, &format!("/call-details?id={id}"));
     assert_eq!(status, 200);
     assert!(body.is_string(), "the body is not JSON: {body}");
 
-    let m = mock(5, Faults { wrong_credentials_status: 403, ..Faults::default() });
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let m = mock(
+        5,
+        Faults {
+            wrong_credentials_status: 403,
+            ..Faults::default()
+        },
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let resp = agent
         .get(format!("{}/users", m.base_url()))
         .header("X-Api-Key", "wrong")
@@ -204,7 +297,8 @@ fn the_same_seed_gives_byte_identical_data() {
     let c = mock_clari::generate::workspace(78, 120, 10, anchor);
     assert_ne!(dump(&a), dump(&c));
     // Variety: every lifecycle corner is present.
-    let statuses: std::collections::BTreeSet<&str> = a.calls.iter().map(|c| c.status.as_str()).collect();
+    let statuses: std::collections::BTreeSet<&str> =
+        a.calls.iter().map(|c| c.status.as_str()).collect();
     assert!(statuses.len() >= 6, "{statuses:?}");
     assert!(a.calls.iter().any(|c| c.private) && a.calls.iter().any(|c| c.crm.is_none()));
     assert!(a.calls.iter().any(|c| c.transcript.len() > 300));

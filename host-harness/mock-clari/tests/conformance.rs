@@ -39,9 +39,13 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
 ];
 
 fn spec() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/clari-copilot-openapi.yml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/specs/clari-copilot-openapi.yml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("the official spec is needed at {} ({e}); it ships in the project's shared/ folder", path.display())
+        panic!(
+            "the official spec is needed at {} ({e}); it ships in the project's shared/ folder",
+            path.display()
+        )
     });
     let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("the spec is YAML");
     to_json(yaml)
@@ -60,7 +64,10 @@ fn to_json(y: serde_yaml::Value) -> Value {
                 .map(|(k, v)| {
                     let key = match k {
                         serde_yaml::Value::String(s) => s,
-                        other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+                        other => serde_yaml::to_string(&other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
                     };
                     (key, to_json(v))
                 })
@@ -126,7 +133,11 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mu
         }
     };
     if !ok {
-        errors.push(format!("{path}: {} is not of type {}", short(value), ty.unwrap_or("?")));
+        errors.push(format!(
+            "{path}: {} is not of type {}",
+            short(value),
+            ty.unwrap_or("?")
+        ));
         return;
     }
     if schema.get("format").and_then(Value::as_str) == Some("date-time")
@@ -135,7 +146,10 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mu
     {
         errors.push(format!("{path}: `{s}` is not a date-time"));
     }
-    if let (Some(props), Some(obj)) = (schema.get("properties").and_then(Value::as_object), value.as_object()) {
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
         for (k, v) in obj {
             if let Some(s) = props.get(k) {
                 validate(root, s, v, &format!("{path}.{k}"), errors);
@@ -159,7 +173,9 @@ fn unexpected(errors: Vec<String>) -> Vec<String> {
         .into_iter()
         .filter(|e| {
             let path = e.split(':').next().unwrap_or_default();
-            !EXCEPTIONS.iter().any(|(pattern, _, _)| path.ends_with(pattern) || path.contains(pattern))
+            !EXCEPTIONS
+                .iter()
+                .any(|(pattern, _, _)| path.ends_with(pattern) || path.contains(pattern))
         })
         .collect()
 }
@@ -174,7 +190,9 @@ impl Client {
         let mut req = self.agent.get(format!("{}{path_and_query}", self.base));
         if auth {
             let d = MockClariConfig::default();
-            req = req.header("X-Api-Key", &d.api_key).header("X-Api-Password", &d.api_password);
+            req = req
+                .header("X-Api-Key", &d.api_key)
+                .header("X-Api-Password", &d.api_password);
         }
         let mut resp = req.call().expect("the mock answers");
         let status = resp.status().as_u16();
@@ -203,13 +221,19 @@ fn every_endpoint_answers_as_the_spec_says() {
     .unwrap();
     let client = Client {
         base: mock.base_url(),
-        agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(),
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into(),
     };
     let mut checked = 0;
     let mut failures = Vec::new();
     let mut check = |path: &str, query: &str, status: u16, body: &Value| {
         let schema = response_schema(&spec, path, &status.to_string());
-        assert!(!schema.is_null(), "the spec has no {status} schema for {path}");
+        assert!(
+            !schema.is_null(),
+            "the spec has no {status} schema for {path}"
+        );
         let mut errors = Vec::new();
         validate(&spec, schema, body, "$", &mut errors);
         for e in unexpected(errors) {
@@ -250,19 +274,42 @@ fn every_endpoint_answers_as_the_spec_says() {
         assert_eq!(status, 200);
         check("/call-details", &q, status, &body);
     }
-    for path in ["/users", "/topics", "/v2/topics", "/scorecard", "/scorecard?skip=2&limit=3", "/scorecard-template"] {
+    for path in [
+        "/users",
+        "/topics",
+        "/v2/topics",
+        "/scorecard",
+        "/scorecard?skip=2&limit=3",
+        "/scorecard-template",
+    ] {
         let (status, body) = client.get(path, true);
         assert_eq!(status, 200, "{path}");
-        let (route, query) = path.split_once('?').map(|(a, b)| (a, format!("?{b}"))).unwrap_or((path, String::new()));
+        let (route, query) = path
+            .split_once('?')
+            .map(|(a, b)| (a, format!("?{b}")))
+            .unwrap_or((path, String::new()));
         check(route, &query, status, &body);
     }
     let (_, templates) = client.get("/scorecard-template", true);
-    assert!(templates["scorecardTemplates"].as_array().is_some_and(|t| !t.is_empty()), "the real key");
+    assert!(
+        templates["scorecardTemplates"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "the real key"
+    );
     // CRM look-ups by the CRM ids calls carry.
     let (_, listed) = client.get("/calls?includePrivate=true&limit=100", true);
-    let crm = listed["calls"].as_array().unwrap().iter().find_map(|c| c.get("crm_info").cloned()).expect("a call with CRM");
+    let crm = listed["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| c.get("crm_info").cloned())
+        .expect("a call with CRM");
     for (path, id) in [
-        ("/get-account", crm["account_id"].as_str().unwrap().to_string()),
+        (
+            "/get-account",
+            crm["account_id"].as_str().unwrap().to_string(),
+        ),
         ("/get-deal", crm["deal_id"].as_str().unwrap().to_string()),
     ] {
         let q = format!("?id={id}");
@@ -280,24 +327,43 @@ fn every_endpoint_answers_as_the_spec_says() {
         ("/calls", "?filterTimeGt=yesterday", 400),
         ("/calls", "?includePrivate=maybe", 400),
         ("/calls", "?filterDurationLt=9000", 400),
-        ("/call-details", "?id=00000000-0000-4000-8000-000000000000", 404),
+        (
+            "/call-details",
+            "?id=00000000-0000-4000-8000-000000000000",
+            404,
+        ),
         ("/call-details", "", 400),
     ] {
         let (status, body) = client.get(&format!("{path}{query}"), true);
         assert_eq!(status, want, "{path}{query}: {body}");
-        assert!(body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(
+            body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
         check(path, query, status, &body);
     }
-    assert!(failures.is_empty(), "{} responses differ from the spec:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} responses differ from the spec:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 120);
 }
 
 #[test]
 fn authentication_comes_first_on_every_path() {
-    let mock = MockClari::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), MockClariConfig::default()).unwrap();
+    let mock = MockClari::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig::default(),
+    )
+    .unwrap();
     let client = Client {
         base: mock.base_url(),
-        agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(),
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into(),
     };
     for path in ["/calls", "/call-details?id=x", "/users", "/no-such-path"] {
         let (status, body) = client.get(path, false);
@@ -316,8 +382,17 @@ fn the_exceptions_are_real() {
     // Each exception must be exercised, or it is stale.
     let spec = spec();
     let schema = &spec["components"]["schemas"]["CallType"]["enum"];
-    assert!(!schema.as_array().unwrap().contains(&Value::String("RECORDING".into())));
-    let summary = &spec["components"]["schemas"]["SummaryTopics"]["properties"]["start_timestamp"]["type"];
+    assert!(
+        !schema
+            .as_array()
+            .unwrap()
+            .contains(&Value::String("RECORDING".into()))
+    );
+    let summary =
+        &spec["components"]["schemas"]["SummaryTopics"]["properties"]["start_timestamp"]["type"];
     assert_eq!(summary, "string");
-    assert_eq!(spec["components"]["schemas"]["Call"]["properties"]["audio_url"]["type"], "string");
+    assert_eq!(
+        spec["components"]["schemas"]["Call"]["properties"]["audio_url"]["type"],
+        "string"
+    );
 }

@@ -63,6 +63,9 @@ impl RetryPolicy {
             match op() {
                 Ok(v) => return Ok(v),
                 Err(e) => match classify(&e) {
+                    // Advice to wait longer than we would: stop now, resumable, rather than
+                    // sleep through it.
+                    Verdict::Retry(Some(advice)) if advice > self.max_retry_after => return Err(e),
                     Verdict::Retry(advice) if attempt < self.max_retries => {
                         sleep(self.delay(attempt, advice, seed));
                         attempt += 1;
@@ -115,6 +118,21 @@ mod tests {
             p.delay(0, Some(Duration::from_secs(999)), 1),
             p.max_retry_after
         );
+    }
+
+    #[test]
+    fn advice_beyond_the_cap_stops_at_once() {
+        let mut calls = 0;
+        let r: Result<(), &str> = RetryPolicy::default().run(
+            || {
+                calls += 1;
+                Err("quota")
+            },
+            |_| Verdict::Retry(Some(Duration::from_secs(3 * 86_400))),
+            |_| panic!("no sleep"),
+        );
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]

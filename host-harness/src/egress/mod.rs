@@ -3,6 +3,7 @@
 //! credentials, injects the credentials itself, applies the upstream's rate limit, and caps
 //! time and response size. Redirects are returned to the guest, never followed.
 
+pub mod budget;
 pub mod policy;
 pub mod ratelimit;
 pub mod secrets;
@@ -122,6 +123,7 @@ pub enum Tape {
 pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
     tape: Tape,
+    budget: Option<Arc<budget::WeeklyBudget>>,
     limits: EgressLimits,
     agent: ureq::Agent,
     redactor: Redactor,
@@ -156,11 +158,18 @@ impl Egress {
         Egress {
             routes: routes.into_iter().map(|r| (r.name.clone(), r)).collect(),
             tape: Tape::Off,
+            budget: None,
             limits,
             agent,
             redactor,
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// Counts every request against a weekly budget, refusing them once it is spent.
+    pub fn with_budget(mut self, budget: Arc<budget::WeeklyBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Records or replays this engine's traffic.
@@ -206,6 +215,15 @@ impl Egress {
         if let Tape::Replay(player) = &self.tape {
             self.requests.fetch_add(1, Ordering::Relaxed);
             return player.answer(req);
+        }
+        if let Some(budget) = &self.budget {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            budget
+                .spend(now)
+                .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
         }
         if let Some(limiter) = &route.limiter {
             limiter
