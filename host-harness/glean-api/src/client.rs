@@ -14,7 +14,9 @@ use crate::types::*;
 /// What went wrong talking to Glean.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GleanError {
-    #[error("Glean refused the indexing API token (HTTP {0}); check the token and its datasource scope")]
+    #[error(
+        "Glean refused the indexing API token (HTTP {0}); check the token and its datasource scope"
+    )]
     Unauthorized(u16),
     #[error("Glean's rate limit was hit (HTTP 429); retry after {retry_after:?}")]
     RateLimited { retry_after: Option<Duration> },
@@ -98,7 +100,9 @@ impl GleanClient {
             )));
         }
         if token.is_empty() {
-            return Err(GleanError::InvalidConfig("the indexing API token is empty".into()));
+            return Err(GleanError::InvalidConfig(
+                "the indexing API token is empty".into(),
+            ));
         }
         Ok(GleanClient {
             base: base.to_string(),
@@ -125,7 +129,11 @@ impl GleanClient {
         let mut resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Timeout(_)) => return Err(GleanError::Timeout),
-            Err(e) => return Err(GleanError::Transport(e.to_string().replace(&self.token, "[REDACTED]"))),
+            Err(e) => {
+                return Err(GleanError::Transport(
+                    e.to_string().replace(&self.token, "[REDACTED]"),
+                ));
+            }
         };
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -160,7 +168,11 @@ impl GleanClient {
         }
     }
 
-    fn post_json<T: DeserializeOwned>(&self, endpoint: &str, body: &impl Serialize) -> Result<T, GleanError> {
+    fn post_json<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        body: &impl Serialize,
+    ) -> Result<T, GleanError> {
         let text = self.post(endpoint, body)?;
         serde_json::from_str(&text)
             .map_err(|e| GleanError::InvalidResponse(format!("{endpoint}: {e}")))
@@ -179,7 +191,11 @@ impl GleanClient {
         )
     }
 
-    pub fn index_documents(&self, datasource: &str, documents: &[DocumentDefinition]) -> Result<(), GleanError> {
+    pub fn index_documents(
+        &self,
+        datasource: &str,
+        documents: &[DocumentDefinition],
+    ) -> Result<(), GleanError> {
         self.post(
             "indexdocuments",
             &serde_json::json!({"datasource": datasource, "documents": documents}),
@@ -191,7 +207,12 @@ impl GleanClient {
         self.post("bulkindexdocuments", req).map(drop)
     }
 
-    pub fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> Result<(), GleanError> {
+    pub fn delete_document(
+        &self,
+        datasource: &str,
+        object_type: &str,
+        id: &str,
+    ) -> Result<(), GleanError> {
         self.post(
             "deletedocument",
             &DeleteDocumentRequest {
@@ -261,7 +282,11 @@ fn httpdate_to_unix(s: &str) -> Option<i64> {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
@@ -283,8 +308,14 @@ mod tests {
     #[test]
     fn parses_retry_after_forms() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 

@@ -266,3 +266,22 @@ pub struct CheckDocumentAccessRequest {
 pub struct CheckDocumentAccessResponse {
     pub has_access: bool,
 }
+
+/// `DatasourceGroupDefinition`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasourceGroupDefinition {
+    pub name: String,
+}
+
+/// `DatasourceMembershipDefinition` (in bulk requests `groupName` comes from the top level).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasourceMembershipDefinition {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_group_name: Option<String>,
+}

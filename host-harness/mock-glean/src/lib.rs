@@ -3,6 +3,8 @@
 //! datasources, object types and documents, and permission evaluation, with in-process
 //! read-back for tests and the demo.
 
+mod ratelimit;
+mod search;
 mod server;
 mod store;
 
@@ -12,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use glean_api::{CustomDatasourceConfig, DatasourceUserDefinition, DocumentDefinition};
 
-pub use store::Index;
+pub use ratelimit::RateLimits;
+pub use store::{Index, Member, STALE_DELETION_GUARD};
 
 /// How the mock behaves.
 #[derive(Debug, Clone)]
@@ -23,6 +26,8 @@ pub struct MockGleanConfig {
     pub state_file: Option<PathBuf>,
     /// Requests over this many bytes get 413.
     pub max_body_bytes: usize,
+    /// Glean's rate limits (on by default).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for MockGleanConfig {
@@ -31,6 +36,7 @@ impl Default for MockGleanConfig {
             token: "mock-glean-token".into(),
             state_file: None,
             max_body_bytes: 5 * 1024 * 1024,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -109,8 +115,23 @@ impl MockGlean {
     }
 
     /// Whether `user_email` may see the document, by Glean's permission rules.
-    pub fn check_access(&self, datasource: &str, object_type: &str, doc_id: &str, user_email: &str) -> bool {
+    pub fn check_access(
+        &self,
+        datasource: &str,
+        object_type: &str,
+        doc_id: &str,
+        user_email: &str,
+    ) -> bool {
         self.with(|i| i.check_access(datasource, object_type, doc_id, user_email))
+    }
+
+    /// Searches as `user_email` (the same logic as `POST /rest/api/v1/search`).
+    pub fn search(
+        &self,
+        request: &glean_api::search::SearchRequest,
+        user_email: &str,
+    ) -> glean_api::search::SearchResponse {
+        self.with(|i| search::search(i, request, user_email))
     }
 
     pub fn shutdown(mut self) {
@@ -134,7 +155,10 @@ impl Drop for MockGlean {
 }
 
 /// Serves until the future is dropped (for `harness mock-glean`).
-pub async fn serve(listener: tokio::net::TcpListener, config: MockGleanConfig) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: MockGleanConfig,
+) -> anyhow::Result<()> {
     let index = Arc::new(Mutex::new(Index::load(config.state_file.clone())?));
     axum::serve(listener, server::router(index, config)).await?;
     Ok(())
