@@ -31,6 +31,7 @@ struct App {
     index: Arc<Mutex<Index>>,
     token: Arc<str>,
     limiter: Arc<Limiter>,
+    max_body_bytes: usize,
 }
 
 const JSON: &str = "application/json; charset=UTF-8";
@@ -99,6 +100,7 @@ pub fn router(index: Arc<Mutex<Index>>, config: MockGleanConfig) -> Router {
         index,
         token: Arc::from(config.token.as_str()),
         limiter: Arc::new(Limiter::new(&config.rate_limits)),
+        max_body_bytes: config.max_body_bytes,
     };
     Router::new()
         .route("/api/index/v1/{endpoint}", post(endpoint))
@@ -106,7 +108,11 @@ pub fn router(index: Arc<Mutex<Index>>, config: MockGleanConfig) -> Router {
         .route("/rest/api/v1/search", post(search))
         .route("/_mock/datasources/{ds}/documents", any(dump_documents))
         .fallback(unknown)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // Bodies somewhat over the limit are read and answered 413 with a message; far larger
+        // ones are cut off.
+        .layer(DefaultBodyLimit::max(
+            config.max_body_bytes.saturating_mul(4),
+        ))
         .with_state(app)
 }
 
@@ -221,6 +227,16 @@ async fn endpoint(
 ) -> Response {
     if let Err(r) = authorized(&app, &headers) {
         return r;
+    }
+    if body.len() > app.max_body_bytes {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is {} bytes, over the {} byte limit; send fewer documents per request",
+                body.len(),
+                app.max_body_bytes
+            ),
+        );
     }
     if let Err(after) = app.limiter.admit(&endpoint, documents_in(&endpoint, &body)) {
         return (
