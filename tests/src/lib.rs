@@ -1,6 +1,8 @@
-//! Support for the end-to-end tests: a recording HTTP server on loopback that answers with a
+//! Support for the tests: [`openapi`] checks answers against the official specs; and a recording HTTP server on loopback that answers with a
 //! scripted status and remembers every request (line and headers), for checking what the host
 //! actually sent on the wire.
+
+pub mod openapi;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};

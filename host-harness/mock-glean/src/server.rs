@@ -360,17 +360,15 @@ async fn endpoint(
             json_ok(json!({"hasAccess": has}))
         }),
         // Deprecated, still served.
-        "getdocumentcount" => with!(
-            DatasourceOnly,
-            |r| match lock(&app).datasource(&r.datasource) {
-                Some(_) =>
-                    json_ok(json!({"documentCount": lock(&app).documents(&r.datasource).len()})),
-                None => error(
-                    StatusCode::BAD_REQUEST,
-                    format!("Datasource `{}` doesn't exist", r.datasource)
-                ),
-            }
-        ),
+        "getdocumentcount" => with!(DatasourceOnly, |r| match lock(&app)
+            .documents_if_exists(&r.datasource)
+        {
+            Some(n) => json_ok(json!({"documentCount": n})),
+            None => error(
+                StatusCode::BAD_REQUEST,
+                format!("Datasource `{}` doesn't exist", r.datasource)
+            ),
+        }),
         "getdocumentstatus" => with!(DocumentStatusRequest, |r| match lock(&app).debug_document(
             &r.datasource,
             &r.object_type,

@@ -587,6 +587,11 @@ impl Index {
         docs
     }
 
+    /// How many documents `datasource` holds, if it exists.
+    pub fn documents_if_exists(&self, datasource: &str) -> Option<usize> {
+        self.datasources.get(datasource).map(|d| d.documents.len())
+    }
+
     pub fn users(&self, datasource: &str) -> Vec<DatasourceUserDefinition> {
         self.datasources
             .get(datasource)
