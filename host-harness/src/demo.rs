@@ -2,7 +2,8 @@
 //! Glean servers on free loopback ports, crawls a deterministic workspace with the real
 //! component, changes a few calls at the source (a new call, calls that finish processing,
 //! deleted calls), runs an incremental crawl and a reconciling full crawl, and prints what was
-//! indexed and three results as search shows them.
+//! indexed and three results of a search made as a person, then the same search as someone
+//! who may see less.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -191,36 +192,65 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         "\nindex now holds {} documents in datasource `{datasource}`\n",
         docs.len()
     );
-    println!("three results as search shows them:\n");
-    let has_competitor = |d: &&glean_api::DocumentDefinition| {
-        d.custom_properties
-            .iter()
-            .flatten()
-            .any(|p| p.name.as_deref() == Some("competitor"))
-    };
-    let public = docs
-        .iter()
-        .filter(|d| render::access_label(d).starts_with("public"))
-        .find(has_competitor)
-        .or_else(|| {
-            docs.iter()
-                .find(|d| render::access_label(d).starts_with("public"))
-        });
+    // Search as a person: someone on a private call, then someone who was not.
     let private = docs
         .iter()
-        .find(|d| render::access_label(d).starts_with("private"));
-    let newest = docs.iter().max_by_key(|d| d.created_at);
-    let mut shown = Vec::new();
-    for d in [public, private, newest].into_iter().flatten() {
-        if !shown
+        .find(|d| render::access_label(d).starts_with("private") && d.title.is_some());
+    let member = private
+        .and_then(|d| d.permissions.as_ref())
+        .and_then(|p| p.allowed_users.as_ref())
+        .and_then(|u| u.first())
+        .and_then(|u| u.email.clone());
+    let (Some(private), Some(member)) = (private, member) else {
+        println!("(no private call to search for)");
+        return Ok(());
+    };
+    let outsider = glean
+        .users(&datasource)
+        .into_iter()
+        .map(|u| u.email)
+        .find(|e| {
+            !glean.check_access(
+                &datasource,
+                "call",
+                private.id.as_deref().unwrap_or_default(),
+                e,
+            )
+        });
+    // The call's account and the last word of its title: a query a colleague might type.
+    let title = private.title.clone().unwrap_or_default();
+    let last_word = title.split_whitespace().last().unwrap_or_default();
+    let query = match &private.container {
+        Some(account) => format!("{account} {last_word}"),
+        None => title.clone(),
+    };
+    let request = glean_api::search::SearchRequest {
+        query: query.clone(),
+        page_size: Some(3),
+        request_options: Some(glean_api::search::SearchRequestOptions {
+            datasource_filter: Some(datasource.clone()),
+            facet_filters: Vec::new(),
+        }),
+    };
+    let answer = glean.search(&request, &member);
+    println!(
+        "search \"{query}\" as {member}: {} result(s), as search shows them (at most three):\n",
+        answer.total_count
+    );
+    for (i, hit) in answer.results.iter().enumerate() {
+        if let Some(d) = docs
             .iter()
-            .any(|s: &&glean_api::DocumentDefinition| s.id == d.id)
+            .find(|d| d.id.as_deref() == Some(hit.document.id.as_str()))
         {
-            shown.push(d);
+            println!("{}", render::result(i + 1, d));
         }
     }
-    for (i, d) in shown.iter().enumerate() {
-        println!("{}", render::result(i + 1, d));
+    if let Some(outsider) = outsider {
+        let theirs = glean.search(&request, &outsider);
+        println!(
+            "the same search as {outsider}: {} result(s): private calls they were not on stay hidden\n",
+            theirs.total_count
+        );
     }
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     std::fs::remove_dir_all(&state_dir).ok();
