@@ -90,7 +90,17 @@ impl ClariCopilot {
         visibility: Visibility,
     ) -> Result<Item, Error> {
         let raw = Client::new(transport, now_ms).call_details(id)?;
-        mapping::to_item(id, visibility, &raw)
+        let item = mapping::to_item(id, visibility, &raw)?;
+        // A call that has left the history window is, for the index, gone: answering
+        // not-found lets the host's reconciliation delete it.
+        let window_start = time::months_before(now_ms, self.settings.history_months()) / 1000;
+        if item.created_at.is_some_and(|t| t < window_start) {
+            return Err(Error::not_found(format!(
+                "call {id} is older than the history window of {} months",
+                self.settings.history_months()
+            )));
+        }
+        Ok(item)
     }
 
     /// `list-users` over any transport.

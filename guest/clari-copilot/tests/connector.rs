@@ -266,3 +266,25 @@ fn fetch_http_errors_keep_their_category() {
         assert!(ok, "HTTP {status}: expected {expect}, got {e:?}");
     }
 }
+
+#[test]
+fn a_call_older_than_the_history_window_is_not_found() {
+    let fake = FakeClari::default();
+    fake.details.borrow_mut().insert(
+        "old".into(),
+        json!({"call": {"id": "old", "title": "Old", "time": "2025-01-01T00:00:00Z"}}),
+    );
+    fake.details.borrow_mut().insert(
+        "recent".into(),
+        json!({"call": {"id": "recent", "title": "Recent", "time": "2026-10-01T00:00:00Z"}}),
+    );
+    // 2026-11-25T00:00:00Z; the default window is 12 months.
+    let now_ms = 1_795_564_800_000;
+    let c = connector();
+    let old = c.fetch_item_with(&fake, now_ms, "old", Visibility::Public);
+    assert!(
+        matches!(&old, Err(Error::NotFound(m)) if m.contains("history window")),
+        "{old:?}"
+    );
+    assert!(c.fetch_item_with(&fake, now_ms, "recent", Visibility::Public).is_ok());
+}
