@@ -313,6 +313,30 @@ impl Control {
         self.edit(id, |c| c.title = title.to_string())
     }
 
+    /// Links the call to another deal (or unlinks it with `None`) without touching
+    /// `last_modified_time`, as a CRM relink behaves in the real API.
+    pub fn set_deal(&self, id: &str, deal_name: Option<&str>) -> anyhow::Result<()> {
+        self.edit(id, |c| match (deal_name, c.crm.as_mut()) {
+            (None, _) => c.crm = None,
+            (Some(name), Some(crm)) => crm.deal_name = name.to_string(),
+            (Some(name), None) => {
+                c.crm = Some(model::Crm {
+                    deal_name: name.to_string(),
+                    deal_value: "10000".into(),
+                    deal_close_date: c.time,
+                    deal_stage_before_call: "Discovery".into(),
+                    deal_stage_live: "Discovery".into(),
+                    account_name: name.split(" - ").next().unwrap_or(name).to_string(),
+                    contact_names: c.external.iter().filter_map(|p| p.name.clone()).collect(),
+                    source_crm: "SALESFORCE".into(),
+                    deal_id: format!("006{:012}", name.len()),
+                    account_id: format!("001{:012}", name.len()),
+                    contact_ids: Vec::new(),
+                })
+            }
+        })
+    }
+
     pub fn set_private(&self, id: &str, private: bool) -> anyhow::Result<()> {
         self.edit(id, |c| c.private = private)
     }

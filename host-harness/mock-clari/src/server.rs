@@ -32,6 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_mock/calls/{id}/status", post(mock_status))
         .route("/_mock/calls/{id}/title", post(mock_title))
         .route("/_mock/calls/{id}/privacy", post(mock_privacy))
+        .route("/_mock/calls/{id}/deal", post(mock_deal))
         .route("/_mock/calls/{id}", axum::routing::delete(mock_delete))
         .route("/_mock/reset", post(mock_reset))
         .route("/_mock/stats", get(mock_stats))
@@ -304,6 +305,13 @@ async fn mock_privacy(
 ) -> Response {
     match body_field(&body, "private") {
         Ok(v) => done(s.control.set_private(&id, v.as_bool().unwrap_or(false))),
+        Err(r) => r,
+    }
+}
+
+async fn mock_deal(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
+    match body_field(&body, "deal_name") {
+        Ok(v) => done(s.control.set_deal(&id, v.as_str())),
         Err(r) => r,
     }
 }

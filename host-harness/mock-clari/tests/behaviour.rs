@@ -179,6 +179,16 @@ fn status_changes_bump_modified_time_edits_do_not() {
     c.set_status(&call.id, "POST_PROCESSING_DONE").unwrap();
     let after_status = c.calls().into_iter().find(|x| x.id == call.id).unwrap();
     assert!(after_status.last_modified_time > call.last_modified_time);
+    // A CRM relink does not move it either.
+    c.set_deal(&call.id, Some("Initech - Expansion")).unwrap();
+    let (_, details) = get(&m, &format!("/call-details?id={}", call.id));
+    assert_eq!(details["call"]["deal_name"], "Initech - Expansion");
+    let relinked = c.calls().into_iter().find(|x| x.id == call.id).unwrap();
+    assert_eq!(relinked.last_modified_time, after_status.last_modified_time);
+    c.set_deal(&call.id, None).unwrap();
+    let (_, details) = get(&m, &format!("/call-details?id={}", call.id));
+    assert!(details["call"].get("crm_info").is_none());
+    let after_status = c.calls().into_iter().find(|x| x.id == call.id).unwrap();
     // The same status again changes nothing.
     c.set_status(&call.id, "POST_PROCESSING_DONE").unwrap();
     assert_eq!(
