@@ -95,6 +95,9 @@ pub struct ResultMetadata {
     pub custom_data: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// The datasource's icon, as results show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datasource_icon: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

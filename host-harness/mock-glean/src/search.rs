@@ -179,7 +179,7 @@ pub fn search(index: &Index, request: &SearchRequest, email: &str) -> SearchResp
     let results = hits
         .into_iter()
         .take(request.page_size.unwrap_or(10).clamp(1, 100))
-        .map(|(_, _, d)| {
+        .map(|(_, config, d)| {
             let body = d
                 .body
                 .as_ref()
@@ -212,6 +212,7 @@ pub fn search(index: &Index, request: &SearchRequest, email: &str) -> SearchResp
                         tags: d.tags.clone().unwrap_or_default(),
                         custom_data,
                         summary,
+                        datasource_icon: config.icon_url.clone(),
                     },
                 },
             }

@@ -121,6 +121,11 @@ impl Index {
                 config.name
             ));
         }
+        if let Some(pattern) = config.url_regex.as_deref() {
+            regex_lite::Regex::new(pattern).map_err(|e| {
+                format!("urlRegex `{pattern}` is not a valid regular expression: {e}")
+            })?;
+        }
         let ds = self.datasources.entry(config.name.clone()).or_default();
         ds.config = config;
         self.persist();
@@ -166,14 +171,19 @@ impl Index {
                 return Err(format!("document `{id}`: `{field}` needs a mimeType"));
             }
         }
-        if let (Some(prefix), Some(url)) = (
-            ds.config.url_regex.as_deref().map(regex_literal_prefix),
-            doc.view_url.as_deref(),
-        ) && !url.starts_with(&prefix)
+        if let (Some(pattern), Some(url)) =
+            (ds.config.url_regex.as_deref(), doc.view_url.as_deref())
         {
-            return Err(format!(
-                "document `{id}`: viewURL `{url}` does not match the datasource's urlRegex"
-            ));
+            // Glean matches the whole URL against the datasource's urlRegex.
+            let anchored = format!("^(?:{pattern})$");
+            let re = regex_lite::Regex::new(&anchored).map_err(|e| {
+                format!("the datasource's urlRegex `{pattern}` is not a valid regex: {e}")
+            })?;
+            if !re.is_match(url) {
+                return Err(format!(
+                    "document `{id}`: viewURL `{url}` does not match the datasource's urlRegex `{pattern}`"
+                ));
+            }
         }
         for p in doc.custom_properties.iter().flatten() {
             let name = p.name.as_deref().unwrap_or_default();
@@ -648,40 +658,5 @@ impl Index {
                     .all(|g| Self::in_group(ds, g, &email, 0))
         });
         listed || in_group || in_intersection
-    }
-}
-
-/// The literal part of a URL regex up to its first metacharacter, unescaped
-/// (`https://copilot\.clari\.com/call/.*` gives `https://copilot.clari.com/call/`).
-fn regex_literal_prefix(re: &str) -> String {
-    let mut out = String::new();
-    let mut chars = re.trim_start_matches('^').chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(n) if !n.is_ascii_alphanumeric() => out.push(n),
-                _ => break,
-            },
-            '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '$' | '^' => break,
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literal_prefixes() {
-        assert_eq!(
-            regex_literal_prefix("https://copilot\\.clari\\.com/call/.*"),
-            "https://copilot.clari.com/call/"
-        );
-        assert_eq!(
-            regex_literal_prefix("^https://x\\.com/a(b)"),
-            "https://x.com/a"
-        );
     }
 }
