@@ -286,5 +286,8 @@ fn a_call_older_than_the_history_window_is_not_found() {
         matches!(&old, Err(Error::NotFound(m)) if m.contains("history window")),
         "{old:?}"
     );
-    assert!(c.fetch_item_with(&fake, now_ms, "recent", Visibility::Public).is_ok());
+    assert!(
+        c.fetch_item_with(&fake, now_ms, "recent", Visibility::Public)
+            .is_ok()
+    );
 }

@@ -57,7 +57,9 @@ impl connector_sdk::Connector for Probe {
                 let upstream = settings::get("upstream").unwrap_or_else(|| "target".into());
                 let path = settings::get("path").unwrap_or_else(|| "/".into());
                 let mut req = Request::get(&upstream, &path);
-                if let (Some(n), Some(v)) = (settings::get("header_name"), settings::get("header_value")) {
+                if let (Some(n), Some(v)) =
+                    (settings::get("header_name"), settings::get("header_value"))
+                {
                     req = req.header(&n, &v);
                 }
                 // Send the raw path, not re-encoded: the probe tests the host's path checks.

@@ -3,12 +3,12 @@
 
 use std::marker::PhantomData;
 
+use crate::Error;
 use crate::bindings::Guest;
 use crate::bindings::connector::platform::types::{
-    AccessFacts, ChangePage, ConnectorError, ConnectorInfo, CrawlMode, Item, Permissions,
-    UserPage, Visibility,
+    AccessFacts, ChangePage, ConnectorError, ConnectorInfo, CrawlMode, Item, Permissions, UserPage,
+    Visibility,
 };
-use crate::Error;
 
 /// A connector. Each export call builds a fresh value with [`Connector::new`] in a fresh
 /// instance, so nothing survives between calls except what the cursor carries.
@@ -70,10 +70,7 @@ impl<T: Connector> Guest for Exports<T> {
         with::<T, _>(|c| c.check())
     }
 
-    fn list_changes(
-        mode: CrawlMode,
-        cursor: Option<String>,
-    ) -> Result<ChangePage, ConnectorError> {
+    fn list_changes(mode: CrawlMode, cursor: Option<String>) -> Result<ChangePage, ConnectorError> {
         with::<T, _>(|c| c.list_changes(mode, cursor))
     }
 

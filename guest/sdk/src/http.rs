@@ -187,9 +187,10 @@ pub fn http_error(e: wit::HttpError) -> Error {
         wit::HttpError::TooLarge(cap) => Error::system(format!(
             "the answer was larger than the host's cap of {cap} bytes; ask for smaller pages or raise the cap"
         )),
-        wit::HttpError::RateLimited(after) => {
-            Error::transient_after("the host's request budget for this upstream is spent", after)
-        }
+        wit::HttpError::RateLimited(after) => Error::transient_after(
+            "the host's request budget for this upstream is spent",
+            after,
+        ),
     }
 }
 
@@ -234,20 +235,33 @@ mod tests {
 
     #[test]
     fn maps_statuses_to_categories() {
-        assert!(matches!(resp(401, "").error_for_status("x"), Err(Error::Config(_))));
-        assert!(matches!(resp(404, "").error_for_status("x"), Err(Error::NotFound(_))));
+        assert!(matches!(
+            resp(401, "").error_for_status("x"),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            resp(404, "").error_for_status("x"),
+            Err(Error::NotFound(_))
+        ));
         assert_eq!(
             resp(429, "{}").error_for_status("x").unwrap_err(),
             Error::transient_after("x answered HTTP 429 ({})", Some(3000))
         );
-        assert!(matches!(resp(502, "").error_for_status("x"), Err(Error::Transient { .. })));
-        assert!(matches!(resp(400, "bad").error_for_status("x"), Err(Error::System(m)) if m.contains("bad")));
+        assert!(matches!(
+            resp(502, "").error_for_status("x"),
+            Err(Error::Transient { .. })
+        ));
+        assert!(
+            matches!(resp(400, "bad").error_for_status("x"), Err(Error::System(m)) if m.contains("bad"))
+        );
         assert!(resp(200, "").error_for_status("x").is_ok());
     }
 
     #[test]
     fn json_errors_carry_context() {
-        let e = resp(200, "{\"a\":").json::<serde_json::Value>("GET /calls").unwrap_err();
+        let e = resp(200, "{\"a\":")
+            .json::<serde_json::Value>("GET /calls")
+            .unwrap_err();
         assert!(matches!(e, Error::System(m) if m.starts_with("GET /calls")));
     }
 }

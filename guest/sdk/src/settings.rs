@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn parses_or_explains() {
         assert_eq!(parse_or("n", None, 5u32, "a number").unwrap(), 5);
-        assert_eq!(parse_or("n", Some(" 7 ".into()), 5u32, "a number").unwrap(), 7);
+        assert_eq!(
+            parse_or("n", Some(" 7 ".into()), 5u32, "a number").unwrap(),
+            7
+        );
         let e = parse_or("n", Some("x".into()), 5u32, "a whole number").unwrap_err();
         assert!(matches!(e, Error::Config(m) if m.contains("`n`") && m.contains("whole number")));
     }

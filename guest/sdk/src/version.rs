@@ -10,7 +10,10 @@ pub const CONTRACT_VERSION_SECTION: &str = "connector-contract-version";
 /// [`CONTRACT_VERSION`] as a fixed-size byte array, for a `#[link_section]` static.
 pub const fn contract_version_bytes<const N: usize>() -> [u8; N] {
     let src = CONTRACT_VERSION.as_bytes();
-    assert!(src.len() == N, "array length must equal CONTRACT_VERSION.len()");
+    assert!(
+        src.len() == N,
+        "array length must equal CONTRACT_VERSION.len()"
+    );
     let mut out = [0u8; N];
     let mut i = 0;
     while i < N {
