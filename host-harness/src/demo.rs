@@ -116,7 +116,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         "loaded {} {} (contract {}, {} pooling allocator) in {:.2}s\n",
         prepared.info.display_name,
         prepared.info.version,
-        "0.1",
+        prepared.connector.contract_version(),
         if runtime.is_pooling() {
             "with"
         } else {

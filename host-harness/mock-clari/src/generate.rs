@@ -312,9 +312,7 @@ pub fn call(
             .collect(),
     });
     let speakers = person.max(1);
-    let turns = if !processed {
-        0
-    } else if rng.chance(5) {
+    let turns = if !processed || rng.chance(5) {
         0
     } else if rng.chance(10) {
         300 + rng.below(300) as usize

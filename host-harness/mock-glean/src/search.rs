@@ -85,7 +85,7 @@ fn snippet(text: &str, terms: &[String]) -> String {
     let start = text
         .char_indices()
         .map(|(i, _)| i)
-        .filter(|i| *i <= at.saturating_sub(60))
+        .take_while(|i| *i <= at.saturating_sub(60))
         .last()
         .unwrap_or(0);
     text[start..]

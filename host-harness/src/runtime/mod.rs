@@ -367,6 +367,11 @@ impl ConnectorInstance {
         &self.limits
     }
 
+    /// The contract version the component was built for.
+    pub fn contract_version(&self) -> &semver::Version {
+        self.compiled.contract_version()
+    }
+
     /// Runs `f` against a fresh instance in a fresh store with this instance's limits.
     fn call<R>(
         &self,
@@ -400,13 +405,11 @@ impl ConnectorInstance {
         instantiating: bool,
     ) -> CallError {
         let redact = |s: String| store.data().redactor().redact(&s);
-        if let Some(trap) = e.downcast_ref::<Trap>() {
-            if *trap == Trap::Interrupt {
-                return CallError::Deadline {
-                    export,
-                    deadline: self.limits.call_deadline,
-                };
-            }
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return CallError::Deadline {
+                export,
+                deadline: self.limits.call_deadline,
+            };
         }
         let text = format!("{e:#}");
         tracing::debug!(target: "runtime", "`{export}` failed: {}", redact(text.clone()));
