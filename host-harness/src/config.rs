@@ -113,6 +113,10 @@ pub struct UpstreamSection {
     /// Requests per second for this upstream, shared by all workers (Clari allows 10).
     pub rate_per_second: Option<f64>,
     pub burst: Option<u32>,
+    /// Allow a base URL on a private network (localhost, loopback, RFC 1918, link-local,
+    /// metadata addresses): needed for a local mock, refused by default.
+    #[serde(default)]
+    pub allow_private_network: bool,
     /// Credential header name to where its value comes from.
     #[serde(default)]
     pub credentials: BTreeMap<String, SecretSource>,
@@ -276,6 +280,14 @@ impl Config {
         for (name, u) in file.upstreams {
             let base =
                 BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
+            if crate::egress::policy::is_private_host(&base.origin.host) && !u.allow_private_network
+            {
+                bail!(
+                    "[upstreams.{name}] base_url `{}` is on a private network (localhost, loopback, private, link-local or metadata address); \
+                     if that is intended, for example a local mock, set allow_private_network = true under [upstreams.{name}]",
+                    u.base_url
+                );
+            }
             if let Some(r) = u.rate_per_second
                 && !(r > 0.0 && r.is_finite())
             {
@@ -397,6 +409,29 @@ token_env = "T"
     fn missing_secrets_fail_fast_naming_the_variable() {
         let e = parse(GOOD, &|k| if k == "P" { None } else { env(k) }).unwrap_err();
         assert!(format!("{e:#}").contains("`P`"), "{e:#}");
+    }
+
+    #[test]
+    fn private_networks_need_explicit_permission() {
+        for url in [
+            "http://127.0.0.1:8081",
+            "http://localhost:8081",
+            "http://169.254.169.254",
+            "http://10.0.0.5",
+            "http://[::1]:80",
+        ] {
+            let text = GOOD.replace("https://rest-api.copilot.clari.com", url);
+            let e = parse(&text, &env).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("allow_private_network = true"),
+                "{url}: {e:#}"
+            );
+            let allowed = text.replace(
+                "rate_per_second = 10",
+                "rate_per_second = 10\nallow_private_network = true",
+            );
+            assert!(parse(&allowed, &env).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ history_months = 12
 base_url = "{clari}"
 rate_per_second = {rate}
 burst = 10
+# The mock runs on loopback.
+allow_private_network = true
 
 [upstreams.clari.credentials]
 X-Api-Key = {{ env = "CLARI_API_KEY" }}

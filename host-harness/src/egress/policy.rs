@@ -117,6 +117,41 @@ impl BaseUrl {
     }
 }
 
+/// Whether `host` (as a base URL carries it) is on a private network: `localhost`, or an IP
+/// literal that is loopback, private (RFC 1918, unique-local), link-local (which holds cloud
+/// metadata services such as 169.254.169.254), carrier-grade NAT, unspecified, or an
+/// IPv4-mapped IPv6 address of one of those. Such upstreams need explicit permission.
+pub fn is_private_host(host: &str) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    let private_v4 = |ip: Ipv4Addr| {
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            // 100.64.0.0/10, carrier-grade NAT
+            || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => private_v4(ip),
+        Ok(IpAddr::V6(ip)) => {
+            if let Some(v4) = ip.to_ipv4_mapped() {
+                return private_v4(v4);
+            }
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // fc00::/7 unique local
+                || (first & 0xffc0) == 0xfe80 // fe80::/10 link local
+        }
+        Err(_) => false,
+    }
+}
+
 /// Header names a connector may never set, whatever its upstream: they carry credentials or
 /// decide routing.
 pub const ALWAYS_FORBIDDEN_HEADERS: &[&str] = &[
@@ -157,6 +192,45 @@ mod tests {
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn private_hosts_are_recognised() {
+        for host in [
+            "localhost",
+            "api.localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "[::1]",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private_host(host), "{host}");
+        }
+        for host in [
+            "rest-api.copilot.clari.com",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_private_host(host), "{host}");
+        }
+        // A base URL's host as the URL parser gives it.
+        let b = BaseUrl::parse("http://[::ffff:7f00:1]:8080").unwrap();
+        assert!(is_private_host(&b.origin.host), "{}", b.origin.host);
     }
 
     #[test]
