@@ -10,11 +10,24 @@
 //! - `count`: increments a global counter and reports it (1 in a fresh instance).
 //!
 //! `describe` declares one upstream, `target`, with credential header `X-Api-Key`.
+//!
+//! With the setting `trap_in` naming an export (`describe`, `list-changes`, `fetch-item`,
+//! `map-permissions`, `list-users`), that export panics; `huge_output` makes `list-changes`
+//! answer a page of that many changes with long ids (an oversized output).
 
 use connector_sdk::http::{HostTransport, Request, Transport};
 use connector_sdk::{
-    ConnectorInfo, Error, ObjectType, PropertyDefinition, PropertyKind, Upstream, settings,
+    AccessFacts, Change, ChangePage, ChangeState, ConnectorInfo, CrawlMode, Error, Item,
+    ListingNext, ObjectType, Permissions, PropertyDefinition, PropertyKind, Upstream, UserPage,
+    Visibility, settings,
 };
+
+/// Panics when the `trap_in` setting names `export`.
+fn maybe_trap(export: &str) {
+    if settings::get("trap_in").as_deref() == Some(export) {
+        panic!("probe trap in {export}");
+    }
+}
 
 struct Probe;
 
@@ -27,6 +40,7 @@ impl connector_sdk::Connector for Probe {
     }
 
     fn describe() -> ConnectorInfo {
+        maybe_trap("describe");
         ConnectorInfo {
             name: "probe".into(),
             display_name: "Probe".into(),
@@ -48,6 +62,42 @@ impl connector_sdk::Connector for Probe {
                 }],
             }],
         }
+    }
+
+    fn list_changes(&self, _mode: CrawlMode, _cursor: Option<String>) -> Result<ChangePage, Error> {
+        maybe_trap("list-changes");
+        let n: usize = settings::get("huge_output")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let changes = (0..n)
+            .map(|i| Change {
+                id: format!("{i:0>64}"),
+                modified_at: None,
+                state: ChangeState::Ready(Visibility::Public),
+            })
+            .collect();
+        Ok(ChangePage {
+            changes,
+            next: ListingNext::Done("end".into()),
+        })
+    }
+
+    fn fetch_item(&self, id: String, _visibility: Visibility) -> Result<Item, Error> {
+        maybe_trap("fetch-item");
+        Err(Error::not_found(format!("the probe has no item {id}")))
+    }
+
+    fn map_permissions(_facts: AccessFacts) -> Permissions {
+        maybe_trap("map-permissions");
+        Permissions::Nobody
+    }
+
+    fn list_users(&self, _cursor: Option<String>) -> Result<UserPage, Error> {
+        maybe_trap("list-users");
+        Ok(UserPage {
+            users: Vec::new(),
+            next_cursor: None,
+        })
     }
 
     fn check(&self) -> Result<(), Error> {
