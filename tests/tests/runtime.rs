@@ -235,3 +235,39 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
     );
     assert!(rt.load(&bytes).is_ok());
 }
+
+#[test]
+fn randomness_is_the_hosts_and_repeatable_under_a_fixed_clock() {
+    let rt = host_harness::cached_runtime().unwrap();
+    let value = |clock: GuestClock| {
+        let compiled = rt
+            .load_file(&host_harness::probe_component().unwrap())
+            .unwrap();
+        let p = ConnectorInstance::new(
+            compiled,
+            Arc::new(Egress::new(
+                Vec::new(),
+                EgressLimits::default(),
+                Redactor::new(),
+            )),
+            [("action".to_string(), "random".to_string())]
+                .into_iter()
+                .collect(),
+            SandboxLimits::default(),
+            clock,
+            "probe",
+        );
+        message(&p.check().unwrap_err())
+    };
+    let fixed = GuestClock::Fixed(1_700_000_000);
+    assert_eq!(
+        value(fixed),
+        value(fixed),
+        "a fixed clock seeds the same randomness"
+    );
+    assert_ne!(
+        value(GuestClock::System),
+        value(GuestClock::System),
+        "otherwise it is fresh"
+    );
+}

@@ -8,6 +8,7 @@
 //! - `panic`: panics with a recognizable message.
 //! - `ambient`: tries the environment, the filesystem and the clock, reporting what it saw.
 //! - `count`: increments a global counter and reports it (1 in a fresh instance).
+//! - `random`: reports a value derived from the guest's randomness.
 //!
 //! `describe` declares one upstream, `target`, with credential header `X-Api-Key`.
 //!
@@ -144,6 +145,11 @@ impl connector_sdk::Connector for Probe {
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
                 Err(Error::system(format!("env={env} file={file} now={now}")))
+            }
+            "random" => {
+                use std::hash::BuildHasher;
+                let n = std::collections::hash_map::RandomState::new().hash_one(42u64);
+                Err(Error::system(format!("random={n}")))
             }
             "count" => {
                 let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;

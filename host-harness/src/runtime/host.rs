@@ -17,7 +17,8 @@ use crate::egress::{self, Egress, Redactor};
 /// How much guest stderr is kept for error messages.
 const STDERR_CAPACITY: usize = 16 * 1024;
 
-/// The clock a guest reads.
+/// The clock a guest reads. A fixed clock also seeds the guest's randomness, so tests and
+/// replays are deterministic; the system clock comes with fresh randomness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GuestClock {
     /// The host's wall clock.
@@ -64,7 +65,13 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         if let GuestClock::Fixed(secs) = clock {
-            b.wall_clock(FixedClock(Duration::from_secs(secs.max(0) as u64)));
+            // A fixed clock makes the guest's whole world repeatable: randomness too.
+            use rand::SeedableRng;
+            let seed = secs as u64;
+            b.wall_clock(FixedClock(Duration::from_secs(secs.max(0) as u64)))
+                .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+                .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed))
+                .insecure_random_seed(u128::from(seed));
         }
         HostState {
             wasi: b.build(),
