@@ -509,3 +509,33 @@ fn the_client_maps_errors_and_never_shows_the_token() {
     let e = down.delete_document("calls", "call", "x").unwrap_err();
     assert!(e.is_transient() && !e.to_string().contains(TOKEN), "{e}");
 }
+
+#[test]
+fn a_state_file_keeps_the_index_across_restarts() {
+    let file = std::env::temp_dir().join(format!("mock-glean-state-{}.json", std::process::id()));
+    std::fs::remove_file(&file).ok();
+    let config = || MockGleanConfig {
+        state_file: Some(file.clone()),
+        rate_limits: RateLimits::off(),
+        ..MockGleanConfig::default()
+    };
+    {
+        let m = MockGlean::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config()).unwrap();
+        let raw = Raw::new(&m);
+        setup(&raw);
+        let docs = json!({"datasource": "calls", "documents": [doc("kept", "Kept", json!({"allowAllDatasourceUsersAccess": true}))]});
+        assert_eq!(raw.post("/api/index/v1/indexdocuments", &docs, &[]).0, 200);
+    }
+    let again = MockGlean::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config()).unwrap();
+    let ids: Vec<String> = again
+        .documents("calls")
+        .into_iter()
+        .filter_map(|d| d.id)
+        .collect();
+    assert_eq!(ids, vec!["kept"]);
+    assert!(
+        again.check_access("calls", "call", "kept", "ann@acme.com"),
+        "users survive too"
+    );
+    std::fs::remove_file(&file).ok();
+}
