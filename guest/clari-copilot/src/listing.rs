@@ -87,7 +87,7 @@ pub fn list_changes(
             }
             listing.matched = Some(m);
         }
-        let changes = page_changes(client, &mut listing, &page.calls, clock, limit);
+        let changes = page_changes(client, &mut listing, &page.calls, clock, limit)?;
         advance(&mut listing, &page, limit);
         if !page.calls.is_empty() {
             return Ok(finish(changes, listing));
@@ -233,13 +233,16 @@ enum Entry {
 }
 
 /// The changes of one page: parse each call, then establish privacy for the eligible ones.
+/// When privacy cannot be established the whole page fails (the host retries it; if it still
+/// fails, the crawl stops at its checkpoint): a call is never indexed as visible to nobody
+/// just because a request failed.
 fn page_changes(
     client: &Client,
     listing: &mut Listing,
     calls: &[Value],
     clock: Clock,
     limit: u32,
-) -> Vec<Change> {
+) -> Result<Vec<Change>, Error> {
     let mut entries = Vec::new();
     for raw in calls {
         let Some(id) = wire::call_id(raw) else {
@@ -262,15 +265,18 @@ fn page_changes(
             Entry::Skipped { .. } => None,
         }),
     );
-    let public = range.map(|r| privacy::establish(client, r, limit));
-    entries
+    let public = match range {
+        Some(r) => Some(privacy::establish(client, r, limit)?),
+        None => None,
+    };
+    Ok(entries
         .into_iter()
         .map(|e| match e {
             Entry::Ready {
                 id, modified_at, ..
             } => {
                 let visibility = match &public {
-                    Some(result) => privacy::decide(result, &id),
+                    Some(ids) => privacy::decide(ids, &id),
                     None => connector_sdk::Visibility::Unknown,
                 };
                 Change {
@@ -289,7 +295,7 @@ fn page_changes(
                 state: ChangeState::Skipped(reason),
             },
         })
-        .collect()
+        .collect())
 }
 
 /// Eligibility of one listed call with an id.

@@ -2,7 +2,9 @@
 //! of `/calls` unless `includePrivate=true`. So after a page listed with private calls, a
 //! second listing without them over the page's range (inclusive, paged to the end) names
 //! the public ones; an id only the first listing has is restricted. When that second pass
-//! fails, the page's calls are `unknown` (fail closed), never `public`.
+//! fails, the page fails with it: the host retries the page like any request, and a page
+//! that keeps failing stops the crawl at its checkpoint. A failed request never turns into
+//! no-access documents (that would silently hide calls from the people who should see them).
 
 use std::collections::HashSet;
 
@@ -69,28 +71,28 @@ pub fn public_ids(
     }
 }
 
-/// The visibility of a listed id, given the outcome of the page's public pass.
-pub fn decide(public: &Result<HashSet<String>, Error>, id: &str) -> Visibility {
-    match public {
-        Ok(ids) if ids.contains(id) => Visibility::Public,
-        Ok(_) => Visibility::Restricted,
-        Err(_) => Visibility::Unknown,
+/// The visibility of a listed id, given the ids of the page's public pass.
+pub fn decide(public: &HashSet<String>, id: &str) -> Visibility {
+    if public.contains(id) {
+        Visibility::Public
+    } else {
+        Visibility::Restricted
     }
 }
 
-/// Runs the public pass for a page, logging a failure (the page then fails closed).
+/// Runs the public pass for a page. A failure fails the page, keeping its category (a 5xx
+/// stays transient, so the host retries the page).
 pub fn establish(
     client: &Client,
     range: PageRange,
     page_size: u32,
 ) -> Result<HashSet<String>, Error> {
-    let result = public_ids(client, range, page_size);
-    if let Err(e) = &result {
+    public_ids(client, range, page_size).map_err(|e| {
         log::warn(&format!(
-            "could not establish which calls are public ({e}); this page's calls are indexed with no access until a later crawl succeeds"
+            "could not establish which calls are public ({e}); the page is retried, nothing is indexed from it until then"
         ));
-    }
-    result
+        e.context("establishing which calls are public (the listing without private calls)")
+    })
 }
 
 #[cfg(test)]
@@ -111,11 +113,9 @@ mod tests {
     }
 
     #[test]
-    fn decisions_fail_closed() {
-        let ok: Result<HashSet<String>, Error> = Ok(["a".to_string()].into());
+    fn only_the_public_listing_makes_a_call_public() {
+        let ok: HashSet<String> = ["a".to_string()].into();
         assert_eq!(decide(&ok, "a"), Visibility::Public);
         assert_eq!(decide(&ok, "b"), Visibility::Restricted);
-        let failed: Result<HashSet<String>, Error> = Err(Error::transient("502"));
-        assert_eq!(decide(&failed, "a"), Visibility::Unknown);
     }
 }

@@ -292,7 +292,7 @@ fn resuming_from_any_cursor_loses_nothing() {
 }
 
 #[test]
-fn a_failed_public_pass_fails_closed_for_that_page_only() {
+fn a_failed_public_pass_fails_the_page_and_a_retry_gets_it_right() {
     let calls: Vec<FakeCall> = (0..50)
         .map(|i| {
             let mut c = FakeCall::done(format!("c{i:02}"), now() - DAY + i * 60_000);
@@ -317,12 +317,18 @@ fn a_failed_public_pass_fails_closed_for_that_page_only() {
         }
         None
     });
-    let run = crawl(&connector(25), &fake, CrawlMode::Full, None, 100);
+    let c = connector(25);
+    // The page fails as a whole, retryably: nothing of it is handed over as `unknown`.
+    let e = c
+        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .unwrap_err();
+    assert!(matches!(e, connector_sdk::Error::Transient { .. }), "{e:?}");
+    assert!(format!("{e:?}").contains("public"), "{e:?}");
+    // The host retries the same page: now every call gets its real visibility.
+    let run = crawl(&c, &fake, CrawlMode::Full, None, 100);
     assert_eq!(run.changes.len(), 50);
-    for (i, ch) in run.changes.iter().enumerate() {
-        let expected = if i < 25 {
-            Visibility::Unknown
-        } else if ch.id[1..].parse::<i64>().unwrap() % 2 == 0 {
+    for ch in &run.changes {
+        let expected = if ch.id[1..].parse::<i64>().unwrap() % 2 == 0 {
             Visibility::Restricted
         } else {
             Visibility::Public
