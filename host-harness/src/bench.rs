@@ -48,7 +48,6 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         &dir.display().to_string(),
         f64::from(o.rate),
     )
-    .replace("burst = 10", "burst = 1")
     .replace(
         "concurrency = 4",
         &format!("concurrency = {}", o.concurrency),

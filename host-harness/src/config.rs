@@ -110,9 +110,9 @@ impl Default for LimitsSection {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSection {
     pub base_url: String,
-    /// Requests per second for this upstream, shared by all workers (Clari allows 10).
+    /// Requests per second for this upstream, shared by all workers (Clari allows 10); no
+    /// one-second window ever holds more. Default: a conservative 5.
     pub rate_per_second: Option<f64>,
-    pub burst: Option<u32>,
     /// Allow a base URL on a private network (localhost, loopback, RFC 1918, link-local,
     /// metadata addresses): needed for a local mock, refused by default.
     #[serde(default)]
@@ -156,6 +156,9 @@ pub struct CrawlSection {
     /// `harness status` reports use against it.
     #[serde(default = "default_weekly_budget")]
     pub weekly_request_budget: u64,
+    /// Bounds on one crawl, whatever the connector returns.
+    #[serde(default)]
+    pub limits: crate::crawl::limits::CrawlLimits,
 }
 
 fn default_weekly_budget() -> u64 {
@@ -183,6 +186,7 @@ impl Default for CrawlSection {
             max_delete_share: default_delete_share(),
             max_retries: default_retries(),
             weekly_request_budget: default_weekly_budget(),
+            limits: Default::default(),
         }
     }
 }
@@ -206,8 +210,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub base: BaseUrl,
-    pub rate_per_second: Option<f64>,
-    pub burst: u32,
+    /// Requests per second ([`crate::egress::DEFAULT_RATE_PER_SECOND`] when not configured).
+    pub rate_per_second: f64,
+    pub allow_private_network: bool,
     pub credentials: Vec<(String, Secret)>,
 }
 
@@ -307,8 +312,10 @@ impl Config {
                 name,
                 Upstream {
                     base,
-                    rate_per_second: u.rate_per_second,
-                    burst: u.burst.unwrap_or(10).max(1),
+                    rate_per_second: u
+                        .rate_per_second
+                        .unwrap_or(crate::egress::DEFAULT_RATE_PER_SECOND),
+                    allow_private_network: u.allow_private_network,
                     credentials,
                 },
             );
@@ -327,6 +334,10 @@ impl Config {
         if file.crawl.batch_size == 0 || file.crawl.batch_size > 1000 {
             bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
         }
+        file.crawl
+            .limits
+            .validate()
+            .map_err(|e| anyhow::anyhow!(e))?;
         if file.schedule.incremental_minutes == 0 || file.schedule.full_hours == 0 {
             bail!("[schedule] incremental_minutes and full_hours must be positive");
         }

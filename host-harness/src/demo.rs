@@ -49,7 +49,6 @@ history_months = 12
 [upstreams.clari]
 base_url = "{clari}"
 rate_per_second = {rate}
-burst = 10
 # The mock runs on loopback.
 allow_private_network = true
 

@@ -8,6 +8,7 @@ pub mod contract;
 pub mod crawl;
 pub mod demo;
 pub mod egress;
+pub mod guest_text;
 pub mod render;
 pub mod runtime;
 pub mod schedule;

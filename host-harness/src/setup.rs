@@ -9,15 +9,12 @@ use anyhow::{Context, bail};
 
 use crate::config::Config;
 use crate::crawl::retry::RetryPolicy;
+use crate::crawl::state::BudgetWriter;
 use crate::crawl::state::StateStore;
 use crate::crawl::{CrawlOptions, DirIndex, GleanIndex, Index};
 use crate::egress::budget::WeeklyBudget;
-use crate::egress::{Egress, EgressLimits, Redactor, Tape, TokenBucket, UpstreamRoute};
+use crate::egress::{Egress, EgressLimits, Redactor, Tape, UpstreamRoute};
 use crate::runtime::{ConnectorInstance, GuestClock, Runtime, types};
-
-/// The share of an upstream's rate limit the harness paces itself at: timers wake late, so
-/// requests paced at exactly the limit sometimes land closer together than the limit allows.
-pub const PACING_MARGIN: f64 = 0.95;
 
 /// Everything a crawl needs.
 pub struct Prepared {
@@ -55,6 +52,24 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
             ..RunOptions::default()
         },
     )
+}
+
+/// After a restart (a crash, a kill) right after requests were sent, the first requests wait
+/// out a whole window after the last one, so no window ever holds more than the rate.
+fn hold_after_recent_requests(limiters: &[Arc<crate::egress::WindowLimiter>], last_sent_ms: i64) {
+    if last_sent_ms <= 0 {
+        return;
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let ago = std::time::Duration::from_millis(now_ms.saturating_sub(last_sent_ms).max(0) as u64);
+    let Some(at) = std::time::Instant::now().checked_sub(ago) else {
+        return;
+    };
+    for l in limiters {
+        if ago < l.window() {
+            l.assume_full_at(at);
+        }
+    }
 }
 
 /// [`prepare`] with recording, replay or a directory index.
@@ -140,9 +155,8 @@ pub fn prepare_with(
             base: u.base.clone(),
             credentials: u.credentials.clone(),
             auth_headers: declared.auth_headers.clone(),
-            limiter: u
-                .rate_per_second
-                .map(|r| Arc::new(TokenBucket::new(r * PACING_MARGIN, u.burst))),
+            limiter: crate::egress::upstream_limiter(u.rate_per_second),
+            allow_private_network: u.allow_private_network,
         });
     }
     for name in config.upstreams.keys() {
@@ -177,10 +191,11 @@ pub fn prepare_with(
         .with_tape(run.tape)
         .with_budget(Arc::new(WeeklyBudget::new(
             config.crawl.weekly_request_budget,
-            store.state.budget.requests,
-            store.state.budget.week_start,
+            store.state.budget,
+            Some(Arc::new(BudgetWriter::open(&store)?)),
         ))),
     );
+    hold_after_recent_requests(&egress.limiters(), store.state.budget.last_sent_ms);
     let connector = ConnectorInstance::new(
         compiled,
         egress,
@@ -218,6 +233,7 @@ pub fn prepare_with(
             retry,
             datasource: config.glean.datasource.clone(),
             stop: None,
+            limits: config.crawl.limits.clone(),
         },
         redactor,
     })

@@ -88,11 +88,7 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
     if state.failures.len() > 20 {
         let _ = writeln!(out, "  ... and {} more", state.failures.len() - 20);
     }
-    let used = if state.budget.week_start == week_start(now) {
-        state.budget.requests
-    } else {
-        0
-    };
+    let used = state.budget.current(now).requests;
     let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
     let warn = if share >= 90.0 {
         "  WARNING: the weekly budget is nearly spent"
@@ -136,7 +132,11 @@ mod tests {
                 at: now,
             },
         );
-        s.budget.add(95_000, now);
+        s.budget = crate::egress::budget::BudgetUsage {
+            week_start: week_start(now),
+            requests: 95_000,
+            last_sent_ms: 0,
+        };
         let text = render("x", "x.json", &s, 100_000, now);
         for needle in [
             "completed, took 60s: 12 indexed, 1 deleted, 1 failed",

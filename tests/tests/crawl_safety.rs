@@ -28,11 +28,11 @@ impl Drop for World {
     }
 }
 
-fn world(name: &str, calls: usize, rate: f64, burst: u32) -> World {
-    world_with(name, calls, rate, burst, "")
+fn world(name: &str, calls: usize, rate: f64) -> World {
+    world_with(name, calls, rate, "")
 }
 
-fn world_with(name: &str, calls: usize, rate: f64, burst: u32, crawl_settings: &str) -> World {
+fn world_with(name: &str, calls: usize, rate: f64, crawl_settings: &str) -> World {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let clari = MockClari::spawn(
         loopback,
@@ -53,7 +53,6 @@ fn world_with(name: &str, calls: usize, rate: f64, burst: u32, crawl_settings: &
         &dir.display().to_string(),
         rate,
     )
-    .replace("burst = 10", &format!("burst = {burst}"))
     .replace(
         "[crawl]",
         &format!("[crawl]\nmax_retries = 1\n{crawl_settings}"),
@@ -99,7 +98,7 @@ fn delete_indexed(w: &World, n: usize) {
 
 #[test]
 fn a_failed_listing_deletes_nothing() {
-    let mut w = world("failed", 40, 1000.0, 10);
+    let mut w = world("failed", 40, 1000.0);
     assert!(crawl(&mut w, false).completed);
     let before = indexed(&w);
     delete_indexed(&w, 3);
@@ -121,7 +120,7 @@ fn a_failed_listing_deletes_nothing() {
 
 #[test]
 fn mass_deletions_are_held_until_allowed() {
-    let mut w = world("brake", 40, 1000.0, 10);
+    let mut w = world("brake", 40, 1000.0);
     assert!(crawl(&mut w, false).completed);
     let before = indexed(&w);
     let gone = before / 2;
@@ -140,7 +139,7 @@ fn mass_deletions_are_held_until_allowed() {
 
 #[test]
 fn an_emptied_source_is_held_not_wiped() {
-    let mut w = world("empty", 30, 1000.0, 10);
+    let mut w = world("empty", 30, 1000.0);
     assert!(crawl(&mut w, false).completed);
     let before = indexed(&w);
     for c in w.clari.control().calls() {
@@ -153,7 +152,7 @@ fn an_emptied_source_is_held_not_wiped() {
 
 #[test]
 fn a_crawl_at_clari_rate_never_trips_the_limit() {
-    let mut w = world("rate", 25, 10.0, 1);
+    let mut w = world("rate", 25, 10.0);
     w.clari.control().set_faults(Faults {
         rate_limit_per_sec: Some(10),
         ..Faults::default()
@@ -170,7 +169,7 @@ fn a_crawl_at_clari_rate_never_trips_the_limit() {
 
 #[test]
 fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
-    let mut w = world_with("budget", 60, 1000.0, 10, "weekly_request_budget = 12");
+    let mut w = world_with("budget", 60, 1000.0, "weekly_request_budget = 12");
     let started = std::time::Instant::now();
     let report = crawl(&mut w, false);
     assert!(!report.completed, "{report}");

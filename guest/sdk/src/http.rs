@@ -68,7 +68,15 @@ impl Request {
 
     /// A short description for error messages: "GET /calls".
     pub fn describe(&self) -> String {
-        format!("{:?} {}", self.method, self.path).to_uppercase()
+        let method = match self.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+        };
+        format!("{method} {}", self.path)
     }
 }
 
@@ -107,13 +115,14 @@ impl Response {
         })
     }
 
-    /// `Retry-After` in milliseconds, when given in seconds.
+    /// `Retry-After` in milliseconds, as seconds or as an HTTP date (measured from the guest
+    /// clock the host provides).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|s| s.saturating_mul(1000))
+        let delay = rate_window::retry_after::parse(
+            self.header("retry-after")?,
+            std::time::SystemTime::now(),
+        )?;
+        Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// Decodes the body as JSON; the error names `what` and where decoding failed.

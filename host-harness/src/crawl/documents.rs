@@ -163,9 +163,8 @@ pub fn to_user(u: &types::User) -> DatasourceUserDefinition {
 }
 
 /// SHA-256 of the document as serialized: equal hashes mean nothing to upload.
-pub fn content_hash(doc: &DocumentDefinition) -> String {
-    let bytes = serde_json::to_vec(doc).unwrap_or_default();
-    Sha256::digest(&bytes)
+pub fn content_hash(doc_json: &[u8]) -> String {
+    Sha256::digest(doc_json)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -16,12 +16,28 @@ pub trait Index: Sync {
         datasource: &str,
         info: &types::ConnectorInfo,
     ) -> anyhow::Result<()>;
-    /// Replaces the datasource's users.
-    fn index_users(&self, datasource: &str, users: &[types::User]) -> anyhow::Result<()>;
+    /// Starts replacing the datasource's users; pages follow with [`Index::index_users_page`].
+    fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload>;
+    /// One page of a users upload. The upload replaces the datasource's users when the page
+    /// marked `last` is in; an upload never finished changes nothing.
+    fn index_users_page(
+        &self,
+        upload: &UsersUpload,
+        users: &[types::User],
+        first: bool,
+        last: bool,
+    ) -> anyhow::Result<()>;
     /// Adds or replaces documents.
     fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()>;
     /// Deletes one document (succeeds when absent).
     fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> anyhow::Result<()>;
+}
+
+/// A users upload in progress.
+#[derive(Debug, Clone)]
+pub struct UsersUpload {
+    pub datasource: String,
+    pub upload_id: String,
 }
 
 /// Glean's indexing API.
@@ -29,7 +45,7 @@ pub struct GleanIndex {
     client: GleanClient,
     retry: RetryPolicy,
     /// Glean accepts 600 documents a minute on `/indexdocuments`.
-    documents_per_minute: crate::egress::TokenBucket,
+    documents_per_minute: crate::egress::WindowLimiter,
 }
 
 /// Glean's documented `/indexdocuments` limit.
@@ -40,9 +56,10 @@ impl GleanIndex {
         GleanIndex {
             client,
             retry,
-            documents_per_minute: crate::egress::TokenBucket::new(
-                f64::from(DOCUMENTS_PER_MINUTE) / 60.0,
+            documents_per_minute: crate::egress::WindowLimiter::new(
                 DOCUMENTS_PER_MINUTE,
+                std::time::Duration::from_secs(60) + crate::egress::RATE_WINDOW_MARGIN,
+                std::sync::Arc::new(rate_window::SystemClock),
             ),
         }
     }
@@ -76,26 +93,40 @@ impl Index for GleanIndex {
             .context("adddatasource")
     }
 
-    fn index_users(&self, datasource: &str, users: &[types::User]) -> anyhow::Result<()> {
+    fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload> {
+        Ok(UsersUpload {
+            datasource: datasource.to_string(),
+            upload_id: format!(
+                "{datasource}-users-{}",
+                chrono::Utc::now().timestamp_millis()
+            ),
+        })
+    }
+
+    fn index_users_page(
+        &self,
+        upload: &UsersUpload,
+        users: &[types::User],
+        first: bool,
+        last: bool,
+    ) -> anyhow::Result<()> {
         let users: Vec<_> = users.iter().map(documents::to_user).collect();
-        let upload_id = format!(
-            "{datasource}-users-{}",
-            chrono::Utc::now().timestamp_millis()
-        );
-        let pages: Vec<&[glean_api::DatasourceUserDefinition]> = if users.is_empty() {
+        // Glean takes at most USERS_PER_PAGE users a request: split a large page.
+        let chunks: Vec<&[glean_api::DatasourceUserDefinition]> = if users.is_empty() {
             vec![&[]]
         } else {
             users.chunks(USERS_PER_PAGE).collect()
         };
-        let last = pages.len() - 1;
-        for (i, page) in pages.into_iter().enumerate() {
+        let n = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let is_first = first && i == 0;
             let req = BulkIndexUsersRequest {
-                upload_id: upload_id.clone(),
-                is_first_page: Some(i == 0),
-                is_last_page: Some(i == last),
-                force_restart_upload: if i == 0 { Some(true) } else { None },
-                datasource: datasource.to_string(),
-                users: page.to_vec(),
+                upload_id: upload.upload_id.clone(),
+                is_first_page: Some(is_first),
+                is_last_page: Some(last && i + 1 == n),
+                force_restart_upload: if is_first { Some(true) } else { None },
+                datasource: upload.datasource.clone(),
+                users: chunk.to_vec(),
                 disable_stale_data_deletion_check: None,
             };
             self.call(|| self.client.bulk_index_users(&req))
@@ -106,7 +137,11 @@ impl Index for GleanIndex {
 
     fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()> {
         // Stay under Glean's documents-per-minute limit instead of learning it from 429s.
-        self.documents_per_minute.acquire_many(docs.len() as u32);
+        let n = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+        // Waits are bounded by a minute: the window is one minute long.
+        let _ = self
+            .documents_per_minute
+            .acquire_many(n, std::time::Duration::from_secs(3600));
         self.call(|| self.client.index_documents(datasource, docs))
             .context("indexdocuments")
     }
@@ -133,17 +168,16 @@ impl DirIndex {
     }
 
     fn doc_path(&self, id: &str) -> std::path::PathBuf {
-        // Ids are source ids; keep file names safe whatever they contain.
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        // Ids are source ids; keep file names safe whatever they contain, and distinct: every
+        // byte but ASCII letters, digits and `-` becomes `_XX` (so `a.b` and `a_b` differ).
+        let mut safe = String::with_capacity(id.len());
+        for b in id.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                safe.push(b as char);
+            } else {
+                safe.push_str(&format!("_{b:02x}"));
+            }
+        }
         self.dir.join("documents").join(format!("{safe}.json"))
     }
 
@@ -166,9 +200,53 @@ impl Index for DirIndex {
         )
     }
 
-    fn index_users(&self, _datasource: &str, users: &[types::User]) -> anyhow::Result<()> {
-        let users: Vec<_> = users.iter().map(documents::to_user).collect();
-        Self::write(&self.dir.join("users.json"), &users)
+    fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload> {
+        Ok(UsersUpload {
+            datasource: datasource.to_string(),
+            upload_id: "users".into(),
+        })
+    }
+
+    /// Streams the users into `users.json` (an array), replacing it when the last page is in.
+    fn index_users_page(
+        &self,
+        _upload: &UsersUpload,
+        users: &[types::User],
+        first: bool,
+        last: bool,
+    ) -> anyhow::Result<()> {
+        use std::io::Write;
+        let partial = self.dir.join("users.json.partial");
+        // A comma goes before every user but the upload's first ("[" alone is one byte).
+        let mut need_comma = !first && std::fs::metadata(&partial).map_or(0, |m| m.len()) > 1;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(!first)
+            .write(true)
+            .truncate(first)
+            .open(&partial)
+            .with_context(|| format!("could not write {}", partial.display()))?;
+        let mut text = String::new();
+        if first {
+            text.push('[');
+        }
+        for u in users {
+            if need_comma {
+                text.push(',');
+            }
+            need_comma = true;
+            text.push_str("\n  ");
+            text.push_str(&serde_json::to_string(&documents::to_user(u))?);
+        }
+        if last {
+            text.push_str("\n]\n");
+        }
+        file.write_all(text.as_bytes())?;
+        drop(file);
+        if last {
+            std::fs::rename(&partial, self.dir.join("users.json"))?;
+        }
+        Ok(())
     }
 
     fn index_documents(

@@ -7,6 +7,7 @@
 pub mod crash;
 pub mod documents;
 pub mod index;
+pub mod limits;
 pub mod report;
 pub mod retry;
 pub mod state;
@@ -17,6 +18,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::guest_text;
 use crate::runtime::types::{self, ChangeState, CrawlMode, ListingNext, Permissions, Visibility};
 use crate::runtime::{CallError, ConnectorInstance, ErrorKind};
 pub use index::{DirIndex, GleanIndex, Index};
@@ -40,6 +42,8 @@ pub struct CrawlOptions {
     pub datasource: Option<String>,
     /// Set to stop at the next checkpoint (graceful shutdown).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Bounds on one crawl.
+    pub limits: limits::CrawlLimits,
 }
 
 impl Default for CrawlOptions {
@@ -52,6 +56,7 @@ impl Default for CrawlOptions {
             retry: RetryPolicy::default(),
             datasource: None,
             stop: None,
+            limits: limits::CrawlLimits::default(),
         }
     }
 }
@@ -65,6 +70,7 @@ pub struct Crawler<'a> {
     index: &'a dyn Index,
     store: &'a mut StateStore,
     options: CrawlOptions,
+    usage: limits::Usage,
 }
 
 fn now_secs() -> i64 {
@@ -88,10 +94,12 @@ impl<'a> Crawler<'a> {
         store: &'a mut StateStore,
         options: CrawlOptions,
     ) -> Self {
+        let usage = limits::Usage::new(options.limits.clone(), Instant::now());
         Crawler {
             connector,
             index,
             store,
+            usage,
             options,
         }
     }
@@ -100,6 +108,7 @@ impl<'a> Crawler<'a> {
     /// a crawl that stopped is still returned in `Ok` with `completed == false`.
     pub fn run(&mut self, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
         let started = Instant::now();
+        self.usage = limits::Usage::new(self.options.limits.clone(), started);
         let started_at = now_secs();
         let requests_before = self.connector.egress().request_count();
         let mut report = CrawlReport {
@@ -129,7 +138,9 @@ impl<'a> Crawler<'a> {
         report::progress_done();
         report.requests = self.connector.egress().request_count() - requests_before;
         report.elapsed = started.elapsed();
-        self.store.state.budget.add(report.requests, now_secs());
+        if let Some(b) = self.connector.egress().budget() {
+            self.store.state.budget = b.usage();
+        }
         for f in &report.failures {
             self.store.state.failures.insert(
                 f.id.clone(),
@@ -172,26 +183,64 @@ impl<'a> Crawler<'a> {
         retry_call(&self.options.retry, op)
     }
 
+    /// Streams the source's users to the index page by page: one page is held back until the
+    /// next one is known, so the index learns which page is the last. Memory holds two pages.
     fn index_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
-        let mut users = Vec::new();
+        let upload = self.index.begin_users(datasource)?;
         let mut cursor: Option<String> = None;
+        let mut held: Option<Vec<types::User>> = None;
+        let mut first = true;
         loop {
             let page = self
                 .retry_call(|| self.connector.list_users(cursor.as_deref()))
                 .map_err(anyhow::Error::new)
                 .context("listing users")?;
-            users.extend(page.users);
+            self.usage.users(page.users.len() as u64, Instant::now())?;
+            let users = self.clean_users(page.users, report);
+            if let Some(previous) = held.replace(users) {
+                self.index
+                    .index_users_page(&upload, &previous, first, false)
+                    .context("uploading users to the index")?;
+                first = false;
+                report.users_indexed += previous.len() as u64;
+            }
             match page.next_cursor {
                 Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
-                _ => break,
+                Some(_) => anyhow::bail!(
+                    "the connector returned the same users cursor twice; its user listing would never end (a connector bug)"
+                ),
+                None => break,
             }
         }
+        let last = held.unwrap_or_default();
         self.index
-            .index_users(datasource, &users)
+            .index_users_page(&upload, &last, first, true)
             .context("uploading users to the index")?;
+        report.users_indexed += last.len() as u64;
         crash::point("users uploaded");
-        report.users_indexed = users.len() as u64;
         Ok(())
+    }
+
+    /// Users that carry a configured secret are not uploaded (a connector that echoes a
+    /// credential into a name or email).
+    fn clean_users(&self, users: Vec<types::User>, report: &mut CrawlReport) -> Vec<types::User> {
+        let redactor = self.connector.egress().redactor();
+        users
+            .into_iter()
+            .filter(|u| {
+                let text = format!("{}\n{}\n{}", u.id, u.email, u.name);
+                if redactor.contains(text.as_bytes()) {
+                    report.record_failure(
+                        &guest_text::clean(&redactor.redact(&u.id), 200),
+                        ErrorKind::System,
+                        "this user carries a configured secret (the connector echoed a credential); it was not uploaded".into(),
+                    );
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect()
     }
 
     fn crawl_listing(
@@ -227,18 +276,30 @@ impl<'a> Crawler<'a> {
                 .retry_call(|| self.connector.list_changes(mode, cursor.as_deref()))
                 .map_err(|e| listing_error(e, report))?;
             let mut ready = Vec::new();
+            let mut new_ids = 0;
             for change in &page.changes {
+                if let Some(why) = invalid_id(&change.id) {
+                    report.record_failure(
+                        &guest_text::clean(&change.id, MAX_ID_BYTES),
+                        ErrorKind::System,
+                        format!("the connector listed an unusable id: {why} (a connector bug)"),
+                    );
+                    continue;
+                }
                 if !seen.insert(change.id.clone()) {
                     continue;
                 }
+                new_ids += 1;
                 report.listed += 1;
                 match &change.state {
                     ChangeState::Ready(v) => ready.push((change.id.clone(), *v)),
                     ChangeState::Skipped(reason) => {
-                        *report.skipped.entry(reason.clone()).or_default() += 1
+                        let reason = guest_text::clean(reason, guest_text::MAX_REASON_BYTES);
+                        *report.skipped.entry(reason).or_default() += 1
                     }
                 }
             }
+            self.usage.page(new_ids, Instant::now())?;
             let fetched = self.fetch_all(&ready);
             let uploaded = self.upload(datasource, fetched, report)?;
             report::progress(report);
@@ -311,8 +372,9 @@ fn retry_call<T>(
 ) -> Result<T, CallError> {
     policy.run(
         op,
-        |e: &CallError| match e.kind() {
-            ErrorKind::Transient => Verdict::Retry(e.retry_after()),
+        |e: &CallError| match (e, e.kind()) {
+            (CallError::Deadline { .. }, _) => Verdict::RetryAtMost(1),
+            (_, ErrorKind::Transient) => Verdict::Retry(e.retry_after()),
             _ => Verdict::Fatal,
         },
         std::thread::sleep,
@@ -374,7 +436,7 @@ impl<'a> Crawler<'a> {
                             ErrorKind::System,
                             format!(
                                 "the connector answered item `{}` for id `{id}` (a connector bug)",
-                                item.id
+                                guest_text::clean(&item.id, MAX_ID_BYTES)
                             ),
                         );
                         continue;
@@ -391,7 +453,17 @@ impl<'a> Crawler<'a> {
                             continue;
                         }
                     };
-                    let hash = documents::content_hash(&doc);
+                    let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+                    self.usage.bytes(bytes.len() as u64)?;
+                    if self.connector.egress().redactor().contains(&bytes) {
+                        report.record_failure(
+                            &id,
+                            ErrorKind::System,
+                            "the document carries a configured secret (the connector echoed a credential); it was not indexed".into(),
+                        );
+                        continue;
+                    }
+                    let hash = documents::content_hash(&bytes);
                     if self.store.state.documents.get(&id).map(|d| &d.hash) == Some(&hash) {
                         report.unchanged += 1;
                         self.store.state.failures.remove(&id);
@@ -432,6 +504,9 @@ impl<'a> Crawler<'a> {
         datasource: &str,
         report: &mut CrawlReport,
     ) -> anyhow::Result<()> {
+        // What is held is decided anew by every complete listing: ids held before that are
+        // listed again, or no longer proven gone, are not held any more.
+        self.store.state.held_deletions.clear();
         let Some(progress) = self.store.state.full_in_progress.as_ref() else {
             return Ok(());
         };
@@ -440,7 +515,10 @@ impl<'a> Crawler<'a> {
             tracing::warn!(
                 "the full listing was empty while the index holds {indexed} documents: deleting nothing"
             );
-            report.stopped = Some("the listing was empty: no deletions were made".into());
+            report.warnings.push(
+                "the listing was empty while the index holds documents: no deletions were made"
+                    .into(),
+            );
             return Ok(());
         }
         let candidates: Vec<String> = self
@@ -461,13 +539,21 @@ impl<'a> Crawler<'a> {
                 Err(e) => tracing::warn!(item = %id, "could not confirm deletion ({e}): kept"),
             }
         }
-        let share = confirmed.len() as f64 / indexed.max(1) as f64;
+        // The brake counts deletions over a rolling window, so several crawls cannot each
+        // delete just under the share.
+        let now = now_secs();
+        let recent = self
+            .store
+            .state
+            .deletions_since(now - state::DELETION_WINDOW_SECS);
+        let share =
+            (recent + confirmed.len() as u64) as f64 / (indexed as u64 + recent).max(1) as f64;
         if !confirmed.is_empty()
             && share > self.options.max_delete_share
             && !self.options.allow_mass_delete
         {
             tracing::warn!(
-                "{} deletions ({:.0}% of the index) exceed the brake of {:.0}%: held; rerun with --allow-mass-delete to apply them",
+                "{} deletions ({recent} already made in the last 24 hours; {:.0}% of the index in all) exceed the brake of {:.0}% a day: held; rerun with --allow-mass-delete to apply them",
                 confirmed.len(),
                 share * 100.0,
                 self.options.max_delete_share * 100.0
@@ -489,12 +575,29 @@ impl<'a> Crawler<'a> {
                 .with_context(|| format!("deleting `{id}` from the index"))?;
             crash::point("document deleted");
             self.store.state.documents.remove(&id);
-            self.store.state.held_deletions.remove(&id);
+            self.store.state.record_deletions(now, 1);
             report.deleted += 1;
             self.store.save()?;
             crash::point("state saved");
         }
         Ok(())
+    }
+}
+
+/// Glean's limit on a document id.
+const MAX_ID_BYTES: usize = 200;
+
+/// Why a listed id cannot be used, if it cannot: empty, too long for the index, or holding
+/// control characters (which could forge output wherever the id is printed).
+fn invalid_id(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > MAX_ID_BYTES {
+        Some("it is longer than 200 bytes")
+    } else if id.chars().any(char::is_control) {
+        Some("it holds control characters")
+    } else {
+        None
     }
 }
 

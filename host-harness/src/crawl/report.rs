@@ -47,6 +47,8 @@ pub struct CrawlReport {
     pub failures: Vec<Failure>,
     pub access: AccessCounts,
     pub requests: u64,
+    /// Things the operator should know about a crawl that still completed.
+    pub warnings: Vec<String>,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
 }
@@ -136,6 +138,9 @@ impl fmt::Display for CrawlReport {
         )?;
         for (reason, n) in &self.skipped {
             writeln!(f, "    skipped {n:>5}: {reason}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
         }
         if !self.errors.is_empty() {
             let kinds: Vec<String> = self

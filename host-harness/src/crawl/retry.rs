@@ -30,6 +30,9 @@ pub enum Verdict {
     Fatal,
     /// Retry, after the server's advice if it gave one.
     Retry(Option<Duration>),
+    /// Retry at most this many times in all (a guest fault, such as a deadline: worth one
+    /// more try, not the full policy).
+    RetryAtMost(u32),
 }
 
 impl RetryPolicy {
@@ -68,6 +71,10 @@ impl RetryPolicy {
                     Verdict::Retry(Some(advice)) if advice > self.max_retry_after => return Err(e),
                     Verdict::Retry(advice) if attempt < self.max_retries => {
                         sleep(self.delay(attempt, advice, seed));
+                        attempt += 1;
+                    }
+                    Verdict::RetryAtMost(n) if attempt < n.min(self.max_retries) => {
+                        sleep(self.delay(attempt, None, seed));
                         attempt += 1;
                     }
                     _ => return Err(e),
@@ -133,6 +140,21 @@ mod tests {
         );
         assert!(r.is_err());
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn guest_faults_get_one_more_try_only() {
+        let mut calls = 0;
+        let r: Result<(), &str> = RetryPolicy::default().run(
+            || {
+                calls += 1;
+                Err("deadline")
+            },
+            |_| Verdict::RetryAtMost(1),
+            |_| {},
+        );
+        assert!(r.is_err());
+        assert_eq!(calls, 2);
     }
 
     #[test]

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use crate::egress::budget::{BudgetUsage, week_start};
+
+/// How long the mass-deletion brake remembers deletions.
+pub const DELETION_WINDOW_SECS: i64 = 86_400;
+
 const STATE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,9 +32,33 @@ pub struct CrawlState {
     /// Items that could not be indexed, and why; cleared when an item is indexed.
     #[serde(default)]
     pub failures: BTreeMap<String, FailureRecord>,
-    /// Requests sent to upstreams in the current budget week.
+    /// Requests sent to upstreams in the current budget week, as of opening. Written request
+    /// by request by a [`BudgetWriter`] (the egress engine's ledger), never by [`StateStore::save`].
     #[serde(default)]
-    pub budget: BudgetRecord,
+    pub budget: BudgetUsage,
+    /// Deletions applied recently, as (epoch seconds, count): the mass-deletion brake limits
+    /// their sum over a rolling window. Entries older than the window are dropped on save.
+    #[serde(default)]
+    pub recent_deletions: Vec<(i64, u64)>,
+}
+
+impl CrawlState {
+    /// Deletions applied since `since` (epoch seconds).
+    pub fn deletions_since(&self, since: i64) -> u64 {
+        self.recent_deletions
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Counts `n` deletions applied at `at`.
+    pub fn record_deletions(&mut self, at: i64, n: u64) {
+        match self.recent_deletions.last_mut() {
+            Some((last, count)) if *last == at => *count += n,
+            _ => self.recent_deletions.push((at, n)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,35 +67,6 @@ pub struct FailureRecord {
     pub message: String,
     /// Epoch seconds.
     pub at: i64,
-}
-
-/// Requests counted against a weekly budget (Clari's week starts Sunday 00:00 GMT).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetRecord {
-    /// Epoch seconds of the week's start.
-    pub week_start: i64,
-    pub requests: u64,
-}
-
-impl BudgetRecord {
-    /// Adds `n` requests made at `now`, starting a new week when one has begun.
-    pub fn add(&mut self, n: u64, now: i64) {
-        let week = week_start(now);
-        if week != self.week_start {
-            self.week_start = week;
-            self.requests = 0;
-        }
-        self.requests += n;
-    }
-}
-
-/// The start of the week containing `t`: Sunday 00:00 UTC.
-pub fn week_start(t: i64) -> i64 {
-    const DAY: i64 = 86_400;
-    let days = t.div_euclid(DAY);
-    // 1970-01-01 was a Thursday: day 0 is 4 days after a Sunday.
-    let since_sunday = (days + 4).rem_euclid(7);
-    (days - since_sunday) * DAY
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,9 +149,11 @@ impl StateStore {
             .with_context(|| format!("could not create the state directory {}", dir.display()))?;
         let path = dir.join(format!("{name}.state.sqlite"));
         let conn = rusqlite::Connection::open(&path).map_err(|e| corrupt(&path, e))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-            .and_then(|()| conn.execute_batch(SCHEMA))
-            .map_err(|e| corrupt(&path, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .and_then(|()| conn.execute_batch(SCHEMA))
+        .map_err(|e| corrupt(&path, e))?;
         let state = load(&conn).map_err(|e| corrupt(&path, e))?;
         if state.version != STATE_VERSION {
             anyhow::bail!(
@@ -174,6 +176,8 @@ impl StateStore {
 
     /// Writes what changed since the last save, in one transaction.
     pub fn save(&mut self) -> anyhow::Result<()> {
+        let horizon = chrono::Utc::now().timestamp() - DELETION_WINDOW_SECS;
+        self.state.recent_deletions.retain(|(at, _)| *at >= horizon);
         let tx = self
             .conn
             .transaction()
@@ -183,6 +187,40 @@ impl StateStore {
             .with_context(|| format!("writing {}", self.path.display()))?;
         self.saved = self.state.clone();
         Ok(())
+    }
+}
+
+/// Persists the weekly budget request by request, on its own connection to the state
+/// database (WAL: it does not wait for a checkpoint transaction). `synchronous = NORMAL`: a
+/// killed process loses nothing; only a power cut can lose the last few counts.
+#[derive(Debug)]
+pub struct BudgetWriter {
+    conn: std::sync::Mutex<rusqlite::Connection>,
+}
+
+impl BudgetWriter {
+    pub fn open(store: &StateStore) -> anyhow::Result<Self> {
+        let conn = rusqlite::Connection::open(&store.path).map_err(|e| corrupt(&store.path, e))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
+            .map_err(|e| corrupt(&store.path, e))?;
+        Ok(BudgetWriter {
+            conn: std::sync::Mutex::new(conn),
+        })
+    }
+
+    pub fn write(&self, usage: &BudgetUsage) -> anyhow::Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('budget', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [serde_json::to_string(usage)?],
+        )?;
+        Ok(())
+    }
+}
+
+impl crate::egress::budget::BudgetLedger for BudgetWriter {
+    fn record(&self, usage: &BudgetUsage) -> Result<(), String> {
+        self.write(usage).map_err(|e| format!("{e:#}"))
     }
 }
 
@@ -262,6 +300,7 @@ fn load(conn: &rusqlite::Connection) -> anyhow::Result<CrawlState> {
         last_incremental: meta_get(conn, "last_incremental")?,
         failures,
         budget: meta_get(conn, "budget")?.unwrap_or_default(),
+        recent_deletions: meta_get(conn, "recent_deletions")?.unwrap_or_default(),
     })
 }
 
@@ -355,9 +394,9 @@ fn write_changes_inner(
     )?;
     meta_put(
         tx,
-        "budget",
-        &Some(old.budget.clone()),
-        &Some(new.budget.clone()),
+        "recent_deletions",
+        &Some(old.recent_deletions.clone()),
+        &Some(new.recent_deletions.clone()),
     )?;
     {
         let mut del = tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?;
@@ -411,22 +450,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn weeks_start_on_sunday_midnight_utc() {
-        // 2026-11-25 is a Wednesday; the week began Sunday 2026-11-22.
-        let wed = chrono::DateTime::parse_from_rfc3339("2026-11-25T13:00:00Z")
-            .unwrap()
-            .timestamp();
-        let sun = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
-            .unwrap()
-            .timestamp();
-        assert_eq!(week_start(wed), sun);
-        assert_eq!(week_start(sun), sun);
-        let mut b = BudgetRecord::default();
-        b.add(5, wed);
-        b.add(5, wed + 3600);
-        assert_eq!(b.requests, 10);
-        b.add(1, sun + 7 * 86_400);
-        assert_eq!(b.requests, 1);
+    fn the_budget_is_written_request_by_request_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("state-budget-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        let store = StateStore::open(&dir, "b").unwrap();
+        let w = BudgetWriter::open(&store).unwrap();
+        let u = BudgetUsage {
+            week_start: 1_795_305_600,
+            requests: 42,
+            last_sent_ms: 1_795_611_600_123,
+        };
+        w.write(&u).unwrap();
+        drop(store);
+        assert_eq!(StateStore::open(&dir, "b").unwrap().state.budget, u);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -456,7 +493,7 @@ mod tests {
                 at: 3,
             },
         );
-        s.state.budget.add(7, 1_764_000_000);
+        s.state.record_deletions(chrono::Utc::now().timestamp(), 3);
         s.save().unwrap();
         assert_eq!(StateStore::open(&dir, "x").unwrap().state, s.state);
 

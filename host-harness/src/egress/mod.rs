@@ -1,23 +1,64 @@
-//! The egress engine: the one path from a guest to the network. It resolves a named upstream
-//! to its configured base URL, refuses anything that would leave that origin or touch
-//! credentials, injects the credentials itself, applies the upstream's rate limit, and caps
-//! time and response size. Redirects are returned to the guest, never followed.
+//! The egress engine: the one path from a guest to the network. Every request goes through
+//! three steps, as in Spin's outbound HTTP:
+//!
+//! 1. **policy** ([`policy`]): the named upstream must be granted, the path must stay under the
+//!    upstream's base path, and the guest may not set credential or routing headers;
+//! 2. **interceptor** ([`tape`]): a replay answers from a recording; a recording keeps what
+//!    came back (scrubbed);
+//! 3. **transport** ([`transport`]): the weekly budget is spent (and persisted) and the
+//!    upstream's rate limiter admits the request, then the host adds the credentials and
+//!    sends it with time and size caps and the connect-time private-network guard.
+//!
+//! Answers are scrubbed of every configured secret, in any common encoding, before the guest
+//! sees them; a 429 or a `Retry-After` pauses the whole upstream, not just the one request.
 
 pub mod budget;
 pub mod policy;
-pub mod ratelimit;
+pub mod resolve;
+pub mod scrub;
 pub mod secrets;
 pub mod tape;
+pub mod transport;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use policy::{BaseUrl, Origin, PolicyError};
-pub use ratelimit::TokenBucket;
+pub use rate_window::WindowLimiter;
 pub use secrets::{Redactor, Secret};
+
+/// The margin added to each upstream's one-second window: requests reach the server a little
+/// later or earlier than they leave, and the server counts on arrival.
+pub const RATE_WINDOW_MARGIN: Duration = Duration::from_millis(20);
+
+/// The rate an upstream gets when its configuration names none: conservative.
+pub const DEFAULT_RATE_PER_SECOND: f64 = 5.0;
+
+/// How long a 429 without `Retry-After` pauses its upstream.
+pub const DEFAULT_429_PAUSE: Duration = Duration::from_secs(1);
+
+/// A limiter for `rate` requests a second: at most `rate` (rounded down, at least 1) in any
+/// window of one second plus [`RATE_WINDOW_MARGIN`]; a rate under 1 is one request per
+/// `1/rate` seconds.
+pub fn upstream_limiter(rate: f64) -> Arc<WindowLimiter> {
+    let clock: Arc<dyn rate_window::Clock> = Arc::new(rate_window::SystemClock);
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        DEFAULT_RATE_PER_SECOND
+    };
+    Arc::new(if rate >= 1.0 {
+        WindowLimiter::per_second(rate.floor() as u32, RATE_WINDOW_MARGIN, clock)
+    } else {
+        WindowLimiter::new(
+            1,
+            Duration::from_secs_f64(1.0 / rate) + RATE_WINDOW_MARGIN,
+            clock,
+        )
+    })
+}
 
 /// HTTP methods a guest may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +72,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -87,7 +128,9 @@ pub struct UpstreamRoute {
     /// whether or not a value is configured.
     pub auth_headers: Vec<String>,
     /// Shared by every worker of this connector instance that uses the upstream.
-    pub limiter: Option<Arc<TokenBucket>>,
+    pub limiter: Arc<WindowLimiter>,
+    /// Whether the upstream may be on a private network (checked again at connect time).
+    pub allow_private_network: bool,
 }
 
 /// Caps that apply to every request.
@@ -119,15 +162,26 @@ pub enum Tape {
     Replay(tape::Player),
 }
 
+/// Counters of what went out, for reports and metrics.
+#[derive(Debug, Default)]
+pub struct EgressCounters {
+    /// Requests sent (or answered by a replay).
+    pub requests: AtomicU64,
+    /// Answers with status 429.
+    pub throttled: AtomicU64,
+    /// Answers that carried a configured secret, which was removed before the guest saw it.
+    pub scrubbed: AtomicU64,
+}
+
 /// The engine for one connector instance.
 pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
     tape: Tape,
     budget: Option<Arc<budget::WeeklyBudget>>,
     limits: EgressLimits,
-    agent: ureq::Agent,
+    transport: transport::Transport,
     redactor: Redactor,
-    requests: AtomicU64,
+    counters: EgressCounters,
 }
 
 impl std::fmt::Debug for Egress {
@@ -139,6 +193,13 @@ impl std::fmt::Debug for Egress {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 impl Egress {
     pub fn new(routes: Vec<UpstreamRoute>, limits: EgressLimits, redactor: Redactor) -> Self {
         for r in &routes {
@@ -146,23 +207,19 @@ impl Egress {
                 redactor.register(s);
             }
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(limits.timeout))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .proxy(None)
-            .user_agent("connector-host-harness/0.1")
-            .build()
-            .into();
+        let private_hosts: Vec<String> = routes
+            .iter()
+            .filter(|r| r.allow_private_network)
+            .map(|r| r.base.origin.host.clone())
+            .collect();
         Egress {
             routes: routes.into_iter().map(|r| (r.name.clone(), r)).collect(),
             tape: Tape::Off,
             budget: None,
+            transport: transport::Transport::new(limits.clone(), private_hosts),
             limits,
-            agent,
             redactor,
-            requests: AtomicU64::new(0),
+            counters: EgressCounters::default(),
         }
     }
 
@@ -178,33 +235,37 @@ impl Egress {
         self
     }
 
-    /// Requests sent to the network so far.
+    /// Requests sent to the network (or answered by a replay) so far.
     pub fn request_count(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn counters(&self) -> &EgressCounters {
+        &self.counters
+    }
+
+    pub fn budget(&self) -> Option<&Arc<budget::WeeklyBudget>> {
+        self.budget.as_ref()
     }
 
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
 
-    /// Sends `req` if policy allows it.
+    /// The rate limiters of every upstream.
+    pub fn limiters(&self) -> Vec<Arc<WindowLimiter>> {
+        self.routes.values().map(|r| r.limiter.clone()).collect()
+    }
+
+    /// Sends `req` if policy allows it: policy, then interceptor, then transport.
     pub fn send(&self, req: &OutboundRequest) -> Result<InboundResponse, EgressError> {
-        let route = self.routes.get(&req.upstream).ok_or_else(|| {
-            let known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
-            EgressError::Denied(format!(
-                "upstream `{}` is not allowed for this connector (allowed: {}); the connector must declare it in `describe` \
-                 and the harness configuration must give it a base URL under [upstreams.{}]",
-                req.upstream,
-                if known.is_empty() { "none".to_string() } else { known.join(", ") },
-                req.upstream
-            ))
-        })?;
+        let route = self.route(&req.upstream)?;
         let url = route
             .base
             .join(&route.name, &req.path_and_query)
             .map_err(|e| EgressError::Denied(e.to_string()))?;
         for (name, _) in &req.headers {
-            if self.is_forbidden_header(route, name) {
+            if is_forbidden_header(route, name) {
                 return Err(EgressError::Denied(format!(
                     "the connector may not set the `{name}` header on upstream `{}`: credentials and routing \
                      headers are added by the host; remove it from the request",
@@ -213,120 +274,136 @@ impl Egress {
             }
         }
         if let Tape::Replay(player) = &self.tape {
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            return player.answer(req);
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            return player.answer(req).map(|r| self.scrub(r));
         }
-        if let Some(budget) = &self.budget {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            budget
-                .spend(now)
-                .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
-        }
-        if let Some(limiter) = &route.limiter {
-            limiter
-                .acquire(self.limits.max_rate_wait)
-                .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
-        }
-
-        let mut builder = ureq::http::Request::builder()
-            .method(req.method.as_str())
-            .uri(url.as_str());
-        for (name, value) in &req.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        for (name, secret) in &route.credentials {
-            builder = builder.header(name.as_str(), secret.expose());
-        }
-        let body = req.body.clone().unwrap_or_default();
-        let request = builder.body(body).map_err(|e| {
-            EgressError::Denied(self.redactor.redact(&format!("malformed request: {e}")))
-        })?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self.agent.run(request).map_err(|e| self.map_error(e))?;
-
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
+        self.admit(route)?;
+        let credentials: Vec<(String, &str)> = route
+            .credentials
             .iter()
-            .filter(|(name, _)| {
-                let n = name.as_str();
-                n != "set-cookie"
-                    && !route
-                        .credentials
-                        .iter()
-                        .any(|(c, _)| c.eq_ignore_ascii_case(n))
-            })
-            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .map(|(h, s)| (h.clone(), s.expose()))
             .collect();
-        let cap = self.limits.max_response_bytes;
-        let mut body = Vec::new();
-        response
-            .into_body()
-            .into_reader()
-            .take(cap + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| self.map_io(e))?;
-        if body.len() as u64 > cap {
-            return Err(EgressError::TooLarge(cap));
-        }
-        let response = InboundResponse {
-            status,
-            headers,
-            body,
-        };
+        let response = self.transport.send(
+            req.method,
+            &url,
+            &req.headers,
+            &credentials,
+            req.body.as_deref(),
+            &self.redactor,
+        )?;
+        self.pause_if_told(route, &response);
+        let response = self.scrub(strip_credential_headers(route, response));
         if let Tape::Record(recorder) = &self.tape {
-            // Belt and braces: an upstream that echoes a credential must not put it on tape.
-            let scrubbed = InboundResponse {
-                status: response.status,
-                headers: response
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
-                    .collect(),
-                body: match std::str::from_utf8(&response.body) {
-                    Ok(text) => self.redactor.redact(text).into_bytes(),
-                    Err(_) => response.body.clone(),
-                },
-            };
-            recorder.record(req, &scrubbed);
+            recorder.record(req, &response);
         }
         Ok(response)
     }
 
-    fn is_forbidden_header(&self, route: &UpstreamRoute, name: &str) -> bool {
-        policy::ALWAYS_FORBIDDEN_HEADERS
+    fn route(&self, name: &str) -> Result<&UpstreamRoute, EgressError> {
+        self.routes.get(name).ok_or_else(|| {
+            let mut known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            EgressError::Denied(format!(
+                "upstream `{name}` is not allowed for this connector (allowed: {}); the connector must declare it in `describe` \
+                 and the harness configuration must give it a base URL under [upstreams.{name}]",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") },
+            ))
+        })
+    }
+
+    /// Spends the weekly budget (persisted before sending) and waits for the rate limiter.
+    fn admit(&self, route: &UpstreamRoute) -> Result<(), EgressError> {
+        if let Some(budget) = &self.budget {
+            budget.spend(now_ms()).map_err(|refusal| match refusal {
+                budget::BudgetRefusal::Spent(wait) => {
+                    EgressError::RateLimited(Some(wait.as_millis() as u64))
+                }
+                budget::BudgetRefusal::Unrecorded(why) => EgressError::Transport(format!(
+                    "the request was not sent: its count could not be saved ({why})"
+                )),
+            })?;
+        }
+        route
+            .limiter
+            .acquire(self.limits.max_rate_wait)
+            .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A 429, or any answer with `Retry-After`, pauses every request to the upstream.
+    fn pause_if_told(&self, route: &UpstreamRoute, response: &InboundResponse) {
+        let advice = response
+            .headers
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
-            || route
-                .credentials
-                .iter()
-                .any(|(c, _)| c.eq_ignore_ascii_case(name))
-            || route
-                .auth_headers
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(name))
-    }
-
-    fn map_error(&self, e: ureq::Error) -> EgressError {
-        let msg = self.redactor.redact(&e.to_string());
-        match e {
-            ureq::Error::Timeout(_) => EgressError::Timeout(msg),
-            ureq::Error::BodyExceedsLimit(n) => EgressError::TooLarge(n),
-            ureq::Error::Io(io) => self.map_io(io),
-            _ => EgressError::Transport(msg),
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .and_then(|(_, v)| rate_window::retry_after::parse(v, std::time::SystemTime::now()));
+        if response.status == 429 {
+            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        let pause = match (response.status, advice) {
+            (_, Some(d)) if response.status == 429 || response.status == 503 => Some(d),
+            (429, None) => Some(DEFAULT_429_PAUSE),
+            _ => None,
+        };
+        if let Some(d) = pause {
+            tracing::info!(
+                target: "egress",
+                upstream = %route.name,
+                "the upstream asked to slow down (HTTP {}): pausing it for {d:?}",
+                response.status
+            );
+            route.limiter.pause_for(d);
         }
     }
 
-    fn map_io(&self, e: std::io::Error) -> EgressError {
-        let msg = self.redactor.redact(&e.to_string());
-        match e.kind() {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                EgressError::Timeout(msg)
+    /// Removes every configured secret, in any known encoding, from an answer.
+    fn scrub(&self, mut response: InboundResponse) -> InboundResponse {
+        let mut found = false;
+        for (_, v) in &mut response.headers {
+            let clean = self.redactor.redact(v);
+            if clean != *v {
+                found = true;
+                *v = clean;
             }
-            _ => EgressError::Transport(msg),
         }
+        let (body, in_body) = self
+            .redactor
+            .redact_bytes(std::mem::take(&mut response.body));
+        response.body = body;
+        if found || in_body {
+            self.counters.scrubbed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                target: "egress",
+                "an answer carried a configured credential (the upstream reflected it); it was removed before the connector saw it"
+            );
+        }
+        response
     }
+}
+
+/// Drops answer headers named like the upstream's credential headers.
+fn strip_credential_headers(route: &UpstreamRoute, mut r: InboundResponse) -> InboundResponse {
+    r.headers.retain(|(n, _)| {
+        !route
+            .credentials
+            .iter()
+            .any(|(c, _)| c.eq_ignore_ascii_case(n))
+            && !route.auth_headers.iter().any(|c| c.eq_ignore_ascii_case(n))
+    });
+    r
+}
+
+fn is_forbidden_header(route: &UpstreamRoute, name: &str) -> bool {
+    policy::ALWAYS_FORBIDDEN_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+        || route
+            .credentials
+            .iter()
+            .any(|(c, _)| c.eq_ignore_ascii_case(name))
+        || route
+            .auth_headers
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
 }

@@ -104,6 +104,9 @@ impl BaseUrl {
                 "contains a space, a control character, a backslash or a fragment",
             ));
         }
+        if let Some(why) = path_escape(path_and_query) {
+            return Err(deny(why));
+        }
         let composed = format!("{}{}{}", self.origin, self.prefix, path_and_query);
         let url = Url::parse(&composed).map_err(|e| deny(&format!("does not form a URL ({e})")))?;
         let same = url.host_str().map(|h| h.to_ascii_lowercase()) == Some(self.origin.host.clone())
@@ -113,8 +116,70 @@ impl BaseUrl {
         if !same {
             return Err(deny("would leave the upstream's origin"));
         }
+        // Belt and braces: whatever the parser normalised, the path stays under the base path.
+        let under_prefix = self.prefix.is_empty()
+            || url.path() == self.prefix
+            || url
+                .path()
+                .strip_prefix(self.prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+        if !under_prefix {
+            return Err(deny("would leave the upstream's base path"));
+        }
         Ok(url)
     }
+}
+
+/// Why the path part of `path_and_query` could reach above the upstream's base path, if it
+/// could: a `.` or `..` segment, or an encoded `/` or `\`, in any percent-encoding (decoded
+/// repeatedly, so `%252e%252e` counts as `..`: some servers decode twice).
+fn path_escape(path_and_query: &str) -> Option<&'static str> {
+    let path = path_and_query
+        .split_once('?')
+        .map_or(path_and_query, |(p, _)| p);
+    for raw in path.split('/') {
+        let mut segment = raw.to_string();
+        for _ in 0..4 {
+            if segment == "." || segment == ".." {
+                return Some("holds a `.` or `..` segment (plain or percent-encoded)");
+            }
+            let decoded: Vec<u8> = percent_decode(segment.as_bytes());
+            if decoded.contains(&b'/') || decoded.contains(&b'\\') {
+                return Some("holds an encoded slash or backslash");
+            }
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            if decoded == segment {
+                break;
+            }
+            segment = decoded;
+        }
+        if segment == "." || segment == ".." {
+            return Some("holds a `.` or `..` segment (plain or percent-encoded)");
+        }
+    }
+    None
+}
+
+/// One round of percent-decoding (`%XX` with hex digits; anything else is kept).
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Whether `host` (as a base URL carries it) is on a private network: `localhost`, or an IP
@@ -122,34 +187,12 @@ impl BaseUrl {
 /// metadata services such as 169.254.169.254), carrier-grade NAT, unspecified, or an
 /// IPv4-mapped IPv6 address of one of those. Such upstreams need explicit permission.
 pub fn is_private_host(host: &str) -> bool {
-    use std::net::{IpAddr, Ipv4Addr};
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return true;
     }
-    let private_v4 = |ip: Ipv4Addr| {
-        ip.is_loopback()
-            || ip.is_private()
-            || ip.is_link_local()
-            || ip.is_unspecified()
-            || ip.is_broadcast()
-            // 100.64.0.0/10, carrier-grade NAT
-            || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
-    };
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => private_v4(ip),
-        Ok(IpAddr::V6(ip)) => {
-            if let Some(v4) = ip.to_ipv4_mapped() {
-                return private_v4(v4);
-            }
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // fc00::/7 unique local
-                || (first & 0xffc0) == 0xfe80 // fe80::/10 link local
-        }
-        Err(_) => false,
-    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(super::resolve::is_private_ip)
 }
 
 /// Header names a connector may never set, whatever its upstream: they carry credentials or
@@ -234,6 +277,20 @@ mod tests {
     }
 
     #[test]
+    fn paths_stay_under_the_base_path() {
+        let b = BaseUrl::parse("https://api.example.com/v2").unwrap();
+        assert_eq!(
+            b.join("x", "/calls?q=../..&a=%2e%2e").unwrap().as_str(),
+            "https://api.example.com/v2/calls?q=../..&a=%2e%2e"
+        );
+        assert!(b.join("x", "/calls/a.b/..c/...").is_ok());
+        for evil in ["/../v1/admin", "/%2e%2e/v1", "/a%2fb", "/x/%2E%2E%2F%2E%2E"] {
+            let e = b.join("x", evil).unwrap_err();
+            assert!(matches!(e, PolicyError::Denied(_)), "{evil}");
+        }
+    }
+
+    #[test]
     fn joins_only_paths_that_stay_on_the_origin() {
         let b = base();
         assert_eq!(
@@ -252,6 +309,20 @@ mod tests {
             "/calls\r\nHost: evil.com",
             ":8080/calls",
             "",
+            "/../admin",
+            "/calls/../../admin",
+            "/calls/./x",
+            "/calls/.",
+            "/%2e%2e/admin",
+            "/%2E%2e/admin",
+            "/.%2e/admin",
+            "/%252e%252e/admin",
+            "/%25252e%25252e/admin",
+            "/calls%2f..%2fadmin",
+            "/calls%2F..",
+            "/calls%5c..%5cadmin",
+            "/calls%255c..",
+            "/..?x=1",
         ] {
             let e = b.join("clari", evil).unwrap_err();
             assert!(

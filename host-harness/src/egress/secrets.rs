@@ -4,12 +4,12 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+pub use super::scrub::REDACTED;
+use super::scrub::Scrubber;
+
 /// A credential value. `Debug` and `Display` print a placeholder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Arc<str>);
-
-/// What a redacted secret looks like in output.
-pub const REDACTED: &str = "[REDACTED]";
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -34,15 +34,27 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Replaces every registered secret in text. Cheap to clone; shared by everything that writes.
-#[derive(Clone, Default)]
+/// Finds and replaces every registered secret, raw or encoded (percent-encoding, base64 alone
+/// or inside a larger value, JSON escapes, hex: see [`Scrubber`]). Cheap to clone; shared by
+/// everything that writes and by the egress engine, which scrubs answers before a guest sees
+/// them.
+#[derive(Clone)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<Secret>>>,
+    inner: Arc<RwLock<(Vec<Secret>, Scrubber)>>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor").finish_non_exhaustive()
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        let none: [&str; 0] = [];
+        Redactor {
+            inner: Arc::new(RwLock::new((Vec::new(), Scrubber::new(none)))),
+        }
     }
 }
 
@@ -57,27 +69,40 @@ impl Redactor {
         if secret.expose().len() < 4 {
             return;
         }
-        if let Ok(mut list) = self.secrets.write()
-            && !list.contains(secret)
-        {
-            list.push(secret.clone());
-            // Longest first, so a secret containing another is replaced whole.
-            list.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        // A poisoned lock still holds a valid list: recover it rather than stop redacting.
+        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if !guard.0.contains(secret) {
+            guard.0.push(secret.clone());
+            let scrubber = Scrubber::new(guard.0.iter().map(Secret::expose));
+            guard.1 = scrubber;
         }
     }
 
-    /// `text` with every registered secret replaced by [`REDACTED`].
+    fn scrubber(&self) -> Scrubber {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    /// `text` with every registered secret, in any known encoding, replaced by [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
-        let Ok(list) = self.secrets.read() else {
-            return String::from(REDACTED);
-        };
-        let mut out = text.to_string();
-        for s in list.iter() {
-            if out.contains(s.expose()) {
-                out = out.replace(s.expose(), REDACTED);
-            }
+        self.scrubber().scrub_str(text).into_owned()
+    }
+
+    /// `bytes` with every registered secret replaced, and whether anything was.
+    pub fn redact_bytes(&self, bytes: Vec<u8>) -> (Vec<u8>, bool) {
+        let scrubber = self.scrubber();
+        match scrubber.scrub_bytes(&bytes) {
+            std::borrow::Cow::Borrowed(_) => (bytes, false),
+            std::borrow::Cow::Owned(clean) => (clean, true),
         }
-        out
+    }
+
+    /// Whether `bytes` carry a registered secret in any known encoding.
+    pub fn contains(&self, bytes: &[u8]) -> bool {
+        self.scrubber().contains(bytes)
     }
 }
 
@@ -101,5 +126,10 @@ mod tests {
             r.redact("k=abcd-key-longer p=abcd-key ab"),
             "k=[REDACTED] p=[REDACTED] ab"
         );
+        // Encoded forms too: base64 (as in Basic auth) and percent-encoding.
+        let basic = "dXNlcjphYmNkLWtleS1sb25nZXI="; // base64("user:abcd-key-longer")
+        assert!(r.contains(basic.as_bytes()));
+        assert_eq!(r.redact("q=%61%62%63%64%2d%6b%65%79"), "q=[REDACTED]");
+        assert!(!r.contains(b"nothing to see"));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
@@ -39,11 +39,53 @@ impl HostWallClock for FixedClock {
     }
 }
 
+/// The store's resource limits, remembering whether the guest hit the memory limit (the
+/// limiter's own signal, rather than matching wasmtime's error text).
+pub struct GuestLimits {
+    inner: StoreLimits,
+    memory_limit: usize,
+    pub(crate) memory_limit_hit: bool,
+}
+
+impl ResourceLimiter for GuestLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_limit_hit = true;
+        }
+        self.inner.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
 /// What one store holds.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: GuestLimits,
+    log_budget: crate::guest_text::LogBudget,
     egress: Arc<Egress>,
     settings: Arc<BTreeMap<String, String>>,
     log_target: Arc<str>,
@@ -76,13 +118,18 @@ impl HostState {
         HostState {
             wasi: b.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .instances(8)
-                .tables(16)
-                .memories(4)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: GuestLimits {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(memory_bytes)
+                    .instances(8)
+                    .tables(16)
+                    .memories(4)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                memory_limit: memory_bytes,
+                memory_limit_hit: false,
+            },
+            log_budget: Default::default(),
             egress,
             settings,
             log_target,
@@ -95,6 +142,16 @@ impl HostState {
         let raw = self.stderr.contents();
         let text = String::from_utf8_lossy(&raw);
         self.egress.redactor().redact(text.trim())
+    }
+
+    /// Whether the guest tried to grow memory past its limit.
+    pub fn memory_limit_hit(&self) -> bool {
+        self.limits.memory_limit_hit
+    }
+
+    /// Log lines this call dropped over the per-call cap.
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.log_budget.dropped()
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -168,7 +225,13 @@ impl http::Host for HostState {
 
 impl log::Host for HostState {
     fn write(&mut self, level: log::Level, message: String) {
-        let message = self.redactor().redact(&message);
+        if !self.log_budget.admit(message.len()) {
+            return;
+        }
+        let message = crate::guest_text::clean(
+            &self.redactor().redact(&message),
+            crate::guest_text::MAX_LOG_LINE_BYTES,
+        );
         let c = &*self.log_target;
         match level {
             log::Level::Trace => tracing::trace!(target: "connector", connector = c, "{message}"),

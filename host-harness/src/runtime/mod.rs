@@ -300,7 +300,8 @@ impl CallError {
             CallError::Connector(types::ConnectorError::Transient(_)) => ErrorKind::Transient,
             CallError::Connector(types::ConnectorError::NotFound(_)) => ErrorKind::NotFound,
             CallError::Connector(types::ConnectorError::System(_)) => ErrorKind::System,
-            CallError::Deadline { .. } => ErrorKind::Transient,
+            // A guest that runs past its deadline is at fault, not the source.
+            CallError::Deadline { .. } => ErrorKind::System,
             CallError::Memory { .. } | CallError::Trap { .. } | CallError::Instantiate { .. } => {
                 ErrorKind::System
             }
@@ -394,7 +395,18 @@ impl ConnectorInstance {
             .pre
             .instantiate(&mut store)
             .map_err(|e| self.classify(export, e, &store, true))?;
-        f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false))
+        let result = f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false));
+        let dropped = store.data().log_lines_dropped();
+        if dropped > 0 {
+            tracing::warn!(
+                target: "connector",
+                connector = %self.name,
+                "{dropped} log lines dropped: `{export}` wrote more than {} lines or {} KiB in one call",
+                crate::guest_text::MAX_LOG_LINES_PER_CALL,
+                crate::guest_text::MAX_LOG_BYTES_PER_CALL / 1024
+            );
+        }
+        result
     }
 
     fn classify(
@@ -411,12 +423,10 @@ impl ConnectorInstance {
                 deadline: self.limits.call_deadline,
             };
         }
-        let text = format!("{e:#}");
+        let text =
+            crate::guest_text::clean(&format!("{e:#}"), crate::guest_text::MAX_MESSAGE_BYTES);
         tracing::debug!(target: "runtime", "`{export}` failed: {}", redact(text.clone()));
-        if text.contains("forcing trap when growing memory")
-            || text.contains("forcing a memory growth failure")
-            || text.contains("memory minimum size")
-        {
+        if store.data().memory_limit_hit() {
             return CallError::Memory {
                 export,
                 limit: self.limits.memory_bytes,
@@ -437,7 +447,11 @@ impl ConnectorInstance {
         let message = if stderr.is_empty() {
             redact(cause)
         } else {
-            format!("{} (guest said: {})", redact(cause), last_line(&stderr))
+            format!(
+                "{} (guest said: {})",
+                redact(cause),
+                crate::guest_text::escape(&last_line(&stderr))
+            )
         };
         CallError::Trap { export, message }
     }
@@ -448,7 +462,7 @@ impl ConnectorInstance {
 
     pub fn check(&self) -> Result<(), CallError> {
         self.call("check", |c, s| c.call_check(s))?
-            .map_err(CallError::Connector)
+            .map_err(connector_error)
     }
 
     pub fn list_changes(
@@ -457,7 +471,7 @@ impl ConnectorInstance {
         cursor: Option<&str>,
     ) -> Result<types::ChangePage, CallError> {
         self.call("list-changes", |c, s| c.call_list_changes(s, mode, cursor))?
-            .map_err(CallError::Connector)
+            .map_err(connector_error)
     }
 
     pub fn fetch_item(
@@ -466,7 +480,7 @@ impl ConnectorInstance {
         visibility: types::Visibility,
     ) -> Result<types::Item, CallError> {
         self.call("fetch-item", |c, s| c.call_fetch_item(s, id, visibility))?
-            .map_err(CallError::Connector)
+            .map_err(connector_error)
     }
 
     pub fn map_permissions(
@@ -478,8 +492,26 @@ impl ConnectorInstance {
 
     pub fn list_users(&self, cursor: Option<&str>) -> Result<types::UserPage, CallError> {
         self.call("list-users", |c, s| c.call_list_users(s, cursor))?
-            .map_err(CallError::Connector)
+            .map_err(connector_error)
     }
+}
+
+/// A connector's error with its message made safe: truncated and control characters escaped
+/// (a guest may send a 100 MB message full of fake report lines).
+fn connector_error(e: types::ConnectorError) -> CallError {
+    use crate::guest_text::{MAX_MESSAGE_BYTES, clean};
+    let c = |m: String| clean(&m, MAX_MESSAGE_BYTES);
+    CallError::Connector(match e {
+        types::ConnectorError::Config(m) => types::ConnectorError::Config(c(m)),
+        types::ConnectorError::System(m) => types::ConnectorError::System(c(m)),
+        types::ConnectorError::NotFound(m) => types::ConnectorError::NotFound(c(m)),
+        types::ConnectorError::Transient(t) => {
+            types::ConnectorError::Transient(types::TransientFailure {
+                message: c(t.message),
+                retry_after_ms: t.retry_after_ms,
+            })
+        }
+    })
 }
 
 fn last_line(text: &str) -> String {
