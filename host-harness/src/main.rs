@@ -145,6 +145,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(host_harness::render::color_enabled())
         .init();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");

@@ -165,3 +165,11 @@ mod tests {
         assert_eq!(snippet("alpha beta gamma", 12), "alpha beta…");
     }
 }
+
+/// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set (to any
+/// non-empty value, as <https://no-color.org> says).
+pub fn color_enabled() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}

@@ -85,6 +85,15 @@ pub fn next_crawl(
     Err((last_any + incr_every).min(last_full + full_every) - now)
 }
 
+/// How long to wait after `failures` failed crawls in a row: the incremental interval,
+/// doubling, at most the full-crawl interval.
+pub fn failure_backoff(schedule: &ScheduleSection, failures: u32) -> Duration {
+    let base = schedule.incremental_minutes.saturating_mul(60);
+    let cap = schedule.full_hours.saturating_mul(3600).max(base);
+    let factor = 1u64 << failures.saturating_sub(1).min(16);
+    Duration::from_secs(base.saturating_mul(factor).min(cap))
+}
+
 /// Crawls on `schedule` until `stop` is set. Returns on a configuration error.
 pub fn run(
     p: &mut Prepared,
@@ -93,20 +102,34 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut options = p.options.clone();
     options.stop = Some(stop.clone());
+    let mut failures = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
-        match next_crawl(&p.store.state, schedule, now) {
+        let wait = match next_crawl(&p.store.state, schedule, now) {
             Ok(mode) => {
                 let report = Crawler::new(&p.connector, &*p.index, &mut p.store, options.clone())
                     .run(mode)?;
                 print!("{report}");
-            }
-            Err(wait) => {
-                let until = std::time::Instant::now() + Duration::from_secs(wait.max(1) as u64);
-                while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(200));
+                if report.completed || stop.load(Ordering::SeqCst) {
+                    failures = 0;
+                    continue;
                 }
+                // A failed crawl (a limit, a source that keeps failing) is not retried at once:
+                // the schedule goes on, backing off.
+                failures += 1;
+                let wait = failure_backoff(schedule, failures);
+                eprintln!(
+                    "the crawl did not complete ({} in a row); the next try is in {} s",
+                    failures,
+                    wait.as_secs()
+                );
+                wait
             }
+            Err(wait) => Duration::from_secs(wait.max(1) as u64),
+        };
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
     println!("stopped; state saved in {}", p.store.path().display());
@@ -129,6 +152,18 @@ mod tests {
             failed: 0,
             error: None,
         })
+    }
+
+    #[test]
+    fn failed_crawls_back_off_up_to_the_full_interval() {
+        let sched = ScheduleSection {
+            incremental_minutes: 15,
+            full_hours: 2,
+        };
+        let secs: Vec<u64> = (1..=5)
+            .map(|n| failure_backoff(&sched, n).as_secs())
+            .collect();
+        assert_eq!(secs, [900, 1800, 3600, 7200, 7200]);
     }
 
     #[test]

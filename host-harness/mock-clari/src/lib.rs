@@ -71,6 +71,21 @@ pub struct Faults {
     pub malformed_call_ids: Vec<String>,
     /// Status for wrong credentials: 401, or 403.
     pub wrong_credentials_status: u16,
+    /// Seconds sent as `Retry-After` with every 429 (Clari sends none: the default).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// A failure for the next `times` requests whose path is `path` and whose query contains
+/// `query_contains` (all of them when empty): for fault tests of one kind of request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptedFailure {
+    pub path: String,
+    #[serde(default)]
+    pub query_contains: String,
+    pub status: u16,
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+    pub times: u32,
 }
 
 impl Default for Faults {
@@ -83,6 +98,7 @@ impl Default for Faults {
             latency: Duration::ZERO,
             malformed_call_ids: Vec::new(),
             wrong_credentials_status: 401,
+            retry_after_secs: None,
         }
     }
 }
@@ -123,10 +139,13 @@ impl Default for NewCall {
 }
 
 struct Throttle {
-    window_start: Instant,
-    in_window: u32,
+    /// The gateway's limiter for the configured rate (rebuilt when the rate changes).
+    limiter: Option<(u32, rate_window::WindowLimiter)>,
     week_total: u64,
 }
+
+/// How many arrival times are kept (for window checks in tests).
+const ARRIVALS_KEPT: usize = 200_000;
 
 /// In-process control of a running mock; the `/_mock` routes call the same methods.
 pub struct Control {
@@ -138,6 +157,8 @@ pub struct Control {
     throttled: AtomicU64,
     throttle: Mutex<Throttle>,
     dice: Mutex<generate::Rng>,
+    scripted: Mutex<Vec<ScriptedFailure>>,
+    arrivals: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 impl Control {
@@ -156,11 +177,58 @@ impl Control {
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             throttle: Mutex::new(Throttle {
-                window_start: Instant::now(),
-                in_window: 0,
+                limiter: None,
                 week_total: 0,
             }),
+            scripted: Mutex::new(Vec::new()),
+            arrivals: Mutex::new(std::collections::VecDeque::new()),
         }
+    }
+
+    /// Fails the next matching requests as `failure` says (after auth and throttling).
+    pub fn fail_next(&self, failure: ScriptedFailure) {
+        self.scripted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(failure);
+    }
+
+    /// The scripted failure for this request, if one matches (using it up once).
+    pub(crate) fn scripted_failure(&self, path: &str, query: &str) -> Option<(u16, Option<u64>)> {
+        let mut list = self.scripted.lock().unwrap_or_else(|p| p.into_inner());
+        let i = list.iter().position(|f| {
+            f.times > 0 && f.path == path && query.contains(f.query_contains.as_str())
+        })?;
+        list[i].times -= 1;
+        let hit = (list[i].status, list[i].retry_after_secs);
+        if list[i].times == 0 {
+            list.remove(i);
+        }
+        Some(hit)
+    }
+
+    /// When each authenticated request arrived (the most recent ones).
+    pub fn arrivals(&self) -> Vec<Instant> {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// The most requests that arrived within any window of `window`.
+    pub fn max_in_window(&self, window: Duration) -> usize {
+        let times = self.arrivals();
+        let mut best = 0;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while times[end].duration_since(times[start]) >= window {
+                start += 1;
+            }
+            best = best.max(end - start + 1);
+        }
+        best
     }
 
     /// The mock clock: the anchor plus the time since the server started.
@@ -197,19 +265,34 @@ impl Control {
     /// Counts an authenticated request; answers the 429 message when a limit is hit.
     pub(crate) fn admit(&self, faults: &Faults) -> Option<&'static str> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut t = self.throttle.lock().ok()?;
+        {
+            let mut a = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+            if a.len() >= ARRIVALS_KEPT {
+                a.pop_front();
+            }
+            a.push_back(Instant::now());
+        }
+        let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
         t.week_total += 1;
         if faults.weekly_quota.is_some_and(|q| t.week_total > q) {
             self.throttled.fetch_add(1, Ordering::Relaxed);
             return Some("Limit Exceeded");
         }
         if let Some(rate) = faults.rate_limit_per_sec {
-            if t.window_start.elapsed() >= Duration::from_secs(1) {
-                t.window_start = Instant::now();
-                t.in_window = 0;
+            if t.limiter.as_ref().map(|(r, _)| *r) != Some(rate) {
+                // A gateway counts requests in any one-second window.
+                t.limiter = Some((
+                    rate,
+                    rate_window::WindowLimiter::new(
+                        rate,
+                        Duration::from_secs(1),
+                        std::sync::Arc::new(rate_window::SystemClock),
+                    ),
+                ));
             }
-            t.in_window += 1;
-            if t.in_window > rate {
+            if let Some((_, l)) = &t.limiter
+                && l.try_acquire().is_err()
+            {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 return Some("Too Many Requests");
             }

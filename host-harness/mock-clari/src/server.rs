@@ -67,10 +67,32 @@ async fn api(
     }
     // The gateway throttles on arrival; the backend's latency comes after.
     if let Some(r) = s.control.admit(&faults) {
-        return json_response(
+        let mut response = json_response(
             StatusCode::TOO_MANY_REQUESTS,
             json!({"message": r}).to_string(),
         );
+        if let Some(secs) = faults.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        return response;
+    }
+    if let Some((status, retry_after)) = s
+        .control
+        .scripted_failure(uri.path(), q.as_deref().unwrap_or_default())
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let mut response = json_response(
+            status,
+            json!({"message": status.canonical_reason().unwrap_or("Error")}).to_string(),
+        );
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        return response;
     }
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;

@@ -1,9 +1,11 @@
-//! Glean's documented rate limits, as token buckets: `/indexdocuments` 600 documents a minute,
+//! Glean's documented rate limits, as sliding windows: `/indexdocuments` 600 documents a minute,
 //! `/indexdocument` 10 requests a second, every other endpoint 30 requests a second. A request
 //! over its limit gets 429 with `Retry-After` (whole seconds).
 
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rate_window::{SystemClock, WindowLimiter};
 
 /// The limits; `None` turns a limit off.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,76 +35,45 @@ impl RateLimits {
     }
 }
 
-struct Bucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(per_second: f64, burst: f64) -> Self {
-        Bucket {
-            rate: per_second,
-            burst,
-            tokens: burst,
-            at: Instant::now(),
-        }
-    }
-
-    /// Takes `n` tokens, or answers the whole seconds until they would be there.
-    fn take(&mut self, n: f64) -> Result<(), u64> {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        if n > self.burst {
-            return Err(((n - self.tokens) / self.rate).ceil().max(1.0) as u64);
-        }
-        if self.tokens >= n {
-            self.tokens -= n;
-            Ok(())
-        } else {
-            Err(((n - self.tokens) / self.rate).ceil().max(1.0) as u64)
-        }
-    }
-}
-
-/// The mock's limiters.
+/// The mock's limiters: sliding windows, as a gateway counts.
 pub struct Limiter {
-    documents: Option<Mutex<Bucket>>,
-    single: Option<Mutex<Bucket>>,
-    other: Option<Mutex<Bucket>>,
+    documents: Option<WindowLimiter>,
+    single: Option<WindowLimiter>,
+    other: Option<WindowLimiter>,
+}
+
+fn window(max: u32, secs: u64) -> WindowLimiter {
+    WindowLimiter::new(max, Duration::from_secs(secs), Arc::new(SystemClock))
 }
 
 impl Limiter {
     pub fn new(limits: &RateLimits) -> Self {
         Limiter {
-            documents: limits
-                .documents_per_minute
-                .map(|n| Mutex::new(Bucket::new(f64::from(n) / 60.0, f64::from(n)))),
-            single: limits
-                .indexdocument_per_second
-                .map(|n| Mutex::new(Bucket::new(f64::from(n), f64::from(n)))),
-            other: limits
-                .other_per_second
-                .map(|n| Mutex::new(Bucket::new(f64::from(n), f64::from(n)))),
+            documents: limits.documents_per_minute.map(|n| window(n, 60)),
+            single: limits.indexdocument_per_second.map(|n| window(n, 1)),
+            other: limits.other_per_second.map(|n| window(n, 1)),
         }
     }
 
-    fn take(bucket: &Option<Mutex<Bucket>>, n: f64) -> Result<(), u64> {
-        match bucket {
-            Some(b) => b.lock().map_err(|_| 1u64)?.take(n),
-            None => Ok(()),
+    fn take(limiter: &Option<WindowLimiter>, n: u32) -> Result<(), u64> {
+        let Some(l) = limiter else { return Ok(()) };
+        if n > l.max() {
+            // More than a whole window allows: never admitted.
+            return Err(l.window().as_secs().max(1));
         }
+        l.try_acquire_many(n)
+            .map_err(|wait| wait.as_secs_f64().ceil().max(1.0) as u64)
     }
 
     /// Admits a request to `endpoint` carrying `documents` documents, or answers Retry-After.
     pub fn admit(&self, endpoint: &str, documents: usize) -> Result<(), u64> {
         match endpoint {
-            "indexdocuments" => Self::take(&self.documents, documents as f64),
-            "indexdocument" => Self::take(&self.single, 1.0),
-            _ => Self::take(&self.other, 1.0),
+            "indexdocuments" => Self::take(
+                &self.documents,
+                u32::try_from(documents).unwrap_or(u32::MAX),
+            ),
+            "indexdocument" => Self::take(&self.single, 1),
+            _ => Self::take(&self.other, 1),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! an `InstancePre`, and a fresh, limited instance for every export call.
 
 pub mod bindings;
+pub mod compiled_cache;
 pub mod host;
 pub mod limits;
 
@@ -145,22 +146,25 @@ impl Runtime {
     }
 
     fn compile(&self, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
-        let cached = self.disk_cache.as_ref().map(|dir| {
-            let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-            std::hash::Hash::hash(
-                &self.engine.precompile_compatibility_hash(),
-                &mut engine_hash,
-            );
-            let engine_hash = std::hash::Hasher::finish(&engine_hash);
-            dir.join(format!("{digest}-{engine_hash:016x}.cwasm"))
-        });
-        if let Some(path) = &cached
+        let engine_hash = engine_hash(&self.engine);
+        let cache =
+            self.disk_cache
+                .as_ref()
+                .and_then(|dir| match compiled_cache::prepare_dir(dir) {
+                    Ok(()) => Some(dir.join(format!("{digest}-{engine_hash}.cwasm"))),
+                    Err(e) => {
+                        tracing::warn!("not using the compiled-code cache: {e}");
+                        None
+                    }
+                });
+        if let Some(path) = &cache
             && path.exists()
         {
             // SAFETY: the file was written by `Component::serialize` of this engine
             // configuration (its name carries the component digest and the engine's
-            // compatibility hash), in a directory only the harness writes; wasmtime also
-            // checks the engine version and configuration and refuses a mismatch.
+            // compatibility hash), in a directory `prepare_dir` just checked is owned by this
+            // user and closed to everyone else; wasmtime also checks the engine version and
+            // configuration and refuses a mismatch.
             match unsafe { Component::deserialize_file(&self.engine, path) } {
                 Ok(c) => return Ok(c),
                 Err(e) => tracing::warn!("ignoring the compiled cache {}: {e}", path.display()),
@@ -168,18 +172,14 @@ impl Runtime {
         }
         let component = Component::from_binary(&self.engine, bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        if let Some(path) = &cached
+        if let Some(path) = &cache
             && let Ok(serialized) = component.serialize()
         {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            let written = path
-                .parent()
-                .map(std::fs::create_dir_all)
-                .unwrap_or(Ok(()))
-                .and_then(|()| std::fs::write(&tmp, &serialized))
-                .and_then(|()| std::fs::rename(&tmp, path));
-            if let Err(e) = written {
+            if let Err(e) = compiled_cache::store(path, &serialized) {
                 tracing::warn!("could not cache compiled code at {}: {e}", path.display());
+            }
+            if let Some(dir) = path.parent() {
+                compiled_cache::prune(dir, &engine_hash, path);
             }
         }
         Ok(component)
@@ -193,6 +193,23 @@ impl Runtime {
         })?;
         self.load(&bytes)
     }
+}
+
+/// The engine's compatibility hash as stable hex: SHA-256 of what wasmtime feeds the hasher
+/// (not `DefaultHasher`, whose output may change between Rust releases).
+fn engine_hash(engine: &Engine) -> String {
+    struct ShaHasher(Sha256);
+    impl std::hash::Hasher for ShaHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+    let mut h = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut h);
+    hex(&h.0.finalize()[..8])
 }
 
 fn spawn_epoch_ticker(engine: &Engine) {
