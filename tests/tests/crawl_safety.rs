@@ -2,89 +2,26 @@
 //! deletion is held by the brake until the operator allows it), and a crawl under Clari's
 //! 10 requests/s limit never trips it.
 
-use std::net::SocketAddr;
+mod common;
 
-use chrono::Utc;
-use host_harness::config::{Config, parse_file};
-use host_harness::crawl::{CrawlReport, Crawler};
-use host_harness::demo::demo_config_toml;
-use host_harness::runtime::{GuestClock, types::CrawlMode};
-use host_harness::setup::{self, Prepared};
-use mock_clari::{Faults, MockClari, MockClariConfig};
-use mock_glean::{MockGlean, MockGleanConfig};
-
-const DATASOURCE: &str = "claricopilot";
-
-struct World {
-    clari: MockClari,
-    glean: MockGlean,
-    prepared: Prepared,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
-}
+use common::{DATASOURCE, World, WorldBuilder};
+use host_harness::crawl::CrawlReport;
+use host_harness::runtime::types::CrawlMode;
+use mock_clari::{Faults, ScriptedFailure};
 
 fn world(name: &str, calls: usize, rate: f64) -> World {
-    world_with(name, calls, rate, "")
-}
-
-fn world_with(name: &str, calls: usize, rate: f64, crawl_settings: &str) -> World {
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let clari = MockClari::spawn(
-        loopback,
-        MockClariConfig {
-            seed: 21,
-            calls,
-            anchor: Utc::now(),
-            ..MockClariConfig::default()
-        },
-    )
-    .unwrap();
-    let glean = MockGlean::spawn(loopback, MockGleanConfig::default()).unwrap();
-    let dir = std::env::temp_dir().join(format!("e2e-safety-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    let text = demo_config_toml(
-        &clari.base_url(),
-        &glean.base_url(),
-        &dir.display().to_string(),
-        rate,
-    )
-    .replace(
-        "[crawl]",
-        &format!("[crawl]\nmax_retries = 1\n{crawl_settings}"),
-    );
-    let env = |k: &str| match k {
-        "CLARI_API_KEY" => Some(MockClariConfig::default().api_key),
-        "CLARI_API_PASSWORD" => Some(MockClariConfig::default().api_password),
-        _ => Some(MockGleanConfig::default().token),
-    };
-    let config =
-        Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
-    let runtime = host_harness::cached_runtime().unwrap();
-    let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
-    World {
-        clari,
-        glean,
-        prepared,
-        dir,
-    }
+    WorldBuilder::new(name, calls)
+        .rate(Some(rate))
+        .crawl(|c| c.max_retries = 1)
+        .build()
 }
 
 fn crawl(w: &mut World, allow_mass_delete: bool) -> CrawlReport {
-    let p = &mut w.prepared;
-    let mut options = p.options.clone();
-    options.allow_mass_delete = allow_mass_delete;
-    Crawler::new(&p.connector, &*p.index, &mut p.store, options)
-        .run(CrawlMode::Full)
-        .unwrap()
+    w.crawl(CrawlMode::Full, allow_mass_delete)
 }
 
 fn indexed(w: &World) -> usize {
-    w.glean.documents(DATASOURCE).len()
+    w.indexed()
 }
 
 fn delete_indexed(w: &World, n: usize) {
@@ -169,7 +106,12 @@ fn a_crawl_at_clari_rate_never_trips_the_limit() {
 
 #[test]
 fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
-    let mut w = world_with("budget", 60, 1000.0, "weekly_request_budget = 12");
+    let mut w = WorldBuilder::new("budget", 60)
+        .crawl(|c| {
+            c.max_retries = 1;
+            c.weekly_request_budget = 12;
+        })
+        .build();
     let started = std::time::Instant::now();
     let report = crawl(&mut w, false);
     assert!(!report.completed, "{report}");
@@ -188,4 +130,58 @@ fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
     assert_eq!(w.prepared.store.state.budget.requests, report.requests);
     // What was fetched before the budget ran out is indexed and checkpointed.
     assert_eq!(w.prepared.store.state.documents.len(), indexed(&w));
+}
+
+#[test]
+fn the_brake_counts_deletions_over_a_rolling_day_not_per_crawl() {
+    let mut w = world("rolling", 60, 1000.0);
+    assert!(crawl(&mut w, false).completed);
+    let before = indexed(&w);
+    let step = before * 15 / 100;
+    delete_indexed(&w, step);
+    let first = crawl(&mut w, false);
+    assert_eq!(first.deleted as usize, step, "{first}");
+    // Another 15% the same day: together over 20%, so held.
+    let remaining: Vec<String> = w
+        .glean
+        .documents(DATASOURCE)
+        .iter()
+        .map(|d| d.id.clone().unwrap())
+        .collect();
+    for id in remaining.iter().take(step) {
+        w.clari.control().delete_call(id).unwrap();
+    }
+    let second = crawl(&mut w, false);
+    assert_eq!(second.deleted, 0, "{second}");
+    assert_eq!(second.deletions_held as usize, step, "{second}");
+}
+
+#[test]
+fn status_shows_only_the_deletions_held_now() {
+    let mut w = world("held-now", 40, 1000.0);
+    assert!(crawl(&mut w, false).completed);
+    delete_indexed(&w, indexed(&w) / 2);
+    let held = crawl(&mut w, false);
+    assert!(held.deletions_held > 0, "{held}");
+    assert!(!w.prepared.store.state.held_deletions.is_empty());
+    // A later complete listing that can no longer prove them gone holds nothing.
+    w.clari.control().fail_next(ScriptedFailure {
+        path: "/call-details".into(),
+        query_contains: String::new(),
+        status: 502,
+        retry_after_secs: None,
+        times: 10_000,
+    });
+    let later = crawl(&mut w, false);
+    assert!(later.completed, "{later}");
+    assert_eq!(later.deletions_held, 0, "{later}");
+    assert!(w.prepared.store.state.held_deletions.is_empty());
+    let status = host_harness::status::render(
+        "x",
+        "x",
+        &w.prepared.store.state,
+        100_000,
+        chrono::Utc::now().timestamp(),
+    );
+    assert!(status.contains("deletions held:         none"), "{status}");
 }
