@@ -10,10 +10,12 @@ use anyhow::Context;
 use mock_clari::{Faults, MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 
+use crawl_engine::Crawler;
+use crawl_engine::types::CrawlMode;
+use wasm_runtime::GuestClock;
+
 use crate::config::{Config, parse_file};
-use crate::crawl::Crawler;
 use crate::demo::demo_config_toml;
-use crate::runtime::{GuestClock, types::CrawlMode};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -62,7 +64,8 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     let mut p = crate::setup::prepare(&runtime, &config, GuestClock::System)?;
 
     let started = Instant::now();
-    let report = Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone())
+    let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
+        .with_hooks(crate::progress::hooks())
         .run(CrawlMode::Full)
         .context("the benchmark crawl")?;
     let wall = started.elapsed();

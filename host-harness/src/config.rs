@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::egress::{BaseUrl, Secret};
-use crate::runtime::SandboxLimits;
+use egress::{BaseUrl, Secret};
+use wasm_runtime::SandboxLimits;
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -158,7 +158,7 @@ pub struct CrawlSection {
     pub weekly_request_budget: u64,
     /// Bounds on one crawl, whatever the connector returns.
     #[serde(default)]
-    pub limits: crate::crawl::limits::CrawlLimits,
+    pub limits: crawl_engine::limits::CrawlLimits,
 }
 
 fn default_weekly_budget() -> u64 {
@@ -210,7 +210,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub base: BaseUrl,
-    /// Requests per second ([`crate::egress::DEFAULT_RATE_PER_SECOND`] when not configured).
+    /// Requests per second ([`egress::DEFAULT_RATE_PER_SECOND`] when not configured).
     pub rate_per_second: f64,
     pub allow_private_network: bool,
     pub credentials: Vec<(String, Secret)>,
@@ -285,14 +285,13 @@ impl Config {
         for (name, u) in file.upstreams {
             let base =
                 BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
-            if crate::egress::policy::is_private_host(&base.origin.host) && !u.allow_private_network
-            {
-                bail!(
-                    "[upstreams.{name}] base_url `{}` is on a private network (localhost, loopback, private, link-local or metadata address); \
-                     if that is intended, for example a local mock, set allow_private_network = true under [upstreams.{name}]",
-                    u.base_url
-                );
-            }
+            egress::grant::check_private_network(
+                &name,
+                &base,
+                &u.base_url,
+                u.allow_private_network,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
             if let Some(r) = u.rate_per_second
                 && !(r > 0.0 && r.is_finite())
             {
@@ -312,9 +311,7 @@ impl Config {
                 name,
                 Upstream {
                     base,
-                    rate_per_second: u
-                        .rate_per_second
-                        .unwrap_or(crate::egress::DEFAULT_RATE_PER_SECOND),
+                    rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
                     allow_private_network: u.allow_private_network,
                     credentials,
                 },

@@ -12,9 +12,11 @@ use anyhow::Context;
 use mock_clari::{MockClari, MockClariConfig, NewCall};
 use mock_glean::{MockGlean, MockGleanConfig};
 
+use crawl_engine::types::CrawlMode;
+use crawl_engine::{CrawlReport, Crawler};
+use wasm_runtime::GuestClock;
+
 use crate::config::Config;
-use crate::crawl::{CrawlReport, Crawler};
-use crate::runtime::{GuestClock, types::CrawlMode};
 use crate::{render, setup};
 
 /// Options of the demo.
@@ -259,11 +261,12 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
 }
 
 fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
-    let mut crawler = Crawler::new(
+    Crawler::new(
         &prepared.connector,
         &*prepared.index,
-        &mut prepared.store,
+        &mut *prepared.store,
         prepared.options.clone(),
-    );
-    crawler.run(mode)
+    )
+    .with_hooks(crate::progress::hooks())
+    .run(mode)
 }

@@ -1,19 +1,35 @@
-//! The connector platform in miniature: a wasmtime host that loads `connector:platform`
-//! components in a sandbox, polices their egress, injects credentials, runs crawls with durable
-//! state and pushes the results to a Glean indexing API.
+//! The connector platform in miniature, assembled from its layers: the wasm runtime
+//! (`wasm-runtime`), the egress engine (`egress`), the crawl engine (`crawl-engine`), the
+//! index sink (`index-sink`) and the state store (`state-store`). This crate holds what joins
+//! them — configuration, setup, scheduling, status — and the `harness` command line with its
+//! demo and benchmark.
 
 pub mod bench;
 pub mod config;
-pub mod contract;
-pub mod crawl;
+pub mod crash;
 pub mod demo;
-pub mod egress;
-pub mod guest_text;
+pub mod progress;
 pub mod render;
-pub mod runtime;
 pub mod schedule;
 pub mod setup;
 pub mod status;
+
+pub use crawl_engine::text as guest_text;
+pub use egress;
+pub use wasm_runtime as runtime;
+pub use wasm_runtime::contract;
+
+/// The crawl engine with the harness's sink and store.
+pub mod crawl {
+    pub use crawl_engine::*;
+    pub use index_sink::{DirIndex, GleanIndex};
+
+    /// Durable state: the engine's types and the SQLite store.
+    pub mod state {
+        pub use crawl_engine::store::*;
+        pub use state_store::{BudgetUsage, BudgetWriter, SqliteStore, week_start};
+    }
+}
 
 /// The Clari Copilot component built from this checkout by `build.rs`.
 pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
@@ -35,8 +51,8 @@ pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
 }
 
 /// A connector's description as pretty JSON (for `harness describe`).
-pub fn describe_json(info: &runtime::types::ConnectorInfo) -> String {
-    use runtime::types::PropertyKind;
+pub fn describe_json(info: &crawl_engine::types::ConnectorInfo) -> String {
+    use crawl_engine::types::PropertyKind;
     let kind = |k: PropertyKind| match k {
         PropertyKind::Text => "text",
         PropertyKind::TextList => "text-list",
@@ -78,9 +94,9 @@ pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
 
 /// A runtime whose compiled-code cache sits next to the components built with the harness
 /// (`target/guest/.../compiled-cache`), so only the first process compiles each component.
-pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<runtime::Runtime>> {
+pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<wasm_runtime::Runtime>> {
     let dir = std::path::Path::new(env!("CLARI_COPILOT_COMPONENT"))
         .parent()
         .map(|p| p.join("compiled-cache"));
-    runtime::Runtime::with_disk_cache(dir)
+    wasm_runtime::Runtime::with_disk_cache(dir)
 }

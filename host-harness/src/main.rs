@@ -7,9 +7,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use host_harness::config::Config;
 use host_harness::crawl::Crawler;
+use host_harness::crawl::types::CrawlMode;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::{Player, Recorder};
-use host_harness::runtime::{GuestClock, types::CrawlMode};
+use host_harness::runtime::GuestClock;
 use host_harness::{demo, setup};
 
 #[derive(Parser)]
@@ -217,8 +218,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Mode::Full => CrawlMode::Full,
                 Mode::Incremental => CrawlMode::Incremental,
             };
-            let report =
-                Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone()).run(mode)?;
+            let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
+                .with_hooks(host_harness::progress::hooks())
+                .run(mode)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -247,16 +249,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let env = |k: &str| env(k).or_else(|| Some("status-needs-no-secret".into()));
             let config = Config::load(&config, &env)?;
             let store =
-                host_harness::crawl::state::StateStore::open(&config.state_dir, &config.name)?;
+                host_harness::crawl::state::SqliteStore::open(&config.state_dir, &config.name)?;
             print!(
                 "{}",
                 host_harness::status::render(
                     &config.name,
                     &store.path().display().to_string(),
-                    &store.state,
+                    &store,
+                    store.current_budget()?,
                     config.crawl.weekly_request_budget,
                     chrono::Utc::now().timestamp(),
-                )
+                )?
             );
             Ok(())
         }
@@ -292,7 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 GuestClock::System,
                 "describe",
             );
-            let info = instance.describe()?;
+            let info = host_harness::crawl::Source::describe(&instance)?;
             println!("{}", host_harness::describe_json(&info));
             Ok(())
         }

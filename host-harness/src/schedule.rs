@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crawl_engine::types::CrawlMode;
+use crawl_engine::{Crawler, StateMeta};
+
 use crate::config::ScheduleSection;
-use crate::crawl::Crawler;
-use crate::crawl::state::CrawlState;
-use crate::runtime::types::CrawlMode;
 use crate::setup::Prepared;
 
 /// A flag set by SIGINT or SIGTERM.
@@ -55,7 +55,7 @@ pub fn stop_on_signals() -> Arc<AtomicBool> {
 
 /// Which crawl is due at `now`, if any; otherwise how long until the next one.
 pub fn next_crawl(
-    state: &CrawlState,
+    state: &StateMeta,
     schedule: &ScheduleSection,
     now: i64,
 ) -> Result<CrawlMode, i64> {
@@ -105,9 +105,10 @@ pub fn run(
     let mut failures = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
-        let wait = match next_crawl(&p.store.state, schedule, now) {
+        let wait = match next_crawl(p.store.meta(), schedule, now) {
             Ok(mode) => {
-                let report = Crawler::new(&p.connector, &*p.index, &mut p.store, options.clone())
+                let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options.clone())
+                    .with_hooks(crate::progress::hooks())
                     .run(mode)?;
                 print!("{report}");
                 if report.completed || stop.load(Ordering::SeqCst) {
@@ -132,14 +133,14 @@ pub fn run(
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    println!("stopped; state saved in {}", p.store.path().display());
+    println!("stopped at a checkpoint; the state is saved");
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crawl::state::CrawlOutcome;
+    use crawl_engine::CrawlOutcome;
 
     fn outcome(started: i64, finished: i64, completed: bool) -> Option<CrawlOutcome> {
         Some(CrawlOutcome {
@@ -172,7 +173,7 @@ mod tests {
             incremental_minutes: 15,
             full_hours: 24,
         };
-        let mut s = CrawlState::default();
+        let mut s = StateMeta::default();
         assert_eq!(next_crawl(&s, &sched, 0), Ok(CrawlMode::Full));
         s.incremental_cursor = Some("c".into());
         s.last_full = outcome(0, 100, true);

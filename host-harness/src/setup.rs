@@ -1,34 +1,31 @@
 //! Turns a validated configuration into a runnable crawl: loads the component, asks it what it
-//! needs, checks that the configuration allows exactly that (every declared upstream has a base
-//! URL, every declared credential header a secret), and builds the egress engine, the sandboxed
-//! instance, the index client and the state store.
+//! needs, grants it exactly the configured upstreams that it declared ([`egress::grant`]), and
+//! builds the egress engine, the sandboxed source, the index sink and the state store.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use crawl_engine::retry::RetryPolicy;
+use crawl_engine::types::ConnectorInfo;
+use crawl_engine::{CrawlOptions, MemoryStore, Sink, Source, StateStore};
+use egress::budget::WeeklyBudget;
+use egress::grant::{self, Configured, Declared};
+use egress::{Egress, EgressLimits, Redactor, Tape};
+use index_sink::{DirIndex, GleanIndex};
+use state_store::{BudgetWriter, SqliteStore};
+use wasm_runtime::{ConnectorInstance, GuestClock, Runtime};
 
 use crate::config::Config;
-use crate::crawl::retry::RetryPolicy;
-use crate::crawl::state::BudgetWriter;
-use crate::crawl::state::StateStore;
-use crate::crawl::{CrawlOptions, DirIndex, GleanIndex, Index};
-use crate::egress::budget::WeeklyBudget;
-use crate::egress::{Egress, EgressLimits, Redactor, Tape, UpstreamRoute};
-use crate::runtime::{ConnectorInstance, GuestClock, Runtime, types};
 
 /// Everything a crawl needs.
 pub struct Prepared {
     pub connector: ConnectorInstance,
-    pub info: types::ConnectorInfo,
-    pub index: Box<dyn Index>,
-    pub store: StateStore,
+    pub info: ConnectorInfo,
+    pub index: Box<dyn Sink>,
+    pub store: Box<dyn StateStore>,
     pub options: CrawlOptions,
     pub redactor: Redactor,
-}
-
-enum TapeKind {
-    Replay,
-    Other,
 }
 
 /// How to run besides the configuration.
@@ -36,7 +33,8 @@ enum TapeKind {
 pub struct RunOptions {
     pub clock: GuestClock,
     /// Record or replay the connector's HTTP traffic. A replay also fixes the guest clock to
-    /// the recording's.
+    /// the recording's, and keeps its state in memory (each replay starts from empty state
+    /// and never touches the state of real crawls).
     pub tape: Tape,
     /// Write documents to this directory instead of the Glean API.
     pub output_dir: Option<std::path::PathBuf>,
@@ -56,7 +54,7 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
 
 /// After a restart (a crash, a kill) right after requests were sent, the first requests wait
 /// out a whole window after the last one, so no window ever holds more than the rate.
-fn hold_after_recent_requests(limiters: &[Arc<crate::egress::WindowLimiter>], last_sent_ms: i64) {
+fn hold_after_recent_requests(limiters: &[Arc<egress::WindowLimiter>], last_sent_ms: i64) {
     if last_sent_ms <= 0 {
         return;
     }
@@ -72,22 +70,13 @@ fn hold_after_recent_requests(limiters: &[Arc<crate::egress::WindowLimiter>], la
     }
 }
 
-/// [`prepare`] with recording, replay or a directory index.
-pub fn prepare_with(
+/// What the connector declares, asked with no network at all.
+fn describe(
     runtime: &Runtime,
     config: &Config,
-    run: RunOptions,
-) -> anyhow::Result<Prepared> {
-    let clock = match &run.tape {
-        Tape::Replay(player) => GuestClock::Fixed(player.clock()),
-        _ => run.clock,
-    };
-    let run_tape_kind = match &run.tape {
-        Tape::Replay(_) => TapeKind::Replay,
-        _ => TapeKind::Other,
-    };
-    let redactor = Redactor::new();
-    redactor.register(&config.glean.token);
+    clock: GuestClock,
+    redactor: &Redactor,
+) -> anyhow::Result<(Arc<wasm_runtime::CompiledConnector>, ConnectorInfo)> {
     let path = match &config.component {
         Some(p) => p.clone(),
         None => crate::clari_copilot_component()?,
@@ -95,8 +84,6 @@ pub fn prepare_with(
     let compiled = runtime
         .load_file(&path)
         .with_context(|| format!("loading the connector {}", path.display()))?;
-
-    // Ask the component what it needs, with no network at all.
     let probe = ConnectorInstance::new(
         compiled.clone(),
         Arc::new(Egress::new(
@@ -109,106 +96,49 @@ pub fn prepare_with(
         clock,
         &config.name,
     );
-    let info = probe
-        .describe()
-        .context("asking the connector to describe itself")?;
+    let info = Source::describe(&probe).context("asking the connector to describe itself")?;
+    Ok((compiled, info))
+}
 
-    let mut routes = Vec::new();
-    for declared in &info.upstreams {
-        let Some(u) = config.upstreams.get(&declared.name) else {
-            bail!(
-                "the connector needs upstream `{name}` (normally {url}) but the configuration does not allow it; \
-                 add [upstreams.{name}] with base_url = \"{url}\"",
-                name = declared.name,
-                url = declared.default_base_url
-            );
-        };
-        for header in &declared.auth_headers {
-            if !u
-                .credentials
-                .iter()
-                .any(|(h, _)| h.eq_ignore_ascii_case(header))
-            {
-                bail!(
-                    "upstream `{name}` needs the credential header `{header}`; add `{header} = {{ env = \"VARIABLE\" }}` \
-                     under [upstreams.{name}.credentials]",
-                    name = declared.name
-                );
-            }
-        }
-        for (header, _) in &u.credentials {
-            if !declared
-                .auth_headers
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(header))
-            {
-                bail!(
-                    "[upstreams.{name}.credentials] sets `{header}`, which the connector does not declare as a credential \
-                     header (it declares: {declared_list}); remove it",
-                    name = declared.name,
-                    declared_list = declared.auth_headers.join(", ")
-                );
-            }
-        }
-        routes.push(UpstreamRoute {
-            name: declared.name.clone(),
-            base: u.base.clone(),
-            credentials: u.credentials.clone(),
-            auth_headers: declared.auth_headers.clone(),
-            limiter: crate::egress::upstream_limiter(u.rate_per_second),
-            allow_private_network: u.allow_private_network,
-        });
+/// The routes the configuration grants the connector.
+fn routes(config: &Config, info: &ConnectorInfo) -> anyhow::Result<Vec<egress::UpstreamRoute>> {
+    let declared: Vec<Declared> = info
+        .upstreams
+        .iter()
+        .map(|u| Declared {
+            name: u.name.clone(),
+            default_base_url: u.default_base_url.clone(),
+            auth_headers: u.auth_headers.clone(),
+        })
+        .collect();
+    let configured: BTreeMap<String, Configured> = config
+        .upstreams
+        .iter()
+        .map(|(name, u)| {
+            (
+                name.clone(),
+                Configured {
+                    base: u.base.clone(),
+                    rate_per_second: u.rate_per_second,
+                    allow_private_network: u.allow_private_network,
+                    credentials: u.credentials.clone(),
+                },
+            )
+        })
+        .collect();
+    let granted = grant::grant(&declared, &configured, egress::upstream_limiter)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    for name in granted.unused {
+        tracing::warn!(
+            "[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable"
+        );
     }
-    for name in config.upstreams.keys() {
-        if !info.upstreams.iter().any(|d| &d.name == name) {
-            tracing::warn!(
-                "[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable"
-            );
-        }
-    }
-    // A replay starts from empty state every time, so that it is repeatable and never touches
-    // the state of real crawls.
-    let store = if matches!(run_tape_kind, TapeKind::Replay) {
-        let dir = std::env::temp_dir().join(format!(
-            "harness-replay-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-        ));
-        StateStore::open(&dir, &config.name)?
-    } else {
-        StateStore::open(&config.state_dir, &config.name)?
-    };
-    let egress = Arc::new(
-        Egress::new(
-            routes,
-            EgressLimits {
-                timeout: config.http_timeout,
-                max_response_bytes: config.max_response_bytes,
-                ..EgressLimits::default()
-            },
-            redactor.clone(),
-        )
-        .with_tape(run.tape)
-        .with_budget(Arc::new(WeeklyBudget::new(
-            config.crawl.weekly_request_budget,
-            store.state.budget,
-            Some(Arc::new(BudgetWriter::open(&store)?)),
-        ))),
-    );
-    hold_after_recent_requests(&egress.limiters(), store.state.budget.last_sent_ms);
-    let connector = ConnectorInstance::new(
-        compiled,
-        egress,
-        config.settings.clone(),
-        config.limits.clone(),
-        clock,
-        &config.name,
-    );
-    let retry = RetryPolicy {
-        max_retries: config.crawl.max_retries,
-        ..RetryPolicy::default()
-    };
-    let index: Box<dyn Index> = match &run.output_dir {
+    Ok(granted.routes)
+}
+
+/// The index the documents go to.
+fn sink(config: &Config, run: &RunOptions, retry: RetryPolicy) -> anyhow::Result<Box<dyn Sink>> {
+    Ok(match &run.output_dir {
         Some(dir) => Box::new(DirIndex::create(dir)?),
         None => {
             let client = glean_api::GleanClient::new(
@@ -219,7 +149,56 @@ pub fn prepare_with(
             .with_timeout(config.http_timeout);
             Box::new(GleanIndex::new(client, retry))
         }
+    })
+}
+
+/// [`prepare`] with recording, replay or a directory index.
+pub fn prepare_with(
+    runtime: &Runtime,
+    config: &Config,
+    run: RunOptions,
+) -> anyhow::Result<Prepared> {
+    let replay = matches!(run.tape, Tape::Replay(_));
+    let clock = match &run.tape {
+        Tape::Replay(player) => GuestClock::Fixed(player.clock()),
+        _ => run.clock,
     };
+    let redactor = Redactor::new();
+    redactor.register(&config.glean.token);
+    let (compiled, info) = describe(runtime, config, clock, &redactor)?;
+    let routes = routes(config, &info)?;
+    let retry = RetryPolicy {
+        max_retries: config.crawl.max_retries,
+        ..RetryPolicy::default()
+    };
+    let index = sink(config, &run, retry)?;
+    let limits = EgressLimits {
+        timeout: config.http_timeout,
+        max_response_bytes: config.max_response_bytes,
+        ..EgressLimits::default()
+    };
+    let mut egress = Egress::new(routes, limits, redactor.clone());
+    let store: Box<dyn StateStore> = if replay {
+        Box::new(MemoryStore::default())
+    } else {
+        let store = SqliteStore::open(&config.state_dir, &config.name)?;
+        egress = egress.with_budget(Arc::new(WeeklyBudget::new(
+            config.crawl.weekly_request_budget,
+            store.budget,
+            Some(Arc::new(BudgetWriter::open(&store)?)),
+        )));
+        hold_after_recent_requests(&egress.limiters(), store.budget.last_sent_ms);
+        Box::new(store)
+    };
+    let egress = Arc::new(egress.with_tape(run.tape));
+    let connector = ConnectorInstance::new(
+        compiled,
+        egress,
+        config.settings.clone(),
+        config.limits.clone(),
+        clock,
+        &config.name,
+    );
     Ok(Prepared {
         connector,
         info,

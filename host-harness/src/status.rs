@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::crawl::state::{CrawlOutcome, CrawlState, week_start};
+use crawl_engine::{CrawlOutcome, StateStore};
+use state_store::{BudgetUsage, week_start};
 
 fn when(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -33,8 +34,19 @@ fn outcome(o: &Option<CrawlOutcome>) -> String {
     }
 }
 
-/// The status report for `state`, given the weekly request budget and the time now.
-pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, now: i64) -> String {
+/// The status report for the state in `store`, with the weekly budget used and allowed, at
+/// `now`.
+pub fn render(
+    name: &str,
+    path: &str,
+    store: &dyn StateStore,
+    budget: BudgetUsage,
+    weekly_budget: u64,
+    now: i64,
+) -> anyhow::Result<String> {
+    let state = store.meta();
+    let held = store.held_deletions()?;
+    let (failed, failures) = store.failures(20)?;
     let mut out = String::new();
     let _ = writeln!(out, "instance {name}  (state {path})");
     let _ = writeln!(out, "last full crawl:        {}", outcome(&state.last_full));
@@ -43,14 +55,14 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
         "last incremental crawl: {}",
         outcome(&state.last_incremental)
     );
-    let _ = writeln!(out, "indexed documents:      {}", state.documents.len());
+    let _ = writeln!(out, "indexed documents:      {}", store.document_count()?);
     match &state.full_in_progress {
         Some(p) => {
             let _ = writeln!(
                 out,
-                "full crawl in progress: started {}, {} calls listed so far; the next full crawl resumes it",
+                "full crawl in progress: started {}, {} items listed so far; the next full crawl resumes it",
                 when(p.started_at),
-                p.listed.len()
+                store.listed_count()?
             );
         }
         None => {
@@ -66,17 +78,17 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
             "none (run a full crawl first)"
         }
     );
-    if state.held_deletions.is_empty() {
+    if held.is_empty() {
         let _ = writeln!(out, "deletions held:         none");
     } else {
         let _ = writeln!(
             out,
             "deletions held:         {} (above the brake; run `harness crawl --mode full --allow-mass-delete` to apply)",
-            state.held_deletions.len()
+            held.len()
         );
     }
-    let _ = writeln!(out, "failed items:           {}", state.failures.len());
-    for (id, f) in state.failures.iter().take(20) {
+    let _ = writeln!(out, "failed items:           {failed}");
+    for (id, f) in &failures {
         let _ = writeln!(
             out,
             "  {id}: {} error at {}: {}",
@@ -85,10 +97,10 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
             f.message
         );
     }
-    if state.failures.len() > 20 {
-        let _ = writeln!(out, "  ... and {} more", state.failures.len() - 20);
+    if failed > 20 {
+        let _ = writeln!(out, "  ... and {} more", failed - 20);
     }
-    let used = state.budget.current(now).requests;
+    let used = budget.current(now).requests;
     let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
     let warn = if share >= 90.0 {
         "  WARNING: the weekly budget is nearly spent"
@@ -100,19 +112,19 @@ pub fn render(name: &str, path: &str, state: &CrawlState, weekly_budget: u64, no
         "API budget this week:   {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",
         when(week_start(now))
     );
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crawl::state::{FailureRecord, FullProgress};
+    use crawl_engine::{FailureRecord, FullPosition, MemoryStore};
 
     #[test]
     fn answers_the_troubleshooting_questions() {
         let now = 1_764_000_000;
-        let mut s = CrawlState::default();
-        s.last_full = Some(CrawlOutcome {
+        let mut s = MemoryStore::default();
+        s.meta.last_full = Some(CrawlOutcome {
             mode: "full".into(),
             started_at: now - 100,
             finished_at: now - 40,
@@ -122,8 +134,8 @@ mod tests {
             failed: 1,
             error: None,
         });
-        s.full_in_progress = Some(FullProgress::default());
-        s.held_deletions.insert("gone".into());
+        s.meta.full_in_progress = Some(FullPosition::default());
+        s.held.insert("gone".into());
         s.failures.insert(
             "c1".into(),
             FailureRecord {
@@ -132,12 +144,12 @@ mod tests {
                 at: now,
             },
         );
-        s.budget = crate::egress::budget::BudgetUsage {
+        let budget = BudgetUsage {
             week_start: week_start(now),
             requests: 95_000,
             last_sent_ms: 0,
         };
-        let text = render("x", "x.json", &s, 100_000, now);
+        let text = render("x", "x.json", &s, budget, 100_000, now).unwrap();
         for needle in [
             "completed, took 60s: 12 indexed, 1 deleted, 1 failed",
             "last incremental crawl: never",

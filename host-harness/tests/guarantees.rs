@@ -526,7 +526,12 @@ fn a_looping_fetch_costs_one_retry_then_the_crawl_moves_on() {
     for f in failures {
         // A guest fault, not a transient error of the source.
         assert_eq!(f["kind"], "system", "{f}");
-        assert!(f["message"].as_str().unwrap().contains("ran past its deadline"));
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("ran past its deadline")
+        );
     }
     // One retry each: about 2 seconds per item, 3 items in parallel, not 5 tries × backoff.
     assert_bounded(&run, Duration::from_secs(20));

@@ -68,8 +68,8 @@ fn a_kill_loses_no_budget_count_and_a_restart_keeps_the_rate() {
     child.kill().unwrap();
     child.wait().unwrap();
     let arrived = clari.control().request_count();
-    let store = host_harness::crawl::state::StateStore::open(&state, "clari-demo").unwrap();
-    let counted = store.state.budget.requests;
+    let store = host_harness::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
+    let counted = store.budget.requests;
     drop(store);
     assert!(
         counted >= arrived && counted <= arrived + 4,
@@ -85,7 +85,7 @@ fn a_kill_loses_no_budget_count_and_a_restart_keeps_the_rate() {
     );
     assert_eq!(clari.control().throttled_count(), 0);
     assert!(clari.control().max_in_window(Duration::from_secs(1)) <= 10);
-    let store = host_harness::crawl::state::StateStore::open(&state, "clari-demo").unwrap();
-    assert!(store.state.budget.requests >= clari.control().request_count());
+    let store = host_harness::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
+    assert!(store.budget.requests >= clari.control().request_count());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use host_harness::config::Config;
+use host_harness::crawl::types::CrawlMode;
 use host_harness::crawl::{CrawlReport, Crawler};
 use host_harness::demo::demo_config_toml;
-use host_harness::runtime::{GuestClock, types::CrawlMode};
+use host_harness::runtime::GuestClock;
 use host_harness::setup::{self, Prepared};
 use mock_clari::{MockClari, MockClariConfig, NewCall};
 use mock_glean::{MockGlean, MockGleanConfig};
+use tempfile::TempDir;
 
 const DATASOURCE: &str = "claricopilot";
 
@@ -21,14 +23,6 @@ struct World {
     prepared: Prepared,
     anchor: DateTime<Utc>,
     _state: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
 }
 
 fn loopback() -> SocketAddr {
@@ -52,12 +46,14 @@ fn world(name: &str, calls: usize) -> World {
     let glean_config = MockGleanConfig::default();
     let token = glean_config.token.clone();
     let glean = MockGlean::spawn(loopback(), glean_config).unwrap();
-    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("e2e-{name}-"))
+        .tempdir()
+        .unwrap();
     let text = demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
-        &dir.display().to_string(),
+        &dir.path().display().to_string(),
         1000.0,
     );
     let env = move |k: &str| match k {
@@ -74,7 +70,7 @@ fn world(name: &str, calls: usize) -> World {
         glean,
         prepared,
         anchor,
-        _state: TempDir(dir),
+        _state: dir,
     }
 }
 
@@ -84,7 +80,7 @@ fn toml_parse(text: &str) -> host_harness::config::ConfigFile {
 
 fn crawl(w: &mut World, mode: CrawlMode) -> CrawlReport {
     let p = &mut w.prepared;
-    Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone())
+    Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .run(mode)
         .unwrap()
 }
@@ -242,7 +238,7 @@ fn secrets_never_reach_state_or_documents() {
     crawl(&mut w, CrawlMode::Full);
     // Every file of the state directory: the database and its write-ahead log.
     let mut state = String::new();
-    for entry in std::fs::read_dir(w.prepared.store.path().parent().unwrap()).unwrap() {
+    for entry in std::fs::read_dir(w._state.path()).unwrap() {
         state.push_str(&String::from_utf8_lossy(
             &std::fs::read(entry.unwrap().path()).unwrap(),
         ));

@@ -6,7 +6,7 @@ mod common;
 
 use common::{DATASOURCE, World, WorldBuilder};
 use host_harness::crawl::CrawlReport;
-use host_harness::runtime::types::CrawlMode;
+use host_harness::crawl::types::CrawlMode;
 use mock_clari::{Faults, ScriptedFailure};
 
 fn world(name: &str, calls: usize, rate: f64) -> World {
@@ -67,11 +67,11 @@ fn mass_deletions_are_held_until_allowed() {
     assert_eq!(report.deleted, 0);
     assert_eq!(report.deletions_held as usize, gone, "{report}");
     assert_eq!(indexed(&w), before, "held deletions leave the index alone");
-    assert_eq!(w.prepared.store.state.held_deletions.len(), gone);
+    assert_eq!(w.prepared.store.held_deletions().unwrap().len(), gone);
     let report = crawl(&mut w, true);
     assert_eq!(report.deleted as usize, gone, "{report}");
     assert_eq!(indexed(&w), before - gone);
-    assert!(w.prepared.store.state.held_deletions.is_empty());
+    assert!(w.prepared.store.held_deletions().unwrap().is_empty());
 }
 
 #[test]
@@ -127,9 +127,15 @@ fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
         started.elapsed() < std::time::Duration::from_secs(20),
         "it stopped rather than waited"
     );
-    assert_eq!(w.prepared.store.state.budget.requests, report.requests);
+    let budget = host_harness::crawl::state::SqliteStore::open(&w.config.state_dir, &w.config.name)
+        .unwrap()
+        .budget;
+    assert_eq!(budget.requests, report.requests);
     // What was fetched before the budget ran out is indexed and checkpointed.
-    assert_eq!(w.prepared.store.state.documents.len(), indexed(&w));
+    assert_eq!(
+        w.prepared.store.document_count().unwrap() as usize,
+        indexed(&w)
+    );
 }
 
 #[test]
@@ -163,7 +169,7 @@ fn status_shows_only_the_deletions_held_now() {
     delete_indexed(&w, indexed(&w) / 2);
     let held = crawl(&mut w, false);
     assert!(held.deletions_held > 0, "{held}");
-    assert!(!w.prepared.store.state.held_deletions.is_empty());
+    assert!(!w.prepared.store.held_deletions().unwrap().is_empty());
     // A later complete listing that can no longer prove them gone holds nothing.
     w.clari.control().fail_next(ScriptedFailure {
         path: "/call-details".into(),
@@ -175,13 +181,15 @@ fn status_shows_only_the_deletions_held_now() {
     let later = crawl(&mut w, false);
     assert!(later.completed, "{later}");
     assert_eq!(later.deletions_held, 0, "{later}");
-    assert!(w.prepared.store.state.held_deletions.is_empty());
+    assert!(w.prepared.store.held_deletions().unwrap().is_empty());
     let status = host_harness::status::render(
         "x",
         "x",
-        &w.prepared.store.state,
+        &*w.prepared.store,
+        Default::default(),
         100_000,
         chrono::Utc::now().timestamp(),
-    );
+    )
+    .unwrap();
     assert!(status.contains("deletions held:         none"), "{status}");
 }

@@ -26,11 +26,14 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
     )
     .unwrap();
     let facts = clari.control().calls();
-    let dir = std::env::temp_dir().join(format!("e2e-scale-{}", std::process::id()));
+    let dir = tempfile::Builder::new()
+        .prefix("e2e-scale-")
+        .tempdir()
+        .unwrap();
     let text = demo_config_toml(
         &clari.base_url(),
         "http://127.0.0.1:9",
-        &dir.display().to_string(),
+        &dir.path().display().to_string(),
         10_000.0,
     )
     .replace(
@@ -83,5 +86,4 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
         ready > 10_000,
         "the window holds more eligible calls ({ready}) than Clari can page"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use host_harness::config::{Config, parse_file};
 use host_harness::crawl::Crawler;
+use host_harness::crawl::types::CrawlMode;
 use host_harness::demo::demo_config_toml;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::{Player, Recorder};
-use host_harness::runtime::{GuestClock, types::CrawlMode};
+use host_harness::runtime::GuestClock;
 use host_harness::setup::{RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 
@@ -46,7 +47,7 @@ fn crawl(config: &Config, tape: Tape, out: &Path) {
         },
     )
     .unwrap();
-    let report = Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone())
+    let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .run(CrawlMode::Full)
         .unwrap();
     assert!(report.completed, "{report}");
@@ -75,9 +76,11 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
-    let root = std::env::temp_dir().join(format!("e2e-replay-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("e2e-replay-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path();
     let tape = root.join("clari.tape");
     {
         let clari = MockClari::spawn(
@@ -130,5 +133,4 @@ fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
         files(&root.join("recorded")),
         "a replay writes what the recorded crawl wrote"
     );
-    std::fs::remove_dir_all(&root).ok();
 }

@@ -8,10 +8,11 @@ use std::path::Path;
 use chrono::Utc;
 use host_harness::config::{Config, parse_file};
 use host_harness::crawl::Crawler;
+use host_harness::crawl::types::CrawlMode;
 use host_harness::demo::demo_config_toml;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::Recorder;
-use host_harness::runtime::{GuestClock, types::CrawlMode};
+use host_harness::runtime::GuestClock;
 use host_harness::setup::{RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
@@ -54,9 +55,11 @@ fn no_output_ever_holds_a_secret() {
         },
     )
     .unwrap();
-    let root = std::env::temp_dir().join(format!("e2e-secrets-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("e2e-secrets-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path();
     let mut outputs = String::new();
 
     for (name, password) in [("good", PASSWORD), ("wrong", "SENTINEL-WRONG-PASSWORD-x")] {
@@ -91,7 +94,7 @@ fn no_output_ever_holds_a_secret() {
             Ok(()) => {}
             Err(e) => outputs.push_str(&format!("{e} {e:?}")),
         }
-        match Crawler::new(&p.connector, &*p.index, &mut p.store, p.options.clone())
+        match Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
             .run(CrawlMode::Full)
         {
             Ok(report) => {
@@ -119,5 +122,4 @@ fn no_output_ever_holds_a_secret() {
             "`{secret}` leaked into an output"
         );
     }
-    std::fs::remove_dir_all(&root).ok();
 }

@@ -92,10 +92,12 @@ fn a_privacy_pass_that_keeps_failing_stops_the_crawl_and_keeps_permissions() {
     let status = host_harness::status::render(
         "x",
         "x",
-        &w.prepared.store.state,
+        &*w.prepared.store,
+        Default::default(),
         100_000,
         chrono::Utc::now().timestamp(),
-    );
+    )
+    .unwrap();
     assert!(status.contains("public"), "{status}");
 }
 

@@ -52,6 +52,9 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen_rt;
 
+#[doc(hidden)]
+pub use connector_contract::contract_section as __contract_section;
+
 /// Registers `T: Connector` as the component's exports and stamps the contract version into a
 /// custom section the host reads before compiling.
 #[macro_export]
@@ -63,7 +66,7 @@ macro_rules! register_connector {
         $crate::bindings::__export_connector_world!(__ConnectorExports with_types_in $crate::bindings);
 
         #[cfg(target_arch = "wasm32")]
-        #[unsafe(link_section = "connector-contract-version")]
+        #[unsafe(link_section = $crate::__contract_section!())]
         #[used]
         static __CONNECTOR_CONTRACT_VERSION: [u8; $crate::CONTRACT_VERSION.len()] =
             $crate::contract_version_bytes();

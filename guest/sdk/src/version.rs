@@ -1,11 +1,10 @@
 //! The contract version this SDK implements, and its custom-section encoding.
 
-/// The `connector:platform` WIT package version the SDK was built against. The SDK's crate
-/// version is kept equal to it (a test checks both against the WIT file).
-pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The `connector:platform` WIT package version the SDK builds (the contract crate's newest).
+pub const CONTRACT_VERSION: &str = connector_contract::CURRENT;
 
 /// The name of the custom section that carries [`CONTRACT_VERSION`] as UTF-8.
-pub const CONTRACT_VERSION_SECTION: &str = "connector-contract-version";
+pub const CONTRACT_VERSION_SECTION: &str = connector_contract::SECTION;
 
 /// [`CONTRACT_VERSION`] as a fixed-size byte array, for a `#[link_section]` static.
 pub const fn contract_version_bytes<const N: usize>() -> [u8; N] {
@@ -28,12 +27,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crate_version_matches_the_wit_package() {
+    fn the_bindings_match_the_contract_version() {
         let wit = include_str!("../../../wit/v0.1.0/connector.wit");
         let expected = format!("package connector:platform@{CONTRACT_VERSION};");
         assert!(
             wit.lines().any(|l| l.trim() == expected),
-            "wit/v0.1.0/connector.wit must declare `{expected}`"
+            "the SDK's bindings (wit/v0.1.0) must declare `{expected}`"
         );
     }
 

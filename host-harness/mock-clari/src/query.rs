@@ -28,42 +28,12 @@ pub struct CallsQuery {
     pub include_video: bool,
 }
 
-/// Decodes `application/x-www-form-urlencoded` pairs.
+/// Decodes `application/x-www-form-urlencoded` pairs: `+` is a space, an invalid
+/// percent-escape is kept as written and invalid UTF-8 becomes U+FFFD.
 pub fn pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn int(key: &str, v: &str, min: u64, max: u64) -> Result<u64, String> {
@@ -176,9 +146,40 @@ mod tests {
         assert!(CallsQuery::parse("includePrivate=1&skip=10000&limit=100&bogus=1").is_ok());
     }
 
+    fn decode(s: &str) -> String {
+        let p = pairs(&format!("k={s}"));
+        assert_eq!(p.len(), 1, "{s}");
+        p.into_iter().next().unwrap().1
+    }
+
     #[test]
     fn decodes_percent_and_plus() {
         assert_eq!(decode("a+b%20c%2Bd%"), "a b c+d%");
         assert_eq!(decode("%4"), "%4");
+    }
+
+    #[test]
+    fn invalid_escapes_and_bytes_do_not_panic() {
+        assert_eq!(decode("%zz%4g%"), "%zz%4g%");
+        assert_eq!(decode("%+1"), "% 1");
+        assert_eq!(decode("%C3%A9"), "\u{e9}");
+        assert_eq!(decode("%FF"), "\u{fffd}");
+        assert_eq!(decode("%%C3%A9"), "%\u{e9}");
+        assert_eq!(decode("%\u{e9}"), "%\u{e9}");
+    }
+
+    #[test]
+    fn splits_pairs_like_a_form() {
+        assert_eq!(
+            pairs("a=1&&b&c=x=y&=v&a=2"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), String::new()),
+                ("c".into(), "x=y".into()),
+                (String::new(), "v".into()),
+                ("a".into(), "2".into()),
+            ]
+        );
+        assert!(pairs("").is_empty());
     }
 }

@@ -512,8 +512,8 @@ fn the_client_maps_errors_and_never_shows_the_token() {
 
 #[test]
 fn a_state_file_keeps_the_index_across_restarts() {
-    let file = std::env::temp_dir().join(format!("mock-glean-state-{}.json", std::process::id()));
-    std::fs::remove_file(&file).ok();
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = dir.path().join("mock-glean-state.json");
     let config = || MockGleanConfig {
         state_file: Some(file.clone()),
         rate_limits: RateLimits::off(),
@@ -537,5 +537,4 @@ fn a_state_file_keeps_the_index_across_restarts() {
         again.check_access("calls", "call", "kept", "ann@acme.com"),
         "users survive too"
     );
-    std::fs::remove_file(&file).ok();
 }

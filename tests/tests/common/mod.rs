@@ -12,8 +12,9 @@ use host_harness::config::{
     Config, ConfigFile, ConnectorSection, CrawlSection, GleanSection, LimitsSection,
     ScheduleSection, SecretSource, UpstreamSection,
 };
+use host_harness::crawl::types::CrawlMode;
 use host_harness::crawl::{CrawlReport, Crawler};
-use host_harness::runtime::{GuestClock, types::CrawlMode};
+use host_harness::runtime::GuestClock;
 use host_harness::setup::{self, Prepared};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
@@ -152,7 +153,7 @@ impl World {
         let p = &mut self.prepared;
         let mut options = p.options.clone();
         options.allow_mass_delete = allow_mass_delete;
-        Crawler::new(&p.connector, &*p.index, &mut p.store, options)
+        Crawler::new(&p.connector, &*p.index, &mut *p.store, options)
             .run(mode)
             .unwrap()
     }

@@ -12,7 +12,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{http, log, settings, types};
-use crate::egress::{self, Egress, Redactor};
+use crawl_engine::text as guest_text;
+use egress::{Egress, Redactor};
 
 /// How much guest stderr is kept for error messages.
 const STDERR_CAPACITY: usize = 16 * 1024;
@@ -85,7 +86,7 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: GuestLimits,
-    log_budget: crate::guest_text::LogBudget,
+    log_budget: guest_text::LogBudget,
     egress: Arc<Egress>,
     settings: Arc<BTreeMap<String, String>>,
     log_target: Arc<str>,
@@ -228,9 +229,9 @@ impl log::Host for HostState {
         if !self.log_budget.admit(message.len()) {
             return;
         }
-        let message = crate::guest_text::clean(
+        let message = guest_text::clean(
             &self.redactor().redact(&message),
-            crate::guest_text::MAX_LOG_LINE_BYTES,
+            guest_text::MAX_LOG_LINE_BYTES,
         );
         let c = &*self.log_target;
         match level {

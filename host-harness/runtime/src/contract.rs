@@ -7,12 +7,25 @@ use std::fmt;
 use semver::Version;
 
 /// The custom section the guest SDK writes the contract version into.
-pub const CONTRACT_VERSION_SECTION: &str = "connector-contract-version";
+pub const CONTRACT_VERSION_SECTION: &str = connector_contract::SECTION;
 
-/// The contract versions this host serves: `>= MIN, < NEXT_BREAKING`.
-pub const SUPPORTED_MIN: Version = Version::new(0, 1, 0);
-/// The first version this host does not serve (0.x minors are breaking).
-pub const SUPPORTED_NEXT_BREAKING: Version = Version::new(0, 2, 0);
+/// The oldest contract version this host serves, from its bindings modules.
+pub fn supported_min() -> Version {
+    crate::bindings::SUPPORTED
+        .iter()
+        .map(|(min, _)| min.clone())
+        .min()
+        .unwrap_or(Version::new(0, 0, 0))
+}
+
+/// The first version this host does not serve, from its bindings modules.
+pub fn supported_next_breaking() -> Version {
+    crate::bindings::SUPPORTED
+        .iter()
+        .map(|(_, max)| max.clone())
+        .max()
+        .unwrap_or(Version::new(0, 0, 0))
+}
 
 /// Why a component was refused before compilation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +55,9 @@ impl fmt::Display for SupportedRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{SUPPORTED_MIN} up to (not including) {SUPPORTED_NEXT_BREAKING}"
+            "{} up to (not including) {}",
+            supported_min(),
+            supported_next_breaking()
         )
     }
 }
@@ -67,7 +82,10 @@ pub fn read_contract_version(bytes: &[u8]) -> Result<Version, ContractError> {
 
 /// Whether this host serves `version`.
 pub fn is_supported(version: &Version) -> bool {
-    *version >= SUPPORTED_MIN && *version < SUPPORTED_NEXT_BREAKING && version.pre.is_empty()
+    version.pre.is_empty()
+        && crate::bindings::SUPPORTED
+            .iter()
+            .any(|(min, next)| version >= min && version < next)
 }
 
 /// Reads and checks the contract version of `bytes`.

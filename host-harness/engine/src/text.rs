@@ -15,6 +15,8 @@ pub const MAX_LOG_LINES_PER_CALL: u32 = 1000;
 pub const MAX_LOG_BYTES_PER_CALL: usize = 256 * 1024;
 /// The longest skip reason kept, in bytes.
 pub const MAX_REASON_BYTES: usize = 200;
+/// The longest id kept (Glean's limit on a document id).
+pub const MAX_ID_BYTES: usize = 200;
 
 /// Whether `c` could change how output looks beyond its own glyph.
 fn is_unsafe(c: char) -> bool {

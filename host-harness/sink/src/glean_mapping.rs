@@ -1,12 +1,11 @@
 //! From the contract's items to Glean's wire model: an item plus its permissions becomes a
 //! `DocumentDefinition`; a connector's description becomes the datasource configuration; users
-//! become datasource users. Also content hashing and upload batching.
+//! become datasource users.
 
 use glean_api::{CustomDatasourceConfig, DatasourceUserDefinition, DocumentDefinition};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::runtime::types::{self, Permissions, PropertyKind, PropertyValue};
+use crawl_engine::types::{self, Permissions, PropertyKind, PropertyValue};
 
 /// The Glean document for `item` with `perms`.
 pub fn to_document(
@@ -160,36 +159,4 @@ pub fn to_user(u: &types::User) -> DatasourceUserDefinition {
         user_id: Some(u.id.clone()),
         is_active: Some(u.active),
     }
-}
-
-/// SHA-256 of the document as serialized: equal hashes mean nothing to upload.
-pub fn content_hash(doc_json: &[u8]) -> String {
-    Sha256::digest(doc_json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Splits `items` into batches of at most `max_docs` documents and about `max_bytes` of JSON.
-pub fn batches(
-    items: Vec<(String, String, String, DocumentDefinition)>,
-    max_docs: usize,
-    max_bytes: usize,
-) -> Vec<Vec<(String, String, String, DocumentDefinition)>> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = 0;
-    for entry in items {
-        let size = serde_json::to_vec(&entry.3).map(|v| v.len()).unwrap_or(0);
-        if !current.is_empty() && (current.len() >= max_docs || bytes + size > max_bytes) {
-            out.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(entry);
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
 }

@@ -4,8 +4,10 @@
 
 pub mod bindings;
 pub mod compiled_cache;
+pub mod contract;
 pub mod host;
 pub mod limits;
+pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -16,10 +18,11 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use crate::contract::{self, ContractError};
-use crate::egress::Egress;
+use crate::contract::ContractError;
 pub use bindings::types;
 use bindings::{Connector, ConnectorPre};
+use crawl_engine::text as guest_text;
+use egress::Egress;
 pub use host::{GuestClock, HostState};
 pub use limits::{EPOCH_TICK, SandboxLimits};
 
@@ -300,15 +303,7 @@ fn describe_connector_error(e: &types::ConnectorError) -> String {
     }
 }
 
-/// The error kinds the crawl engine acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    Config,
-    Transient,
-    System,
-    NotFound,
-}
+pub use crawl_engine::ErrorKind;
 
 impl CallError {
     pub fn kind(&self) -> ErrorKind {
@@ -419,8 +414,8 @@ impl ConnectorInstance {
                 target: "connector",
                 connector = %self.name,
                 "{dropped} log lines dropped: `{export}` wrote more than {} lines or {} KiB in one call",
-                crate::guest_text::MAX_LOG_LINES_PER_CALL,
-                crate::guest_text::MAX_LOG_BYTES_PER_CALL / 1024
+                guest_text::MAX_LOG_LINES_PER_CALL,
+                guest_text::MAX_LOG_BYTES_PER_CALL / 1024
             );
         }
         result
@@ -440,8 +435,7 @@ impl ConnectorInstance {
                 deadline: self.limits.call_deadline,
             };
         }
-        let text =
-            crate::guest_text::clean(&format!("{e:#}"), crate::guest_text::MAX_MESSAGE_BYTES);
+        let text = guest_text::clean(&format!("{e:#}"), guest_text::MAX_MESSAGE_BYTES);
         tracing::debug!(target: "runtime", "`{export}` failed: {}", redact(text.clone()));
         if store.data().memory_limit_hit() {
             return CallError::Memory {
@@ -467,7 +461,7 @@ impl ConnectorInstance {
             format!(
                 "{} (guest said: {})",
                 redact(cause),
-                crate::guest_text::escape(&last_line(&stderr))
+                guest_text::escape(&last_line(&stderr))
             )
         };
         CallError::Trap { export, message }
@@ -516,7 +510,7 @@ impl ConnectorInstance {
 /// A connector's error with its message made safe: truncated and control characters escaped
 /// (a guest may send a 100 MB message full of fake report lines).
 fn connector_error(e: types::ConnectorError) -> CallError {
-    use crate::guest_text::{MAX_MESSAGE_BYTES, clean};
+    use crawl_engine::text::{MAX_MESSAGE_BYTES, clean};
     let c = |m: String| clean(&m, MAX_MESSAGE_BYTES);
     CallError::Connector(match e {
         types::ConnectorError::Config(m) => types::ConnectorError::Config(c(m)),

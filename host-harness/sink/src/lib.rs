@@ -1,43 +1,21 @@
-//! Where crawls put their results: the [`Index`] trait, and [`GleanIndex`], which speaks Glean's
-//! indexing API with retries on rate limits and server errors.
+//! Where crawls put their results, behind the engine's [`Sink`]: [`GleanIndex`] maps neutral
+//! documents to Glean's wire model ([`glean_mapping`]) and speaks Glean's indexing API with
+//! retries on rate limits and server errors; [`DirIndex`] writes them as files for dry runs
+//! and replays.
+
+pub mod glean_mapping;
 
 use anyhow::Context;
-use glean_api::{BulkIndexUsersRequest, DocumentDefinition, GleanClient, GleanError};
+use crawl_engine::retry::{RetryPolicy, Verdict};
+use crawl_engine::types;
+use crawl_engine::{Document, Sink, UsersUpload};
+use glean_api::{BulkIndexUsersRequest, GleanClient, GleanError};
 
-use super::documents;
-use super::retry::{RetryPolicy, Verdict};
-use crate::runtime::types;
+use glean_mapping as documents;
 
-/// An index a crawl writes to.
-pub trait Index: Sync {
-    /// Registers (or updates) the datasource for `info`.
-    fn ensure_datasource(
-        &self,
-        datasource: &str,
-        info: &types::ConnectorInfo,
-    ) -> anyhow::Result<()>;
-    /// Starts replacing the datasource's users; pages follow with [`Index::index_users_page`].
-    fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload>;
-    /// One page of a users upload. The upload replaces the datasource's users when the page
-    /// marked `last` is in; an upload never finished changes nothing.
-    fn index_users_page(
-        &self,
-        upload: &UsersUpload,
-        users: &[types::User],
-        first: bool,
-        last: bool,
-    ) -> anyhow::Result<()>;
-    /// Adds or replaces documents.
-    fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()>;
-    /// Deletes one document (succeeds when absent).
-    fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> anyhow::Result<()>;
-}
-
-/// A users upload in progress.
-#[derive(Debug, Clone)]
-pub struct UsersUpload {
-    pub datasource: String,
-    pub upload_id: String,
+/// A neutral document as Glean's wire document.
+fn wire(datasource: &str, doc: &Document) -> anyhow::Result<glean_api::DocumentDefinition> {
+    documents::to_document(datasource, &doc.item, &doc.permissions)
 }
 
 /// Glean's indexing API.
@@ -45,8 +23,11 @@ pub struct GleanIndex {
     client: GleanClient,
     retry: RetryPolicy,
     /// Glean accepts 600 documents a minute on `/indexdocuments`.
-    documents_per_minute: crate::egress::WindowLimiter,
+    documents_per_minute: rate_window::WindowLimiter,
 }
+
+/// Added to a rate window for network jitter between client and server clocks.
+const RATE_WINDOW_MARGIN: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Glean's documented `/indexdocuments` limit.
 pub const DOCUMENTS_PER_MINUTE: u32 = 600;
@@ -56,9 +37,9 @@ impl GleanIndex {
         GleanIndex {
             client,
             retry,
-            documents_per_minute: crate::egress::WindowLimiter::new(
+            documents_per_minute: rate_window::WindowLimiter::new(
                 DOCUMENTS_PER_MINUTE,
-                std::time::Duration::from_secs(60) + crate::egress::RATE_WINDOW_MARGIN,
+                std::time::Duration::from_secs(60) + RATE_WINDOW_MARGIN,
                 std::sync::Arc::new(rate_window::SystemClock),
             ),
         }
@@ -82,7 +63,7 @@ impl GleanIndex {
 /// Users per bulk page.
 const USERS_PER_PAGE: usize = 1000;
 
-impl Index for GleanIndex {
+impl Sink for GleanIndex {
     fn ensure_datasource(
         &self,
         datasource: &str,
@@ -135,14 +116,24 @@ impl Index for GleanIndex {
         Ok(())
     }
 
-    fn index_documents(&self, datasource: &str, docs: &[DocumentDefinition]) -> anyhow::Result<()> {
+    fn validate(&self, datasource: &str, doc: &Document) -> Result<(), String> {
+        wire(datasource, doc)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    fn index_documents(&self, datasource: &str, docs: &[Document]) -> anyhow::Result<()> {
+        let docs = docs
+            .iter()
+            .map(|d| wire(datasource, d))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         // Stay under Glean's documents-per-minute limit instead of learning it from 429s.
         let n = u32::try_from(docs.len()).unwrap_or(u32::MAX);
         // Waits are bounded by a minute: the window is one minute long.
         let _ = self
             .documents_per_minute
             .acquire_many(n, std::time::Duration::from_secs(3600));
-        self.call(|| self.client.index_documents(datasource, docs))
+        self.call(|| self.client.index_documents(datasource, &docs))
             .context("indexdocuments")
     }
 
@@ -188,7 +179,7 @@ impl DirIndex {
     }
 }
 
-impl Index for DirIndex {
+impl Sink for DirIndex {
     fn ensure_datasource(
         &self,
         datasource: &str,
@@ -249,16 +240,19 @@ impl Index for DirIndex {
         Ok(())
     }
 
-    fn index_documents(
-        &self,
-        _datasource: &str,
-        docs: &[DocumentDefinition],
-    ) -> anyhow::Result<()> {
+    fn validate(&self, datasource: &str, doc: &Document) -> Result<(), String> {
+        wire(datasource, doc)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    fn index_documents(&self, datasource: &str, docs: &[Document]) -> anyhow::Result<()> {
         for d in docs {
+            let d = wire(datasource, d)?;
             let id =
                 d.id.as_deref()
                     .ok_or_else(|| anyhow::anyhow!("a document without an id"))?;
-            Self::write(&self.doc_path(id), d)?;
+            Self::write(&self.doc_path(id), &d)?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@
 //! sees them; a 429 or a `Retry-After` pauses the whole upstream, not just the one request.
 
 pub mod budget;
+pub mod grant;
 pub mod policy;
 pub mod resolve;
 pub mod scrub;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::runtime::ErrorKind;
+use crate::seams::ErrorKind;
+use crate::types::Permissions;
 
 /// One item that could not be indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +27,17 @@ pub struct AccessCounts {
     pub restricted: u64,
     /// Nobody (failed closed).
     pub no_access: u64,
+}
+
+impl AccessCounts {
+    /// Counts one document with `p`.
+    pub fn count(&mut self, p: &Permissions) {
+        match p {
+            Permissions::AllUsers => self.public += 1,
+            Permissions::Users(u) if !u.is_empty() => self.restricted += 1,
+            _ => self.no_access += 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -49,6 +61,9 @@ pub struct CrawlReport {
     pub requests: u64,
     /// Things the operator should know about a crawl that still completed.
     pub warnings: Vec<String>,
+    /// Items that were fine again this crawl (their earlier failures are cleared).
+    #[serde(skip)]
+    pub recovered: Vec<String>,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
 }
@@ -72,35 +87,6 @@ impl CrawlReport {
     }
 }
 
-/// Shows a crawl's progress: one rewritten line on an interactive terminal, a log line per
-/// checkpoint otherwise.
-pub fn progress(r: &CrawlReport) {
-    use std::io::IsTerminal;
-    let line = format!(
-        "{} crawl: listed {} · fetched {} · indexed {} · unchanged {} · skipped {} · errors {}",
-        r.mode,
-        r.listed,
-        r.fetched,
-        r.indexed,
-        r.unchanged,
-        r.skipped_total(),
-        r.failures.len()
-    );
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K{line}");
-    } else {
-        tracing::info!(target: "crawl", "{line}");
-    }
-}
-
-/// Clears the progress line on an interactive terminal.
-pub fn progress_done() {
-    use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
-    }
-}
-
 impl fmt::Display for CrawlReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = if self.completed {
@@ -119,12 +105,12 @@ impl fmt::Display for CrawlReport {
         )?;
         writeln!(
             f,
-            "  calls listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6}",
+            "  items listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6}",
             self.listed, self.fetched, self.indexed, self.unchanged
         )?;
         writeln!(
             f,
-            "  access       public {:>5}   private (participants only) {:>5}   no access (failed closed) {:>5}",
+            "  access       public {:>5}   restricted (members only) {:>5}   no access (failed closed) {:>5}",
             self.access.public, self.access.restricted, self.access.no_access
         )?;
         writeln!(
@@ -146,15 +132,7 @@ impl fmt::Display for CrawlReport {
             let kinds: Vec<String> = self
                 .errors
                 .iter()
-                .map(|(k, n)| {
-                    format!(
-                        "{n} {}",
-                        serde_json::to_value(k)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(|(k, n)| format!("{n} {}", k.name()))
                 .collect();
             writeln!(f, "  errors: {}", kinds.join(", "))?;
             for fl in self.failures.iter().take(10) {

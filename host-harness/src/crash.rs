@@ -14,6 +14,16 @@ fn target() -> Option<u64> {
     *TARGET.get_or_init(|| std::env::var("HARNESS_CRASH_AT").ok()?.parse().ok())
 }
 
+/// The crash points of the `HARNESS_CRASH_AT` environment variable, as the engine's hook.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EnvCrash;
+
+impl crawl_engine::CrashHook for EnvCrash {
+    fn point(&self, what: &str) {
+        point(what)
+    }
+}
+
 /// Marks a crash point named `what`.
 pub fn point(what: &str) {
     let n = REACHED.fetch_add(1, Ordering::Relaxed) + 1;

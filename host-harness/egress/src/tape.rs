@@ -219,7 +219,7 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::egress::Method;
+    use crate::Method;
 
     fn req(path: &str) -> OutboundRequest {
         OutboundRequest {

@@ -1,0 +1,545 @@
+//! One crawl, start to end: register the datasource, stream users, then the listing page by
+//! page. Each page goes through typed stages — listed → fetched → mapped → acknowledged →
+//! checkpointed — and a checkpoint is committed only after the index acknowledged everything
+//! before it. A complete full listing ends with deletions on proof ([`crate::deletions`]).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::limits::{CrawlLimits, Usage};
+use crate::report::CrawlReport;
+use crate::retry::RetryPolicy;
+use crate::seams::{
+    Clock, CrashHook, ErrorKind, Event, NoCrash, Observer, Silent, Sink, Source, SourceError,
+    SystemClock,
+};
+use crate::stages::{self, Acknowledged, Listed};
+use crate::store::{Checkpoint, CrawlOutcome, FailureRecord, FullPosition, StateStore};
+use crate::text;
+use crate::types::{ChangeState, CrawlMode, ListingNext, User};
+
+/// How a crawl behaves.
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    /// Parallel `fetch-item` calls.
+    pub concurrency: usize,
+    /// Documents per upload request.
+    pub batch_size: usize,
+    /// Share of the index that may be deleted in a rolling day before deletions are held.
+    pub max_delete_share: f64,
+    /// Lift the brake: delete even above `max_delete_share`.
+    pub allow_mass_delete: bool,
+    pub retry: RetryPolicy,
+    /// Datasource name; default: the connector's name.
+    pub datasource: Option<String>,
+    /// Set to stop at the next checkpoint (graceful shutdown).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Bounds on one crawl.
+    pub limits: CrawlLimits,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        CrawlOptions {
+            concurrency: 4,
+            batch_size: 100,
+            max_delete_share: 0.2,
+            allow_mass_delete: false,
+            retry: RetryPolicy::default(),
+            datasource: None,
+            stop: None,
+            limits: CrawlLimits::default(),
+        }
+    }
+}
+
+/// The engine's injected collaborators besides source, sink and store.
+#[derive(Clone, Copy)]
+pub struct Hooks<'a> {
+    pub clock: &'a dyn Clock,
+    pub observer: &'a dyn Observer,
+    pub crash: &'a dyn CrashHook,
+}
+
+impl Default for Hooks<'_> {
+    fn default() -> Self {
+        Hooks {
+            clock: &SystemClock,
+            observer: &Silent,
+            crash: &NoCrash,
+        }
+    }
+}
+
+/// A problem the operator must fix; stops the crawl and is returned as an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigProblem(pub String);
+
+/// Runs crawls of one source into one sink.
+pub struct Crawler<'a> {
+    pub(crate) source: &'a dyn Source,
+    pub(crate) sink: &'a dyn Sink,
+    pub(crate) store: &'a mut dyn StateStore,
+    pub(crate) options: CrawlOptions,
+    pub(crate) hooks: Hooks<'a>,
+    pub(crate) usage: Usage,
+}
+
+impl<'a> Crawler<'a> {
+    pub fn new(
+        source: &'a dyn Source,
+        sink: &'a dyn Sink,
+        store: &'a mut dyn StateStore,
+        options: CrawlOptions,
+    ) -> Self {
+        let usage = Usage::new(options.limits.clone(), Instant::now());
+        Crawler {
+            source,
+            sink,
+            store,
+            options,
+            hooks: Hooks::default(),
+            usage,
+        }
+    }
+
+    pub fn with_hooks(mut self, hooks: Hooks<'a>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Runs one crawl. An error means the crawl could not start, or stopped for a reason the
+    /// operator must fix; a crawl that stopped otherwise is returned in `Ok` with
+    /// `completed == false` and the reason in `stopped`.
+    pub fn run(&mut self, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
+        let started = self.hooks.clock.instant();
+        self.usage = Usage::new(self.options.limits.clone(), started);
+        let started_at = self.hooks.clock.now();
+        let requests_before = self.source.requests_sent();
+        let mut report = CrawlReport {
+            mode: mode.name().to_string(),
+            ..CrawlReport::default()
+        };
+        let info = self
+            .source
+            .describe()
+            .context("the connector could not describe itself")?;
+        let datasource = self
+            .options
+            .datasource
+            .clone()
+            .unwrap_or_else(|| info.name.clone());
+        self.sink
+            .ensure_datasource(&datasource, &info)
+            .context("could not register the datasource with the index")?;
+
+        let result = self
+            .index_users(&datasource, &mut report)
+            .and_then(|()| self.crawl_listing(mode, &datasource, &mut report));
+        if let Err(e) = &result {
+            report.completed = false;
+            report.stopped = Some(self.source.redact(&format!("{e:#}")));
+        }
+        report.requests = self.source.requests_sent() - requests_before;
+        report.elapsed = self
+            .hooks
+            .clock
+            .instant()
+            .saturating_duration_since(started);
+        self.finish(mode, started_at, &report)?;
+        self.hooks.observer.on(Event::Finished(&report));
+        // A configuration problem is the operator's to fix: surface it as an error.
+        if let Err(e) = result
+            && is_config_error(&e)
+        {
+            return Err(e);
+        }
+        Ok(report)
+    }
+
+    /// The last checkpoint of a crawl: its failures and its outcome.
+    fn finish(
+        &mut self,
+        mode: CrawlMode,
+        started_at: i64,
+        report: &CrawlReport,
+    ) -> anyhow::Result<()> {
+        let now = self.hooks.clock.now();
+        let mut meta = self.store.meta().clone();
+        let outcome = CrawlOutcome {
+            mode: report.mode.clone(),
+            started_at,
+            finished_at: now,
+            completed: report.completed,
+            indexed: report.indexed,
+            deleted: report.deleted,
+            failed: report.failures.len() as u64,
+            error: report.stopped.clone(),
+        };
+        match mode {
+            CrawlMode::Full => meta.last_full = Some(outcome),
+            CrawlMode::Incremental => meta.last_incremental = Some(outcome),
+        }
+        let failures = report
+            .failures
+            .iter()
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    FailureRecord {
+                        kind: f.kind.name().to_string(),
+                        message: f.message.clone(),
+                        at: now,
+                    },
+                )
+            })
+            .collect();
+        self.commit(Checkpoint {
+            failures,
+            meta,
+            ..Checkpoint::default()
+        })
+    }
+
+    pub(crate) fn commit(&mut self, checkpoint: Checkpoint) -> anyhow::Result<()> {
+        self.store.commit(checkpoint)?;
+        self.hooks.crash.point("state saved");
+        Ok(())
+    }
+
+    pub(crate) fn retry_call<T>(
+        &self,
+        op: impl FnMut() -> Result<T, SourceError>,
+    ) -> Result<T, SourceError> {
+        stages::retry_call(&self.options.retry, self.hooks.clock, op)
+    }
+
+    /// Streams the source's users to the index page by page: one page is held back until the
+    /// next one is known, so the index learns which page is the last. Memory holds two pages.
+    fn index_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
+        let upload = self.sink.begin_users(datasource)?;
+        let mut cursor: Option<String> = None;
+        let mut held: Option<Vec<User>> = None;
+        let mut first = true;
+        loop {
+            let page = self
+                .retry_call(|| self.source.list_users(cursor.as_deref()))
+                .map_err(anyhow::Error::new)
+                .context("listing users")?;
+            self.usage
+                .users(page.users.len() as u64, self.hooks.clock.instant())?;
+            let users = self.clean_users(page.users, report);
+            if let Some(previous) = held.replace(users) {
+                self.sink
+                    .index_users_page(&upload, &previous, first, false)
+                    .context("uploading users to the index")?;
+                first = false;
+                report.users_indexed += previous.len() as u64;
+            }
+            match page.next_cursor {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                Some(_) => anyhow::bail!(
+                    "the connector returned the same users cursor twice; its user listing would never end (a connector bug)"
+                ),
+                None => break,
+            }
+        }
+        let last = held.unwrap_or_default();
+        self.sink
+            .index_users_page(&upload, &last, first, true)
+            .context("uploading users to the index")?;
+        report.users_indexed += last.len() as u64;
+        self.hooks.crash.point("users uploaded");
+        Ok(())
+    }
+
+    /// Users that carry a configured secret are not uploaded (a connector that echoes a
+    /// credential into a name or email).
+    fn clean_users(&self, users: Vec<User>, report: &mut CrawlReport) -> Vec<User> {
+        users
+            .into_iter()
+            .filter(|u| {
+                let text = format!("{}\n{}\n{}", u.id, u.email, u.name);
+                if self.source.carries_secret(text.as_bytes()) {
+                    report.record_failure(
+                        &text::clean(&self.source.redact(&u.id), text::MAX_ID_BYTES),
+                        ErrorKind::System,
+                        "this user carries a configured secret (the connector echoed a credential); it was not uploaded".into(),
+                    );
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect()
+    }
+
+    /// Where the listing starts: a full crawl resumes an unfinished one; an incremental crawl
+    /// needs the cursor of a completed listing.
+    fn start_cursor(&mut self, mode: CrawlMode) -> anyhow::Result<Option<String>> {
+        match mode {
+            CrawlMode::Full => {
+                if let Some(p) = &self.store.meta().full_in_progress {
+                    return Ok(p.cursor.clone());
+                }
+                let mut meta = self.store.meta().clone();
+                meta.full_in_progress = Some(FullPosition {
+                    cursor: None,
+                    started_at: self.hooks.clock.now(),
+                });
+                self.commit(Checkpoint {
+                    reset_listed: true,
+                    meta,
+                    ..Checkpoint::default()
+                })?;
+                Ok(None)
+            }
+            CrawlMode::Incremental => Ok(Some(
+                self.store.meta().incremental_cursor.clone().ok_or_else(|| {
+                    ConfigProblem(
+                        "there is no incremental cursor yet: run a full crawl first (`harness crawl --mode full`)".into(),
+                    )
+                })?,
+            )),
+        }
+    }
+
+    fn crawl_listing(
+        &mut self,
+        mode: CrawlMode,
+        datasource: &str,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<()> {
+        let mut cursor = self.start_cursor(mode)?;
+        let mut seen: HashSet<String> = HashSet::new();
+        loop {
+            let page = self
+                .retry_call(|| self.source.list_changes(mode, cursor.as_deref()))
+                .map_err(|e| {
+                    *report.errors.entry(e.kind).or_default() += 1;
+                    anyhow::Error::new(e).context("listing changes")
+                })?;
+            let listed = self.take_listed(&page.changes, &mut seen, report)?;
+            let page_ids: Vec<String> = page.changes.iter().map(|c| c.id.clone()).collect();
+            let acknowledged = self.process_page(datasource, listed, report)?;
+            let done = match page.next {
+                ListingNext::More(c) => {
+                    if cursor.as_deref() == Some(c.as_str()) {
+                        anyhow::bail!(
+                            "the connector returned the same cursor twice; its listing would never end (a connector bug)"
+                        );
+                    }
+                    cursor = Some(c);
+                    None
+                }
+                ListingNext::Done(c) => Some(c),
+            };
+            self.checkpoint_page(mode, acknowledged, page_ids, &cursor, report)?;
+            if let Some(next_incremental) = done {
+                if mode == CrawlMode::Full {
+                    self.reconcile_deletions(datasource, report)?;
+                }
+                let mut meta = self.store.meta().clone();
+                meta.full_in_progress = None;
+                meta.incremental_cursor = Some(next_incremental);
+                self.commit(Checkpoint {
+                    reset_listed: mode == CrawlMode::Full,
+                    meta,
+                    ..Checkpoint::default()
+                })?;
+                report.completed = true;
+                return Ok(());
+            }
+            if self
+                .options
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
+                anyhow::bail!("interrupted; the next crawl resumes from this checkpoint");
+            }
+        }
+    }
+
+    /// Stage 1, listed: the page's new, usable ids; skipped ones are counted.
+    fn take_listed(
+        &mut self,
+        changes: &[crate::types::Change],
+        seen: &mut HashSet<String>,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<Vec<Listed>> {
+        let mut listed = Vec::new();
+        let mut new_ids = 0;
+        for change in changes {
+            if let Some(why) = stages::invalid_id(&change.id) {
+                report.record_failure(
+                    &text::clean(&change.id, text::MAX_ID_BYTES),
+                    ErrorKind::System,
+                    format!("the connector listed an unusable id: {why} (a connector bug)"),
+                );
+                continue;
+            }
+            if !seen.insert(change.id.clone()) {
+                continue;
+            }
+            new_ids += 1;
+            report.listed += 1;
+            match &change.state {
+                ChangeState::Ready(v) => listed.push(Listed {
+                    id: change.id.clone(),
+                    visibility: *v,
+                }),
+                ChangeState::Skipped(reason) => {
+                    let reason = text::clean(reason, text::MAX_REASON_BYTES);
+                    *report.skipped.entry(reason).or_default() += 1
+                }
+            }
+        }
+        self.usage.page(new_ids, self.hooks.clock.instant())?;
+        Ok(listed)
+    }
+
+    /// Stages 2 to 4: fetched, mapped, acknowledged by the index.
+    fn process_page(
+        &mut self,
+        datasource: &str,
+        listed: Vec<Listed>,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<Vec<Acknowledged>> {
+        let fetched = stages::fetch_all(
+            self.source,
+            &self.options.retry,
+            self.hooks.clock,
+            self.options.concurrency,
+            &listed,
+        );
+        let mut mapped = Vec::new();
+        for (id, result) in fetched {
+            match result {
+                Ok(f) => {
+                    if let Some(m) = self.map(datasource, id, f, report)? {
+                        mapped.push(m);
+                    }
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    *report
+                        .skipped
+                        .entry("gone between listing and fetch".to_string())
+                        .or_default() += 1;
+                }
+                Err(e) => {
+                    let msg = self.source.redact(&e.message);
+                    tracing::warn!(item = %id, "not indexed: {msg}");
+                    report.record_failure(&id, e.kind, msg);
+                }
+            }
+        }
+        self.upload(datasource, mapped, report)
+    }
+
+    /// Stage 3, mapped: checked, swept for secrets, hashed; `None` when there is nothing to
+    /// upload (unchanged or refused).
+    fn map(
+        &mut self,
+        datasource: &str,
+        id: String,
+        f: stages::Fetched,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<Option<stages::Mapped>> {
+        report.fetched += 1;
+        if f.doc.item.id != id {
+            let msg = format!(
+                "the connector answered item `{}` for id `{id}` (a connector bug)",
+                text::clean(&f.doc.item.id, text::MAX_ID_BYTES)
+            );
+            report.record_failure(&id, ErrorKind::System, msg);
+            return Ok(None);
+        }
+        report.access.count(&f.doc.permissions);
+        if let Err(why) = self.sink.validate(datasource, &f.doc) {
+            report.record_failure(&id, ErrorKind::System, why);
+            return Ok(None);
+        }
+        let bytes = serde_json::to_vec(&f.doc).unwrap_or_default();
+        self.usage.bytes(bytes.len() as u64)?;
+        if self.source.carries_secret(&bytes) {
+            report.record_failure(
+                &id,
+                ErrorKind::System,
+                "the document carries a configured secret (the connector echoed a credential); it was not indexed".into(),
+            );
+            return Ok(None);
+        }
+        let hash = stages::content_hash(&bytes);
+        if self.store.document(&id)?.map(|d| d.hash) == Some(hash.clone()) {
+            report.unchanged += 1;
+            report.recovered.push(id);
+            return Ok(None);
+        }
+        Ok(Some(stages::Mapped {
+            id,
+            hash,
+            size: bytes.len(),
+            doc: f.doc,
+        }))
+    }
+
+    /// Stage 4, acknowledged: uploads in batches; answers what the index acknowledged.
+    fn upload(
+        &mut self,
+        datasource: &str,
+        mapped: Vec<stages::Mapped>,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<Vec<Acknowledged>> {
+        let now = self.hooks.clock.now();
+        let mut acked = Vec::new();
+        for batch in stages::batches(mapped, self.options.batch_size) {
+            let docs: Vec<_> = batch.iter().map(|m| m.doc.clone()).collect();
+            self.sink
+                .index_documents(datasource, &docs)
+                .with_context(|| format!("uploading {} documents to the index", docs.len()))?;
+            self.hooks.crash.point("documents uploaded");
+            report.indexed += docs.len() as u64;
+            acked.extend(batch.into_iter().map(|m| Acknowledged::new(m, now)));
+        }
+        Ok(acked)
+    }
+
+    /// Stage 5, checkpointed: the index has acknowledged everything before `cursor`.
+    fn checkpoint_page(
+        &mut self,
+        mode: CrawlMode,
+        acknowledged: Vec<Acknowledged>,
+        page_ids: Vec<String>,
+        cursor: &Option<String>,
+        report: &mut CrawlReport,
+    ) -> anyhow::Result<()> {
+        let mut meta = self.store.meta().clone();
+        let full = mode == CrawlMode::Full;
+        if full && let Some(p) = meta.full_in_progress.as_mut() {
+            p.cursor = cursor.clone();
+        }
+        let mut cleared: Vec<String> = std::mem::take(&mut report.recovered);
+        cleared.extend(acknowledged.iter().map(|a| a.id.clone()));
+        let checkpoint = Checkpoint {
+            upserts: acknowledged.into_iter().map(|a| (a.id, a.record)).collect(),
+            listed: if full { page_ids } else { Vec::new() },
+            cleared_failures: cleared,
+            meta,
+            ..Checkpoint::default()
+        };
+        self.commit(checkpoint)?;
+        self.hooks.observer.on(Event::Checkpointed(report));
+        Ok(())
+    }
+}
+
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<ConfigProblem>().is_some()
+            || c.downcast_ref::<SourceError>().map(|se| se.kind) == Some(ErrorKind::Config)
+    })
+}

@@ -1,0 +1,16 @@
+//! Host bindings for contract version 0.1.0 (`wit/v0.1.0`), and the versions they serve.
+
+use semver::Version;
+
+/// The oldest contract version these bindings serve.
+pub const MIN: Version = Version::new(0, 1, 0);
+/// The first version they do not serve (0.x minors are breaking).
+pub const NEXT_BREAKING: Version = Version::new(0, 2, 0);
+
+wasmtime::component::bindgen!({
+    path: "../../wit/v0.1.0",
+    world: "connector",
+    additional_derives: [PartialEq, Eq],
+});
+
+pub use connector::platform::{http, log, settings, types};
