@@ -246,34 +246,8 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Config> {
         let c = file.connector;
-        if c.name.is_empty()
-            || !c
-                .name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-        {
-            bail!(
-                "[connector] name `{}` must be letters, digits, `-` or `_` (it names the state file)",
-                c.name
-            );
-        }
-        let settings = c
-            .settings
-            .into_iter()
-            .map(|(k, v)| {
-                let s = match v {
-                    toml::Value::String(s) => s,
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Float(f) => f.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    other => bail!(
-                        "[connector.settings] `{k}` must be a string, number or boolean, not {}",
-                        other.type_str()
-                    ),
-                };
-                Ok((k, s))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        check_name(&c.name)?;
+        let settings = settings(c.settings)?;
         let l = c.limits;
         if l.memory_mb < 16 || l.memory_mb > 1024 {
             bail!("[connector.limits] memory_mb must be between 16 and 1024");
@@ -283,39 +257,8 @@ impl Config {
         }
         let mut upstreams = BTreeMap::new();
         for (name, u) in file.upstreams {
-            let base =
-                BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
-            egress::grant::check_private_network(
-                &name,
-                &base,
-                &u.base_url,
-                u.allow_private_network,
-            )
-            .map_err(|e| anyhow::anyhow!(e))?;
-            if let Some(r) = u.rate_per_second
-                && !(r > 0.0 && r.is_finite())
-            {
-                bail!("[upstreams.{name}] rate_per_second must be a positive number");
-            }
-            let mut credentials = Vec::new();
-            for (header, source) in u.credentials {
-                let value = env(&source.env).filter(|v| !v.is_empty()).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "[upstreams.{name}.credentials] `{header}` comes from the environment variable `{}`, which is not set; export it before running",
-                        source.env
-                    )
-                })?;
-                credentials.push((header, Secret::new(value)));
-            }
-            upstreams.insert(
-                name,
-                Upstream {
-                    base,
-                    rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
-                    allow_private_network: u.allow_private_network,
-                    credentials,
-                },
-            );
+            let upstream = upstream(&name, u, env)?;
+            upstreams.insert(name, upstream);
         }
         let g = file.glean;
         BaseUrl::parse(&g.base_url).context("[glean] base_url")?;
@@ -325,22 +268,7 @@ impl Config {
                 g.token_env
             )
         })?;
-        if file.crawl.concurrency == 0 || file.crawl.concurrency > 64 {
-            bail!("[crawl] concurrency must be between 1 and 64");
-        }
-        if file.crawl.batch_size == 0 || file.crawl.batch_size > 1000 {
-            bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
-        }
-        file.crawl
-            .limits
-            .validate()
-            .map_err(|e| anyhow::anyhow!(e))?;
-        if file.schedule.incremental_minutes == 0 || file.schedule.full_hours == 0 {
-            bail!("[schedule] incremental_minutes and full_hours must be positive");
-        }
-        if !(0.0..=1.0).contains(&file.crawl.max_delete_share) {
-            bail!("[crawl] max_delete_share must be between 0 and 1");
-        }
+        check_crawl(&file.crawl, &file.schedule)?;
         Ok(Config {
             name: c.name,
             component: c.component.map(|p| base_dir.join(p)),
@@ -365,6 +293,87 @@ impl Config {
             schedule: file.schedule,
         })
     }
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
+        bail!(
+            "[connector] name `{name}` must be letters, digits, `-` or `_` (it names the state file)"
+        );
+    }
+    Ok(())
+}
+
+/// Settings as the text values the connector reads.
+fn settings(raw: BTreeMap<String, toml::Value>) -> anyhow::Result<BTreeMap<String, String>> {
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => bail!(
+                    "[connector.settings] `{k}` must be a string, number or boolean, not {}",
+                    other.type_str()
+                ),
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+/// One upstream, validated, with its secrets resolved from `env`.
+fn upstream(
+    name: &str,
+    u: UpstreamSection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Upstream> {
+    let base = BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
+    egress::grant::check_private_network(name, &base, &u.base_url, u.allow_private_network)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(r) = u.rate_per_second
+        && !(r > 0.0 && r.is_finite())
+    {
+        bail!("[upstreams.{name}] rate_per_second must be a positive number");
+    }
+    let mut credentials = Vec::new();
+    for (header, source) in u.credentials {
+        let value = env(&source.env).filter(|v| !v.is_empty()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "[upstreams.{name}.credentials] `{header}` comes from the environment variable `{}`, which is not set; export it before running",
+                source.env
+            )
+        })?;
+        credentials.push((header, Secret::new(value)));
+    }
+    Ok(Upstream {
+        base,
+        rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
+        allow_private_network: u.allow_private_network,
+        credentials,
+    })
+}
+
+fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Result<()> {
+    if crawl.concurrency == 0 || crawl.concurrency > 64 {
+        bail!("[crawl] concurrency must be between 1 and 64");
+    }
+    if crawl.batch_size == 0 || crawl.batch_size > 1000 {
+        bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
+    }
+    crawl.limits.validate().map_err(|e| anyhow::anyhow!(e))?;
+    if schedule.incremental_minutes == 0 || schedule.full_hours == 0 {
+        bail!("[schedule] incremental_minutes and full_hours must be positive");
+    }
+    if !(0.0..=1.0).contains(&crawl.max_delete_share) {
+        bail!("[crawl] max_delete_share must be between 0 and 1");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

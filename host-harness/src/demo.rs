@@ -73,6 +73,15 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// A temporary state directory, removed however the demo ends.
+struct TempState(std::path::PathBuf);
+
+impl Drop for TempState {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// Runs the demo, printing as it goes.
 pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -96,11 +105,11 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     println!("mock Clari Copilot API  {}", clari.base_url());
     println!("mock Glean indexing API {}", glean.base_url());
 
-    let state_dir = std::env::temp_dir().join(format!("harness-demo-{}", std::process::id()));
+    let state = TempState(std::env::temp_dir().join(format!("harness-demo-{}", std::process::id())));
     let text = demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
-        &state_dir.display().to_string(),
+        &state.0.display().to_string(),
         options.rate_per_second,
     );
     let file = crate::config::parse_file(&text).context("the demo configuration")?;
@@ -111,10 +120,19 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         _ => None,
     };
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
+    let mut prepared = load(&config)?;
+    let datasource = prepared.info.name.clone();
+    crawls(&mut prepared, &clari, &glean, &datasource)?;
+    search_as_people(&glean, &datasource);
+    println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
 
+/// Loads the connector, saying how.
+fn load(config: &Config) -> anyhow::Result<setup::Prepared> {
     let runtime = crate::cached_runtime()?;
     let t = Instant::now();
-    let mut prepared = setup::prepare(&runtime, &config, GuestClock::System)?;
+    let prepared = setup::prepare(&runtime, config, GuestClock::System)?;
     println!(
         "loaded {} {} (contract {}, {} pooling allocator) in {:.2}s\n",
         prepared.info.display_name,
@@ -127,8 +145,16 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         },
         t.elapsed().as_secs_f64()
     );
-    let datasource = prepared.info.name.clone();
+    Ok(prepared)
+}
 
+/// A full crawl, changes at the source, an incremental crawl and a reconciling full crawl.
+fn crawls(
+    prepared: &mut setup::Prepared,
+    clari: &MockClari,
+    glean: &MockGlean,
+    datasource: &str,
+) -> anyhow::Result<()> {
     let facts = clari.control().calls();
     println!(
         "source workspace: {} calls ({} private, {} processed and eligible)\n",
@@ -139,11 +165,21 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
             .filter(|c| c.status == "POST_PROCESSING_DONE")
             .count()
     );
-
-    let full = crawl(&mut prepared, CrawlMode::Full)?;
+    let full = crawl(prepared, CrawlMode::Full)?;
     print!("{full}");
+    change_the_source(clari, glean, datasource)?;
+    let incremental = crawl(prepared, CrawlMode::Incremental)?;
+    print!("{incremental}");
+    println!(
+        "  (an incremental crawl sees what changed status; deletions need a complete listing, so a full crawl reconciles them)\n"
+    );
+    let reconcile = crawl(prepared, CrawlMode::Full)?;
+    print!("{reconcile}");
+    Ok(())
+}
 
-    // Life goes on at the source.
+/// Life goes on at the source: a new call, calls that finish processing, deleted calls.
+fn change_the_source(clari: &MockClari, glean: &MockGlean, datasource: &str) -> anyhow::Result<()> {
     let control = clari.control();
     let new_id = control.add_call(NewCall {
         status: "POST_PROCESSING_DONE".into(),
@@ -166,8 +202,8 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     for id in &finishing {
         control.set_status(id, "POST_PROCESSING_DONE")?;
     }
-    let indexed = glean.documents(&datasource);
-    let deleted: Vec<String> = indexed
+    let deleted: Vec<String> = glean
+        .documents(datasource)
         .iter()
         .rev()
         .take(3)
@@ -181,21 +217,16 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         finishing.len(),
         deleted.len()
     );
+    Ok(())
+}
 
-    let incremental = crawl(&mut prepared, CrawlMode::Incremental)?;
-    print!("{incremental}");
-    println!(
-        "  (an incremental crawl sees what changed status; deletions need a complete listing, so a full crawl reconciles them)\n"
-    );
-    let reconcile = crawl(&mut prepared, CrawlMode::Full)?;
-    print!("{reconcile}");
-
-    let docs = glean.documents(&datasource);
+/// Searches as someone on a private call, then as a colleague who was not on it.
+fn search_as_people(glean: &MockGlean, datasource: &str) {
+    let docs = glean.documents(datasource);
     println!(
         "\nindex now holds {} documents in datasource `{datasource}`\n",
         docs.len()
     );
-    // Search as a person: someone on a private call, then someone who was not.
     let private = docs
         .iter()
         .find(|d| render::access_label(d).starts_with("private") && d.title.is_some());
@@ -206,15 +237,15 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         .and_then(|u| u.email.clone());
     let (Some(private), Some(member)) = (private, member) else {
         println!("(no private call to search for)");
-        return Ok(());
+        return;
     };
     let outsider = glean
-        .users(&datasource)
+        .users(datasource)
         .into_iter()
         .map(|u| u.email)
         .find(|e| {
             !glean.check_access(
-                &datasource,
+                datasource,
                 "call",
                 private.id.as_deref().unwrap_or_default(),
                 e,
@@ -231,7 +262,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         query: query.clone(),
         page_size: Some(3),
         request_options: Some(glean_api::search::SearchRequestOptions {
-            datasource_filter: Some(datasource.clone()),
+            datasource_filter: Some(datasource.to_string()),
             facet_filters: Vec::new(),
         }),
     };
@@ -255,9 +286,6 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
             theirs.total_count
         );
     }
-    println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
-    std::fs::remove_dir_all(&state_dir).ok();
-    Ok(())
 }
 
 fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<CrawlReport> {

@@ -5,6 +5,7 @@
 //! demo and benchmark.
 
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod crash;
 pub mod demo;

@@ -12,45 +12,18 @@ use crawl_engine::{Crawler, StateMeta};
 use crate::config::ScheduleSection;
 use crate::setup::Prepared;
 
-/// A flag set by SIGINT or SIGTERM.
-pub fn stop_on_signals() -> Arc<AtomicBool> {
+/// A flag set by SIGINT or SIGTERM (with `signal-hook`): the running crawl stops at its next
+/// checkpoint.
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    match signal(SignalKind::terminate()) {
-                        Ok(mut term) => {
-                            tokio::select! {
-                                _ = tokio::signal::ctrl_c() => {},
-                                _ = term.recv() => {},
-                            }
-                        }
-                        Err(_) => {
-                            let _ = tokio::signal::ctrl_c().await;
-                        }
-                    }
-                }
-                #[cfg(not(unix))]
-                {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            });
-            eprintln!("stopping: finishing the current page and checkpointing…");
-            f.store(true, Ordering::SeqCst);
-        })
-        .ok();
-    flag
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, flag.clone())
+            .map_err(|e| anyhow::anyhow!("could not watch for signal {signal}: {e}"))?;
+        signal_hook::flag::register(signal, flag.clone())
+            .map_err(|e| anyhow::anyhow!("could not watch for signal {signal}: {e}"))?;
+    }
+    Ok(flag)
 }
 
 /// Which crawl is due at `now`, if any; otherwise how long until the next one.

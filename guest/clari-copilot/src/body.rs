@@ -231,12 +231,27 @@ fn action_items(call: &Call) -> Option<String> {
 
 fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<String> {
     let mut lines = Vec::new();
+    for (header, part) in [
+        ("Topics discussed:", topic_lines(call)),
+        ("Trackers:", tracker_lines(call)),
+        ("Transcript annotations:", annotation_lines(call, people)),
+        ("Bookmarks:", bookmark_lines(call, call_ms)),
+    ] {
+        if !part.is_empty() {
+            lines.push(header.to_string());
+            lines.extend(part);
+        }
+    }
+    section("Key moments", lines)
+}
+
+fn topic_lines(call: &Call) -> Vec<String> {
     let topics = call
         .summary
         .as_ref()
         .map(|s| s.topics_discussed.as_slice())
         .unwrap_or(&[]);
-    let topic_lines: Vec<String> = topics
+    topics
         .iter()
         .filter_map(|t| {
             let name = text(&t.name);
@@ -252,17 +267,16 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
                 None => format!("- {head}"),
             })
         })
-        .collect();
-    if !topic_lines.is_empty() {
-        lines.push("Topics discussed:".into());
-        lines.extend(topic_lines);
-    }
+        .collect()
+}
+
+fn tracker_lines(call: &Call) -> Vec<String> {
     let categories = call
         .metrics
         .as_ref()
         .map(|m| m.categories.as_slice())
         .unwrap_or(&[]);
-    let tracker_lines: Vec<String> = categories
+    categories
         .iter()
         .filter_map(|c| {
             let name = text(&c.name)?;
@@ -273,12 +287,11 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
                 None => format!("- {name}"),
             })
         })
-        .collect();
-    if !tracker_lines.is_empty() {
-        lines.push("Trackers:".into());
-        lines.extend(tracker_lines);
-    }
-    let mut annotation_lines = Vec::new();
+        .collect()
+}
+
+fn annotation_lines(call: &Call, people: &People) -> Vec<String> {
+    let mut out = Vec::new();
     for turn in &call.transcript {
         for a in &turn.annotations {
             let at = turn
@@ -286,7 +299,12 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
                 .map(|s| format!("[{}] ", time::offset(s)))
                 .unwrap_or_default();
             let who = people.speaker(turn.person_id);
-            let line = match a {
+            let quote = |p: &Option<String>| {
+                text(p)
+                    .map(|p| format!(": \"{}\"", one_line(p)))
+                    .unwrap_or_default()
+            };
+            out.push(match a {
                 Annotation::Tracker {
                     tracker,
                     phrase,
@@ -295,27 +313,19 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
                     let cat = text(category)
                         .map(|c| format!(" ({c})"))
                         .unwrap_or_default();
-                    let phrase = text(phrase)
-                        .map(|p| format!(": \"{}\"", one_line(p)))
-                        .unwrap_or_default();
-                    format!("- {at}Tracker {tracker}{cat}{phrase}, said by {who}")
+                    format!("- {at}Tracker {tracker}{cat}{}, said by {who}", quote(phrase))
                 }
                 Annotation::Label { label, phrase } => {
-                    let phrase = text(phrase)
-                        .map(|p| format!(": \"{}\"", one_line(p)))
-                        .unwrap_or_default();
-                    format!("- {at}AI label {label}{phrase}, said by {who}")
+                    format!("- {at}AI label {label}{}, said by {who}", quote(phrase))
                 }
-            };
-            annotation_lines.push(line);
+            });
         }
     }
-    if !annotation_lines.is_empty() {
-        lines.push("Transcript annotations:".into());
-        lines.extend(annotation_lines);
-    }
-    let bookmarks: Vec<String> = call
-        .bookmark_timestamps
+    out
+}
+
+fn bookmark_lines(call: &Call, call_ms: Option<i64>) -> Vec<String> {
+    call.bookmark_timestamps
         .iter()
         .filter_map(|b| match (time::parse_ms(b), call_ms) {
             (Some(at), Some(start)) if at >= start => Some(format!(
@@ -325,12 +335,7 @@ fn key_moments(call: &Call, people: &People, call_ms: Option<i64>) -> Option<Str
             (Some(at), _) => Some(format!("- {}", time::format_human(at))),
             (None, _) => None,
         })
-        .collect();
-    if !bookmarks.is_empty() {
-        lines.push("Bookmarks:".into());
-        lines.extend(bookmarks);
-    }
-    section("Key moments", lines)
+        .collect()
 }
 
 fn competitors(call: &Call, people: &People) -> Option<String> {

@@ -213,6 +213,7 @@ fn status(rng: &mut Rng, time: DateTime<Utc>, anchor: DateTime<Utc>) -> &'static
 }
 
 /// One generated call numbered `n`.
+// Longer than 80 lines on purpose: a generator that reads top to bottom as one call record, field by field, in the order of the API.
 pub fn call(
     rng: &mut Rng,
     n: usize,

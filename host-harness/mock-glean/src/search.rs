@@ -143,6 +143,7 @@ fn facets(config: &[&CustomDatasourceConfig], docs: &[&DocumentDefinition]) -> V
 }
 
 /// Runs `request` as the user `email`.
+// Longer than 80 lines on purpose: one search pass (permissions, filters, scoring, facets) that reads as the algorithm it is.
 pub fn search(index: &Index, request: &SearchRequest, email: &str) -> SearchResponse {
     let terms: Vec<String> = request
         .query

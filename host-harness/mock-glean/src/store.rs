@@ -240,6 +240,7 @@ impl Index {
     /// the last page closes it and deletes the documents no page carried — unless that is more
     /// than 20% of the index and `disableStaleDocumentDeletionCheck` is not set, in which case
     /// deletion pauses ("DELETION PAUSED" in the debug status).
+    // Longer than 80 lines on purpose: Glean's bulk-upload session rules in one place, checked in the order Glean documents them.
     pub fn bulk_documents(
         &mut self,
         datasource: &str,

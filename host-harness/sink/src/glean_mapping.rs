@@ -13,17 +13,7 @@ pub fn to_document(
     item: &types::Item,
     perms: &Permissions,
 ) -> anyhow::Result<DocumentDefinition> {
-    let permissions = match perms {
-        Permissions::AllUsers => {
-            json!({"allowAllDatasourceUsersAccess": true, "allowAnonymousAccess": false})
-        }
-        Permissions::Users(emails) if !emails.is_empty() => json!({
-            "allowedUsers": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
-            "allowAnonymousAccess": false,
-        }),
-        // No grant at all: visible to nobody.
-        _ => json!({"allowAnonymousAccess": false, "allowAllDatasourceUsersAccess": false}),
-    };
+    let permissions = permissions(perms);
     let mut doc = json!({
         "datasource": datasource,
         "objectType": item.object_type,
@@ -66,8 +56,35 @@ pub fn to_document(
     if !item.tags.is_empty() {
         obj.insert("tags".into(), json!(item.tags));
     }
-    let props: Vec<Value> = item
-        .properties
+    let props = custom_properties(&item.properties);
+    if !props.is_empty() {
+        obj.insert("customProperties".into(), Value::Array(props));
+    }
+    serde_json::from_value(doc).map_err(|e| {
+        anyhow::anyhow!(
+            "item `{}` does not form a valid Glean document: {e}",
+            item.id
+        )
+    })
+}
+
+/// Glean's permissions for `perms`: no grant at all means visible to nobody.
+fn permissions(perms: &Permissions) -> Value {
+    match perms {
+        Permissions::AllUsers => {
+            json!({"allowAllDatasourceUsersAccess": true, "allowAnonymousAccess": false})
+        }
+        Permissions::Users(emails) if !emails.is_empty() => json!({
+            "allowedUsers": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
+            "allowAnonymousAccess": false,
+        }),
+        _ => json!({"allowAnonymousAccess": false, "allowAllDatasourceUsersAccess": false}),
+    }
+}
+
+/// Glean's custom properties; empty values are left out.
+fn custom_properties(properties: &[types::Property]) -> Vec<Value> {
+    properties
         .iter()
         .filter_map(|p| {
             let value = match &p.value {
@@ -81,16 +98,7 @@ pub fn to_document(
             };
             Some(json!({"name": p.name, "value": value}))
         })
-        .collect();
-    if !props.is_empty() {
-        obj.insert("customProperties".into(), Value::Array(props));
-    }
-    serde_json::from_value(doc).map_err(|e| {
-        anyhow::anyhow!(
-            "item `{}` does not form a valid Glean document: {e}",
-            item.id
-        )
-    })
+        .collect()
 }
 
 /// The datasource configuration for a connector.

@@ -89,6 +89,14 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Moves the write-ahead log into the database file (SQLite also does this on its own
+    /// every 1,000 pages).
+    pub fn settle(&self) -> anyhow::Result<()> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .with_context(|| format!("checkpointing {}", self.path.display()))
+    }
+
     /// The weekly budget as written now (not as of opening).
     pub fn current_budget(&self) -> anyhow::Result<BudgetUsage> {
         Ok(meta_get(&self.conn, "budget")?.unwrap_or_default())

@@ -1,0 +1,94 @@
+//! `harness crawl`: one crawl from a configuration file, optionally recording or replaying the
+//! connector's traffic, or writing documents to a directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use crawl_engine::Crawler;
+use crawl_engine::types::CrawlMode;
+use egress::Tape;
+use egress::tape::{Player, Recorder};
+use wasm_runtime::GuestClock;
+
+use crate::config::Config;
+use crate::setup;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// Apply deletions even above the brake (`max_delete_share`).
+    #[arg(long)]
+    allow_mass_delete: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Record the connector's HTTP traffic (no secrets) to this file.
+    #[arg(long, conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Answer the connector's HTTP requests from a recording: no network, no credentials.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Write documents as JSON files to this directory instead of the Glean API.
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    // A replay needs no credentials: nothing reaches the network.
+    let replaying = a.replay.is_some();
+    let env = move |k: &str| {
+        super::env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()))
+    };
+    let config = Config::load(&a.config, &env)?;
+    let runtime = crate::cached_runtime()?;
+    let now = chrono::Utc::now().timestamp();
+    let tape = match (&a.record, &a.replay) {
+        (Some(path), _) => Tape::Record(Recorder::create(path, now)?),
+        (_, Some(path)) => Tape::Replay(Player::open(path)?),
+        _ => Tape::Off,
+    };
+    // A recording fixes the guest clock so that a replay asks the very same questions.
+    let clock = if a.record.is_some() {
+        GuestClock::Fixed(now)
+    } else {
+        GuestClock::System
+    };
+    let options = setup::RunOptions {
+        clock,
+        tape,
+        output_dir: a.output_dir,
+    };
+    let mut p = setup::prepare_with(&runtime, &config, options)?;
+    p.options.allow_mass_delete = a.allow_mass_delete;
+    let mode = match a.mode {
+        Mode::Full => CrawlMode::Full,
+        Mode::Incremental => CrawlMode::Incremental,
+    };
+    let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
+        .with_hooks(crate::progress::hooks())
+        .run(mode)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("the report as JSON")?
+        );
+    } else {
+        print!("{report}");
+    }
+    if !report.completed {
+        anyhow::bail!(
+            "the crawl stopped before its end; the next run resumes from the last checkpoint"
+        );
+    }
+    Ok(())
+}

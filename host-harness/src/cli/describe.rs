@@ -1,0 +1,34 @@
+//! `harness describe`: what a connector component declares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egress::Egress;
+use wasm_runtime::{ConnectorInstance, GuestClock};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The component file; default: the Clari Copilot connector built with the harness.
+    #[arg(long)]
+    component: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let path = match a.component {
+        Some(p) => p,
+        None => crate::clari_copilot_component()?,
+    };
+    let runtime = crate::cached_runtime()?;
+    let compiled = runtime.load_file(&path)?;
+    let instance = ConnectorInstance::new(
+        compiled,
+        Arc::new(Egress::new(Vec::new(), Default::default(), Default::default())),
+        Default::default(),
+        Default::default(),
+        GuestClock::System,
+        "describe",
+    );
+    let info = crawl_engine::Source::describe(&instance)?;
+    println!("{}", crate::describe_json(&info));
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The `harness` command line: one module per command, each with its own arguments and `run`.
+//! `main.rs` only parses and dispatches.
+
+pub mod bench;
+pub mod check;
+pub mod crawl;
+pub mod demo;
+pub mod describe;
+pub mod mocks;
+pub mod run;
+pub mod status;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "harness",
+    version,
+    about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot and Glean APIs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Crawl a generated workspace on embedded mock servers, end to end, and print the results.
+    Demo(demo::Args),
+    /// The crawl benchmark: a full crawl on the mock at Clari's rate limit, with added latency.
+    Bench(bench::Args),
+    /// The checkpoint benchmark: the cost of one checkpoint as the index grows.
+    BenchCheckpoint(bench::CheckpointArgs),
+    /// One crawl with the connector and index named in a configuration file.
+    Crawl(crawl::Args),
+    /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
+    Run(run::Args),
+    /// What the last crawls did, what failed and why, held deletions, API budget.
+    Status(status::Args),
+    /// Check the configuration and the connector's credentials, without crawling.
+    Check(check::Args),
+    /// Print what a connector component declares (name, upstreams, object types).
+    Describe(describe::Args),
+    /// Serve the mock Clari Copilot API.
+    MockClari(mocks::ClariArgs),
+    /// Serve the mock Glean indexing API.
+    MockGlean(mocks::GleanArgs),
+}
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::BenchCheckpoint(a) => bench::run_checkpoint(a),
+        Command::Crawl(a) => crawl::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Describe(a) => describe::run(a),
+        Command::MockClari(a) => mocks::run_clari(a),
+        Command::MockGlean(a) => mocks::run_glean(a),
+    }
+}
+
+/// An environment variable, if set.
+pub fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}

@@ -1,0 +1,26 @@
+//! `harness run`: crawl on the configured schedule until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+
+use wasm_runtime::GuestClock;
+
+use crate::config::Config;
+use crate::{schedule, setup};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let config = Config::load(&a.config, &super::env)?;
+    let runtime = crate::cached_runtime()?;
+    let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
+    let stop = schedule::stop_on_signals()?;
+    println!(
+        "running {}: incremental crawls every {} min, full crawls every {} h; Ctrl-C to stop",
+        config.name, config.schedule.incremental_minutes, config.schedule.full_hours
+    );
+    schedule::run(&mut p, &config.schedule, stop)
+}
