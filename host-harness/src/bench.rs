@@ -123,10 +123,13 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
             })
             .collect()
     };
-    println!("checkpoint benchmark: {checkpoints} checkpoints of 25 changed documents each, SQLite state store");
+    println!(
+        "checkpoint benchmark: {checkpoints} checkpoints of 25 changed documents each, SQLite state store"
+    );
     let mut base: Option<f64> = None;
     for &size in sizes {
-        let dir = std::env::temp_dir().join(format!("harness-bench-cp-{}-{size}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("harness-bench-cp-{}-{size}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
         let mut store = state_store::SqliteStore::open(&dir, "bench")?;
         let meta = StateMeta {

@@ -105,7 +105,8 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     println!("mock Clari Copilot API  {}", clari.base_url());
     println!("mock Glean indexing API {}", glean.base_url());
 
-    let state = TempState(std::env::temp_dir().join(format!("harness-demo-{}", std::process::id())));
+    let state =
+        TempState(std::env::temp_dir().join(format!("harness-demo-{}", std::process::id())));
     let text = demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),

@@ -1,88 +1,25 @@
 //! End to end: the real Clari Copilot component in the real host, crawling the mock Clari
 //! Copilot API into the mock Glean indexing API.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 
-use chrono::{DateTime, Utc};
-use host_harness::config::Config;
+use common::{DATASOURCE, World, WorldBuilder};
+use host_harness::crawl::CrawlReport;
 use host_harness::crawl::types::CrawlMode;
-use host_harness::crawl::{CrawlReport, Crawler};
-use host_harness::demo::demo_config_toml;
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{self, Prepared};
-use mock_clari::{MockClari, MockClariConfig, NewCall};
-use mock_glean::{MockGlean, MockGleanConfig};
-use tempfile::TempDir;
+use mock_clari::{MockClariConfig, NewCall};
+use mock_glean::MockGleanConfig;
 
-const DATASOURCE: &str = "claricopilot";
-
-struct World {
-    clari: MockClari,
-    glean: MockGlean,
-    prepared: Prepared,
-    anchor: DateTime<Utc>,
-    _state: TempDir,
-}
-
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
+/// The workspace's "now" is the real now: the mock stamps changes with its clock (the anchor
+/// plus elapsed time) and the connector lists up to the guest's clock, so both must advance
+/// together for an incremental crawl to see a change.
 fn world(name: &str, calls: usize) -> World {
-    // The workspace's "now" is the real now: the mock stamps changes with its clock (the
-    // anchor plus elapsed time) and the connector lists up to the guest's clock, so both must
-    // advance together for an incremental crawl to see a change.
-    let anchor: DateTime<Utc> = Utc::now();
-    let clari_config = MockClariConfig {
-        seed: 7,
-        calls,
-        anchor,
-        ..MockClariConfig::default()
-    };
-    let key = clari_config.api_key.clone();
-    let password = clari_config.api_password.clone();
-    let clari = MockClari::spawn(loopback(), clari_config).unwrap();
-    let glean_config = MockGleanConfig::default();
-    let token = glean_config.token.clone();
-    let glean = MockGlean::spawn(loopback(), glean_config).unwrap();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("e2e-{name}-"))
-        .tempdir()
-        .unwrap();
-    let text = demo_config_toml(
-        &clari.base_url(),
-        &glean.base_url(),
-        &dir.path().display().to_string(),
-        1000.0,
-    );
-    let env = move |k: &str| match k {
-        "CLARI_API_KEY" => Some(key.clone()),
-        "CLARI_API_PASSWORD" => Some(password.clone()),
-        "GLEAN_INDEXING_TOKEN" => Some(token.clone()),
-        _ => None,
-    };
-    let config = Config::from_file(toml_parse(&text), std::path::Path::new("."), &env).unwrap();
-    let runtime = host_harness::cached_runtime().unwrap();
-    let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
-    World {
-        clari,
-        glean,
-        prepared,
-        anchor,
-        _state: dir,
-    }
-}
-
-fn toml_parse(text: &str) -> host_harness::config::ConfigFile {
-    host_harness::config::parse_file(text).unwrap()
+    WorldBuilder::new(name, calls).seed(7).build()
 }
 
 fn crawl(w: &mut World, mode: CrawlMode) -> CrawlReport {
-    let p = &mut w.prepared;
-    Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
-        .run(mode)
-        .unwrap()
+    w.crawl(mode, false)
 }
 
 #[test]
@@ -238,7 +175,7 @@ fn secrets_never_reach_state_or_documents() {
     crawl(&mut w, CrawlMode::Full);
     // Every file of the state directory: the database and its write-ahead log.
     let mut state = String::new();
-    for entry in std::fs::read_dir(w._state.path()).unwrap() {
+    for entry in std::fs::read_dir(&w.dir).unwrap() {
         state.push_str(&String::from_utf8_lossy(
             &std::fs::read(entry.unwrap().path()).unwrap(),
         ));

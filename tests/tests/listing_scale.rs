@@ -2,12 +2,14 @@
 //! past Clari's `skip` cap of 10,000, is listed by the real component through the real host,
 //! every call exactly once.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use chrono::Utc;
-use host_harness::config::{Config, parse_file};
-use host_harness::demo::demo_config_toml;
+use common::WorldBuilder;
+use host_harness::config::Config;
 use host_harness::runtime::GuestClock;
 use host_harness::runtime::types::{ChangeState, CrawlMode, ListingNext};
 use mock_clari::{MockClari, MockClariConfig};
@@ -30,24 +32,11 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
         .prefix("e2e-scale-")
         .tempdir()
         .unwrap();
-    let text = demo_config_toml(
-        &clari.base_url(),
-        "http://127.0.0.1:9",
-        &dir.path().display().to_string(),
-        10_000.0,
-    )
-    .replace(
-        "history_months = 12",
-        "history_months = 12\npage_size = 100",
-    );
-    let defaults = MockClariConfig::default();
-    let env = move |k: &str| match k {
-        "CLARI_API_KEY" => Some(defaults.api_key.clone()),
-        "CLARI_API_PASSWORD" => Some(defaults.api_password.clone()),
-        _ => Some("unused".to_string()),
-    };
-    let config =
-        Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
+    let file = WorldBuilder::new("scale", calls)
+        .rate(Some(10_000.0))
+        .setting("page_size", toml::Value::Integer(100))
+        .config_file(&clari.base_url(), "http://127.0.0.1:9", dir.path());
+    let config = Config::from_file(file, std::path::Path::new("."), &common::env).unwrap();
     let runtime = host_harness::cached_runtime().unwrap();
     let p = host_harness::setup::prepare(&runtime, &config, GuestClock::System).unwrap();
 

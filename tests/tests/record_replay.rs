@@ -2,14 +2,16 @@
 //! (no secrets on the tape), then replayed twice with the mocks gone and no credentials; both
 //! replays write byte-identical documents, the same the recorded crawl produced.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use host_harness::config::{Config, parse_file};
+use common::WorldBuilder;
+use host_harness::config::Config;
 use host_harness::crawl::Crawler;
 use host_harness::crawl::types::CrawlMode;
-use host_harness::demo::demo_config_toml;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::{Player, Recorder};
 use host_harness::runtime::GuestClock;
@@ -20,19 +22,15 @@ const KEY: &str = "SENTINEL-KEY-4f1c9e";
 const PASSWORD: &str = "SENTINEL-PASSWORD-77ab02";
 
 fn config(clari: &str, dir: &Path, secrets: bool) -> Config {
-    let text = demo_config_toml(
-        clari,
-        "http://127.0.0.1:9",
-        &dir.join("state").display().to_string(),
-        1000.0,
-    );
+    let file =
+        WorldBuilder::new("replay", 0).config_file(clari, "http://127.0.0.1:9", &dir.join("state"));
     let env = move |k: &str| match (k, secrets) {
         ("CLARI_API_KEY", true) => Some(KEY.to_string()),
         ("CLARI_API_PASSWORD", true) => Some(PASSWORD.to_string()),
         // A replay needs no secret; the harness CLI fills placeholders the same way.
         _ => Some("not-a-secret".to_string()),
     };
-    Config::from_file(parse_file(&text).unwrap(), Path::new("."), &env).unwrap()
+    Config::from_file(file, Path::new("."), &env).unwrap()
 }
 
 fn crawl(config: &Config, tape: Tape, out: &Path) {

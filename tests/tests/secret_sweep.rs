@@ -2,14 +2,16 @@
 //! a wrong password — and every output is searched for them: reports (text and JSON), errors,
 //! the state database, the indexed documents and a recording tape. None may hold a secret.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::Utc;
-use host_harness::config::{Config, parse_file};
+use common::WorldBuilder;
+use host_harness::config::Config;
 use host_harness::crawl::Crawler;
 use host_harness::crawl::types::CrawlMode;
-use host_harness::demo::demo_config_toml;
 use host_harness::egress::Tape;
 use host_harness::egress::tape::Recorder;
 use host_harness::runtime::GuestClock;
@@ -64,18 +66,14 @@ fn no_output_ever_holds_a_secret() {
 
     for (name, password) in [("good", PASSWORD), ("wrong", "SENTINEL-WRONG-PASSWORD-x")] {
         let state = root.join(name);
-        let text = demo_config_toml(
-            &clari.base_url(),
-            &glean.base_url(),
-            &state.display().to_string(),
-            1000.0,
-        );
+        let file =
+            WorldBuilder::new("sweep", 0).config_file(&clari.base_url(), &glean.base_url(), &state);
         let env = move |k: &str| match k {
             "CLARI_API_KEY" => Some(KEY.to_string()),
             "CLARI_API_PASSWORD" => Some(password.to_string()),
             _ => Some(TOKEN.to_string()),
         };
-        let config = Config::from_file(parse_file(&text).unwrap(), Path::new("."), &env).unwrap();
+        let config = Config::from_file(file, Path::new("."), &env).unwrap();
         outputs.push_str(&format!("{config:?}"));
         let tape = root.join(format!("{name}.tape"));
         let runtime = host_harness::cached_runtime().unwrap();

@@ -313,7 +313,10 @@ fn annotation_lines(call: &Call, people: &People) -> Vec<String> {
                     let cat = text(category)
                         .map(|c| format!(" ({c})"))
                         .unwrap_or_default();
-                    format!("- {at}Tracker {tracker}{cat}{}, said by {who}", quote(phrase))
+                    format!(
+                        "- {at}Tracker {tracker}{cat}{}, said by {who}",
+                        quote(phrase)
+                    )
                 }
                 Annotation::Label { label, phrase } => {
                     format!("- {at}AI label {label}{}, said by {who}", quote(phrase))

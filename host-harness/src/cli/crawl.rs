@@ -46,9 +46,8 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     // A replay needs no credentials: nothing reaches the network.
     let replaying = a.replay.is_some();
-    let env = move |k: &str| {
-        super::env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()))
-    };
+    let env =
+        move |k: &str| super::env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()));
     let config = Config::load(&a.config, &env)?;
     let runtime = crate::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();

@@ -22,7 +22,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let compiled = runtime.load_file(&path)?;
     let instance = ConnectorInstance::new(
         compiled,
-        Arc::new(Egress::new(Vec::new(), Default::default(), Default::default())),
+        Arc::new(Egress::new(
+            Vec::new(),
+            Default::default(),
+            Default::default(),
+        )),
         Default::default(),
         Default::default(),
         GuestClock::System,

@@ -52,6 +52,17 @@ impl WorldBuilder {
         }
     }
 
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.clari.seed = seed;
+        self
+    }
+
+    /// A connector setting, as `[connector.settings]` would hold it.
+    pub fn setting(mut self, key: &str, value: toml::Value) -> Self {
+        self.settings.insert(key.into(), value);
+        self
+    }
+
     pub fn rate(mut self, rate: Option<f64>) -> Self {
         self.rate_per_second = rate;
         self
@@ -116,6 +127,7 @@ impl WorldBuilder {
         let runtime = host_harness::cached_runtime().unwrap();
         let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
         World {
+            anchor: self.clari.anchor,
             clari,
             glean,
             prepared,
@@ -135,6 +147,8 @@ pub fn env(k: &str) -> Option<String> {
 }
 
 pub struct World {
+    /// The mock's "now" when it started: the real now.
+    pub anchor: chrono::DateTime<chrono::Utc>,
     pub clari: MockClari,
     pub glean: MockGlean,
     pub prepared: Prepared,
