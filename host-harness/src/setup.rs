@@ -14,13 +14,13 @@ use egress::grant::{self, Configured, Declared};
 use egress::{Egress, EgressLimits, Redactor, Tape};
 use index_sink::{DirIndex, GleanIndex};
 use state_store::{BudgetWriter, SqliteStore};
-use wasm_runtime::{ConnectorInstance, GuestClock, Runtime};
+use wasm_runtime::{WasmSource, GuestClock, Runtime};
 
 use crate::config::Config;
 
 /// Everything a crawl needs.
 pub struct Prepared {
-    pub connector: ConnectorInstance,
+    pub connector: WasmSource,
     pub info: ConnectorInfo,
     pub index: Box<dyn Sink>,
     pub store: Box<dyn StateStore>,
@@ -84,7 +84,7 @@ fn describe(
     let compiled = runtime
         .load_file(&path)
         .with_context(|| format!("loading the connector {}", path.display()))?;
-    let probe = ConnectorInstance::new(
+    let probe = WasmSource::new(
         compiled.clone(),
         Arc::new(Egress::new(
             Vec::new(),
@@ -191,7 +191,7 @@ pub fn prepare_with(
         Box::new(store)
     };
     let egress = Arc::new(egress.with_tape(run.tape));
-    let connector = ConnectorInstance::new(
+    let connector = WasmSource::new(
         compiled,
         egress,
         config.settings.clone(),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use host_harness::egress::{Egress, EgressLimits, Redactor};
 use host_harness::runtime::types::{AccessFacts, CrawlMode, Visibility};
-use host_harness::runtime::{CallError, ConnectorInstance, GuestClock, SandboxLimits};
+use host_harness::runtime::{CallError, WasmSource, GuestClock, SandboxLimits};
 
-fn probe(settings: &[(&str, &str)], limits: SandboxLimits) -> ConnectorInstance {
+fn probe(settings: &[(&str, &str)], limits: SandboxLimits) -> WasmSource {
     let rt = host_harness::cached_runtime().unwrap();
     let compiled = rt
         .load_file(&host_harness::probe_component().unwrap())
@@ -17,7 +17,7 @@ fn probe(settings: &[(&str, &str)], limits: SandboxLimits) -> ConnectorInstance 
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    ConnectorInstance::new(
+    WasmSource::new(
         compiled,
         Arc::new(Egress::new(
             Vec::new(),

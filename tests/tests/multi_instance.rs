@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e_tests::RecordingServer;
 use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use host_harness::runtime::{CallError, ConnectorInstance, GuestClock, Runtime, SandboxLimits};
+use host_harness::runtime::{CallError, WasmSource, GuestClock, Runtime, SandboxLimits};
 
 fn instance(
     rt: &Runtime,
@@ -16,7 +16,7 @@ fn instance(
     secret: &str,
     action: &str,
     limits: SandboxLimits,
-) -> ConnectorInstance {
+) -> WasmSource {
     let compiled = rt
         .load_file(&host_harness::probe_component().unwrap())
         .unwrap();
@@ -36,7 +36,7 @@ fn instance(
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    ConnectorInstance::new(
+    WasmSource::new(
         compiled,
         Arc::new(egress),
         settings,

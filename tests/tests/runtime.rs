@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use e2e_tests::RecordingServer;
 use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
 use host_harness::runtime::{
-    CallError, ConnectorInstance, GuestClock, LoadError, Runtime, SandboxLimits,
+    CallError, WasmSource, GuestClock, LoadError, Runtime, SandboxLimits,
 };
 
 const SECRET: &str = "sentinel-secret-7f3a9c";
@@ -18,7 +18,7 @@ fn probe(
     base_url: &str,
     settings: &[(&str, &str)],
     limits: SandboxLimits,
-) -> ConnectorInstance {
+) -> WasmSource {
     let compiled = runtime
         .load_file(&host_harness::probe_component().expect("probe component"))
         .expect("probe loads");
@@ -38,7 +38,7 @@ fn probe(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    ConnectorInstance::new(
+    WasmSource::new(
         compiled,
         Arc::new(egress),
         settings,
@@ -244,7 +244,7 @@ fn randomness_is_the_hosts_and_repeatable_under_a_fixed_clock() {
         let compiled = rt
             .load_file(&host_harness::probe_component().unwrap())
             .unwrap();
-        let p = ConnectorInstance::new(
+        let p = WasmSource::new(
             compiled,
             Arc::new(Egress::new(
                 Vec::new(),

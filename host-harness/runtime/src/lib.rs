@@ -331,10 +331,11 @@ impl CallError {
     }
 }
 
-/// A configured connector instance: a compiled component plus its egress, settings, limits
-/// and clock. Every export call gets a fresh instance.
+/// A configured wasm connector as the engine's source: a compiled component plus its egress,
+/// settings, limits and clock. It keeps no instance: every export call instantiates the
+/// component afresh from the cached `InstancePre`, and the instance dies with the call.
 #[derive(Clone)]
-pub struct ConnectorInstance {
+pub struct WasmSource {
     compiled: Arc<CompiledConnector>,
     egress: Arc<Egress>,
     settings: Arc<BTreeMap<String, String>>,
@@ -343,9 +344,9 @@ pub struct ConnectorInstance {
     name: Arc<str>,
 }
 
-impl fmt::Debug for ConnectorInstance {
+impl fmt::Debug for WasmSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectorInstance")
+        f.debug_struct("WasmSource")
             .field("name", &self.name)
             .field("compiled", &self.compiled)
             .field("limits", &self.limits)
@@ -353,7 +354,7 @@ impl fmt::Debug for ConnectorInstance {
     }
 }
 
-impl ConnectorInstance {
+impl WasmSource {
     pub fn new(
         compiled: Arc<CompiledConnector>,
         egress: Arc<Egress>,
@@ -362,7 +363,7 @@ impl ConnectorInstance {
         clock: GuestClock,
         name: &str,
     ) -> Self {
-        ConnectorInstance {
+        WasmSource {
             compiled,
             egress,
             settings: Arc::new(settings),

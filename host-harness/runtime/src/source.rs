@@ -1,11 +1,11 @@
 //! The wasm connector as the engine's [`Source`]: each export call runs in a fresh instance
-//! ([`ConnectorInstance`]), and its generated WIT types become the engine's plain types here.
+//! ([`WasmSource`]), and its generated WIT types become the engine's plain types here.
 
 use crawl_engine::types as plain;
 use crawl_engine::{Source, SourceError};
 
 use crate::bindings::types as wit;
-use crate::{CallError, ConnectorInstance};
+use crate::{CallError, WasmSource};
 
 impl From<CallError> for SourceError {
     fn from(e: CallError) -> Self {
@@ -165,39 +165,39 @@ pub fn info(i: wit::ConnectorInfo) -> plain::ConnectorInfo {
     }
 }
 
-impl Source for ConnectorInstance {
+impl Source for WasmSource {
     fn describe(&self) -> Result<plain::ConnectorInfo, SourceError> {
-        Ok(info(ConnectorInstance::describe(self)?))
+        Ok(info(WasmSource::describe(self)?))
     }
     fn check(&self) -> Result<(), SourceError> {
-        Ok(ConnectorInstance::check(self)?)
+        Ok(WasmSource::check(self)?)
     }
     fn list_changes(
         &self,
         m: plain::CrawlMode,
         cursor: Option<&str>,
     ) -> Result<plain::ChangePage, SourceError> {
-        Ok(page(ConnectorInstance::list_changes(
+        Ok(page(WasmSource::list_changes(
             self,
             mode(m),
             cursor,
         )?))
     }
     fn fetch_item(&self, id: &str, v: plain::Visibility) -> Result<plain::Item, SourceError> {
-        Ok(item(ConnectorInstance::fetch_item(
+        Ok(item(WasmSource::fetch_item(
             self,
             id,
             visibility_to_wit(v),
         )?))
     }
     fn map_permissions(&self, f: &plain::AccessFacts) -> Result<plain::Permissions, SourceError> {
-        Ok(permissions(ConnectorInstance::map_permissions(
+        Ok(permissions(WasmSource::map_permissions(
             self,
             &facts_to_wit(f),
         )?))
     }
     fn list_users(&self, cursor: Option<&str>) -> Result<plain::UserPage, SourceError> {
-        let p = ConnectorInstance::list_users(self, cursor)?;
+        let p = WasmSource::list_users(self, cursor)?;
         Ok(plain::UserPage {
             users: p
                 .users

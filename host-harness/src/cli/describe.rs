@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use egress::Egress;
-use wasm_runtime::{ConnectorInstance, GuestClock};
+use wasm_runtime::{WasmSource, GuestClock};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let runtime = crate::cached_runtime()?;
     let compiled = runtime.load_file(&path)?;
-    let instance = ConnectorInstance::new(
+    let instance = WasmSource::new(
         compiled,
         Arc::new(Egress::new(
             Vec::new(),
