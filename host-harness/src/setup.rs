@@ -14,7 +14,7 @@ use egress::grant::{self, Configured, Declared};
 use egress::{Egress, EgressLimits, Redactor, Tape};
 use index_sink::{DirIndex, GleanIndex};
 use state_store::{BudgetWriter, SqliteStore};
-use wasm_runtime::{WasmSource, GuestClock, Runtime};
+use wasm_runtime::{GuestClock, Runtime, WasmSource};
 
 use crate::config::Config;
 

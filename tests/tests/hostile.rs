@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use host_harness::egress::{Egress, EgressLimits, Redactor};
 use host_harness::runtime::types::{AccessFacts, CrawlMode, Visibility};
-use host_harness::runtime::{CallError, WasmSource, GuestClock, SandboxLimits};
+use host_harness::runtime::{CallError, GuestClock, SandboxLimits, WasmSource};
 
 fn probe(settings: &[(&str, &str)], limits: SandboxLimits) -> WasmSource {
     let rt = host_harness::cached_runtime().unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use e2e_tests::RecordingServer;
 use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use host_harness::runtime::{CallError, WasmSource, GuestClock, Runtime, SandboxLimits};
+use host_harness::runtime::{CallError, GuestClock, Runtime, SandboxLimits, WasmSource};
 
 fn instance(
     rt: &Runtime,

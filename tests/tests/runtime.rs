@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::RecordingServer;
 use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use host_harness::runtime::{
-    CallError, WasmSource, GuestClock, LoadError, Runtime, SandboxLimits,
-};
+use host_harness::runtime::{CallError, GuestClock, LoadError, Runtime, SandboxLimits, WasmSource};
 
 const SECRET: &str = "sentinel-secret-7f3a9c";
 

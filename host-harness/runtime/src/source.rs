@@ -177,11 +177,7 @@ impl Source for WasmSource {
         m: plain::CrawlMode,
         cursor: Option<&str>,
     ) -> Result<plain::ChangePage, SourceError> {
-        Ok(page(WasmSource::list_changes(
-            self,
-            mode(m),
-            cursor,
-        )?))
+        Ok(page(WasmSource::list_changes(self, mode(m), cursor)?))
     }
     fn fetch_item(&self, id: &str, v: plain::Visibility) -> Result<plain::Item, SourceError> {
         Ok(item(WasmSource::fetch_item(

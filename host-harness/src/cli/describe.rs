@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use egress::Egress;
-use wasm_runtime::{WasmSource, GuestClock};
+use wasm_runtime::{GuestClock, WasmSource};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -61,9 +61,13 @@ impl SqliteStore {
         )
         .and_then(|()| conn.execute_batch(SCHEMA))
         .map_err(|e| corrupt(&path, e))?;
-        let version = meta_get::<u32>(&conn, "version")
+        let mut version = meta_get::<u32>(&conn, "version")
             .map_err(|e| corrupt(&path, e))?
             .unwrap_or(STATE_VERSION);
+        if version == 1 {
+            migrate_from_1(&conn).map_err(|e| corrupt(&path, e))?;
+            version = STATE_VERSION;
+        }
         if version != STATE_VERSION {
             anyhow::bail!(
                 "the state database {} has version {version}, this harness reads version {STATE_VERSION}; \
@@ -101,6 +105,23 @@ impl SqliteStore {
     pub fn current_budget(&self) -> anyhow::Result<BudgetUsage> {
         Ok(meta_get(&self.conn, "budget")?.unwrap_or_default())
     }
+}
+
+/// Version 1 kept the meta in separate keys; version 2 keeps them in one `state` row. The
+/// tables are the same.
+fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    let meta = StateMeta {
+        incremental_cursor: meta_get(conn, "incremental_cursor")?,
+        full_in_progress: meta_get(conn, "full_in_progress")?,
+        last_full: meta_get(conn, "last_full")?,
+        last_incremental: meta_get(conn, "last_incremental")?,
+        recent_deletions: meta_get(conn, "recent_deletions")?.unwrap_or_default(),
+    };
+    let tx = conn.unchecked_transaction()?;
+    meta_put(&tx, "state", &meta)?;
+    meta_put(&tx, "version", &STATE_VERSION)?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn meta_get<T: serde::de::DeserializeOwned>(
@@ -389,6 +410,43 @@ mod tests {
         .unwrap();
         let e = SqliteStore::open(&dir, "x").unwrap_err();
         assert!(format!("{e:#}").contains("unreadable"), "{e:#}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_without_loss() {
+        let dir = std::env::temp_dir().join(format!("store-v1-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.state.sqlite");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            for (k, v) in [
+                ("version", "1"),
+                ("incremental_cursor", "\"cur\""),
+                ("full_in_progress", r#"{"cursor":"p3","started_at":9}"#),
+                ("budget", r#"{"week_start":1795305600,"requests":7}"#),
+            ] {
+                c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", (k, v))
+                    .unwrap();
+            }
+            c.execute("INSERT INTO documents VALUES ('a', 'call', 'h', 1)", [])
+                .unwrap();
+        }
+        let s = SqliteStore::open(&dir, "old").unwrap();
+        assert_eq!(s.meta().incremental_cursor.as_deref(), Some("cur"));
+        assert_eq!(
+            s.meta()
+                .full_in_progress
+                .as_ref()
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("p3")
+        );
+        assert_eq!(s.budget.requests, 7);
+        assert_eq!(s.document_count().unwrap(), 1);
         std::fs::remove_dir_all(&dir).ok();
     }
 
