@@ -36,11 +36,13 @@ fn main() {
         println!("cargo:rustc-env={var}={}", artifact.display());
     }
 
-    if std::env::var_os("HARNESS_SKIP_GUEST_BUILD").is_some() {
-        println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT_ERROR=");
-        return;
-    }
-    let error = match build_guest(&workspace, &target_dir) {
+    let built = if std::env::var_os("HARNESS_SKIP_GUEST_BUILD").is_some() {
+        Err("HARNESS_SKIP_GUEST_BUILD is set".to_string())
+    } else {
+        build_guest(&workspace, &target_dir)
+    };
+    let built = built.and_then(|()| stamp_metadata(&workspace, &target_dir));
+    let error = match built {
         Ok(()) => String::new(),
         Err(e) => {
             println!("cargo:warning=the Clari Copilot component was not built: {e}");
@@ -48,6 +50,90 @@ fn main() {
         }
     };
     println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT_ERROR={error}");
+    embed_component(&target_dir);
+}
+
+/// Stamps standard component-model metadata (name, version, description, authors, source,
+/// homepage, revision, licences) into each guest component with the `wasm-metadata` crate, so
+/// `wasm-tools metadata show` and registries can read it; taken from the crate's manifest and
+/// the checkout's git revision.
+fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
+    use wasm_metadata::{AddMetadata, AddMetadataField, Authors, Description, Homepage, Licenses, Revision, Source, Version};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cargo metadata answered no JSON: {e}"))?;
+    let revision = git(workspace, &["rev-parse", "HEAD"]);
+    let origin = git(workspace, &["remote", "get-url", "origin"])
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .unwrap_or_else(|| format!("file://{}", workspace.display()));
+    for (package, file, _) in GUESTS {
+        let Some(p) = meta["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == *package))
+        else {
+            return Err(format!("{package} is not in the workspace"));
+        };
+        let text = |k: &str| p[k].as_str().map(str::to_string);
+        let source = text("repository").unwrap_or_else(|| origin.clone());
+        let homepage = text("homepage").unwrap_or_else(|| source.clone());
+        let authors = p["authors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "connector platform authors".into());
+        let mut add = AddMetadata::default();
+        add.name = AddMetadataField::Set(package.to_string());
+        add.version = AddMetadataField::Set(Version::new(text("version").unwrap_or_default()));
+        add.description =
+            AddMetadataField::Set(Description::new(text("description").unwrap_or_default()));
+        add.authors = AddMetadataField::Set(Authors::new(authors));
+        add.licenses = AddMetadataField::Set(
+            Licenses::new(&text("license").unwrap_or_else(|| "Apache-2.0".into()))
+                .map_err(|e| format!("{package}: licence: {e}"))?,
+        );
+        add.source = AddMetadataField::Set(
+            Source::new(&source).map_err(|e| format!("{package}: source: {e}"))?,
+        );
+        add.homepage = AddMetadataField::Set(
+            Homepage::new(&homepage).map_err(|e| format!("{package}: homepage: {e}"))?,
+        );
+        if let Some(r) = &revision {
+            add.revision = AddMetadataField::Set(Revision::new(r.clone()));
+        }
+        let path = target_dir.join(TARGET).join("release").join(file);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stamped = add
+            .to_wasm(&bytes)
+            .map_err(|e| format!("stamping metadata into {}: {e}", path.display()))?;
+        std::fs::write(&path, stamped).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").current_dir(dir).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Copies the Clari Copilot component into `OUT_DIR`, where the harness embeds it, so the
+/// binary needs no build tree at run time (empty when the guest build failed).
+fn embed_component(target_dir: &Path) {
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let artifact = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("clari_copilot_connector.wasm");
+    let bytes = std::fs::read(&artifact).unwrap_or_default();
+    std::fs::write(out.join("clari_copilot_connector.wasm"), bytes)
+        .expect("OUT_DIR is writable");
 }
 
 fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {

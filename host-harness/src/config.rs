@@ -58,8 +58,14 @@ impl Default for ScheduleSection {
 pub struct ConnectorSection {
     /// Instance name: keys the state file. Letters, digits, `-` and `_`.
     pub name: String,
-    /// Path to the component; default: the Clari Copilot component built with the harness.
+    /// Path to the component; default: the Clari Copilot component embedded in the harness.
     pub component: Option<PathBuf>,
+    /// An OCI reference to pull the component from (e.g. `registry.example/connectors/clari:0.2.0`);
+    /// needs `digest`.
+    pub oci: Option<String>,
+    /// The component's pinned digest, `sha256:<64 hex digits>`: a component with another
+    /// digest is refused before anything is compiled.
+    pub digest: Option<String>,
     /// Directory for durable state; default `.harness-state` next to the config file.
     pub state_dir: Option<PathBuf>,
     /// Non-secret settings handed to the connector.
@@ -195,7 +201,7 @@ impl Default for CrawlSection {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
-    pub component: Option<PathBuf>,
+    pub component: ComponentRef,
     pub state_dir: PathBuf,
     pub settings: BTreeMap<String, String>,
     pub limits: SandboxLimits,
@@ -205,6 +211,29 @@ pub struct Config {
     pub glean: Glean,
     pub crawl: CrawlSection,
     pub schedule: ScheduleSection,
+}
+
+/// Where the connector component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentRef {
+    /// The Clari Copilot component embedded in the harness.
+    Embedded,
+    /// A file, optionally pinned by digest.
+    File {
+        path: PathBuf,
+        digest: Option<String>,
+    },
+    /// An OCI artifact, pinned by digest.
+    Oci { reference: String, digest: String },
+}
+
+/// Checks a `sha256:<hex>` digest's form.
+pub fn check_digest(d: &str) -> anyhow::Result<()> {
+    let hex = d.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        bail!("[connector] digest `{d}` must be `sha256:` followed by 64 lowercase hex digits (as `harness inspect` prints it)");
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +276,7 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let c = file.connector;
         check_name(&c.name)?;
+        let component = component_ref(c.component.clone(), c.oci.clone(), c.digest.clone(), base_dir)?;
         let settings = settings(c.settings)?;
         let l = c.limits;
         if l.memory_mb < 16 || l.memory_mb > 1024 {
@@ -271,7 +301,7 @@ impl Config {
         check_crawl(&file.crawl, &file.schedule)?;
         Ok(Config {
             name: c.name,
-            component: c.component.map(|p| base_dir.join(p)),
+            component,
             state_dir: base_dir.join(
                 c.state_dir
                     .unwrap_or_else(|| PathBuf::from(".harness-state")),
@@ -293,6 +323,34 @@ impl Config {
             schedule: file.schedule,
         })
     }
+}
+
+fn component_ref(
+    path: Option<PathBuf>,
+    oci: Option<String>,
+    digest: Option<String>,
+    base_dir: &Path,
+) -> anyhow::Result<ComponentRef> {
+    if let Some(d) = &digest {
+        check_digest(d)?;
+    }
+    Ok(match (path, oci, digest) {
+        (Some(_), Some(_), _) => {
+            bail!("[connector] names both `component` (a file) and `oci` (a reference); keep one")
+        }
+        (None, Some(reference), Some(digest)) => ComponentRef::Oci { reference, digest },
+        (None, Some(reference), None) => bail!(
+            "[connector] oci = \"{reference}\" needs digest = \"sha256:…\" so that exactly that artifact runs; `harness pull` prints it"
+        ),
+        (Some(p), None, digest) => ComponentRef::File {
+            path: base_dir.join(p),
+            digest,
+        },
+        (None, None, Some(_)) => bail!(
+            "[connector] digest pins the embedded component, which needs no pin; name the component with `component` or `oci`"
+        ),
+        (None, None, None) => ComponentRef::Embedded,
+    })
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {

@@ -6,9 +6,12 @@
 
 pub mod bench;
 pub mod cli;
+pub mod component;
 pub mod config;
 pub mod crash;
 pub mod demo;
+pub mod inspect;
+pub mod oci;
 pub mod progress;
 pub mod render;
 pub mod schedule;
@@ -32,21 +35,28 @@ pub mod crawl {
     }
 }
 
-/// The Clari Copilot component built from this checkout by `build.rs`.
-pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
-    let error = env!("CLARI_COPILOT_COMPONENT_ERROR");
-    if !error.is_empty() {
+/// The Clari Copilot component, embedded in the binary at build time: an installed or
+/// copied `harness` needs no build tree.
+const CLARI_COPILOT_WASM: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/clari_copilot_connector.wasm"));
+
+/// The embedded Clari Copilot component (the default connector).
+pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
+    if CLARI_COPILOT_WASM.is_empty() {
         anyhow::bail!(
-            "the Clari Copilot component was not built when the harness was compiled: {error}"
+            "the Clari Copilot component was not built when the harness was compiled ({}); \
+             build it with `cargo build --release --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest` and rebuild the harness",
+            env!("CLARI_COPILOT_COMPONENT_ERROR")
         );
     }
+    Ok(CLARI_COPILOT_WASM)
+}
+
+/// The Clari Copilot component file in this build tree (for tests; the binary embeds it).
+pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
     let path = std::path::PathBuf::from(env!("CLARI_COPILOT_COMPONENT"));
     if !path.exists() {
-        anyhow::bail!(
-            "the Clari Copilot component is missing at {}; build it with \
-             `cargo build --release --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest`",
-            path.display()
-        );
+        anyhow::bail!("the Clari Copilot component is missing at {}", path.display());
     }
     Ok(path)
 }
@@ -93,11 +103,18 @@ pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// A runtime whose compiled-code cache sits next to the components built with the harness
-/// (`target/guest/.../compiled-cache`), so only the first process compiles each component.
-pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<wasm_runtime::Runtime>> {
-    let dir = std::path::Path::new(env!("CLARI_COPILOT_COMPONENT"))
-        .parent()
-        .map(|p| p.join("compiled-cache"));
-    wasm_runtime::Runtime::with_disk_cache(dir)
+/// Where compiled code is kept between processes: `HARNESS_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/connector-harness`, else `~/.cache/connector-harness`; none when no such
+/// directory can be named.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    var("HARNESS_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("connector-harness")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("connector-harness")))
+}
+
+/// A runtime with the compiled-code cache in [`cache_dir`], so only the first process
+/// compiles each component.
+pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<runtime::Runtime>> {
+    runtime::Runtime::with_disk_cache(cache_dir().map(|d| d.join("compiled")))
 }

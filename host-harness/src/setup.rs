@@ -77,13 +77,10 @@ fn describe(
     clock: GuestClock,
     redactor: &Redactor,
 ) -> anyhow::Result<(Arc<wasm_runtime::CompiledConnector>, ConnectorInfo)> {
-    let path = match &config.component {
-        Some(p) => p.clone(),
-        None => crate::clari_copilot_component()?,
-    };
+    let bytes = crate::component::load(&config.component)?;
     let compiled = runtime
-        .load_file(&path)
-        .with_context(|| format!("loading the connector {}", path.display()))?;
+        .load(&bytes)
+        .with_context(|| format!("loading the connector ({:?})", config.component))?;
     let probe = WasmSource::new(
         compiled.clone(),
         Arc::new(Egress::new(

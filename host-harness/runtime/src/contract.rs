@@ -64,6 +64,11 @@ impl fmt::Display for SupportedRange {
 
 /// Reads the contract version from `bytes` (a component or module), searching nested modules.
 pub fn read_contract_version(bytes: &[u8]) -> Result<Version, ContractError> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ContractError::NotWasm(
+            "it does not start with the WebAssembly magic bytes; is it a .wasm file?".into(),
+        ));
+    }
     let mut found: Option<Vec<u8>> = None;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| ContractError::NotWasm(e.to_string()))?;

@@ -14,12 +14,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let path = match a.component {
-        Some(p) => p,
-        None => crate::clari_copilot_component()?,
-    };
     let runtime = crate::cached_runtime()?;
-    let compiled = runtime.load_file(&path)?;
+    let compiled = match a.component {
+        Some(p) => runtime.load_file(&p)?,
+        None => runtime.load(crate::clari_copilot_wasm()?)?,
+    };
     let instance = WasmSource::new(
         compiled,
         Arc::new(Egress::new(

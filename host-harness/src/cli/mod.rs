@@ -1,6 +1,7 @@
 //! The `harness` command line: one module per command, each with its own arguments and `run`.
 //! `main.rs` only parses and dispatches.
 
+pub mod artifact;
 pub mod bench;
 pub mod check;
 pub mod crawl;
@@ -41,6 +42,14 @@ pub enum Command {
     Check(check::Args),
     /// Print what a connector component declares (name, upstreams, object types).
     Describe(describe::Args),
+    /// What a connector component is: contract, metadata, declarations, interface, digest.
+    Inspect(artifact::InspectArgs),
+    /// Write a component as an OCI image layout (the wasm artifact format).
+    Package(artifact::PackageArgs),
+    /// Push a component to an OCI registry.
+    Push(artifact::PushArgs),
+    /// Pull a component from an OCI registry.
+    Pull(artifact::PullArgs),
     /// Serve the mock Clari Copilot API.
     MockClari(mocks::ClariArgs),
     /// Serve the mock Glean indexing API.
@@ -58,6 +67,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status::run(a),
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),
+        Command::Inspect(a) => artifact::inspect(a),
+        Command::Package(a) => artifact::package(a),
+        Command::Push(a) => artifact::push(a),
+        Command::Pull(a) => artifact::pull(a),
         Command::MockClari(a) => mocks::run_clari(a),
         Command::MockGlean(a) => mocks::run_glean(a),
     }

@@ -102,6 +102,8 @@ impl WorldBuilder {
             connector: ConnectorSection {
                 name: self.name.clone(),
                 component: None,
+                oci: None,
+                digest: None,
                 state_dir: Some(state_dir.to_path_buf()),
                 settings: self.settings.clone(),
                 limits: LimitsSection::default(),
