@@ -58,11 +58,20 @@ fn main() {
 /// `wasm-tools metadata show` and registries can read it; taken from the crate's manifest and
 /// the checkout's git revision.
 fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
-    use wasm_metadata::{AddMetadata, AddMetadataField, Authors, Description, Homepage, Licenses, Revision, Source, Version};
+    use wasm_metadata::{
+        AddMetadata, AddMetadataField, Authors, Description, Homepage, Licenses, Revision, Source,
+        Version,
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(workspace)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .output()
         .map_err(|e| format!("could not run cargo metadata: {e}"))?;
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -83,7 +92,12 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
         let homepage = text("homepage").unwrap_or_else(|| source.clone());
         let authors = p["authors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| "connector platform authors".into());
         let mut add = AddMetadata::default();
@@ -116,7 +130,11 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").current_dir(dir).args(args).output().ok()?;
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -132,8 +150,7 @@ fn embed_component(target_dir: &Path) {
         .join("release")
         .join("clari_copilot_connector.wasm");
     let bytes = std::fs::read(&artifact).unwrap_or_default();
-    std::fs::write(out.join("clari_copilot_connector.wasm"), bytes)
-        .expect("OUT_DIR is writable");
+    std::fs::write(out.join("clari_copilot_connector.wasm"), bytes).expect("OUT_DIR is writable");
 }
 
 fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {

@@ -230,8 +230,14 @@ pub enum ComponentRef {
 /// Checks a `sha256:<hex>` digest's form.
 pub fn check_digest(d: &str) -> anyhow::Result<()> {
     let hex = d.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-        bail!("[connector] digest `{d}` must be `sha256:` followed by 64 lowercase hex digits (as `harness inspect` prints it)");
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        bail!(
+            "[connector] digest `{d}` must be `sha256:` followed by 64 lowercase hex digits (as `harness inspect` prints it)"
+        );
     }
     Ok(())
 }
@@ -276,7 +282,12 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let c = file.connector;
         check_name(&c.name)?;
-        let component = component_ref(c.component.clone(), c.oci.clone(), c.digest.clone(), base_dir)?;
+        let component = component_ref(
+            c.component.clone(),
+            c.oci.clone(),
+            c.digest.clone(),
+            base_dir,
+        )?;
         let settings = settings(c.settings)?;
         let l = c.limits;
         if l.memory_mb < 16 || l.memory_mb > 1024 {

@@ -69,8 +69,8 @@ fn metadata(bytes: &[u8]) -> serde_json::Value {
 /// Inspects `bytes`; a file that is not a connector component gets a clear error.
 pub fn inspect(bytes: &[u8]) -> anyhow::Result<Inspection> {
     use wasm_runtime::contract;
-    let version = contract::read_contract_version(bytes)
-        .context("this is not a connector component")?;
+    let version =
+        contract::read_contract_version(bytes).context("this is not a connector component")?;
     let (imports, exports) = interface(bytes)?;
     let supported = contract::is_supported(&version);
     let describe = if supported {
@@ -78,7 +78,11 @@ pub fn inspect(bytes: &[u8]) -> anyhow::Result<Inspection> {
         let compiled = runtime.load(bytes)?;
         let source = wasm_runtime::WasmSource::new(
             compiled,
-            Arc::new(egress::Egress::new(Vec::new(), Default::default(), Default::default())),
+            Arc::new(egress::Egress::new(
+                Vec::new(),
+                Default::default(),
+                Default::default(),
+            )),
             Default::default(),
             Default::default(),
             wasm_runtime::GuestClock::System,
@@ -110,7 +114,11 @@ impl std::fmt::Display for Inspection {
         writeln!(f, "  {}", s("description"))?;
         writeln!(f, "digest            {}", self.digest)?;
         writeln!(f, "size              {} bytes", self.size)?;
-        let serves = if self.supported { "served by this host" } else { "NOT served by this host" };
+        let serves = if self.supported {
+            "served by this host"
+        } else {
+            "NOT served by this host"
+        };
         writeln!(
             f,
             "contract          {} ({serves}; this host serves {})",
@@ -138,9 +146,20 @@ impl std::fmt::Display for Inspection {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|p| format!("{} ({})", p["name"].as_str().unwrap_or(""), p["kind"].as_str().unwrap_or("")))
+                    .map(|p| {
+                        format!(
+                            "{} ({})",
+                            p["name"].as_str().unwrap_or(""),
+                            p["kind"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect();
-                writeln!(f, "object type       {}: {}", o["name"].as_str().unwrap_or(""), props.join(", "))?;
+                writeln!(
+                    f,
+                    "object type       {}: {}",
+                    o["name"].as_str().unwrap_or(""),
+                    props.join(", ")
+                )?;
             }
         }
         for i in &self.imports {

@@ -56,7 +56,10 @@ pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
 pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
     let path = std::path::PathBuf::from(env!("CLARI_COPILOT_COMPONENT"));
     if !path.exists() {
-        anyhow::bail!("the Clari Copilot component is missing at {}", path.display());
+        anyhow::bail!(
+            "the Clari Copilot component is missing at {}",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -107,7 +110,11 @@ pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
 /// `$XDG_CACHE_HOME/connector-harness`, else `~/.cache/connector-harness`; none when no such
 /// directory can be named.
 pub fn cache_dir() -> Option<std::path::PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
     var("HARNESS_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("connector-harness")))
         .or_else(|| var("HOME").map(|d| d.join(".cache").join("connector-harness")))

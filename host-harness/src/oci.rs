@@ -19,7 +19,9 @@ use crate::component::digest;
 /// Registries on loopback are spoken to over plain HTTP (a local registry); others over HTTPS.
 fn client(reference: &Reference) -> WasmClient {
     let registry = reference.resolve_registry().to_string();
-    let host = registry.rsplit_once(':').map_or(registry.as_str(), |(h, _)| h);
+    let host = registry
+        .rsplit_once(':')
+        .map_or(registry.as_str(), |(h, _)| h);
     let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
     let protocol = if loopback {
         ClientProtocol::HttpsExcept(vec![registry.clone()])
@@ -97,14 +99,9 @@ pub fn push(path: &Path, reference: &str) -> anyhow::Result<Packaged> {
     let notes = annotations(&bytes);
     let (config, layer) = WasmConfig::from_raw_component(bytes, None)
         .context("describing the component for the registry")?;
-    let response = runtime()?.block_on(client(&reference).push(
-        &reference,
-        &auth(),
-        layer,
-        config,
-        Some(notes),
-    ))
-    .with_context(|| format!("pushing to {reference}"))?;
+    let response = runtime()?
+        .block_on(client(&reference).push(&reference, &auth(), layer, config, Some(notes)))
+        .with_context(|| format!("pushing to {reference}"))?;
     Ok(Packaged {
         component_digest,
         manifest: response.manifest_url,
@@ -129,7 +126,11 @@ pub fn pull(reference: &str) -> anyhow::Result<(Vec<u8>, String)> {
 /// Where pulled components are kept, by digest.
 fn cache_path(pinned: &str) -> Option<PathBuf> {
     let hex = pinned.strip_prefix("sha256:")?;
-    Some(crate::cache_dir()?.join("oci").join(format!("sha256-{hex}.wasm")))
+    Some(
+        crate::cache_dir()?
+            .join("oci")
+            .join(format!("sha256-{hex}.wasm")),
+    )
 }
 
 /// The component pinned by `pinned`: from the cache when it holds it (checked), else pulled
@@ -143,7 +144,11 @@ pub fn pull_cached(reference: &str, pinned: &str) -> anyhow::Result<Vec<u8>> {
         return Ok(bytes);
     }
     let (bytes, actual) = pull(reference)?;
-    crate::component::check_pin(&format!("the component pulled from {reference}"), &bytes, pinned)?;
+    crate::component::check_pin(
+        &format!("the component pulled from {reference}"),
+        &bytes,
+        pinned,
+    )?;
     if let Some(path) = cached {
         let stored = path
             .parent()

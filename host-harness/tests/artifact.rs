@@ -36,7 +36,11 @@ fn components_carry_standard_metadata_that_wasm_tools_reads() {
     assert!(out.status.success(), "{}", text(&out));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = meta["component"]["metadata"].clone();
-    let root = if root.is_null() { meta["component"].clone() } else { root };
+    let root = if root.is_null() {
+        meta["component"].clone()
+    } else {
+        root
+    };
     let all = meta.to_string();
     for needle in [
         "probe-connector",
@@ -47,8 +51,19 @@ fn components_carry_standard_metadata_that_wasm_tools_reads() {
     ] {
         assert!(all.contains(needle), "missing {needle} in {all}");
     }
-    for field in ["source", "homepage", "revision", "licenses", "authors", "description", "version"] {
-        assert!(all.contains(&format!("\"{field}\"")), "no {field} in {root}");
+    for field in [
+        "source",
+        "homepage",
+        "revision",
+        "licenses",
+        "authors",
+        "description",
+        "version",
+    ] {
+        assert!(
+            all.contains(&format!("\"{field}\"")),
+            "no {field} in {root}"
+        );
     }
 }
 
@@ -60,18 +75,23 @@ fn inspect_tells_what_a_component_is_and_refuses_what_is_not_one() {
     for needle in [
         "probe-connector 0.1.0",
         "digest            sha256:",
-        "contract          0.1.0 (served by this host",
+        "contract          0.2.0 (served by this host",
         "upstream          target",
         "credential headers: X-Api-Key",
         "object type       probe",
-        "imports           connector:platform/http@0.1.0",
+        "imports           connector:platform/http@0.2.0",
         "exports           fetch-item",
     ] {
         assert!(t.contains(needle), "missing `{needle}` in\n{t}");
     }
-    let out = harness().arg("inspect").arg(probe()).arg("--json").output().unwrap();
+    let out = harness()
+        .arg("inspect")
+        .arg(probe())
+        .arg("--json")
+        .output()
+        .unwrap();
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["contract_version"], "0.1.0");
+    assert_eq!(j["contract_version"], "0.2.0");
     assert_eq!(j["describe"]["upstreams"][0]["name"], "target");
     assert_eq!(j["size"], std::fs::metadata(probe()).unwrap().len());
 
@@ -80,7 +100,11 @@ fn inspect_tells_what_a_component_is_and_refuses_what_is_not_one() {
     std::fs::write(&broken, b"definitely not wasm").unwrap();
     let out = harness().arg("inspect").arg(&broken).output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("not a connector component"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a connector component"),
+        "{}",
+        text(&out)
+    );
     // A foreign component: valid wasm, not built with the SDK.
     let foreign = dir.path().join("foreign.wasm");
     std::fs::write(&foreign, b"\0asm\x0d\0\x01\0").unwrap();
@@ -98,11 +122,19 @@ struct Registry {
 
 impl Registry {
     fn start() -> Option<Registry> {
-        if Command::new("docker-registry").arg("--version").output().is_err() {
+        if Command::new("docker-registry")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         std::fs::write(
@@ -122,7 +154,10 @@ impl Registry {
             .unwrap();
         let started = Instant::now();
         while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the registry did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the registry did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(Registry {
@@ -181,22 +216,47 @@ fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
 
     // Package: an OCI image layout in the wasm artifact format.
     let layout = dir.path().join("layout");
-    let out = harness().arg("package").arg(probe()).arg("--output").arg(&layout).output().unwrap();
+    let out = harness()
+        .arg("package")
+        .arg(probe())
+        .arg("--output")
+        .arg(&layout)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(layout.join("blobs/sha256").join(manifest_digest.trim_start_matches("sha256:"))).unwrap(),
+        &std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(manifest_digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
     )
     .unwrap();
-    assert_eq!(manifest["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(manifest["layers"][0]["digest"], digest.as_str());
-    assert_eq!(manifest["annotations"]["org.opencontainers.image.title"], "probe-connector");
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.title"],
+        "probe-connector"
+    );
 
     // Push, then pull it back: the same bytes.
-    let out = harness().arg("push").arg(probe()).arg(&reference).output().unwrap();
+    let out = harness()
+        .arg("push")
+        .arg(probe())
+        .arg(&reference)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&digest), "{}", text(&out));
     let pulled = dir.path().join("pulled.wasm");
@@ -214,30 +274,52 @@ fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains(&digest) && text(&out).contains(&wrong), "{}", text(&out));
+    assert!(
+        text(&out).contains(&digest) && text(&out).contains(&wrong),
+        "{}",
+        text(&out)
+    );
 
     // Run it pinned by reference and digest: pulled once, then from the cache by digest.
-    let config = crawl_config(dir.path(), &format!("oci = \"{reference}\"\ndigest = \"{digest}\""));
+    let config = crawl_config(
+        dir.path(),
+        &format!("oci = \"{reference}\"\ndigest = \"{digest}\""),
+    );
     let out = crawl(&config, dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    let cached = dir.path().join("cache/oci").join(format!("sha256-{}.wasm", digest.trim_start_matches("sha256:")));
+    let cached = dir.path().join("cache/oci").join(format!(
+        "sha256-{}.wasm",
+        digest.trim_start_matches("sha256:")
+    ));
     assert_eq!(std::fs::read(&cached).unwrap(), bytes);
     drop(registry);
     let out = crawl(&config, dir.path());
-    assert!(out.status.success(), "runs from the cache with the registry gone: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "runs from the cache with the registry gone: {}",
+        text(&out)
+    );
 
     // A wrong pin is refused before anything is compiled, showing both digests.
-    let config = crawl_config(dir.path(), &format!("oci = \"{reference}\"\ndigest = \"{wrong}\""));
+    let config = crawl_config(
+        dir.path(),
+        &format!("oci = \"{reference}\"\ndigest = \"{wrong}\""),
+    );
     let out = crawl(&config, dir.path());
     assert!(!out.status.success());
     let config = crawl_config(
         dir.path(),
-        &format!("component = \"{}\"\ndigest = \"{wrong}\"", probe().display()),
+        &format!(
+            "component = \"{}\"\ndigest = \"{wrong}\"",
+            probe().display()
+        ),
     );
     let out = crawl(&config, dir.path());
     assert!(!out.status.success());
     assert!(
-        text(&out).contains(&digest) && text(&out).contains(&wrong) && text(&out).contains("nothing was compiled"),
+        text(&out).contains(&digest)
+            && text(&out).contains(&wrong)
+            && text(&out).contains("nothing was compiled"),
         "{}",
         text(&out)
     );
@@ -247,7 +329,10 @@ fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
 fn a_relocated_binary_runs_the_demo_with_the_build_tree_out_of_reach() {
     // Hide the build tree and the sources in a private mount namespace (needs root, as CI
     // has); elsewhere this test says so and checks less.
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("harness");
     std::fs::copy(env!("CARGO_BIN_EXE_harness"), &bin).unwrap();
@@ -255,7 +340,10 @@ fn a_relocated_binary_runs_the_demo_with_the_build_tree_out_of_reach() {
         .args(["-m", "true"])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(can_hide, "unshare -m is needed to hide the build tree (run as root)");
+    assert!(
+        can_hide,
+        "unshare -m is needed to hide the build tree (run as root)"
+    );
     let hide: Vec<String> = ["target", "host-harness", "guest", "wit"]
         .iter()
         .map(|d| format!("mount -t tmpfs none {}", workspace.join(d).display()))
@@ -266,7 +354,10 @@ fn a_relocated_binary_runs_the_demo_with_the_build_tree_out_of_reach() {
         dir.path().display(),
         dir.path().display(),
     );
-    let out = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().unwrap();
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("demo finished"), "{}", text(&out));
 }

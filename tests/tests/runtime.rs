@@ -217,7 +217,7 @@ fn nothing_ambient_and_the_clock_is_the_hosts() {
 #[test]
 fn an_incompatible_contract_version_is_refused_with_the_range() {
     let bytes = std::fs::read(host_harness::clari_copilot_component().unwrap()).unwrap();
-    let marker = b"connector-contract-version0.1.0";
+    let marker = b"connector-contract-version0.2.0";
     let at = bytes
         .windows(marker.len())
         .position(|w| w == marker)
@@ -229,7 +229,7 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
     assert!(matches!(e, LoadError::Contract(_)), "{e:?}");
     let msg = e.to_string();
     assert!(
-        msg.contains("0.9.0") && msg.contains("0.1.0 up to (not including) 0.2.0"),
+        msg.contains("0.9.0") && msg.contains("0.1.0 up to (not including) 0.3.0"),
         "{msg}"
     );
     assert!(rt.load(&bytes).is_ok());

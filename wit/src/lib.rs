@@ -15,10 +15,10 @@ macro_rules! contract_section {
 pub const SECTION: &str = contract_section!();
 
 /// Every released (frozen) version of the `connector:platform` WIT package, oldest first.
-pub const VERSIONS: &[&str] = &["0.1.0"];
+pub const VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// The newest version: what the SDK builds.
-pub const CURRENT: &str = "0.1.0";
+pub const CURRENT: &str = "0.2.0";
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,11 @@
 use std::marker::PhantomData;
 
 use crate::Error;
-use crate::bindings::Guest;
 use crate::bindings::connector::platform::types::{
     AccessFacts, ChangePage, ConnectorError, ConnectorInfo, CrawlMode, Item, Permissions, UserPage,
     Visibility,
 };
+use crate::bindings::{Fetched, Guest};
 
 /// A connector. Each export call builds a fresh value with [`Connector::new`] in a fresh
 /// instance, so nothing survives between calls except what the cursor carries.
@@ -74,8 +74,13 @@ impl<T: Connector> Guest for Exports<T> {
         with::<T, _>(|c| c.list_changes(mode, cursor))
     }
 
-    fn fetch_item(id: String, visibility: Visibility) -> Result<Item, ConnectorError> {
-        with::<T, _>(|c| c.fetch_item(id, visibility))
+    /// The item and its permissions in one call (contract 0.2.0): the host needs no second
+    /// instance to map them.
+    fn fetch_item(id: String, visibility: Visibility) -> Result<Fetched, ConnectorError> {
+        with::<T, _>(|c| c.fetch_item(id, visibility)).map(|item| {
+            let permissions = T::map_permissions(item.access.clone());
+            Fetched { item, permissions }
+        })
     }
 
     fn map_permissions(facts: AccessFacts) -> Permissions {

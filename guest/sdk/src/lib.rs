@@ -40,7 +40,7 @@ pub use bindings::connector::platform::types::{
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
+        path: "../../wit/v0.2.0",
         world: "connector",
         pub_export_macro: true,
         export_macro_name: "__export_connector_world",

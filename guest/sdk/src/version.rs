@@ -28,11 +28,11 @@ mod tests {
 
     #[test]
     fn the_bindings_match_the_contract_version() {
-        let wit = include_str!("../../../wit/v0.1.0/connector.wit");
+        let wit = include_str!("../../../wit/v0.2.0/connector.wit");
         let expected = format!("package connector:platform@{CONTRACT_VERSION};");
         assert!(
             wit.lines().any(|l| l.trim() == expected),
-            "the SDK's bindings (wit/v0.1.0) must declare `{expected}`"
+            "the SDK's bindings (wit/v0.2.0) must declare `{expected}`"
         );
     }
 

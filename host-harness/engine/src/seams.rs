@@ -72,6 +72,13 @@ pub trait Source: Sync {
     ) -> Result<ChangePage, SourceError>;
     fn fetch_item(&self, id: &str, visibility: Visibility) -> Result<Item, SourceError>;
     fn map_permissions(&self, facts: &AccessFacts) -> Result<Permissions, SourceError>;
+    /// An item with its permissions. The default asks twice; a source that can answer both
+    /// in one call (contract 0.2.0) overrides it.
+    fn fetch_document(&self, id: &str, visibility: Visibility) -> Result<Document, SourceError> {
+        let item = self.fetch_item(id, visibility)?;
+        let permissions = self.map_permissions(&item.access)?;
+        Ok(Document { item, permissions })
+    }
     fn list_users(&self, cursor: Option<&str>) -> Result<UserPage, SourceError>;
     /// Requests sent to upstreams so far.
     fn requests_sent(&self) -> u64 {

@@ -138,13 +138,8 @@ pub fn fetch_all(
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some((i, l)) = next else { break };
-                    let r = retry_call(retry, clock, || source.fetch_item(&l.id, l.visibility))
-                        .and_then(|item| {
-                            let permissions = source.map_permissions(&item.access)?;
-                            Ok(Fetched {
-                                doc: Document { item, permissions },
-                            })
-                        });
+                    let r = retry_call(retry, clock, || source.fetch_document(&l.id, l.visibility))
+                        .map(|doc| Fetched { doc });
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

@@ -48,7 +48,7 @@ pub enum ContractError {
     Unsupported { found: Version },
 }
 
-/// Displays the supported range, e.g. "0.1.0 up to (not including) 0.2.0".
+/// Displays the supported range, e.g. "0.1.0 up to (not including) 0.3.0".
 pub struct SupportedRange;
 
 impl fmt::Display for SupportedRange {
@@ -128,11 +128,15 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_naming_the_range() {
-        let m = module_with_section(CONTRACT_VERSION_SECTION, b"0.2.0");
+        assert_eq!(
+            check_component(&module_with_section(CONTRACT_VERSION_SECTION, b"0.2.1")).unwrap(),
+            Version::new(0, 2, 1)
+        );
+        let m = module_with_section(CONTRACT_VERSION_SECTION, b"0.3.0");
         let e = check_component(&m).unwrap_err();
         let msg = e.to_string();
         assert!(
-            msg.contains("0.2.0") && msg.contains("0.1.0 up to (not including) 0.2.0"),
+            msg.contains("0.3.0") && msg.contains("0.1.0 up to (not including) 0.3.0"),
             "{msg}"
         );
         let m = module_with_section(CONTRACT_VERSION_SECTION, b"0.1.0-alpha");

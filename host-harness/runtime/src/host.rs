@@ -257,3 +257,66 @@ pub fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// The 0.2.0 imports are the 0.1.0 ones under new names: convert and delegate.
+mod v0_2_0_imports {
+    use super::HostState;
+    use crate::bindings::{v0_1_0 as old, v0_2_0 as new};
+
+    impl new::http::Host for HostState {
+        fn send(
+            &mut self,
+            req: new::http::Request,
+        ) -> Result<new::http::Response, new::http::HttpError> {
+            use new::http::Method as M;
+            let method = match req.method {
+                M::Get => old::http::Method::Get,
+                M::Post => old::http::Method::Post,
+                M::Put => old::http::Method::Put,
+                M::Patch => old::http::Method::Patch,
+                M::Delete => old::http::Method::Delete,
+                M::Head => old::http::Method::Head,
+            };
+            let req = old::http::Request {
+                upstream: req.upstream,
+                method,
+                path_and_query: req.path_and_query,
+                headers: req.headers,
+                body: req.body,
+            };
+            old::http::Host::send(self, req)
+                .map(|r| new::http::Response {
+                    status: r.status,
+                    headers: r.headers,
+                    body: r.body,
+                })
+                .map_err(|e| match e {
+                    old::http::HttpError::Denied(m) => new::http::HttpError::Denied(m),
+                    old::http::HttpError::Timeout(m) => new::http::HttpError::Timeout(m),
+                    old::http::HttpError::Transport(m) => new::http::HttpError::Transport(m),
+                    old::http::HttpError::TooLarge(n) => new::http::HttpError::TooLarge(n),
+                    old::http::HttpError::RateLimited(n) => new::http::HttpError::RateLimited(n),
+                })
+        }
+    }
+
+    impl new::log::Host for HostState {
+        fn write(&mut self, level: new::log::Level, message: String) {
+            use new::log::Level as L;
+            let level = match level {
+                L::Trace => old::log::Level::Trace,
+                L::Debug => old::log::Level::Debug,
+                L::Info => old::log::Level::Info,
+                L::Warn => old::log::Level::Warn,
+                L::Error => old::log::Level::Error,
+            };
+            old::log::Host::write(self, level, message)
+        }
+    }
+
+    impl new::settings::Host for HostState {
+        fn get(&mut self, key: String) -> Option<String> {
+            old::settings::Host::get(self, key)
+        }
+    }
+}

@@ -20,7 +20,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::contract::ContractError;
 pub use bindings::types;
-use bindings::{Connector, ConnectorPre};
+use bindings::{v0_1_0, v0_2_0};
 use crawl_engine::text as guest_text;
 use egress::Egress;
 pub use host::{GuestClock, HostState};
@@ -106,8 +106,11 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
-        Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking the connector contract: {e:#}"))?;
+        // Every contract version's imports, each under its own names.
+        v0_1_0::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking contract 0.1.0: {e:#}"))?;
+        v0_2_0::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking contract 0.2.0: {e:#}"))?;
         spawn_epoch_ticker(&engine);
         Ok(Arc::new(Runtime {
             engine,
@@ -135,7 +138,12 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = ConnectorPre::new(pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+        let pre = if version >= v0_2_0::MIN {
+            Pre::V0_2(v0_2_0::ConnectorPre::new(pre).map_err(link)?)
+        } else {
+            Pre::V0_1(v0_1_0::ConnectorPre::new(pre).map_err(link)?)
+        };
         let compiled = Arc::new(CompiledConnector {
             digest: digest.clone(),
             contract_version: version,
@@ -235,11 +243,33 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Runs the same call on an instance of either version (their types are shared).
+macro_rules! both {
+    ($instance:expr, |$i:ident| $call:expr) => {
+        match $instance {
+            Instance::V0_1($i) => $call,
+            Instance::V0_2($i) => $call,
+        }
+    };
+}
+
+/// A pre-instantiated component, by the contract version it was built for.
+enum Pre {
+    V0_1(v0_1_0::ConnectorPre<HostState>),
+    V0_2(v0_2_0::ConnectorPre<HostState>),
+}
+
+/// An instance, by contract version.
+enum Instance {
+    V0_1(v0_1_0::Connector),
+    V0_2(v0_2_0::Connector),
+}
+
 /// A component compiled and linked, ready to instantiate.
 pub struct CompiledConnector {
     digest: String,
     contract_version: semver::Version,
-    pre: ConnectorPre<HostState>,
+    pre: Pre,
     engine: Engine,
 }
 
@@ -342,6 +372,8 @@ pub struct WasmSource {
     limits: SandboxLimits,
     clock: GuestClock,
     name: Arc<str>,
+    /// Instances created so far (one per export call), shared by clones.
+    instances: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for WasmSource {
@@ -370,7 +402,13 @@ impl WasmSource {
             limits,
             clock,
             name: Arc::from(name),
+            instances: Arc::default(),
         }
+    }
+
+    /// Instances created so far: one per export call.
+    pub fn instances_created(&self) -> u64 {
+        self.instances.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn egress(&self) -> &Arc<Egress> {
@@ -390,7 +428,7 @@ impl WasmSource {
     fn call<R>(
         &self,
         export: &'static str,
-        f: impl FnOnce(&Connector, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let state = HostState::new(
             self.egress.clone(),
@@ -403,11 +441,13 @@ impl WasmSource {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.limits.deadline_ticks());
         store.epoch_deadline_trap();
-        let instance = self
-            .compiled
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| self.classify(export, e, &store, true))?;
+        self.instances
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let instance = match &self.compiled.pre {
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Instance::V0_1),
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Instance::V0_2),
+        }
+        .map_err(|e| self.classify(export, e, &store, true))?;
         let result = f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false));
         let dropped = store.data().log_lines_dropped();
         if dropped > 0 {
@@ -469,11 +509,11 @@ impl WasmSource {
     }
 
     pub fn describe(&self) -> Result<types::ConnectorInfo, CallError> {
-        self.call("describe", |c, s| c.call_describe(s))
+        self.call("describe", |c, s| both!(c, |i| i.call_describe(s)))
     }
 
     pub fn check(&self) -> Result<(), CallError> {
-        self.call("check", |c, s| c.call_check(s))?
+        self.call("check", |c, s| both!(c, |i| i.call_check(s)))?
             .map_err(connector_error)
     }
 
@@ -482,8 +522,10 @@ impl WasmSource {
         mode: types::CrawlMode,
         cursor: Option<&str>,
     ) -> Result<types::ChangePage, CallError> {
-        self.call("list-changes", |c, s| c.call_list_changes(s, mode, cursor))?
-            .map_err(connector_error)
+        self.call("list-changes", |c, s| {
+            both!(c, |i| i.call_list_changes(s, mode, cursor))
+        })?
+        .map_err(connector_error)
     }
 
     pub fn fetch_item(
@@ -491,20 +533,55 @@ impl WasmSource {
         id: &str,
         visibility: types::Visibility,
     ) -> Result<types::Item, CallError> {
-        self.call("fetch-item", |c, s| c.call_fetch_item(s, id, visibility))?
-            .map_err(connector_error)
+        self.fetch(id, visibility).map(|(item, _)| item)
+    }
+
+    /// An item and its permissions. A 0.2.0 component answers both in one call (one
+    /// instance); a 0.1.0 component is asked twice (`fetch-item`, then `map-permissions`).
+    pub fn fetch_with_permissions(
+        &self,
+        id: &str,
+        visibility: types::Visibility,
+    ) -> Result<(types::Item, types::Permissions), CallError> {
+        match self.fetch(id, visibility)? {
+            (item, Some(p)) => Ok((item, p)),
+            (item, None) => {
+                let p = self.map_permissions(&item.access)?;
+                Ok((item, p))
+            }
+        }
+    }
+
+    fn fetch(
+        &self,
+        id: &str,
+        visibility: types::Visibility,
+    ) -> Result<(types::Item, Option<types::Permissions>), CallError> {
+        self.call("fetch-item", |c, s| match c {
+            Instance::V0_1(i) => Ok(i
+                .call_fetch_item(s, id, visibility)?
+                .map(|item| (item, None))),
+            Instance::V0_2(i) => Ok(i
+                .call_fetch_item(s, id, visibility)?
+                .map(|f| (f.item, Some(f.permissions)))),
+        })?
+        .map_err(connector_error)
     }
 
     pub fn map_permissions(
         &self,
         facts: &types::AccessFacts,
     ) -> Result<types::Permissions, CallError> {
-        self.call("map-permissions", |c, s| c.call_map_permissions(s, facts))
+        self.call("map-permissions", |c, s| {
+            both!(c, |i| i.call_map_permissions(s, facts))
+        })
     }
 
     pub fn list_users(&self, cursor: Option<&str>) -> Result<types::UserPage, CallError> {
-        self.call("list-users", |c, s| c.call_list_users(s, cursor))?
-            .map_err(connector_error)
+        self.call("list-users", |c, s| {
+            both!(c, |i| i.call_list_users(s, cursor))
+        })?
+        .map_err(connector_error)
     }
 }
 

@@ -186,6 +186,17 @@ impl Source for WasmSource {
             visibility_to_wit(v),
         )?))
     }
+    fn fetch_document(
+        &self,
+        id: &str,
+        v: plain::Visibility,
+    ) -> Result<crawl_engine::Document, SourceError> {
+        let (i, p) = WasmSource::fetch_with_permissions(self, id, visibility_to_wit(v))?;
+        Ok(crawl_engine::Document {
+            item: item(i),
+            permissions: permissions(p),
+        })
+    }
     fn map_permissions(&self, f: &plain::AccessFacts) -> Result<plain::Permissions, SourceError> {
         Ok(permissions(WasmSource::map_permissions(
             self,

@@ -22,8 +22,8 @@ pub fn inspect(a: InspectArgs) -> anyhow::Result<()> {
             .with_context(|| format!("`{}` is neither a file nor a pullable reference", a.target))?
             .0
     };
-    let report = crate::inspect::inspect(&bytes)
-        .with_context(|| format!("inspecting {}", a.target))?;
+    let report =
+        crate::inspect::inspect(&bytes).with_context(|| format!("inspecting {}", a.target))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -93,6 +93,10 @@ pub fn pull(a: PullArgs) -> anyhow::Result<()> {
     wasm_runtime::contract::check_component(&bytes)
         .with_context(|| format!("{} is not a component this host serves", a.reference))?;
     std::fs::write(&a.output, &bytes).with_context(|| format!("writing {}", a.output.display()))?;
-    println!("pulled {} to {} ({digest})", a.reference, a.output.display());
+    println!(
+        "pulled {} to {} ({digest})",
+        a.reference,
+        a.output.display()
+    );
     Ok(())
 }

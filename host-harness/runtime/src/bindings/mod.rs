@@ -5,9 +5,13 @@
 use semver::Version;
 
 pub mod v0_1_0;
+pub mod v0_2_0;
 
 /// Each bindings module's range: `(min, first version not served)`.
-pub const SUPPORTED: &[(Version, Version)] = &[(v0_1_0::MIN, v0_1_0::NEXT_BREAKING)];
+pub const SUPPORTED: &[(Version, Version)] = &[
+    (v0_1_0::MIN, v0_1_0::NEXT_BREAKING),
+    (v0_2_0::MIN, v0_2_0::NEXT_BREAKING),
+];
 
-// The bindings the host links today.
-pub use v0_1_0::{Connector, ConnectorPre, http, log, settings, types};
+// The imports and types every version shares (0.2.0 delegates to these).
+pub use v0_1_0::{http, log, settings, types};
