@@ -176,3 +176,48 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The per-item cost of the sandbox: for each component, `n` times, a fresh instance (two for a
+/// 0.1.0 component, which maps permissions in a second call) answering one item with its
+/// permissions, through the pooling allocator and the cached pre-instance. Prints p50 and p99.
+pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let runtime = crate::cached_runtime()?;
+    println!(
+        "instance benchmark: {n} items each, fresh instance per call, {} pooling allocator",
+        if runtime.is_pooling() { "with" } else { "without" }
+    );
+    for (name, bytes) in components {
+        let compiled = runtime.load(bytes)?;
+        let version = compiled.contract_version().clone();
+        let settings = [("hostile", "log-flood"), ("log_lines", "0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let source = wasm_runtime::WasmSource::new(
+            compiled,
+            Arc::new(egress::Egress::new(Vec::new(), Default::default(), Default::default())),
+            settings,
+            Default::default(),
+            GuestClock::Fixed(1_795_611_600),
+            "bench",
+        );
+        // Warm up once, then measure.
+        source.fetch_with_permissions("log-1", wasm_runtime::types::Visibility::Public)?;
+        let before = source.instances_created();
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            source.fetch_with_permissions("log-1", wasm_runtime::types::Visibility::Public)?;
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let per_item = (source.instances_created() - before) as f64 / n as f64;
+        times.sort_by(f64::total_cmp);
+        println!(
+            "  {name} (contract {version}): {per_item:.0} instance(s) per item, p50 {:.0} µs, p99 {:.0} µs",
+            times[n / 2],
+            times[(n * 99 / 100).min(n - 1)]
+        );
+    }
+    Ok(())
+}

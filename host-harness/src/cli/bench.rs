@@ -36,3 +36,31 @@ pub struct CheckpointArgs {
 pub fn run_checkpoint(a: CheckpointArgs) -> anyhow::Result<()> {
     crate::bench::checkpoint(&a.docs, a.checkpoints)
 }
+
+#[derive(clap::Args)]
+pub struct InstanceArgs {
+    /// Component files to compare (default: the probe built for the current contract and the
+    /// frozen 0.1.0 probe fixture, when run from the source tree).
+    components: Vec<std::path::PathBuf>,
+    /// Items fetched per component.
+    #[arg(long, default_value_t = 1000)]
+    items: usize,
+}
+
+pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
+    let paths = if a.components.is_empty() {
+        vec![
+            crate::probe_component()?,
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/probe-0.1.0.wasm"),
+        ]
+    } else {
+        a.components
+    };
+    let mut components = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(&p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        components.push((name, bytes));
+    }
+    crate::bench::instance(&components, a.items.max(1))
+}

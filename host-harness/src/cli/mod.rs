@@ -32,6 +32,8 @@ pub enum Command {
     Bench(bench::Args),
     /// The checkpoint benchmark: the cost of one checkpoint as the index grows.
     BenchCheckpoint(bench::CheckpointArgs),
+    /// The instance benchmark: a fresh instance answering one item, per contract version.
+    BenchInstance(bench::InstanceArgs),
     /// One crawl with the connector and index named in a configuration file.
     Crawl(crawl::Args),
     /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
@@ -62,6 +64,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchCheckpoint(a) => bench::run_checkpoint(a),
+        Command::BenchInstance(a) => bench::run_instance(a),
         Command::Crawl(a) => crawl::run(a),
         Command::Run(a) => run::run(a),
         Command::Status(a) => status::run(a),
