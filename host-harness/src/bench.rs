@@ -185,7 +185,11 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
     let runtime = crate::cached_runtime()?;
     println!(
         "instance benchmark: {n} items each, fresh instance per call, {} pooling allocator",
-        if runtime.is_pooling() { "with" } else { "without" }
+        if runtime.is_pooling() {
+            "with"
+        } else {
+            "without"
+        }
     );
     for (name, bytes) in components {
         let compiled = runtime.load(bytes)?;
@@ -196,7 +200,11 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
             .collect();
         let source = wasm_runtime::WasmSource::new(
             compiled,
-            Arc::new(egress::Egress::new(Vec::new(), Default::default(), Default::default())),
+            Arc::new(egress::Egress::new(
+                Vec::new(),
+                Default::default(),
+                Default::default(),
+            )),
             settings,
             Default::default(),
             GuestClock::Fixed(1_795_611_600),

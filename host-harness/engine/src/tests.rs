@@ -71,6 +71,37 @@ impl FakeSource {
     }
 }
 
+/// A source whose item with the given id echoes a "secret" into its title.
+struct Leaky(FakeSource, &'static str);
+
+impl Source for Leaky {
+    fn describe(&self) -> Result<ConnectorInfo, SourceError> {
+        self.0.describe()
+    }
+    fn check(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn list_changes(&self, m: CrawlMode, c: Option<&str>) -> Result<ChangePage, SourceError> {
+        self.0.list_changes(m, c)
+    }
+    fn fetch_item(&self, id: &str, v: Visibility) -> Result<Item, SourceError> {
+        let mut item = self.0.fetch_item(id, v)?;
+        if id == self.1 {
+            item.title = "the key is hunter2-secret".into();
+        }
+        Ok(item)
+    }
+    fn map_permissions(&self, f: &AccessFacts) -> Result<Permissions, SourceError> {
+        self.0.map_permissions(f)
+    }
+    fn list_users(&self, c: Option<&str>) -> Result<UserPage, SourceError> {
+        self.0.list_users(c)
+    }
+    fn carries_secret(&self, bytes: &[u8]) -> bool {
+        bytes.windows(14).any(|w| w == b"hunter2-secret")
+    }
+}
+
 impl Source for FakeSource {
     fn describe(&self) -> Result<ConnectorInfo, SourceError> {
         Ok(ConnectorInfo {
@@ -496,4 +527,20 @@ fn checkpoint_cost_follows_the_change_not_the_index() {
         .run(CrawlMode::Full)
         .unwrap();
     assert!(store.1.iter().all(|n| *n == 0), "{:?}", store.1);
+}
+
+#[test]
+fn a_document_carrying_a_secret_is_refused_naming_the_document() {
+    let source = Leaky(FakeSource::new(6, 5), "item-003");
+    let (sink, mut store) = (FakeSink::default(), MemoryStore::default());
+    let r = Crawler::new(&source, &sink, &mut store, options())
+        .run(CrawlMode::Full)
+        .unwrap();
+    assert!(r.completed);
+    assert_eq!(r.indexed, 5);
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].id, "item-003");
+    assert!(r.failures[0].message.contains("configured secret"));
+    assert!(!r.failures[0].message.contains("hunter2"));
+    assert!(!sink.docs.lock().unwrap().contains_key("item-003"));
 }

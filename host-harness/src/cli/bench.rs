@@ -51,15 +51,20 @@ pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
     let paths = if a.components.is_empty() {
         vec![
             crate::probe_component()?,
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/probe-0.1.0.wasm"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/fixtures/probe-0.1.0.wasm"),
         ]
     } else {
         a.components
     };
     let mut components = Vec::new();
     for p in paths {
-        let bytes = std::fs::read(&p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes =
+            std::fs::read(&p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         components.push((name, bytes));
     }
     crate::bench::instance(&components, a.items.max(1))
