@@ -181,7 +181,6 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
 /// 0.1.0 component, which maps permissions in a second call) answering one item with its
 /// permissions, through the pooling allocator and the cached pre-instance. Prints p50 and p99.
 pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()> {
-    use std::sync::Arc;
     let runtime = crate::cached_runtime()?;
     println!(
         "instance benchmark: {n} items each, fresh instance per call, {} pooling allocator",
@@ -198,15 +197,9 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let source = wasm_runtime::WasmSource::new(
+        let source = wasm_runtime::WasmSource::offline(
             compiled,
-            Arc::new(egress::Egress::new(
-                Vec::new(),
-                Default::default(),
-                Default::default(),
-            )),
             settings,
-            Default::default(),
             GuestClock::Fixed(1_795_611_600),
             "bench",
         );

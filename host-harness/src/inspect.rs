@@ -2,8 +2,6 @@
 //! version and whether this host serves it, its standard metadata, what it declares (upstreams,
 //! credential headers, object types), its imports and exports, size and digest.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use serde::Serialize;
 
@@ -76,14 +74,8 @@ pub fn inspect(bytes: &[u8]) -> anyhow::Result<Inspection> {
     let describe = if supported {
         let runtime = crate::cached_runtime()?;
         let compiled = runtime.load(bytes)?;
-        let source = wasm_runtime::WasmSource::new(
+        let source = wasm_runtime::WasmSource::offline(
             compiled,
-            Arc::new(egress::Egress::new(
-                Vec::new(),
-                Default::default(),
-                Default::default(),
-            )),
-            Default::default(),
             Default::default(),
             wasm_runtime::GuestClock::System,
             "inspect",

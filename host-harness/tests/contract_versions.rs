@@ -78,24 +78,7 @@ fn the_sdk_builds_0_2_0_and_it_needs_one_instance_per_item() {
     assert_eq!(report["access"]["public"], 1, "{report}");
     // One instance per item: the runtime counts export calls.
     let rt = host_harness::cached_runtime().unwrap();
-    let compiled = rt.load(&bytes).unwrap();
-    let source = wasm_runtime::WasmSource::new(
-        compiled,
-        std::sync::Arc::new(egress::Egress::new(
-            Vec::new(),
-            Default::default(),
-            Default::default(),
-        )),
-        [
-            ("hostile".to_string(), "log-flood".to_string()),
-            ("log_lines".to_string(), "0".to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        Default::default(),
-        wasm_runtime::GuestClock::System,
-        "versions",
-    );
+    let source = offline(&rt, &bytes);
     let before = source.instances_created();
     let (item, permissions) = source
         .fetch_with_permissions("log-1", wasm_runtime::types::Visibility::Public)
@@ -104,24 +87,7 @@ fn the_sdk_builds_0_2_0_and_it_needs_one_instance_per_item() {
     assert_eq!(permissions, wasm_runtime::types::Permissions::AllUsers);
     assert_eq!(source.instances_created() - before, 1);
 
-    let old = rt.load(&std::fs::read(fixture()).unwrap()).unwrap();
-    let old = wasm_runtime::WasmSource::new(
-        old,
-        std::sync::Arc::new(egress::Egress::new(
-            Vec::new(),
-            Default::default(),
-            Default::default(),
-        )),
-        [
-            ("hostile".to_string(), "log-flood".to_string()),
-            ("log_lines".to_string(), "0".to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        Default::default(),
-        wasm_runtime::GuestClock::System,
-        "versions-old",
-    );
+    let old = offline(&rt, &std::fs::read(fixture()).unwrap());
     let before = old.instances_created();
     old.fetch_with_permissions("log-1", wasm_runtime::types::Visibility::Public)
         .unwrap();
@@ -130,6 +96,20 @@ fn the_sdk_builds_0_2_0_and_it_needs_one_instance_per_item() {
         2,
         "0.1.0 needs a second instance"
     );
+}
+
+/// The probe in `log-flood` mode with no log lines, without network.
+fn offline(rt: &wasm_runtime::Runtime, bytes: &[u8]) -> wasm_runtime::WasmSource {
+    let settings = [("hostile", "log-flood"), ("log_lines", "0")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    wasm_runtime::WasmSource::offline(
+        rt.load(bytes).unwrap(),
+        settings,
+        wasm_runtime::GuestClock::System,
+        "versions",
+    )
 }
 
 fn connector_contract_current() -> String {

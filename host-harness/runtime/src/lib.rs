@@ -406,6 +406,29 @@ impl WasmSource {
         }
     }
 
+    /// A source with no network at all (every request is refused): for asking a component
+    /// what it declares, inspecting it, or benchmarking calls that need no upstream.
+    pub fn offline(
+        compiled: Arc<CompiledConnector>,
+        settings: BTreeMap<String, String>,
+        clock: GuestClock,
+        name: &str,
+    ) -> Self {
+        let egress = Arc::new(Egress::new(
+            Vec::new(),
+            egress::EgressLimits::default(),
+            egress::Redactor::new(),
+        ));
+        Self::new(
+            compiled,
+            egress,
+            settings,
+            SandboxLimits::default(),
+            clock,
+            name,
+        )
+    }
+
     /// Instances created so far: one per export call.
     pub fn instances_created(&self) -> u64 {
         self.instances.load(std::sync::atomic::Ordering::Relaxed)

@@ -18,6 +18,13 @@ fn wire(datasource: &str, doc: &Document) -> anyhow::Result<glean_api::DocumentD
     documents::to_document(datasource, &doc.item, &doc.permissions)
 }
 
+/// Whether `doc` forms a valid Glean document (both indexes accept exactly those).
+fn validate(datasource: &str, doc: &Document) -> Result<(), String> {
+    wire(datasource, doc)
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// Glean's indexing API.
 pub struct GleanIndex {
     client: GleanClient,
@@ -117,9 +124,7 @@ impl Sink for GleanIndex {
     }
 
     fn validate(&self, datasource: &str, doc: &Document) -> Result<(), String> {
-        wire(datasource, doc)
-            .map(|_| ())
-            .map_err(|e| format!("{e:#}"))
+        validate(datasource, doc)
     }
 
     fn index_documents(&self, datasource: &str, docs: &[Document]) -> anyhow::Result<()> {
@@ -241,9 +246,7 @@ impl Sink for DirIndex {
     }
 
     fn validate(&self, datasource: &str, doc: &Document) -> Result<(), String> {
-        wire(datasource, doc)
-            .map(|_| ())
-            .map_err(|e| format!("{e:#}"))
+        validate(datasource, doc)
     }
 
     fn index_documents(&self, datasource: &str, docs: &[Document]) -> anyhow::Result<()> {

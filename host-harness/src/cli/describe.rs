@@ -1,9 +1,7 @@
 //! `harness describe`: what a connector component declares.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use egress::Egress;
 use wasm_runtime::{GuestClock, WasmSource};
 
 #[derive(clap::Args)]
@@ -19,18 +17,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(p) => runtime.load_file(&p)?,
         None => runtime.load(crate::clari_copilot_wasm()?)?,
     };
-    let instance = WasmSource::new(
-        compiled,
-        Arc::new(Egress::new(
-            Vec::new(),
-            Default::default(),
-            Default::default(),
-        )),
-        Default::default(),
-        Default::default(),
-        GuestClock::System,
-        "describe",
-    );
+    let instance =
+        WasmSource::offline(compiled, Default::default(), GuestClock::System, "describe");
     let info = crawl_engine::Source::describe(&instance)?;
     println!("{}", crate::describe_json(&info));
     Ok(())
