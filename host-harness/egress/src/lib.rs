@@ -312,8 +312,13 @@ impl Egress {
         })
     }
 
-    /// Spends the weekly budget (persisted before sending) and waits for the rate limiter.
+    /// Waits for the rate limiter, then spends the weekly budget (persisted before sending):
+    /// a request refused by the limiter costs no budget.
     fn admit(&self, route: &UpstreamRoute) -> Result<(), EgressError> {
+        route
+            .limiter
+            .acquire(self.limits.max_rate_wait)
+            .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
         if let Some(budget) = &self.budget {
             budget.spend(now_ms()).map_err(|refusal| match refusal {
                 budget::BudgetRefusal::Spent(wait) => {
@@ -324,10 +329,6 @@ impl Egress {
                 )),
             })?;
         }
-        route
-            .limiter
-            .acquire(self.limits.max_rate_wait)
-            .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
