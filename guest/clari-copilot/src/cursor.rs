@@ -114,6 +114,10 @@ pub struct Listing {
     /// The last ids listed (at most [`RECENT_IDS`]), to drop repeats.
     #[serde(default)]
     pub recent: Vec<String>,
+    /// The page size in use when it is below the configured one: Clari answered 502 for a
+    /// larger page (its response-size cap). Grows back page by page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_limit: Option<u32>,
 }
 
 impl Listing {

@@ -48,11 +48,11 @@ pub fn list_changes(
         Mode::Full => Clock::CallTime,
         Mode::Incremental => Clock::Modified,
     };
-    let limit = settings.page_size();
     for _ in 0..REQUEST_BUDGET {
         let Some(slice) = listing.slices.first().copied() else {
             break;
         };
+        let limit = listing.page_limit.unwrap_or(settings.page_size());
         let query = CallsQuery {
             clock,
             from: slice.from(),
@@ -61,9 +61,19 @@ pub fn list_changes(
             skip: listing.skip,
             limit,
         };
-        let page = client
-            .list_calls(&query)
-            .map_err(|e| e.context("listing calls"))?;
+        let page = match client.list_calls(&query) {
+            Ok(page) => page,
+            // Clari answers 502 when an answer would be over its size cap: halve the page.
+            Err(e) if is_bad_gateway(&e) && limit > 1 => {
+                log::warn(&format!(
+                    "Clari answered 502 for a page of {limit} calls (its answers are capped at about 6 MB); trying pages of {}",
+                    limit / 2
+                ));
+                listing.page_limit = Some(limit / 2);
+                continue;
+            }
+            Err(e) => return Err(e.context("listing calls")),
+        };
         let matched = page.pagination.as_ref().and_then(|p| p.matched);
         if let Some(m) = matched {
             if m > MAX_SKIP && slice.width() > 1 {
@@ -89,11 +99,25 @@ pub fn list_changes(
         }
         let changes = page_changes(client, &mut listing, &page.calls, clock, limit)?;
         advance(&mut listing, &page, limit);
+        grow_back(&mut listing, settings.page_size());
         if !page.calls.is_empty() {
             return Ok(finish(changes, listing));
         }
     }
     Ok(finish(Vec::new(), listing))
+}
+
+/// Whether `e` is Clari's 502 (its answer to a response over the size cap).
+fn is_bad_gateway(e: &Error) -> bool {
+    matches!(e, Error::Transient { message, .. } if message.contains("HTTP 502"))
+}
+
+/// After a page that worked, a reduced page size doubles back towards the configured one.
+fn grow_back(listing: &mut Listing, configured: u32) {
+    if let Some(l) = listing.page_limit {
+        let next = l.saturating_mul(2);
+        listing.page_limit = (next < configured).then_some(next);
+    }
 }
 
 /// The page with its continuation: `done` with the checkpoint when nothing is left.
@@ -154,6 +178,7 @@ fn fresh_full(settings: &Settings, now_ms: i64) -> Listing {
         skip: 0,
         matched: None,
         recent: Vec::new(),
+        page_limit: None,
     }
 }
 
@@ -168,6 +193,7 @@ fn fresh_incremental(settings: &Settings, since: i64, now_ms: i64) -> Listing {
         skip: 0,
         matched: None,
         recent: Vec::new(),
+        page_limit: None,
     }
 }
 

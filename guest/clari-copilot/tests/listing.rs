@@ -737,3 +737,52 @@ fn more_calls_in_one_millisecond_than_the_cap_end_the_slice_without_error() {
     );
     assert_eq!(listed.len(), run.changes.len());
 }
+
+#[test]
+fn a_502_for_a_large_page_halves_the_page_then_it_grows_back() {
+    let calls: Vec<FakeCall> = (0..80)
+        .map(|i| FakeCall::done(format!("c{i:02}"), now() - DAY + i * 60_000))
+        .collect();
+    let fake = FakeClari::with_calls(calls);
+    // Clari caps answers at about 6 MB: here, any page over 10 calls, for the first 3 pages.
+    let big_pages = std::cell::Cell::new(0);
+    fake.set_fault(move |req| {
+        let limit: u32 = req
+            .query
+            .iter()
+            .find(|(k, _)| k == "limit")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        if req.path == "/calls" && limit > 10 && big_pages.get() < 3 {
+            big_pages.set(big_pages.get() + 1);
+            return Some(Ok(json_response(
+                502,
+                json!({"message": "Internal server error"}),
+            )));
+        }
+        None
+    });
+    let run = crawl(&connector(25), &fake, CrawlMode::Full, None, 100);
+    // Nothing lost, nothing failed: every call listed once.
+    let listed: std::collections::BTreeSet<String> = ids(&run.changes).into_iter().collect();
+    assert_eq!(listed.len(), 80);
+    let limits: Vec<String> = fake
+        .calls_requests()
+        .iter()
+        .filter_map(|r| {
+            r.query
+                .iter()
+                .find(|(k, _)| k == "limit")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert!(
+        limits.iter().any(|l| l == "6"),
+        "the page was halved: {limits:?}"
+    );
+    assert_eq!(
+        limits.last().map(String::as_str),
+        Some("25"),
+        "and grew back: {limits:?}"
+    );
+}
