@@ -216,6 +216,7 @@ mod tests {
             skip: 25,
             matched: Some(80),
             recent: vec![],
+            page_limit: None,
         };
         l.remember("a");
         let c = Cursor::Listing(l);
@@ -276,6 +277,7 @@ mod tests {
             skip: 0,
             matched: None,
             recent: vec![],
+            page_limit: None,
         };
         for i in 0..(RECENT_IDS + 10) {
             l.remember(&i.to_string());
