@@ -118,6 +118,7 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
                         object_type: "call".into(),
                         hash: format!("{tag}-{i:058}"),
                         indexed_at: 1_795_611_600,
+                        fingerprint: None,
                     },
                 )
             })

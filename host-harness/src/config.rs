@@ -165,6 +165,14 @@ pub struct CrawlSection {
     /// Bounds on one crawl, whatever the connector returns.
     #[serde(default)]
     pub limits: crawl_engine::limits::CrawlLimits,
+    /// An item whose listing entry is unchanged is not fetched again, except that each is
+    /// re-fetched at least once every this many full crawls (1: fetch everything every time).
+    #[serde(default = "default_deep_refresh")]
+    pub deep_refresh_every: u64,
+}
+
+fn default_deep_refresh() -> u64 {
+    7
 }
 
 fn default_weekly_budget() -> u64 {
@@ -193,6 +201,7 @@ impl Default for CrawlSection {
             max_retries: default_retries(),
             weekly_request_budget: default_weekly_budget(),
             limits: Default::default(),
+            deep_refresh_every: default_deep_refresh(),
         }
     }
 }
@@ -438,6 +447,11 @@ fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Resu
     crawl.limits.validate().map_err(|e| anyhow::anyhow!(e))?;
     if schedule.incremental_minutes == 0 || schedule.full_hours == 0 {
         bail!("[schedule] incremental_minutes and full_hours must be positive");
+    }
+    if crawl.deep_refresh_every == 0 {
+        bail!(
+            "[crawl] deep_refresh_every must be at least 1 (1 fetches every item on every crawl)"
+        );
     }
     if !(0.0..=1.0).contains(&crawl.max_delete_share) {
         bail!("[crawl] max_delete_share must be between 0 and 1");

@@ -210,6 +210,7 @@ pub fn prepare_with(
             datasource: config.glean.datasource.clone(),
             stop: None,
             limits: config.crawl.limits.clone(),
+            deep_refresh_every: config.crawl.deep_refresh_every,
         },
         redactor,
     })

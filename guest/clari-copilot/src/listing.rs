@@ -250,6 +250,8 @@ enum Entry {
         id: String,
         modified_at: Option<i64>,
         at: i64,
+        /// What the listing says about the call (see [`fingerprint`]).
+        listed: u64,
     },
     Skipped {
         id: String,
@@ -299,13 +301,17 @@ fn page_changes(
         .into_iter()
         .map(|e| match e {
             Entry::Ready {
-                id, modified_at, ..
+                id,
+                modified_at,
+                listed,
+                ..
             } => {
                 let visibility = match &public {
                     Some(ids) => privacy::decide(ids, &id),
                     None => connector_sdk::Visibility::Unknown,
                 };
                 Change {
+                    fingerprint: Some(fingerprint(listed, visibility)),
                     id,
                     modified_at,
                     state: ChangeState::Ready(visibility),
@@ -319,9 +325,34 @@ fn page_changes(
                 id,
                 modified_at,
                 state: ChangeState::Skipped(reason),
+                fingerprint: None,
             },
         })
         .collect())
+}
+
+/// FNV-1a (64 bits) of `bytes`: a stable digest (the host keeps fingerprints across
+/// upgrades, so the function must not change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The fingerprint of a listed call: its whole listing entry (status, title, times, CRM
+/// ids and names, users: everything its document depends on that the listing shows) and the
+/// visibility the privacy pass established. The listing's JSON has sorted keys, so equal
+/// entries give equal fingerprints.
+fn fingerprint(listed: u64, visibility: connector_sdk::Visibility) -> String {
+    let v = match visibility {
+        connector_sdk::Visibility::Public => 1u8,
+        connector_sdk::Visibility::Restricted => 2,
+        connector_sdk::Visibility::Unknown => 3,
+    };
+    format!(
+        "v1-{:016x}",
+        fnv1a(&[listed.to_le_bytes().as_slice(), &[v]].concat())
+    )
 }
 
 /// Eligibility of one listed call with an id.
@@ -356,6 +387,7 @@ fn classify(raw: &Value, id: String, clock: Clock) -> Entry {
             id,
             modified_at,
             at,
+            listed: fnv1a(raw.to_string().as_bytes()),
         },
         None => {
             log::warn(&format!(

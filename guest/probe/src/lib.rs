@@ -148,6 +148,7 @@ fn ready(id: impl Into<String>) -> Change {
         id: id.into(),
         modified_at: None,
         state: ChangeState::Ready(Visibility::Public),
+        fingerprint: None,
     }
 }
 
@@ -318,6 +319,7 @@ impl connector_sdk::Connector for Probe {
                         id: "forge-2".into(),
                         modified_at: None,
                         state: ChangeState::Skipped(FORGED_REASON.into()),
+                        fingerprint: None,
                     },
                 ]));
             }
@@ -335,6 +337,7 @@ impl connector_sdk::Connector for Probe {
                 id: format!("{i:0>64}"),
                 modified_at: None,
                 state: ChangeState::Ready(Visibility::Public),
+                fingerprint: None,
             })
             .collect();
         Ok(ChangePage {

@@ -38,6 +38,10 @@ pub struct CrawlOptions {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Bounds on one crawl.
     pub limits: CrawlLimits,
+    /// Items whose listing fingerprint is unchanged are not fetched, except a rolling share:
+    /// each is re-fetched at least once every this many full crawls (for what a listing
+    /// cannot show). 1 fetches everything every time.
+    pub deep_refresh_every: u64,
 }
 
 impl Default for CrawlOptions {
@@ -51,6 +55,7 @@ impl Default for CrawlOptions {
             datasource: None,
             stop: None,
             limits: CrawlLimits::default(),
+            deep_refresh_every: 7,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Crawler<'a> {
     pub(crate) options: CrawlOptions,
     pub(crate) hooks: Hooks<'a>,
     pub(crate) usage: Usage,
+    /// Records of unchanged documents whose fingerprint moved, for the next checkpoint.
+    refreshed: Vec<(String, crate::store::DocRecord)>,
 }
 
 impl<'a> Crawler<'a> {
@@ -103,6 +110,7 @@ impl<'a> Crawler<'a> {
             options,
             hooks: Hooks::default(),
             usage,
+            refreshed: Vec::new(),
         }
     }
 
@@ -345,6 +353,9 @@ impl<'a> Crawler<'a> {
                 let mut meta = self.store.meta().clone();
                 meta.full_in_progress = None;
                 meta.incremental_cursor = Some(next_incremental);
+                if mode == CrawlMode::Full {
+                    meta.full_crawls += 1;
+                }
                 self.commit(Checkpoint {
                     reset_listed: mode == CrawlMode::Full,
                     meta,
@@ -388,9 +399,15 @@ impl<'a> Crawler<'a> {
             new_ids += 1;
             report.listed += 1;
             match &change.state {
+                ChangeState::Ready(_) if self.unchanged_by_fingerprint(change)? => {
+                    report.unchanged += 1;
+                    report.not_fetched += 1;
+                    report.recovered.push(change.id.clone());
+                }
                 ChangeState::Ready(v) => listed.push(Listed {
                     id: change.id.clone(),
                     visibility: *v,
+                    fingerprint: change.fingerprint.clone(),
                 }),
                 ChangeState::Skipped(reason) => {
                     let reason = text::clean(reason, text::MAX_REASON_BYTES);
@@ -400,6 +417,26 @@ impl<'a> Crawler<'a> {
         }
         self.usage.page(new_ids, self.hooks.clock.instant())?;
         Ok(listed)
+    }
+
+    /// Whether the listing shows `change` unchanged since it was indexed, and it is not in
+    /// this crawl's share of the deep refresh: then it is not fetched.
+    fn unchanged_by_fingerprint(&self, change: &crate::types::Change) -> anyhow::Result<bool> {
+        let Some(fp) = &change.fingerprint else {
+            return Ok(false);
+        };
+        let due = stages::deep_refresh_due(
+            &change.id,
+            self.store.meta().full_crawls,
+            self.options.deep_refresh_every,
+        );
+        if due {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .document(&change.id)?
+            .is_some_and(|d| d.fingerprint.as_deref() == Some(fp.as_str())))
     }
 
     /// Stages 2 to 4: fetched, mapped, acknowledged by the index.
@@ -474,8 +511,21 @@ impl<'a> Crawler<'a> {
             return Ok(None);
         }
         let hash = stages::content_hash(&bytes);
-        if self.store.document(&id)?.map(|d| d.hash) == Some(hash.clone()) {
+        if let Some(stored) = self.store.document(&id)?
+            && stored.hash == hash
+        {
             report.unchanged += 1;
+            if stored.fingerprint != f.fingerprint {
+                // Same document, new listing fingerprint: remember it, so the next crawl
+                // need not fetch it.
+                self.refreshed.push((
+                    id.clone(),
+                    crate::store::DocRecord {
+                        fingerprint: f.fingerprint,
+                        ..stored
+                    },
+                ));
+            }
             report.recovered.push(id);
             return Ok(None);
         }
@@ -484,6 +534,7 @@ impl<'a> Crawler<'a> {
             hash,
             size: bytes.len(),
             doc: f.doc,
+            fingerprint: f.fingerprint,
         }))
     }
 
@@ -524,8 +575,10 @@ impl<'a> Crawler<'a> {
         }
         let mut cleared: Vec<String> = std::mem::take(&mut report.recovered);
         cleared.extend(acknowledged.iter().map(|a| a.id.clone()));
+        let mut upserts: Vec<_> = std::mem::take(&mut self.refreshed);
+        upserts.extend(acknowledged.into_iter().map(|a| (a.id, a.record)));
         let checkpoint = Checkpoint {
-            upserts: acknowledged.into_iter().map(|a| (a.id, a.record)).collect(),
+            upserts,
             listed: if full { page_ids } else { Vec::new() },
             cleared_failures: cleared,
             meta,

@@ -52,6 +52,8 @@ pub struct CrawlReport {
     pub fetched: u64,
     pub indexed: u64,
     pub unchanged: u64,
+    /// Of the unchanged: not even fetched, as their listing fingerprint had not moved.
+    pub not_fetched: u64,
     pub skipped: BTreeMap<String, u64>,
     pub deleted: u64,
     pub deletions_held: u64,
@@ -105,8 +107,8 @@ impl fmt::Display for CrawlReport {
         )?;
         writeln!(
             f,
-            "  items listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6}",
-            self.listed, self.fetched, self.indexed, self.unchanged
+            "  items listed {:>6}   fetched {:>6}   indexed {:>6}   unchanged {:>6} ({} not fetched)",
+            self.listed, self.fetched, self.indexed, self.unchanged, self.not_fetched
         )?;
         writeln!(
             f,

@@ -18,12 +18,14 @@ use crate::types::Visibility;
 pub struct Listed {
     pub id: String,
     pub visibility: Visibility,
+    pub fingerprint: Option<String>,
 }
 
 /// An item fetched with its permissions mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub doc: Document,
+    pub fingerprint: Option<String>,
 }
 
 /// A document checked, hashed and due for upload.
@@ -34,6 +36,7 @@ pub struct Mapped {
     /// Serialized size, for batching.
     pub size: usize,
     pub doc: Document,
+    pub fingerprint: Option<String>,
 }
 
 /// A document the index acknowledged.
@@ -51,6 +54,7 @@ impl Acknowledged {
                 object_type: m.doc.item.object_type,
                 hash: m.hash,
                 indexed_at: at,
+                fingerprint: m.fingerprint,
             },
         }
     }
@@ -71,6 +75,16 @@ pub fn invalid_id(id: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Whether `id` is in this full crawl's share of the deep refresh: every item once in
+/// `every` full crawls, whatever its fingerprint says.
+pub fn deep_refresh_due(id: &str, full_crawls: u64, every: u64) -> bool {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let every = every.max(1);
+    h % every == full_crawls % every
 }
 
 /// SHA-256 of a document as serialized: equal hashes mean nothing to upload.
@@ -139,7 +153,10 @@ pub fn fetch_all(
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some((i, l)) = next else { break };
                     let r = retry_call(retry, clock, || source.fetch_document(&l.id, l.visibility))
-                        .map(|doc| Fetched { doc });
+                        .map(|doc| Fetched {
+                            doc,
+                            fingerprint: l.fingerprint.clone(),
+                        });
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

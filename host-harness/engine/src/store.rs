@@ -17,6 +17,9 @@ pub struct DocRecord {
     pub hash: String,
     /// Epoch seconds.
     pub indexed_at: i64,
+    /// The listing fingerprint the item had when it was last fetched.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// An item that could not be indexed, and why.
@@ -60,6 +63,9 @@ pub struct StateMeta {
     pub last_incremental: Option<CrawlOutcome>,
     /// Deletions applied recently, as (epoch seconds, count), for the rolling brake.
     pub recent_deletions: Vec<(i64, u64)>,
+    /// Full crawls completed: picks each crawl's share of the deep refresh.
+    #[serde(default)]
+    pub full_crawls: u64,
 }
 
 impl StateMeta {

@@ -142,6 +142,7 @@ impl Source for FakeSource {
             .skip(start)
             .take(self.page)
             .map(|(id, v)| Change {
+                fingerprint: None,
                 id: id.clone(),
                 modified_at: None,
                 state: ChangeState::Ready(*v),

@@ -46,6 +46,9 @@ pub struct Change {
     pub id: String,
     pub modified_at: Option<i64>,
     pub state: ChangeState,
+    /// A digest of what the listing says about the item (contract 0.2.0); equal means
+    /// unchanged, so the fetch may be skipped.
+    pub fingerprint: Option<String>,
 }
 
 /// How a listing goes on.

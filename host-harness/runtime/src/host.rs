@@ -11,7 +11,7 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{http, log, settings, types};
+use super::bindings::v0_1_0::{http, log, settings, types};
 use crawl_engine::text as guest_text;
 use egress::{Egress, Redactor};
 
@@ -313,6 +313,8 @@ mod v0_2_0_imports {
             old::log::Host::write(self, level, message)
         }
     }
+
+    impl new::types::Host for HostState {}
 
     impl new::settings::Host for HostState {
         fn get(&mut self, key: String) -> Option<String> {

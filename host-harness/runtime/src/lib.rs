@@ -5,6 +5,7 @@
 pub mod bindings;
 pub mod compiled_cache;
 pub mod contract;
+pub mod convert;
 pub mod host;
 pub mod limits;
 pub mod source;
@@ -19,9 +20,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::contract::ContractError;
-pub use bindings::types;
 use bindings::{v0_1_0, v0_2_0};
+pub use convert::ConnectorError;
 use crawl_engine::text as guest_text;
+/// The types the exports answer in: the engine's plain types, whatever the contract version.
+pub use crawl_engine::types;
 use egress::Egress;
 pub use host::{GuestClock, HostState};
 pub use limits::{EPOCH_TICK, SandboxLimits};
@@ -243,16 +246,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs the same call on an instance of either version (their types are shared).
-macro_rules! both {
-    ($instance:expr, |$i:ident| $call:expr) => {
-        match $instance {
-            Instance::V0_1($i) => $call,
-            Instance::V0_2($i) => $call,
-        }
-    };
-}
-
 /// A pre-instantiated component, by the contract version it was built for.
 enum Pre {
     V0_1(v0_1_0::ConnectorPre<HostState>),
@@ -298,7 +291,7 @@ impl CompiledConnector {
 pub enum CallError {
     /// The connector answered with an error.
     #[error("{}", describe_connector_error(.0))]
-    Connector(types::ConnectorError),
+    Connector(ConnectorError),
     /// The call ran past its deadline and was stopped.
     #[error(
         "`{export}` ran past its deadline of {deadline:?} and was stopped; raise `call_deadline_seconds` if the source is slow"
@@ -324,12 +317,12 @@ pub enum CallError {
     },
 }
 
-fn describe_connector_error(e: &types::ConnectorError) -> String {
+fn describe_connector_error(e: &ConnectorError) -> String {
     match e {
-        types::ConnectorError::Config(m) => format!("configuration error: {m}"),
-        types::ConnectorError::Transient(t) => format!("temporary error: {}", t.message),
-        types::ConnectorError::System(m) => format!("system error: {m}"),
-        types::ConnectorError::NotFound(m) => format!("not found: {m}"),
+        ConnectorError::Config(m) => format!("configuration error: {m}"),
+        ConnectorError::Transient { message, .. } => format!("temporary error: {message}"),
+        ConnectorError::System(m) => format!("system error: {m}"),
+        ConnectorError::NotFound(m) => format!("not found: {m}"),
     }
 }
 
@@ -338,10 +331,10 @@ pub use crawl_engine::ErrorKind;
 impl CallError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CallError::Connector(types::ConnectorError::Config(_)) => ErrorKind::Config,
-            CallError::Connector(types::ConnectorError::Transient(_)) => ErrorKind::Transient,
-            CallError::Connector(types::ConnectorError::NotFound(_)) => ErrorKind::NotFound,
-            CallError::Connector(types::ConnectorError::System(_)) => ErrorKind::System,
+            CallError::Connector(ConnectorError::Config(_)) => ErrorKind::Config,
+            CallError::Connector(ConnectorError::Transient { .. }) => ErrorKind::Transient,
+            CallError::Connector(ConnectorError::NotFound(_)) => ErrorKind::NotFound,
+            CallError::Connector(ConnectorError::System(_)) => ErrorKind::System,
             // A guest that runs past its deadline is at fault, not the source.
             CallError::Deadline { .. } => ErrorKind::System,
             CallError::Memory { .. } | CallError::Trap { .. } | CallError::Instantiate { .. } => {
@@ -353,8 +346,8 @@ impl CallError {
     /// The connector's advice on when to retry a transient error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            CallError::Connector(types::ConnectorError::Transient(t)) => {
-                t.retry_after_ms.map(Duration::from_millis)
+            CallError::Connector(ConnectorError::Transient { retry_after_ms, .. }) => {
+                retry_after_ms.map(Duration::from_millis)
             }
             _ => None,
         }
@@ -532,12 +525,22 @@ impl WasmSource {
     }
 
     pub fn describe(&self) -> Result<types::ConnectorInfo, CallError> {
-        self.call("describe", |c, s| both!(c, |i| i.call_describe(s)))
+        self.call("describe", |c, s| {
+            Ok(match c {
+                Instance::V0_1(i) => convert::v0_1_0::info(i.call_describe(s)?),
+                Instance::V0_2(i) => convert::v0_2_0::info(i.call_describe(s)?),
+            })
+        })
     }
 
     pub fn check(&self) -> Result<(), CallError> {
-        self.call("check", |c, s| both!(c, |i| i.call_check(s)))?
-            .map_err(connector_error)
+        self.call("check", |c, s| {
+            Ok(match c {
+                Instance::V0_1(i) => i.call_check(s)?.map_err(convert::v0_1_0::error),
+                Instance::V0_2(i) => i.call_check(s)?.map_err(convert::v0_2_0::error),
+            })
+        })?
+        .map_err(connector_error)
     }
 
     pub fn list_changes(
@@ -545,8 +548,18 @@ impl WasmSource {
         mode: types::CrawlMode,
         cursor: Option<&str>,
     ) -> Result<types::ChangePage, CallError> {
+        use convert::{v0_1_0 as a, v0_2_0 as b};
         self.call("list-changes", |c, s| {
-            both!(c, |i| i.call_list_changes(s, mode, cursor))
+            Ok(match c {
+                Instance::V0_1(i) => i
+                    .call_list_changes(s, a::mode(mode), cursor)?
+                    .map(a::page)
+                    .map_err(a::error),
+                Instance::V0_2(i) => i
+                    .call_list_changes(s, b::mode(mode), cursor)?
+                    .map(b::page)
+                    .map_err(b::error),
+            })
         })?
         .map_err(connector_error)
     }
@@ -580,13 +593,18 @@ impl WasmSource {
         id: &str,
         visibility: types::Visibility,
     ) -> Result<(types::Item, Option<types::Permissions>), CallError> {
-        self.call("fetch-item", |c, s| match c {
-            Instance::V0_1(i) => Ok(i
-                .call_fetch_item(s, id, visibility)?
-                .map(|item| (item, None))),
-            Instance::V0_2(i) => Ok(i
-                .call_fetch_item(s, id, visibility)?
-                .map(|f| (f.item, Some(f.permissions)))),
+        use convert::{v0_1_0 as a, v0_2_0 as b};
+        self.call("fetch-item", |c, s| {
+            Ok(match c {
+                Instance::V0_1(i) => i
+                    .call_fetch_item(s, id, a::visibility_to_wit(visibility))?
+                    .map(|item| (a::item(item), None))
+                    .map_err(a::error),
+                Instance::V0_2(i) => i
+                    .call_fetch_item(s, id, b::visibility_to_wit(visibility))?
+                    .map(|f| (b::item(f.item), Some(b::permissions(f.permissions))))
+                    .map_err(b::error),
+            })
         })?
         .map_err(connector_error)
     }
@@ -595,14 +613,32 @@ impl WasmSource {
         &self,
         facts: &types::AccessFacts,
     ) -> Result<types::Permissions, CallError> {
+        use convert::{v0_1_0 as a, v0_2_0 as b};
         self.call("map-permissions", |c, s| {
-            both!(c, |i| i.call_map_permissions(s, facts))
+            Ok(match c {
+                Instance::V0_1(i) => {
+                    a::permissions(i.call_map_permissions(s, &a::facts_to_wit(facts))?)
+                }
+                Instance::V0_2(i) => {
+                    b::permissions(i.call_map_permissions(s, &b::facts_to_wit(facts))?)
+                }
+            })
         })
     }
 
     pub fn list_users(&self, cursor: Option<&str>) -> Result<types::UserPage, CallError> {
+        use convert::{v0_1_0 as a, v0_2_0 as b};
         self.call("list-users", |c, s| {
-            both!(c, |i| i.call_list_users(s, cursor))
+            Ok(match c {
+                Instance::V0_1(i) => i
+                    .call_list_users(s, cursor)?
+                    .map(a::users)
+                    .map_err(a::error),
+                Instance::V0_2(i) => i
+                    .call_list_users(s, cursor)?
+                    .map(b::users)
+                    .map_err(b::error),
+            })
         })?
         .map_err(connector_error)
     }
@@ -610,19 +646,20 @@ impl WasmSource {
 
 /// A connector's error with its message made safe: truncated and control characters escaped
 /// (a guest may send a 100 MB message full of fake report lines).
-fn connector_error(e: types::ConnectorError) -> CallError {
+fn connector_error(e: ConnectorError) -> CallError {
     use crawl_engine::text::{MAX_MESSAGE_BYTES, clean};
     let c = |m: String| clean(&m, MAX_MESSAGE_BYTES);
     CallError::Connector(match e {
-        types::ConnectorError::Config(m) => types::ConnectorError::Config(c(m)),
-        types::ConnectorError::System(m) => types::ConnectorError::System(c(m)),
-        types::ConnectorError::NotFound(m) => types::ConnectorError::NotFound(c(m)),
-        types::ConnectorError::Transient(t) => {
-            types::ConnectorError::Transient(types::TransientFailure {
-                message: c(t.message),
-                retry_after_ms: t.retry_after_ms,
-            })
-        }
+        ConnectorError::Config(m) => ConnectorError::Config(c(m)),
+        ConnectorError::System(m) => ConnectorError::System(c(m)),
+        ConnectorError::NotFound(m) => ConnectorError::NotFound(c(m)),
+        ConnectorError::Transient {
+            message,
+            retry_after_ms,
+        } => ConnectorError::Transient {
+            message: c(message),
+            retry_after_ms,
+        },
     })
 }
 

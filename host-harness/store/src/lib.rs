@@ -19,7 +19,8 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS listed (id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS documents (
-        id TEXT PRIMARY KEY, object_type TEXT NOT NULL, hash TEXT NOT NULL, indexed_at INTEGER NOT NULL);
+        id TEXT PRIMARY KEY, object_type TEXT NOT NULL, hash TEXT NOT NULL, indexed_at INTEGER NOT NULL,
+        fingerprint TEXT);
     CREATE TABLE IF NOT EXISTS held_deletions (id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS failures (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
@@ -116,8 +117,10 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         last_full: meta_get(conn, "last_full")?,
         last_incremental: meta_get(conn, "last_incremental")?,
         recent_deletions: meta_get(conn, "recent_deletions")?.unwrap_or_default(),
+        full_crawls: 0,
     };
     let tx = conn.unchecked_transaction()?;
+    tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
     meta_put(&tx, "state", &meta)?;
     meta_put(&tx, "version", &STATE_VERSION)?;
     tx.commit()?;
@@ -156,6 +159,7 @@ fn doc_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, DocRecord)> {
             object_type: r.get(1)?,
             hash: r.get(2)?,
             indexed_at: r.get(3)?,
+            fingerprint: r.get(4)?,
         },
     ))
 }
@@ -167,7 +171,7 @@ impl StateStore for SqliteStore {
 
     fn document(&self, id: &str) -> anyhow::Result<Option<DocRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, object_type, hash, indexed_at FROM documents WHERE id = ?1",
+            "SELECT id, object_type, hash, indexed_at, fingerprint FROM documents WHERE id = ?1",
         )?;
         Ok(stmt.query_row([id], doc_row).optional()?.map(|(_, r)| r))
     }
@@ -188,7 +192,7 @@ impl StateStore for SqliteStore {
 
     fn unlisted_documents(&self) -> anyhow::Result<Vec<(String, DocRecord)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, object_type, hash, indexed_at FROM documents
+            "SELECT id, object_type, hash, indexed_at, fingerprint FROM documents
              WHERE id NOT IN (SELECT id FROM listed) ORDER BY id",
         )?;
         let rows = stmt.query_map([], doc_row)?;
@@ -242,11 +246,18 @@ fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> anyhow::
     meta_put(tx, "state", &cp.meta)?;
     {
         let mut up = tx.prepare_cached(
-            "INSERT INTO documents (id, object_type, hash, indexed_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(id) DO UPDATE SET object_type = excluded.object_type, hash = excluded.hash, indexed_at = excluded.indexed_at",
+            "INSERT INTO documents (id, object_type, hash, indexed_at, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET object_type = excluded.object_type, hash = excluded.hash,
+                 indexed_at = excluded.indexed_at, fingerprint = excluded.fingerprint",
         )?;
         for (id, rec) in &cp.upserts {
-            up.execute((id, &rec.object_type, &rec.hash, rec.indexed_at))?;
+            up.execute((
+                id,
+                &rec.object_type,
+                &rec.hash,
+                rec.indexed_at,
+                &rec.fingerprint,
+            ))?;
         }
         let mut del = tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?;
         for id in &cp.deletes {
@@ -325,6 +336,7 @@ mod tests {
             object_type: "call".into(),
             hash: h.into(),
             indexed_at: 1,
+            fingerprint: Some("fp".into()),
         }
     }
 
@@ -351,6 +363,7 @@ mod tests {
             }),
             last_incremental: None,
             recent_deletions: vec![(10, 2)],
+            full_crawls: 3,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
@@ -421,7 +434,17 @@ mod tests {
         let path = dir.join("old.state.sqlite");
         {
             let c = rusqlite::Connection::open(&path).unwrap();
-            c.execute_batch(SCHEMA).unwrap();
+            // Version 1's tables: documents had no fingerprint.
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE listed (id TEXT PRIMARY KEY);
+                 CREATE TABLE documents (id TEXT PRIMARY KEY, object_type TEXT NOT NULL,
+                     hash TEXT NOT NULL, indexed_at INTEGER NOT NULL);
+                 CREATE TABLE held_deletions (id TEXT PRIMARY KEY);
+                 CREATE TABLE failures (id TEXT PRIMARY KEY, kind TEXT NOT NULL,
+                     message TEXT NOT NULL, at INTEGER NOT NULL);",
+            )
+            .unwrap();
             for (k, v) in [
                 ("version", "1"),
                 ("incremental_cursor", "\"cur\""),

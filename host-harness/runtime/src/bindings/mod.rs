@@ -12,6 +12,3 @@ pub const SUPPORTED: &[(Version, Version)] = &[
     (v0_1_0::MIN, v0_1_0::NEXT_BREAKING),
     (v0_2_0::MIN, v0_2_0::NEXT_BREAKING),
 ];
-
-// The imports and types every version shares (0.2.0 delegates to these).
-pub use v0_1_0::{http, log, settings, types};

@@ -1,8 +1,7 @@
 //! Host bindings for contract version 0.2.0 (`wit/v0.2.0`), and the versions they serve.
-//! The `types` interface is unchanged from 0.1.0, so its Rust types are shared (`with:`); the
-//! `http`, `log` and `settings` imports are generated afresh (they are linked under their
-//! 0.2.0 names) and served by delegating to the 0.1.0 implementations
-//! ([`crate::host`]).
+//! Its `types` differ from 0.1.0 (a listing fingerprint; `fetched`), converted to the engine's
+//! plain types by [`crate::convert`]; the `http`, `log` and `settings` imports are the same and
+//! are served by delegating to the 0.1.0 implementations ([`crate::host`]).
 
 use semver::Version;
 
@@ -15,9 +14,6 @@ wasmtime::component::bindgen!({
     path: "../../wit/v0.2.0",
     world: "connector",
     additional_derives: [PartialEq, Eq],
-    with: {
-        "connector:platform/types": super::v0_1_0::types,
-    },
 });
 
-pub use connector::platform::{http, log, settings};
+pub use connector::platform::{http, log, settings, types};
