@@ -33,7 +33,11 @@ fn an_unchanged_workspace_is_reconciled_within_the_request_target() {
     for _ in 0..6 {
         fetched += w.full().fetched;
     }
-    assert!(fetched >= first.fetched, "{fetched} fetched over 7 crawls, {} indexed", first.fetched);
+    assert!(
+        fetched >= first.fetched,
+        "{fetched} fetched over 7 crawls, {} indexed",
+        first.fetched
+    );
 }
 
 #[test]
@@ -48,8 +52,12 @@ fn a_title_edit_and_a_crm_relink_reach_the_index_within_one_full_crawl() {
         .find(|id| *id != titled)
         .unwrap();
     let control = w.clari.control();
-    control.set_title(&titled, "Renamed: pricing review with Initech").unwrap();
-    control.set_deal(&relinked, Some("Initech – renewal 2027")).unwrap();
+    control
+        .set_title(&titled, "Renamed: pricing review with Initech")
+        .unwrap();
+    control
+        .set_deal(&relinked, Some("Initech – renewal 2027"))
+        .unwrap();
     // Neither edit moves last_modified_time, so an incremental crawl does not see them...
     let incremental = w.crawl(CrawlMode::Incremental, false);
     assert!(incremental.completed);
@@ -64,5 +72,8 @@ fn a_title_edit_and_a_crm_relink_reach_the_index_within_one_full_crawl() {
         Some("Renamed: pricing review with Initech")
     );
     let relinked_json = serde_json::to_string(doc(&relinked)).unwrap();
-    assert!(relinked_json.contains("Initech – renewal 2027"), "{relinked_json}");
+    assert!(
+        relinked_json.contains("Initech – renewal 2027"),
+        "{relinked_json}"
+    );
 }
