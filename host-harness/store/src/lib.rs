@@ -57,8 +57,14 @@ impl SqliteStore {
             .with_context(|| format!("could not create the state directory {}", dir.display()))?;
         let path = dir.join(format!("{name}.state.sqlite"));
         let conn = rusqlite::Connection::open(&path).map_err(|e| corrupt(&path, e))?;
+        // WAL with `synchronous = NORMAL`: a commit is not fsynced (checkpoints of the WAL
+        // are), so a killed process loses nothing and only a power cut can roll back the last
+        // few checkpoints. That is safe here: the state only ever lags the index (a checkpoint
+        // follows the index's acknowledgement), and replaying a lost checkpoint re-sends
+        // upserts and deletions, which are idempotent. It keeps a checkpoint's cost flat as
+        // the index grows (BENCHMARKS.md).
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
         )
         .and_then(|()| conn.execute_batch(SCHEMA))
         .map_err(|e| corrupt(&path, e))?;
