@@ -15,6 +15,7 @@ pub mod oci;
 pub mod progress;
 pub mod render;
 pub mod schedule;
+pub mod serve;
 pub mod setup;
 pub mod status;
 

@@ -149,6 +149,16 @@ fn sink(config: &Config, run: &RunOptions, retry: RetryPolicy) -> anyhow::Result
     })
 }
 
+/// Checks a configuration against its component — it loads (pin and contract checked), and
+/// the configured upstreams grant exactly what it declares — without crawling or touching
+/// state.
+pub fn check(runtime: &Runtime, config: &Config) -> anyhow::Result<ConnectorInfo> {
+    let redactor = Redactor::new();
+    let (_, info) = describe(runtime, config, GuestClock::System, &redactor)?;
+    routes(config, &info)?;
+    Ok(info)
+}
+
 /// [`prepare`] with recording, replay or a directory index.
 pub fn prepare_with(
     runtime: &Runtime,

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod describe;
 pub mod mocks;
 pub mod run;
+pub mod serve;
 pub mod status;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub enum Command {
     Crawl(crawl::Args),
     /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
     Run(run::Args),
+    /// Host a directory of tenants: scheduled crawls, an admin API and metrics.
+    Serve(serve::Args),
     /// What the last crawls did, what failed and why, held deletions, API budget.
     Status(status::Args),
     /// Check the configuration and the connector's credentials, without crawling.
@@ -67,6 +70,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::BenchInstance(a) => bench::run_instance(a),
         Command::Crawl(a) => crawl::run(a),
         Command::Run(a) => run::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Status(a) => status::run(a),
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),

@@ -1,0 +1,82 @@
+//! `harness serve`: host a directory of tenants, with the admin API and metrics.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::serve::{ServeOptions, Service};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The directory of tenant files (one `harness crawl` configuration each, `NAME.toml`).
+    #[arg(long)]
+    tenants: PathBuf,
+    /// Where the admin API listens (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    admin: SocketAddr,
+    /// The environment variable holding the admin API's bearer token.
+    #[arg(long, default_value = "HARNESS_ADMIN_TOKEN")]
+    token_env: String,
+    /// Crawls running at once, across all tenants.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// The first backoff after a failed crawl, in seconds (it doubles with each failure).
+    #[arg(long, default_value_t = 60)]
+    backoff_seconds: u64,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let token = std::env::var(&a.token_env)
+        .ok()
+        .filter(|t| t.len() >= 16)
+        .with_context(|| {
+            format!(
+                "the admin API needs a token of at least 16 characters in the environment variable `{}`",
+                a.token_env
+            )
+        })?;
+    if !a.tenants.is_dir() {
+        anyhow::bail!("--tenants {} is not a directory", a.tenants.display());
+    }
+    let stop = crate::schedule::stop_on_signals()?;
+    let service = Service::new(
+        crate::cached_runtime()?,
+        ServeOptions {
+            dir: a.tenants.clone(),
+            workers: a.workers.clamp(1, 256),
+            backoff_base: Duration::from_secs(a.backoff_seconds.max(1)),
+            rescan: Duration::from_secs(2),
+        },
+        stop.clone(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(a.admin))
+        .with_context(|| format!("could not listen on {}", a.admin))?;
+    println!(
+        "serving tenants from {} with {} workers; admin API on http://{}",
+        a.tenants.display(),
+        a.workers,
+        listener.local_addr()?
+    );
+    let app = crate::serve::api::router(service.clone(), token);
+    let server_stop = stop.clone();
+    rt.spawn(async move {
+        let shutdown = async move {
+            while !server_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    });
+    service.run();
+    println!("stopped: every running crawl ended at a checkpoint");
+    Ok(())
+}

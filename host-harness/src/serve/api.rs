@@ -1,0 +1,174 @@
+//! The admin API of `harness serve`, over HTTP on loopback by default. Every route needs
+//! `Authorization: Bearer <token>` (the token comes from an environment variable). JSON in
+//! and out; clear errors.
+//!
+//! - `GET /healthz`, `GET /readyz`
+//! - `GET /tenants`, `GET /tenants/{name}`
+//! - `POST /tenants/{name}/crawl?mode=full|incremental`
+//! - `POST /tenants/{name}/pause`, `POST /tenants/{name}/resume`
+//! - `POST /tenants/{name}/approve-deletions`
+//! - `GET /metrics` (Prometheus text format)
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use crawl_engine::types::CrawlMode;
+use serde_json::json;
+
+use super::Service;
+
+#[derive(Clone)]
+struct Api {
+    service: Arc<Service>,
+    token: Arc<str>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+async fn auth(State(api): State<Api>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compare without an early exit on the first differing byte.
+    let ok = given.is_some_and(|g| {
+        g.len() == api.token.len()
+            && g.bytes()
+                .zip(api.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !ok {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "send the admin token as `Authorization: Bearer <token>`",
+        );
+    }
+    next.run(req).await
+}
+
+/// The router, every route behind the token.
+pub fn router(service: Arc<Service>, token: String) -> Router {
+    let api = Api {
+        service,
+        token: Arc::from(token),
+    };
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"ok": true})) }),
+        )
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/tenants", get(tenants))
+        .route("/tenants/{name}", get(tenant))
+        .route("/tenants/{name}/crawl", post(crawl))
+        .route("/tenants/{name}/pause", post(pause))
+        .route("/tenants/{name}/resume", post(resume))
+        .route("/tenants/{name}/approve-deletions", post(approve))
+        .layer(middleware::from_fn_with_state(api.clone(), auth))
+        .with_state(api)
+}
+
+async fn readyz(State(api): State<Api>) -> Response {
+    if api.service.is_ready() {
+        axum::Json(json!({"ready": true})).into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the tenants are still loading",
+        )
+    }
+}
+
+async fn metrics(State(api): State<Api>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        api.service.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn tenants(State(api): State<Api>) -> Response {
+    axum::Json(api.service.views()).into_response()
+}
+
+fn unknown(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("there is no tenant `{name}`; GET /tenants lists them"),
+    )
+}
+
+async fn tenant(State(api): State<Api>, Path(name): Path<String>) -> Response {
+    match api.service.view(&name) {
+        Some(v) => axum::Json(v).into_response(),
+        None => unknown(&name),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CrawlQuery {
+    mode: Option<String>,
+}
+
+async fn crawl(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<CrawlQuery>,
+) -> Response {
+    let mode = match q.mode.as_deref() {
+        Some("full") | None => CrawlMode::Full,
+        Some("incremental") => CrawlMode::Incremental,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("mode `{other}` is neither `full` nor `incremental`"),
+            );
+        }
+    };
+    if api.service.request_crawl(&name, mode) {
+        (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"queued": mode.name(), "tenant": name})),
+        )
+            .into_response()
+    } else {
+        unknown(&name)
+    }
+}
+
+async fn pause(State(api): State<Api>, Path(name): Path<String>) -> Response {
+    action(api.service.pause(&name), &name, "paused")
+}
+
+async fn resume(State(api): State<Api>, Path(name): Path<String>) -> Response {
+    action(api.service.resume(&name), &name, "resumed")
+}
+
+async fn approve(State(api): State<Api>, Path(name): Path<String>) -> Response {
+    action(
+        api.service.approve_deletions(&name),
+        &name,
+        "held deletions approved; a full crawl is queued to apply them",
+    )
+}
+
+fn action(found: bool, name: &str, done: &str) -> Response {
+    if found {
+        axum::Json(json!({"tenant": name, "done": done})).into_response()
+    } else {
+        unknown(name)
+    }
+}

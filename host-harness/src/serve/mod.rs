@@ -1,0 +1,529 @@
+//! `harness serve`: many connector instances (tenants) in one process. A tenant is one TOML
+//! file in a directory, in the `harness crawl` format. One wasmtime engine and compiled-code
+//! cache serve all tenants; a bounded pool of workers runs crawls, earliest-due first, at most
+//! one per tenant; each crawl prepares its own egress, budget and state from the tenant's file,
+//! so an idle tenant holds no instance and no state in memory. A failing tenant backs off with
+//! increasing delay and is quarantined after [`QUARANTINE_AFTER`] failures in a row until an
+//! operator resumes it. Files added, changed or removed take effect while running; a changed
+//! file is checked (component, contract, grants) before the tenant switches to it.
+
+pub mod api;
+pub mod metrics;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use crawl_engine::Crawler;
+use crawl_engine::types::CrawlMode;
+use serde::Serialize;
+use wasm_runtime::{GuestClock, Runtime};
+
+use crate::config::Config;
+
+/// Failures in a row after which a tenant is quarantined.
+pub const QUARANTINE_AFTER: u32 = 5;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub dir: PathBuf,
+    /// Crawls running at once, across all tenants.
+    pub workers: usize,
+    /// The first backoff after a failed crawl; it doubles with each failure in a row.
+    pub backoff_base: Duration,
+    /// How often the tenants directory is rescanned.
+    pub rescan: Duration,
+}
+
+/// How the last crawl of a tenant went.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastCrawl {
+    pub mode: String,
+    pub completed: bool,
+    pub error: Option<String>,
+    pub indexed: u64,
+    pub deleted: u64,
+    pub deletions_held: u64,
+    pub requests: u64,
+    pub seconds: f64,
+}
+
+/// What the admin API shows of a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    pub name: String,
+    pub file: String,
+    pub state: &'static str,
+    pub consecutive_failures: u32,
+    pub last_crawl: Option<LastCrawl>,
+    pub next_crawl_in_seconds: Option<u64>,
+    pub budget_used: u64,
+    pub budget_limit: u64,
+    /// Why the tenant's file (or its latest edit) was refused.
+    pub config_error: Option<String>,
+}
+
+struct Tenant {
+    file: PathBuf,
+    /// SHA-256 of the file's text, to notice edits.
+    text_digest: String,
+    config: Option<Config>,
+    config_error: Option<String>,
+    running: bool,
+    paused: bool,
+    quarantined: bool,
+    failures: u32,
+    next_due: Instant,
+    /// A crawl an operator asked for.
+    requested: Option<CrawlMode>,
+    allow_mass_delete_once: bool,
+    last: Option<LastCrawl>,
+    budget_used: u64,
+}
+
+impl Tenant {
+    fn state(&self) -> &'static str {
+        match () {
+            _ if self.config.is_none() => "refused",
+            _ if self.running => "running",
+            _ if self.quarantined => "quarantined",
+            _ if self.paused => "paused",
+            _ if self.failures > 0 => "backing-off",
+            _ => "scheduled",
+        }
+    }
+
+    fn view(&self, name: &str, now: Instant) -> TenantView {
+        TenantView {
+            name: name.to_string(),
+            file: self.file.display().to_string(),
+            state: self.state(),
+            consecutive_failures: self.failures,
+            last_crawl: self.last.clone(),
+            next_crawl_in_seconds: (self.config.is_some() && !self.paused && !self.quarantined)
+                .then(|| self.next_due.saturating_duration_since(now).as_secs()),
+            budget_used: self.budget_used,
+            budget_limit: self
+                .config
+                .as_ref()
+                .map_or(0, |c| c.crawl.weekly_request_budget),
+            config_error: self.config_error.clone(),
+        }
+    }
+}
+
+/// The running service.
+pub struct Service {
+    runtime: Arc<Runtime>,
+    options: ServeOptions,
+    tenants: Mutex<BTreeMap<String, Tenant>>,
+    pub metrics: metrics::Metrics,
+    pub stop: Arc<AtomicBool>,
+    ready: AtomicBool,
+}
+
+fn sha256_hex(text: &str) -> String {
+    crate::component::digest(text.as_bytes())
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+impl Service {
+    pub fn new(runtime: Arc<Runtime>, options: ServeOptions, stop: Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Service {
+            runtime,
+            options,
+            tenants: Mutex::new(BTreeMap::new()),
+            metrics: metrics::Metrics::default(),
+            stop,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Tenant>> {
+        self.tenants.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Every tenant as the admin API shows it.
+    pub fn views(&self) -> Vec<TenantView> {
+        let now = Instant::now();
+        self.lock().iter().map(|(n, t)| t.view(n, now)).collect()
+    }
+
+    pub fn view(&self, name: &str) -> Option<TenantView> {
+        self.lock().get(name).map(|t| t.view(name, Instant::now()))
+    }
+
+    /// Applies `f` to tenant `name`; `false` when there is none.
+    fn with_tenant(&self, name: &str, f: impl FnOnce(&mut Tenant)) -> bool {
+        match self.lock().get_mut(name) {
+            Some(t) => {
+                f(t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn request_crawl(&self, name: &str, mode: CrawlMode) -> bool {
+        self.with_tenant(name, |t| t.requested = Some(mode))
+    }
+
+    pub fn pause(&self, name: &str) -> bool {
+        self.with_tenant(name, |t| t.paused = true)
+    }
+
+    /// Resumes a paused or quarantined tenant, forgetting its failures.
+    pub fn resume(&self, name: &str) -> bool {
+        self.with_tenant(name, |t| {
+            t.paused = false;
+            t.quarantined = false;
+            t.failures = 0;
+            t.next_due = Instant::now();
+        })
+    }
+
+    /// Lets the next full crawl apply held deletions, and asks for it.
+    pub fn approve_deletions(&self, name: &str) -> bool {
+        self.with_tenant(name, |t| {
+            t.allow_mass_delete_once = true;
+            t.requested = Some(CrawlMode::Full);
+        })
+    }
+
+    /// Checks a tenant file: it parses, its secrets resolve, its component loads and passes
+    /// the contract check, and the grants match what the component declares.
+    fn check_file(&self, path: &Path) -> anyhow::Result<Config> {
+        let config = Config::load(path, &env)?;
+        crate::setup::check(&self.runtime, &config)?;
+        Ok(config)
+    }
+
+    /// Adds, updates and removes tenants from the directory.
+    pub fn rescan(&self) {
+        let mut seen = BTreeMap::new();
+        let entries = match std::fs::read_dir(&self.options.dir) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(
+                    "cannot read the tenants directory {}: {e}",
+                    self.options.dir.display()
+                );
+                return;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(String::from) else {
+                continue;
+            };
+            seen.insert(name.clone(), ());
+            let digest = sha256_hex(&text);
+            let known = self.lock().get(&name).map(|t| t.text_digest.clone());
+            if known.as_deref() == Some(digest.as_str()) {
+                continue;
+            }
+            let checked = self.check_file(&path);
+            let mut tenants = self.lock();
+            match (tenants.get_mut(&name), checked) {
+                (Some(t), Ok(config)) => {
+                    tracing::info!(tenant = %name, "tenant file changed: the next crawl uses it");
+                    t.config = Some(config);
+                    t.config_error = None;
+                    t.text_digest = digest;
+                }
+                (Some(t), Err(e)) => {
+                    let msg = format!("{e:#}");
+                    tracing::warn!(tenant = %name, "the edited tenant file is refused, the tenant keeps its previous one: {msg}");
+                    t.config_error = Some(msg);
+                    t.text_digest = digest;
+                }
+                (None, checked) => {
+                    let (config, config_error) = match checked {
+                        Ok(c) => (Some(c), None),
+                        Err(e) => {
+                            let msg = format!("{e:#}");
+                            tracing::warn!(tenant = %name, "tenant file refused: {msg}");
+                            (None, Some(msg))
+                        }
+                    };
+                    tenants.insert(
+                        name,
+                        Tenant {
+                            file: path,
+                            text_digest: digest,
+                            config,
+                            config_error,
+                            running: false,
+                            paused: false,
+                            quarantined: false,
+                            failures: 0,
+                            next_due: Instant::now(),
+                            requested: None,
+                            allow_mass_delete_once: false,
+                            last: None,
+                            budget_used: 0,
+                        },
+                    );
+                }
+            }
+        }
+        self.lock().retain(|name, _| seen.contains_key(name));
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// The tenants due now, most overdue first, marked running (at most `free`).
+    fn take_due(&self, free: usize) -> Vec<(String, Option<CrawlMode>, Duration)> {
+        let now = Instant::now();
+        let mut tenants = self.lock();
+        let mut due: Vec<(&String, &mut Tenant)> = tenants
+            .iter_mut()
+            .filter(|(_, t)| t.config.is_some() && !t.running)
+            .filter(|(_, t)| {
+                t.requested.is_some() || (!t.paused && !t.quarantined && t.next_due <= now)
+            })
+            .collect();
+        due.sort_by_key(|(_, t)| {
+            if t.requested.is_some() {
+                now
+            } else {
+                t.next_due
+            }
+        });
+        due.into_iter()
+            .take(free)
+            .map(|(name, t)| {
+                t.running = true;
+                let lag = now.saturating_duration_since(t.next_due);
+                (name.clone(), t.requested.take(), lag)
+            })
+            .collect()
+    }
+
+    /// Runs the service until `stop` is set: the scheduler here, crawls on the workers.
+    pub fn run(self: &Arc<Self>) {
+        self.rescan();
+        let (jobs, queue) = mpsc::channel::<(String, Option<CrawlMode>)>();
+        let queue = Arc::new(Mutex::new(queue));
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..self.options.workers.max(1) {
+            let (service, queue, running) = (self.clone(), queue.clone(), running.clone());
+            workers.push(std::thread::spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((name, mode)) = job else { break };
+                    service.crawl(&name, mode);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        let mut last_scan = Instant::now();
+        while !self.stop.load(Ordering::SeqCst) {
+            if last_scan.elapsed() >= self.options.rescan {
+                self.rescan();
+                last_scan = Instant::now();
+            }
+            let free = self.options.workers.max(1)
+                - running
+                    .load(Ordering::SeqCst)
+                    .min(self.options.workers.max(1));
+            for (name, mode, lag) in self.take_due(free) {
+                self.metrics
+                    .scheduler_lag_seconds
+                    .observe(lag.as_secs_f64());
+                running.fetch_add(1, Ordering::SeqCst);
+                if jobs.send((name, mode)).is_err() {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Drain: running crawls see `stop` and end at their next checkpoint.
+        drop(jobs);
+        for w in workers {
+            let _ = w.join();
+        }
+    }
+
+    /// One crawl of tenant `name` (`mode`, or what its schedule says), on a worker.
+    fn crawl(&self, name: &str, requested: Option<CrawlMode>) {
+        let (config, allow_mass_delete) = {
+            let mut tenants = self.lock();
+            let Some(t) = tenants.get_mut(name) else {
+                return;
+            };
+            let allow = std::mem::take(&mut t.allow_mass_delete_once);
+            (t.config.clone(), allow)
+        };
+        let Some(config) = config else { return };
+        let started = Instant::now();
+        let outcome = self.crawl_once(&config, requested, allow_mass_delete);
+        let mut tenants = self.lock();
+        let Some(t) = tenants.get_mut(name) else {
+            return;
+        };
+        t.running = false;
+        match outcome {
+            Ok(Some((report, budget_used, next))) => {
+                let outcome = if report.completed {
+                    "completed"
+                } else {
+                    "stopped"
+                };
+                self.record(name, &report, outcome, started.elapsed());
+                t.budget_used = budget_used;
+                t.last = Some(last_crawl(&report));
+                if report.completed || self.stop.load(Ordering::SeqCst) {
+                    t.failures = 0;
+                    t.next_due = Instant::now() + next;
+                } else {
+                    self.fail(name, t, report.stopped.clone().unwrap_or_default());
+                }
+            }
+            Ok(None) => t.next_due = Instant::now() + Duration::from_secs(1),
+            Err(e) => {
+                self.metrics
+                    .crawls
+                    .get_or_create(&metrics::OutcomeLabel {
+                        tenant: name.to_string(),
+                        outcome: "error".into(),
+                    })
+                    .inc();
+                let msg = format!("{e:#}");
+                t.last = Some(LastCrawl {
+                    mode: requested.map_or("scheduled", |m| m.name()).to_string(),
+                    completed: false,
+                    error: Some(msg.clone()),
+                    indexed: 0,
+                    deleted: 0,
+                    deletions_held: 0,
+                    requests: 0,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                self.fail(name, t, msg);
+            }
+        }
+    }
+
+    fn fail(&self, name: &str, t: &mut Tenant, why: String) {
+        t.failures += 1;
+        if t.failures >= QUARANTINE_AFTER {
+            t.quarantined = true;
+            tracing::error!(tenant = %name, "quarantined after {} failed crawls in a row ({why}); resume it with the admin API once fixed", t.failures);
+        } else {
+            let wait = self.options.backoff_base * 2u32.pow(t.failures - 1);
+            t.next_due = Instant::now() + wait;
+            tracing::warn!(tenant = %name, "crawl failed ({why}); next try in {wait:?}");
+        }
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        report: &crawl_engine::CrawlReport,
+        outcome: &str,
+        took: Duration,
+    ) {
+        let tenant = metrics::TenantLabel {
+            tenant: name.to_string(),
+        };
+        let m = &self.metrics;
+        m.crawls
+            .get_or_create(&metrics::OutcomeLabel {
+                tenant: name.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        m.indexed.get_or_create(&tenant).inc_by(report.indexed);
+        m.deleted.get_or_create(&tenant).inc_by(report.deleted);
+        m.requests.get_or_create(&tenant).inc_by(report.requests);
+        m.crawl_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Prepares and runs one crawl; `None` when nothing was due after all.
+    #[allow(clippy::type_complexity)]
+    fn crawl_once(
+        &self,
+        config: &Config,
+        requested: Option<CrawlMode>,
+        allow_mass_delete: bool,
+    ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration)>> {
+        let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+        let now = chrono::Utc::now().timestamp();
+        let mode = match requested {
+            Some(m) => m,
+            None => match crate::schedule::next_crawl(p.store.meta(), &config.schedule, now) {
+                Ok(m) => m,
+                Err(_) => return Ok(None),
+            },
+        };
+        let mut options = p.options.clone();
+        options.stop = Some(self.stop.clone());
+        options.allow_mass_delete = allow_mass_delete;
+        let instances_before = p.connector.instances_created();
+        let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options)
+            .with_hooks(crawl_engine::Hooks {
+                clock: &crawl_engine::SystemClock,
+                observer: &crawl_engine::Silent,
+                crash: &crate::crash::EnvCrash,
+            })
+            .run(mode)?;
+        self.metrics
+            .instances
+            .inc_by(p.connector.instances_created() - instances_before);
+        let egress = p.connector.egress();
+        let tenant = metrics::TenantLabel {
+            tenant: config.name.clone(),
+        };
+        self.metrics
+            .throttled
+            .get_or_create(&tenant)
+            .inc_by(egress.counters().throttled.load(Ordering::Relaxed));
+        let used = egress
+            .budget()
+            .map_or(0, |b| b.usage().current(now).requests);
+        let limit = config.crawl.weekly_request_budget;
+        self.metrics
+            .budget_used
+            .get_or_create(&tenant)
+            .set(used as i64);
+        self.metrics
+            .budget_left
+            .get_or_create(&tenant)
+            .set(limit.saturating_sub(used) as i64);
+        let next = match crate::schedule::next_crawl(p.store.meta(), &config.schedule, now) {
+            Ok(_) => Duration::ZERO,
+            Err(wait) => Duration::from_secs(wait.max(1) as u64),
+        };
+        Ok(Some((report, used, next)))
+    }
+}
+
+fn last_crawl(r: &crawl_engine::CrawlReport) -> LastCrawl {
+    LastCrawl {
+        mode: r.mode.clone(),
+        completed: r.completed,
+        error: r.stopped.clone(),
+        indexed: r.indexed,
+        deleted: r.deleted,
+        deletions_held: r.deletions_held,
+        requests: r.requests,
+        seconds: r.elapsed.as_secs_f64(),
+    }
+}

@@ -1,0 +1,299 @@
+//! `harness serve` end to end: three tenants on two different components crawl into their own
+//! datasources; a misbehaving tenant backs off and is quarantined while the others carry on; a
+//! refused tenant file leaves the others running; edits take effect without a restart; the
+//! admin API refuses requests without the token and performs each action; `/metrics` parses
+//! and matches what happened; SIGTERM drains and exits.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mock_clari::{MockClari, MockClariConfig};
+use mock_glean::{MockGlean, MockGleanConfig};
+
+const TOKEN: &str = "admin-token-0123456789abcdef";
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn clari_tenant(dir: &Path, name: &str, clari: &str, glean: &str) {
+    std::fs::write(
+        dir.join(format!("{name}.toml")),
+        format!(
+            "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
+             [connector.settings]\nhistory_months = 12\n\
+             [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 200\nallow_private_network = true\n\
+             [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"CLARI_API_KEY\" }}\nX-Api-Password = {{ env = \"CLARI_API_PASSWORD\" }}\n\
+             [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
+            state = dir.join("state").display(),
+            ds = name.replace('-', ""),
+        ),
+    )
+    .unwrap();
+}
+
+fn probe_tenant(dir: &Path, name: &str, glean: &str, hostile: &str) {
+    std::fs::write(
+        dir.join(format!("{name}.toml")),
+        format!(
+            "[connector]\nname = \"{name}\"\ncomponent = \"{component}\"\nstate_dir = \"{state}\"\n\
+             [connector.settings]\nhostile = \"{hostile}\"\nlog_lines = \"1\"\n\
+             [upstreams.target]\nbase_url = \"http://127.0.0.1:9\"\nallow_private_network = true\n\
+             [upstreams.target.credentials]\nX-Api-Key = {{ env = \"CLARI_API_KEY\" }}\n\
+             [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
+            component = host_harness::probe_component().unwrap().display(),
+            state = dir.join("state").display(),
+            ds = name.replace('-', ""),
+        ),
+    )
+    .unwrap();
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.call().unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap(),
+    )
+}
+
+fn post(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send_empty()
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap(),
+    )
+}
+
+fn tenant(s: &Server, name: &str) -> serde_json::Value {
+    let (status, body) = get(&format!("{}/tenants/{name}", s.base), Some(TOKEN));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !f() {
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_hosts_tenants_side_by_side() {
+    let defaults = MockClariConfig::default();
+    let clari_a = MockClari::spawn(
+        loopback(),
+        MockClariConfig {
+            seed: 1,
+            calls: 30,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let clari_b = MockClari::spawn(
+        loopback(),
+        MockClariConfig {
+            seed: 2,
+            calls: 40,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    clari_tenant(&tenants, "clari-a", &clari_a.base_url(), &glean.base_url());
+    clari_tenant(&tenants, "clari-b", &clari_b.base_url(), &glean.base_url());
+    probe_tenant(&tenants, "probe-ok", &glean.base_url(), "log-flood");
+    probe_tenant(&tenants, "probe-stuck", &glean.base_url(), "empty-pages");
+    std::fs::write(
+        tenants.join("broken.toml"),
+        "[connector]\nname = \"broken\"\nbogus = 1\n",
+    )
+    .unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "serve",
+            "--workers",
+            "2",
+            "--backoff-seconds",
+            "1",
+            "--tenants",
+        ])
+        .arg(&tenants)
+        .arg("--admin")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("HARNESS_ADMIN_TOKEN", TOKEN)
+        .env("CLARI_API_KEY", &defaults.api_key)
+        .env("CLARI_API_PASSWORD", &defaults.api_password)
+        .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
+        .env("HARNESS_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    wait_for("the admin API", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    // Every route needs the token.
+    for path in ["/healthz", "/tenants", "/metrics"] {
+        let (status, _) = get(&format!("{}{path}", s.base), None);
+        assert_eq!(status, 401, "{path}");
+        let (status, _) = get(
+            &format!("{}{path}", s.base),
+            Some("wrong-token-wrong-token"),
+        );
+        assert_eq!(status, 401, "{path}");
+    }
+
+    wait_for("readiness", 60, || {
+        get(&format!("{}/readyz", s.base), Some(TOKEN)).0 == 200
+    });
+
+    // The good tenants crawl into their own datasources; the broken file is refused.
+    wait_for("first crawls", 90, || {
+        ["clari-a", "clari-b", "probe-ok"]
+            .iter()
+            .all(|n| tenant(&s, n)["last_crawl"]["completed"] == true)
+    });
+    assert_eq!(tenant(&s, "broken")["state"], "refused");
+    assert!(
+        tenant(&s, "broken")["config_error"]
+            .as_str()
+            .unwrap()
+            .contains("bogus")
+    );
+    let a = glean.documents("claria").len();
+    let b = glean.documents("clarib").len();
+    assert!(a > 0 && b > 0 && a != b, "{a} {b}");
+    assert_eq!(glean.documents("probeok").len(), 1);
+
+    // The misbehaving tenant backs off, then is quarantined; the others are untouched.
+    wait_for("quarantine", 60, || {
+        tenant(&s, "probe-stuck")["state"] == "quarantined"
+    });
+    assert_eq!(tenant(&s, "clari-a")["consecutive_failures"], 0);
+
+    // Actions: trigger, pause, resume, approve.
+    let (status, body) = post(&format!(
+        "{}/tenants/clari-a/crawl?mode=incremental",
+        s.base
+    ));
+    assert_eq!(status, 202, "{body}");
+    wait_for("the incremental crawl", 30, || {
+        tenant(&s, "clari-a")["last_crawl"]["mode"] == "incremental"
+    });
+    let (status, _) = post(&format!("{}/tenants/clari-a/crawl?mode=sideways", s.base));
+    assert_eq!(status, 400);
+    let (status, _) = post(&format!("{}/tenants/nobody/pause", s.base));
+    assert_eq!(status, 404);
+    assert_eq!(post(&format!("{}/tenants/clari-b/pause", s.base)).0, 200);
+    assert_eq!(tenant(&s, "clari-b")["state"], "paused");
+    assert_eq!(post(&format!("{}/tenants/clari-b/resume", s.base)).0, 200);
+    assert_eq!(
+        post(&format!("{}/tenants/probe-stuck/resume", s.base)).0,
+        200
+    );
+    assert_ne!(tenant(&s, "probe-stuck")["state"], "quarantined");
+    assert_eq!(
+        post(&format!("{}/tenants/clari-b/approve-deletions", s.base)).0,
+        200
+    );
+
+    // A bad edit is refused and the tenant keeps its file; a good edit is taken.
+    std::fs::write(tenants.join("probe-ok.toml"), "not toml at all [").unwrap();
+    wait_for("the refused edit", 20, || {
+        !tenant(&s, "probe-ok")["config_error"].is_null()
+    });
+    assert_ne!(tenant(&s, "probe-ok")["state"], "refused");
+    probe_tenant(&tenants, "probe-ok", &glean.base_url(), "bad-id");
+    wait_for("the accepted edit", 20, || {
+        tenant(&s, "probe-ok")["config_error"].is_null()
+    });
+
+    // Metrics parse and match what happened.
+    let (status, text) = get(&format!("{}/metrics", s.base), Some(TOKEN));
+    assert_eq!(status, 200);
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no `{prefix}` in\n{text}"))
+    };
+    assert!(text.trim_end().ends_with("# EOF"));
+    assert_eq!(
+        value("harness_documents_indexed_total{tenant=\"clari-a\"}") as usize,
+        a,
+        "{text}"
+    );
+    assert!(value("harness_crawls_total{tenant=\"clari-a\",outcome=\"completed\"}") >= 2.0);
+    assert!(value("harness_crawls_total{tenant=\"probe-stuck\",outcome=\"stopped\"}") >= 5.0);
+    assert!(value("harness_instances_created_total") > 0.0);
+    assert!(text.contains("harness_scheduler_lag_seconds_bucket"));
+
+    // SIGTERM drains and exits cleanly.
+    let mut s = s;
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+}
