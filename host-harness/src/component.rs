@@ -40,6 +40,7 @@ pub fn load(component: &ComponentRef) -> anyhow::Result<std::borrow::Cow<'static
             }
             Ok(bytes.into())
         }
+        ComponentRef::Loaded { bytes, .. } => Ok(bytes.to_vec().into()),
         ComponentRef::Oci { reference, digest } => {
             let bytes = crate::oci::pull_cached(reference, digest)?;
             check_pin(&format!("the component {reference}"), &bytes, digest)?;

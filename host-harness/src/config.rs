@@ -234,6 +234,13 @@ pub enum ComponentRef {
     },
     /// An OCI artifact, pinned by digest.
     Oci { reference: String, digest: String },
+    /// Bytes already loaded and checked (the service keeps the version a tenant runs, so a
+    /// replaced file that fails its check does not take the tenant down).
+    Loaded {
+        bytes: std::sync::Arc<[u8]>,
+        /// Where they came from, for messages.
+        origin: String,
+    },
 }
 
 /// Checks a `sha256:<hex>` digest's form.

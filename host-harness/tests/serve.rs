@@ -35,6 +35,16 @@ fn clari_tenant(dir: &Path, name: &str, clari: &str, glean: &str) {
 }
 
 fn probe_tenant(dir: &Path, name: &str, glean: &str, hostile: &str) {
+    probe_tenant_with(
+        dir,
+        name,
+        glean,
+        hostile,
+        &host_harness::probe_component().unwrap(),
+    );
+}
+
+fn probe_tenant_with(dir: &Path, name: &str, glean: &str, hostile: &str, component: &Path) {
     std::fs::write(
         dir.join(format!("{name}.toml")),
         format!(
@@ -43,7 +53,7 @@ fn probe_tenant(dir: &Path, name: &str, glean: &str, hostile: &str) {
              [upstreams.target]\nbase_url = \"http://127.0.0.1:9\"\nallow_private_network = true\n\
              [upstreams.target.credentials]\nX-Api-Key = {{ env = \"CLARI_API_KEY\" }}\n\
              [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
-            component = host_harness::probe_component().unwrap().display(),
+            component = component.display(),
             state = dir.join("state").display(),
             ds = name.replace('-', ""),
         ),
@@ -141,7 +151,10 @@ fn serve_hosts_tenants_side_by_side() {
     std::fs::create_dir_all(&tenants).unwrap();
     clari_tenant(&tenants, "clari-a", &clari_a.base_url(), &glean.base_url());
     clari_tenant(&tenants, "clari-b", &clari_b.base_url(), &glean.base_url());
-    probe_tenant(&tenants, "probe-ok", &glean.base_url(), "log-flood");
+    // This tenant's component is a file of its own, replaced on disk later.
+    let own = dir.path().join("probe-own.wasm");
+    std::fs::copy(host_harness::probe_component().unwrap(), &own).unwrap();
+    probe_tenant_with(&tenants, "probe-ok", &glean.base_url(), "log-flood", &own);
     probe_tenant(&tenants, "probe-stuck", &glean.base_url(), "empty-pages");
     std::fs::write(
         tenants.join("broken.toml"),
@@ -257,6 +270,34 @@ fn serve_hosts_tenants_side_by_side() {
     probe_tenant(&tenants, "probe-ok", &glean.base_url(), "bad-id");
     wait_for("the accepted edit", 20, || {
         tenant(&s, "probe-ok")["config_error"].is_null()
+    });
+
+    // A component replaced on disk is checked, then taken with no restart; a broken one is
+    // refused and the tenant keeps running the version it had.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/probe-0.1.0.wasm");
+    probe_tenant_with(&tenants, "probe-ok", &glean.base_url(), "log-flood", &own);
+    wait_for("the tenant file back", 20, || {
+        tenant(&s, "probe-ok")["config_error"].is_null()
+    });
+    std::fs::copy(&fixture, &own).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        tenant(&s, "probe-ok")["config_error"].is_null(),
+        "{}",
+        tenant(&s, "probe-ok")
+    );
+    std::fs::write(&own, b"not a component").unwrap();
+    wait_for("the refused component", 20, || {
+        !tenant(&s, "probe-ok")["config_error"].is_null()
+    });
+    let before = tenant(&s, "probe-ok")["last_crawl"].clone();
+    assert_eq!(
+        post(&format!("{}/tenants/probe-ok/crawl?mode=full", s.base)).0,
+        202
+    );
+    wait_for("a crawl on the kept version", 30, || {
+        let t = tenant(&s, "probe-ok");
+        t["last_crawl"] != before && t["last_crawl"]["completed"] == true
     });
 
     // Metrics parse and match what happened.

@@ -21,7 +21,7 @@ use crawl_engine::types::CrawlMode;
 use serde::Serialize;
 use wasm_runtime::{GuestClock, Runtime};
 
-use crate::config::Config;
+use crate::config::{ComponentRef, Config};
 
 /// Failures in a row after which a tenant is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
@@ -82,6 +82,8 @@ struct Tenant {
     allow_mass_delete_once: bool,
     last: Option<LastCrawl>,
     budget_used: u64,
+    /// The digest of a replaced component that failed its check (not checked again).
+    refused_component: Option<String>,
 }
 
 impl Tenant {
@@ -201,11 +203,31 @@ impl Service {
     }
 
     /// Checks a tenant file: it parses, its secrets resolve, its component loads and passes
-    /// the contract check, and the grants match what the component declares.
+    /// the contract check, and the grants match what the component declares. A component
+    /// named by file is read once here and kept: the tenant runs exactly these bytes until a
+    /// new version passes the same check.
     fn check_file(&self, path: &Path) -> anyhow::Result<Config> {
-        let config = Config::load(path, &env)?;
+        let mut config = Config::load(path, &env)?;
+        if let ComponentRef::File { path: file, .. } = &config.component {
+            let bytes = crate::component::load(&config.component)?;
+            config.component = ComponentRef::Loaded {
+                bytes: Arc::from(bytes.into_owned()),
+                origin: file.display().to_string(),
+            };
+        }
         crate::setup::check(&self.runtime, &config)?;
         Ok(config)
+    }
+
+    /// A tenant's component file when it has changed on disk since it was checked.
+    fn replaced_component(t: &Tenant) -> Option<PathBuf> {
+        let ComponentRef::Loaded { bytes, origin } = &t.config.as_ref()?.component else {
+            return None;
+        };
+        let now = std::fs::read(origin).ok()?;
+        let changed = now.as_slice() != &bytes[..]
+            && t.refused_component.as_deref() != Some(crate::component::digest(&now).as_str());
+        changed.then(|| PathBuf::from(origin))
     }
 
     /// Adds, updates and removes tenants from the directory.
@@ -234,24 +256,33 @@ impl Service {
             };
             seen.insert(name.clone(), ());
             let digest = sha256_hex(&text);
-            let known = self.lock().get(&name).map(|t| t.text_digest.clone());
-            if known.as_deref() == Some(digest.as_str()) {
+            let (known, replaced) = match self.lock().get(&name) {
+                Some(t) => (Some(t.text_digest.clone()), Self::replaced_component(t)),
+                None => (None, None),
+            };
+            if known.as_deref() == Some(digest.as_str()) && replaced.is_none() {
                 continue;
             }
             let checked = self.check_file(&path);
             let mut tenants = self.lock();
             match (tenants.get_mut(&name), checked) {
                 (Some(t), Ok(config)) => {
-                    tracing::info!(tenant = %name, "tenant file changed: the next crawl uses it");
+                    tracing::info!(tenant = %name, "tenant file or component changed and checked: the next crawl uses it");
                     t.config = Some(config);
                     t.config_error = None;
                     t.text_digest = digest;
+                    t.refused_component = None;
                 }
                 (Some(t), Err(e)) => {
                     let msg = format!("{e:#}");
-                    tracing::warn!(tenant = %name, "the edited tenant file is refused, the tenant keeps its previous one: {msg}");
+                    tracing::warn!(tenant = %name, "the edited tenant file or replaced component is refused; the tenant keeps the version it had: {msg}");
                     t.config_error = Some(msg);
                     t.text_digest = digest;
+                    if let Some(file) = &replaced {
+                        t.refused_component = std::fs::read(file)
+                            .ok()
+                            .map(|b| crate::component::digest(&b));
+                    }
                 }
                 (None, checked) => {
                     let (config, config_error) = match checked {
@@ -278,6 +309,7 @@ impl Service {
                             allow_mass_delete_once: false,
                             last: None,
                             budget_used: 0,
+                            refused_component: None,
                         },
                     );
                 }
