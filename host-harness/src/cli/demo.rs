@@ -1,4 +1,15 @@
-//! `harness demo`: a demo crawl on embedded mocks.
+//! `harness demo`: a demo crawl on embedded mocks, or, with `--tenants N`, the platform
+//! service hosting N tenants on embedded mocks.
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use mock_clari::{MockClari, MockClariConfig};
+use mock_glean::{MockGlean, MockGleanConfig};
+
+use crate::serve::{ServeOptions, Service};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -8,12 +19,119 @@ pub struct Args {
     /// Seed of the generated workspace.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Run the platform service instead, hosting this many tenants (each with its own mock
+    /// Clari workspace), with the admin API on --admin, until Ctrl-C.
+    #[arg(long, default_value_t = 0)]
+    tenants: usize,
+    /// Where the demo service's admin API listens.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    admin: SocketAddr,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.tenants > 0 {
+        return serve_demo(&a);
+    }
     crate::demo::run(&crate::demo::DemoOptions {
         calls: a.calls,
         seed: a.seed,
         ..crate::demo::DemoOptions::default()
     })
+}
+
+/// A token for the demo's admin API, from the process's random hasher keys.
+fn demo_token() -> String {
+    let mut token = String::new();
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        token.push_str(&format!("{:016x}", h.finish()));
+    }
+    token
+}
+
+fn serve_demo(a: &Args) -> anyhow::Result<()> {
+    let defaults = MockClariConfig::default();
+    let token = demo_token();
+    // SAFETY: set before any thread of this process is started (the mocks and the service
+    // start below); the tenants' files name these variables for their secrets.
+    unsafe {
+        std::env::set_var("DEMO_CLARI_API_KEY", &defaults.api_key);
+        std::env::set_var("DEMO_CLARI_API_PASSWORD", &defaults.api_password);
+        std::env::set_var("DEMO_GLEAN_TOKEN", MockGleanConfig::default().token);
+    }
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let glean = MockGlean::spawn(loopback, MockGleanConfig::default())
+        .context("starting the mock Glean server")?;
+    let dir = std::env::temp_dir().join(format!("harness-demo-tenants-{}", std::process::id()));
+    let tenants = dir.join("tenants");
+    std::fs::create_dir_all(&tenants)?;
+    let mut mocks = Vec::new();
+    for i in 0..a.tenants {
+        let clari = MockClari::spawn(
+            loopback,
+            MockClariConfig {
+                seed: a.seed + i as u64,
+                calls: a.calls.min(100),
+                anchor: chrono::Utc::now(),
+                ..MockClariConfig::default()
+            },
+        )?;
+        let name = format!("tenant{i}");
+        std::fs::write(
+            tenants.join(format!("{name}.toml")),
+            format!(
+                "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
+                 [connector.settings]\nhistory_months = 12\n\
+                 [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 10\nallow_private_network = true\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DEMO_CLARI_API_KEY\" }}\nX-Api-Password = {{ env = \"DEMO_CLARI_API_PASSWORD\" }}\n\
+                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DEMO_GLEAN_TOKEN\"\ndatasource = \"{name}\"\n\
+                 [schedule]\nincremental_minutes = 1\n",
+                state = dir.join("state").display(),
+                clari = clari.base_url(),
+                glean = glean.base_url(),
+            ),
+        )?;
+        mocks.push(clari);
+    }
+    let stop = crate::schedule::stop_on_signals()?;
+    let service = Service::new(
+        crate::cached_runtime()?,
+        ServeOptions {
+            dir: tenants.clone(),
+            workers: 4,
+            backoff_base: Duration::from_secs(10),
+            rescan: Duration::from_secs(2),
+        },
+        stop.clone(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(a.admin))
+        .with_context(|| format!("could not listen on {}", a.admin))?;
+    let addr = listener.local_addr()?;
+    println!("harness serve, demo: {} tenants in {}", a.tenants, tenants.display());
+    println!("mock Glean indexing API {}", glean.base_url());
+    println!("admin API http://{addr}  (token: {token})");
+    println!("  curl -H 'Authorization: Bearer {token}' http://{addr}/tenants");
+    println!("  curl -H 'Authorization: Bearer {token}' http://{addr}/metrics");
+    println!("Ctrl-C to stop");
+    let app = crate::serve::api::router(service.clone(), token);
+    let server_stop = stop.clone();
+    rt.spawn(async move {
+        let shutdown = async move {
+            while !server_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    });
+    service.run();
+    drop(mocks);
+    std::fs::remove_dir_all(&dir).ok();
+    println!("stopped");
+    Ok(())
 }
