@@ -223,3 +223,155 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// The density benchmark: `tenants` Clari Copilot tenants, each against its own mock
+/// workspace (one mock server, one workspace per API key), incremental crawls every minute,
+/// run by `harness serve`'s service for `minutes`. Prints resident memory, CPU, start-up time
+/// and scheduler lag (p50, p95), over the whole run and after the first round.
+pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let clari_defaults = MockClariConfig::default();
+    // SAFETY: set before any thread of this process is started.
+    unsafe {
+        std::env::set_var("DENSITY_CLARI_PASSWORD", &clari_defaults.api_password);
+        std::env::set_var("DENSITY_GLEAN_TOKEN", MockGleanConfig::default().token);
+        for i in 0..tenants {
+            std::env::set_var(format!("DENSITY_KEY_{i}"), format!("{}-{i}", clari_defaults.api_key));
+        }
+    }
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let clari = MockClari::spawn(
+        loopback,
+        MockClariConfig {
+            calls,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )?;
+    let glean = MockGlean::spawn(
+        loopback,
+        MockGleanConfig {
+            rate_limits: mock_glean::RateLimits::off(),
+            ..MockGleanConfig::default()
+        },
+    )?;
+    let dir = std::env::temp_dir().join(format!("harness-density-{}", std::process::id()));
+    let tenants_dir = dir.join("tenants");
+    std::fs::create_dir_all(&tenants_dir)?;
+    for i in 0..tenants {
+        std::fs::write(
+            tenants_dir.join(format!("t{i}.toml")),
+            format!(
+                "[connector]\nname = \"t{i}\"\nstate_dir = \"{state}\"\n\
+                 [connector.settings]\nhistory_months = 12\n\
+                 [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 10\nallow_private_network = true\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_KEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_CLARI_PASSWORD\" }}\n\
+                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"t{i}\"\n\
+                 [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
+                state = dir.join("state").display(),
+                clari = clari.base_url(),
+                glean = glean.base_url(),
+            ),
+        )?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let service = crate::serve::Service::new(
+        crate::cached_runtime()?,
+        crate::serve::ServeOptions {
+            dir: tenants_dir,
+            workers,
+            backoff_base: Duration::from_secs(60),
+            rescan: Duration::from_secs(10),
+        },
+        stop.clone(),
+    );
+    let cpu_start = cpu_seconds();
+    let started = Instant::now();
+    let runner = {
+        let service = service.clone();
+        std::thread::spawn(move || service.run())
+    };
+    while !service.is_ready() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let startup = started.elapsed();
+    let mut peak_rss = 0;
+    let end = started + Duration::from_secs(minutes * 60);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_secs(1));
+        peak_rss = peak_rss.max(rss_kib().0);
+    }
+    let crawls_done = service
+        .views()
+        .iter()
+        .filter(|v| v.last_crawl.is_some())
+        .count();
+    stop.store(true, Ordering::SeqCst);
+    let _ = runner.join();
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_start;
+    let lags: Vec<(Instant, Duration)> = service
+        .lags
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .copied()
+        .collect();
+    let pct = |mut v: Vec<f64>, p: f64| -> f64 {
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p) as usize]
+    };
+    let all: Vec<f64> = lags.iter().map(|(_, l)| l.as_secs_f64()).collect();
+    let warm: Vec<f64> = lags
+        .iter()
+        .filter(|(at, _)| at.duration_since(started) > Duration::from_secs(60))
+        .map(|(_, l)| l.as_secs_f64())
+        .collect();
+    println!("density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min");
+    println!("  start-up (all tenant files checked)  {:.1} s", startup.as_secs_f64());
+    println!("  tenants crawled at least once       {crawls_done}");
+    println!("  crawls dispatched                   {}", lags.len());
+    println!("  resident memory: peak {} MiB (VmHWM {} MiB)", peak_rss / 1024, rss_kib().1 / 1024);
+    println!("  CPU: {cpu:.0} s over {wall:.0} s wall ({:.0}% of one core)", cpu / wall * 100.0);
+    println!(
+        "  scheduler lag, all crawls:          p50 {:.2} s, p95 {:.2} s",
+        pct(all.clone(), 0.5),
+        pct(all, 0.95)
+    );
+    println!(
+        "  scheduler lag after the first minute: p50 {:.2} s, p95 {:.2} s ({} crawls)",
+        pct(warm.clone(), 0.5),
+        pct(warm.clone(), 0.95),
+        warm.len()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// (VmRSS, VmHWM) of this process, in KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time (user + system) of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of /proc/self/stat (utime, stime), counted after the `)`.
+    (ticks(11) + ticks(12)) / 100.0
+}

@@ -24,6 +24,12 @@ use serde::{Deserialize, Serialize};
 
 use model::Workspace;
 
+thread_local! {
+    /// The tenant workspace the request being routed on this thread uses (`None`: the main
+    /// one). Set around the synchronous routing of one request.
+    pub(crate) static CURRENT_TENANT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
 /// How the mock starts.
 #[derive(Debug, Clone)]
 pub struct MockClariConfig {
@@ -150,6 +156,8 @@ const ARRIVALS_KEPT: usize = 200_000;
 /// In-process control of a running mock; the `/_mock` routes call the same methods.
 pub struct Control {
     workspace: Mutex<Workspace>,
+    /// Tenant workspaces, one per API key `<api_key>-<n>`, generated on first use.
+    tenants: Mutex<std::collections::HashMap<u32, Arc<Mutex<Workspace>>>>,
     config: MockClariConfig,
     faults: Mutex<Faults>,
     started: Instant,
@@ -170,6 +178,7 @@ impl Control {
                 config.users,
                 config.anchor,
             )),
+            tenants: Mutex::new(std::collections::HashMap::new()),
             faults: Mutex::new(config.faults.clone()),
             dice: Mutex::new(generate::Rng::new(config.seed ^ 0xFA17)),
             config,
@@ -237,7 +246,41 @@ impl Control {
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Workspace) -> R) -> R {
-        f(&self.workspace.lock().unwrap_or_else(|p| p.into_inner()))
+        match CURRENT_TENANT.with(|c| c.get()) {
+            Some(n) => {
+                let ws = self.tenant(n);
+                let guard = ws.lock().unwrap_or_else(|p| p.into_inner());
+                f(&guard)
+            }
+            None => f(&self.workspace.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+
+    /// Tenant workspace `n` (API key `<api_key>-<n>`): generated from the seed and `n`.
+    fn tenant(&self, n: u32) -> Arc<Mutex<Workspace>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        tenants
+            .entry(n)
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(generate::workspace(
+                    self.config.seed ^ (u64::from(n) + 1).wrapping_mul(0x9E37_79B9),
+                    self.config.calls,
+                    self.config.users,
+                    self.config.anchor,
+                )))
+            })
+            .clone()
+    }
+
+    /// Which workspace an API key selects: the main one, tenant `n` for `<api_key>-<n>`, or
+    /// none (wrong credentials).
+    pub(crate) fn workspace_for(&self, key: &str) -> Option<Option<u32>> {
+        if key == self.config.api_key {
+            return Some(None);
+        }
+        key.strip_prefix(&format!("{}-", self.config.api_key))
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(Some)
     }
 
     fn with_mut<R>(&self, f: impl FnOnce(&mut Workspace) -> R) -> R {

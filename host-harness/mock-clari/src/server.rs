@@ -40,6 +40,22 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// Sets the routing thread's tenant workspace for one request, and clears it after.
+struct TenantScope;
+
+impl TenantScope {
+    fn enter(tenant: Option<u32>) -> Self {
+        crate::CURRENT_TENANT.with(|c| c.set(tenant));
+        TenantScope
+    }
+}
+
+impl Drop for TenantScope {
+    fn drop(&mut self) {
+        crate::CURRENT_TENANT.with(|c| c.set(None));
+    }
+}
+
 /// Every public path: auth first, then faults, then routing.
 // Longer than 80 lines on purpose: the request pipeline in the order a gateway runs it (auth, throttle, faults, routing); splitting it would hide that order.
 async fn api(
@@ -58,7 +74,8 @@ async fn api(
         );
     };
     let faults = s.control.faults();
-    if key != s.config.api_key || password != s.config.api_password {
+    let tenant = s.control.workspace_for(key);
+    if tenant.is_none() || password != s.config.api_password {
         let status = StatusCode::from_u16(faults.wrong_credentials_status)
             .unwrap_or(StatusCode::UNAUTHORIZED);
         return message(
@@ -111,6 +128,8 @@ async fn api(
             json!({"message": "Internal server error"}).to_string(),
         );
     }
+    // Route on the workspace the key selects (no await from here to the answer).
+    let _tenant = TenantScope::enter(tenant.flatten());
     let raw = q.unwrap_or_default();
     let result = if method != Method::GET {
         Err(message(StatusCode::NOT_FOUND, "Not found"))

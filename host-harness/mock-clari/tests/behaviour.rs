@@ -313,3 +313,47 @@ fn the_same_seed_gives_byte_identical_data() {
     assert!(a.calls.iter().any(|c| c.private) && a.calls.iter().any(|c| c.crm.is_none()));
     assert!(a.calls.iter().any(|c| c.transcript.len() > 300));
 }
+
+#[test]
+fn each_tenant_key_gets_its_own_workspace() {
+    let mock = MockClari::spawn(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig {
+            calls: 20,
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let d = MockClariConfig::default();
+    let ids = |key: &str| -> Vec<String> {
+        let mut resp = ureq::get(&format!("{}/calls?limit=100", mock.base_url()))
+            .header("X-Api-Key", key)
+            .header("X-Api-Password", &d.api_password)
+            .call()
+            .unwrap();
+        let v: serde_json::Value = resp.body_mut().read_json().unwrap();
+        v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let main = ids(&d.api_key);
+    let t1 = ids(&format!("{}-1", d.api_key));
+    let t2 = ids(&format!("{}-2", d.api_key));
+    assert!(!main.is_empty() && !t1.is_empty());
+    assert_ne!(main, t1);
+    assert_ne!(t1, t2);
+    assert_eq!(t1, ids(&format!("{}-1", d.api_key)), "the same key, the same workspace");
+    let status = ureq::get(&format!("{}/calls", mock.base_url()))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("X-Api-Key", &format!("{}-x", d.api_key))
+        .header("X-Api-Password", &d.api_password)
+        .call()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 401);
+}

@@ -69,3 +69,21 @@ pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
     }
     crate::bench::instance(&components, a.items.max(1))
 }
+
+#[derive(clap::Args)]
+pub struct DensityArgs {
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    #[arg(long, default_value_t = 3)]
+    minutes: u64,
+    /// As `harness serve --workers` (same default).
+    #[arg(long, default_value_t = 32)]
+    workers: usize,
+    /// Calls in each tenant's workspace.
+    #[arg(long, default_value_t = 20)]
+    calls: usize,
+}
+
+pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
+    crate::bench::density(a.tenants, a.minutes, a.workers.max(1), a.calls)
+}

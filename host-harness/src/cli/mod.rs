@@ -35,6 +35,8 @@ pub enum Command {
     BenchCheckpoint(bench::CheckpointArgs),
     /// The instance benchmark: a fresh instance answering one item, per contract version.
     BenchInstance(bench::InstanceArgs),
+    /// The density benchmark: many tenants in one service, on one mock with a workspace each.
+    BenchDensity(bench::DensityArgs),
     /// One crawl with the connector and index named in a configuration file.
     Crawl(crawl::Args),
     /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
@@ -68,6 +70,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::BenchCheckpoint(a) => bench::run_checkpoint(a),
         Command::BenchInstance(a) => bench::run_instance(a),
+        Command::BenchDensity(a) => bench::run_density(a),
         Command::Crawl(a) => crawl::run(a),
         Command::Run(a) => run::run(a),
         Command::Serve(a) => serve::run(a),

@@ -19,8 +19,9 @@ pub struct Args {
     /// The environment variable holding the admin API's bearer token.
     #[arg(long, default_value = "HARNESS_ADMIN_TOKEN")]
     token_env: String,
-    /// Crawls running at once, across all tenants.
-    #[arg(long, default_value_t = 4)]
+    /// Crawls running at once, across all tenants (workers mostly wait on upstream rate
+    /// limits, so many cost little).
+    #[arg(long, default_value_t = 32)]
     workers: usize,
     /// The first backoff after a failed crawl, in seconds (it doubles with each failure).
     #[arg(long, default_value_t = 60)]

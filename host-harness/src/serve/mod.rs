@@ -125,6 +125,9 @@ pub struct Service {
     pub metrics: metrics::Metrics,
     pub stop: Arc<AtomicBool>,
     ready: AtomicBool,
+    /// Scheduler lag of each dispatched crawl, with when it was dispatched (for benchmarks;
+    /// the most recent 100,000).
+    pub lags: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -144,6 +147,7 @@ impl Service {
             metrics: metrics::Metrics::default(),
             stop,
             ready: AtomicBool::new(false),
+            lags: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -379,6 +383,13 @@ impl Service {
                 self.metrics
                     .scheduler_lag_seconds
                     .observe(lag.as_secs_f64());
+                {
+                    let mut lags = self.lags.lock().unwrap_or_else(|e| e.into_inner());
+                    if lags.len() >= 100_000 {
+                        lags.pop_front();
+                    }
+                    lags.push_back((Instant::now(), lag));
+                }
                 running.fetch_add(1, Ordering::SeqCst);
                 if jobs.send((name, mode)).is_err() {
                     break;
