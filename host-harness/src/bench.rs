@@ -234,10 +234,17 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
     let clari_defaults = MockClariConfig::default();
     // SAFETY: set before any thread of this process is started.
     unsafe {
-        std::env::set_var("DENSITY_CLARI_PASSWORD", &clari_defaults.api_password);
         std::env::set_var("DENSITY_GLEAN_TOKEN", MockGleanConfig::default().token);
+        // Each tenant's secrets in variables of its own (a tenant may not use another's).
         for i in 0..tenants {
-            std::env::set_var(format!("DENSITY_KEY_{i}"), format!("{}-{i}", clari_defaults.api_key));
+            std::env::set_var(
+                format!("DENSITY_KEY_{i}"),
+                format!("{}-{i}", clari_defaults.api_key),
+            );
+            std::env::set_var(
+                format!("DENSITY_PASSWORD_{i}"),
+                &clari_defaults.api_password,
+            );
         }
     }
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -266,7 +273,7 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
                 "[connector]\nname = \"t{i}\"\nstate_dir = \"{state}\"\n\
                  [connector.settings]\nhistory_months = 12\n\
                  [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 10\nallow_private_network = true\n\
-                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_KEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_CLARI_PASSWORD\" }}\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_KEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_PASSWORD_{i}\" }}\n\
                  [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"t{i}\"\n\
                  [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
                 state = dir.join("state").display(),
@@ -331,12 +338,24 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
         .filter(|(at, _)| at.duration_since(started) > Duration::from_secs(60))
         .map(|(_, l)| l.as_secs_f64())
         .collect();
-    println!("density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min");
-    println!("  start-up (all tenant files checked)  {:.1} s", startup.as_secs_f64());
+    println!(
+        "density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min"
+    );
+    println!(
+        "  start-up (all tenant files checked)  {:.1} s",
+        startup.as_secs_f64()
+    );
     println!("  tenants crawled at least once       {crawls_done}");
     println!("  crawls dispatched                   {}", lags.len());
-    println!("  resident memory: peak {} MiB (VmHWM {} MiB)", peak_rss / 1024, rss_kib().1 / 1024);
-    println!("  CPU: {cpu:.0} s over {wall:.0} s wall ({:.0}% of one core)", cpu / wall * 100.0);
+    println!(
+        "  resident memory: peak {} MiB (VmHWM {} MiB)",
+        peak_rss / 1024,
+        rss_kib().1 / 1024
+    );
+    println!(
+        "  CPU: {cpu:.0} s over {wall:.0} s wall ({:.0}% of one core)",
+        cpu / wall * 100.0
+    );
     println!(
         "  scheduler lag, all crawls:          p50 {:.2} s, p95 {:.2} s",
         pct(all.clone(), 0.5),

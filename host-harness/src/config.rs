@@ -220,6 +220,8 @@ pub struct Config {
     pub glean: Glean,
     pub crawl: CrawlSection,
     pub schedule: ScheduleSection,
+    /// The environment variables the upstream secrets come from.
+    pub secret_envs: Vec<String>,
 }
 
 /// Where the connector component comes from.
@@ -312,6 +314,11 @@ impl Config {
         if l.call_deadline_seconds == 0 || l.http_timeout_seconds == 0 || l.max_response_mb == 0 {
             bail!("[connector.limits] deadlines, timeouts and sizes must be positive");
         }
+        let secret_envs = file
+            .upstreams
+            .values()
+            .flat_map(|u| u.credentials.values().map(|s| s.env.clone()))
+            .collect();
         let mut upstreams = BTreeMap::new();
         for (name, u) in file.upstreams {
             let upstream = upstream(&name, u, env)?;
@@ -348,6 +355,7 @@ impl Config {
             },
             crawl: file.crawl,
             schedule: file.schedule,
+            secret_envs,
         })
     }
 }

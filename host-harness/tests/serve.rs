@@ -25,13 +25,19 @@ fn clari_tenant(dir: &Path, name: &str, clari: &str, glean: &str) {
             "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
              [connector.settings]\nhistory_months = 12\n\
              [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 200\nallow_private_network = true\n\
-             [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"CLARI_API_KEY\" }}\nX-Api-Password = {{ env = \"CLARI_API_PASSWORD\" }}\n\
+             [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"{env}_KEY\" }}\nX-Api-Password = {{ env = \"{env}_PASSWORD\" }}\n\
              [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
             state = dir.join("state").display(),
             ds = name.replace('-', ""),
+            env = env_prefix(name),
         ),
     )
     .unwrap();
+}
+
+/// Each tenant's secrets come from variables of its own: `CLARI_A_KEY`, `PROBE_OK_KEY`...
+fn env_prefix(name: &str) -> String {
+    name.replace('-', "_").to_uppercase()
 }
 
 fn probe_tenant(dir: &Path, name: &str, glean: &str, hostile: &str) {
@@ -51,11 +57,12 @@ fn probe_tenant_with(dir: &Path, name: &str, glean: &str, hostile: &str, compone
             "[connector]\nname = \"{name}\"\ncomponent = \"{component}\"\nstate_dir = \"{state}\"\n\
              [connector.settings]\nhostile = \"{hostile}\"\nlog_lines = \"1\"\n\
              [upstreams.target]\nbase_url = \"http://127.0.0.1:9\"\nallow_private_network = true\n\
-             [upstreams.target.credentials]\nX-Api-Key = {{ env = \"CLARI_API_KEY\" }}\n\
+             [upstreams.target.credentials]\nX-Api-Key = {{ env = \"{env}_KEY\" }}\n\
              [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
             component = component.display(),
             state = dir.join("state").display(),
             ds = name.replace('-', ""),
+            env = env_prefix(name),
         ),
     )
     .unwrap();
@@ -180,8 +187,13 @@ fn serve_hosts_tenants_side_by_side() {
         .arg("--admin")
         .arg(format!("127.0.0.1:{port}"))
         .env("HARNESS_ADMIN_TOKEN", TOKEN)
-        .env("CLARI_API_KEY", &defaults.api_key)
-        .env("CLARI_API_PASSWORD", &defaults.api_password)
+        .env("CLARI_A_KEY", &defaults.api_key)
+        .env("CLARI_A_PASSWORD", &defaults.api_password)
+        .env("CLARI_B_KEY", &defaults.api_key)
+        .env("CLARI_B_PASSWORD", &defaults.api_password)
+        .env("PROBE_OK_KEY", "probe-ok-key-1")
+        .env("PROBE_STUCK_KEY", "probe-stuck-key-1")
+        .env("SHARER_KEY", "sharer-key-1")
         .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
         .env("HARNESS_LOG", "error")
         .stdout(Stdio::null())
@@ -228,6 +240,25 @@ fn serve_hosts_tenants_side_by_side() {
     let b = glean.documents("clarib").len();
     assert!(a > 0 && b > 0 && a != b, "{a} {b}");
     assert_eq!(glean.documents("probeok").len(), 1);
+
+    // A tenant naming another tenant's secret is refused; the other runs on.
+    probe_tenant(&tenants, "sharer", &glean.base_url(), "log-flood");
+    let text = std::fs::read_to_string(tenants.join("sharer.toml"))
+        .unwrap()
+        .replace("SHARER_KEY", "PROBE_OK_KEY");
+    std::fs::write(tenants.join("sharer.toml"), text).unwrap();
+    wait_for("the sharer", 20, || {
+        get(&format!("{}/tenants/sharer", s.base), Some(TOKEN)).0 == 200
+    });
+    let sharer = tenant(&s, "sharer");
+    assert_eq!(sharer["state"], "refused", "{sharer}");
+    assert!(
+        sharer["config_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PROBE_OK_KEY"),
+        "{sharer}"
+    );
 
     // The misbehaving tenant backs off, then is quarantined; the others are untouched.
     wait_for("quarantine", 60, || {

@@ -172,6 +172,8 @@ pub struct EgressCounters {
     pub throttled: AtomicU64,
     /// Answers that carried a configured secret, which was removed before the guest saw it.
     pub scrubbed: AtomicU64,
+    /// Answers by upstream and status.
+    pub by_status: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
 }
 
 /// The engine for one connector instance.
@@ -343,6 +345,13 @@ impl Egress {
         if response.status == 429 {
             self.counters.throttled.fetch_add(1, Ordering::Relaxed);
         }
+        *self
+            .counters
+            .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((route.name.clone(), response.status))
+            .or_default() += 1;
         let pause = match (response.status, advice) {
             (_, Some(d)) if response.status == 429 || response.status == 503 => Some(d),
             (429, None) => Some(DEFAULT_429_PAUSE),

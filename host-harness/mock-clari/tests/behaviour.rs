@@ -345,7 +345,11 @@ fn each_tenant_key_gets_its_own_workspace() {
     assert!(!main.is_empty() && !t1.is_empty());
     assert_ne!(main, t1);
     assert_ne!(t1, t2);
-    assert_eq!(t1, ids(&format!("{}-1", d.api_key)), "the same key, the same workspace");
+    assert_eq!(
+        t1,
+        ids(&format!("{}-1", d.api_key)),
+        "the same key, the same workspace"
+    );
     let status = ureq::get(&format!("{}/calls", mock.base_url()))
         .config()
         .http_status_as_error(false)

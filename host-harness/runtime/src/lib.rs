@@ -8,6 +8,7 @@ pub mod contract;
 pub mod convert;
 pub mod host;
 pub mod limits;
+pub mod slots;
 pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,6 +53,8 @@ pub struct Runtime {
     /// Where compiled code is kept across processes, by component digest and engine.
     disk_cache: Option<std::path::PathBuf>,
     pooling: bool,
+    /// Live instances at once: the pool's size (callers wait beyond it).
+    slots: Arc<slots::Slots>,
 }
 
 impl fmt::Debug for Runtime {
@@ -121,6 +124,7 @@ impl Runtime {
             cache: Mutex::new(HashMap::new()),
             disk_cache: dir,
             pooling,
+            slots: Arc::new(slots::Slots::new(POOL_INSTANCES as usize)),
         }))
     }
 
@@ -152,6 +156,7 @@ impl Runtime {
             contract_version: version,
             pre,
             engine: self.engine.clone(),
+            slots: self.slots.clone(),
         });
         if let Ok(mut c) = self.cache.lock() {
             c.insert(digest, compiled.clone());
@@ -264,6 +269,8 @@ pub struct CompiledConnector {
     contract_version: semver::Version,
     pre: Pre,
     engine: Engine,
+    /// The process's instance slots (shared by every component of the runtime).
+    slots: Arc<slots::Slots>,
 }
 
 impl fmt::Debug for CompiledConnector {
@@ -367,7 +374,12 @@ pub struct WasmSource {
     name: Arc<str>,
     /// Instances created so far (one per export call), shared by clones.
     instances: Arc<std::sync::atomic::AtomicU64>,
+    /// Told how long each export call took (for metrics).
+    observer: Option<CallObserver>,
 }
+
+/// Hears each export call's name and duration.
+pub type CallObserver = Arc<dyn Fn(&'static str, Duration) + Send + Sync>;
 
 impl fmt::Debug for WasmSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -396,7 +408,14 @@ impl WasmSource {
             clock,
             name: Arc::from(name),
             instances: Arc::default(),
+            observer: None,
         }
+    }
+
+    /// Reports every export call's duration to `observer`.
+    pub fn with_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// A source with no network at all (every request is refused): for asking a component
@@ -453,18 +472,24 @@ impl WasmSource {
             self.limits.memory_bytes,
             self.clock,
         );
+        // Wait for a free instance slot (the pool is shared by every connector).
+        let _slot = self.compiled.slots.take();
         let mut store = Store::new(&self.compiled.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.limits.deadline_ticks());
         store.epoch_deadline_trap();
         self.instances
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let call_started = std::time::Instant::now();
         let instance = match &self.compiled.pre {
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Instance::V0_1),
             Pre::V0_2(pre) => pre.instantiate(&mut store).map(Instance::V0_2),
         }
         .map_err(|e| self.classify(export, e, &store, true))?;
         let result = f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false));
+        if let Some(observe) = &self.observer {
+            observe(export, call_started.elapsed());
+        }
         let dropped = store.data().log_lines_dropped();
         if dropped > 0 {
             tracing::warn!(

@@ -55,10 +55,13 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
     let token = demo_token();
     // SAFETY: set before any thread of this process is started (the mocks and the service
     // start below); the tenants' files name these variables for their secrets.
+    // Each tenant's secrets in variables of its own (a tenant may not use another's).
     unsafe {
-        std::env::set_var("DEMO_CLARI_API_KEY", &defaults.api_key);
-        std::env::set_var("DEMO_CLARI_API_PASSWORD", &defaults.api_password);
         std::env::set_var("DEMO_GLEAN_TOKEN", MockGleanConfig::default().token);
+        for i in 0..a.tenants {
+            std::env::set_var(format!("DEMO_CLARI_KEY_{i}"), &defaults.api_key);
+            std::env::set_var(format!("DEMO_CLARI_PASSWORD_{i}"), &defaults.api_password);
+        }
     }
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default())
@@ -84,7 +87,7 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
                 "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
                  [connector.settings]\nhistory_months = 12\n\
                  [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 10\nallow_private_network = true\n\
-                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DEMO_CLARI_API_KEY\" }}\nX-Api-Password = {{ env = \"DEMO_CLARI_API_PASSWORD\" }}\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DEMO_CLARI_KEY_{i}\" }}\nX-Api-Password = {{ env = \"DEMO_CLARI_PASSWORD_{i}\" }}\n\
                  [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DEMO_GLEAN_TOKEN\"\ndatasource = \"{name}\"\n\
                  [schedule]\nincremental_minutes = 1\n",
                 state = dir.join("state").display(),
@@ -113,7 +116,11 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
         .block_on(tokio::net::TcpListener::bind(a.admin))
         .with_context(|| format!("could not listen on {}", a.admin))?;
     let addr = listener.local_addr()?;
-    println!("harness serve, demo: {} tenants in {}", a.tenants, tenants.display());
+    println!(
+        "harness serve, demo: {} tenants in {}",
+        a.tenants,
+        tenants.display()
+    );
     println!("mock Glean indexing API {}", glean.base_url());
     println!("admin API http://{addr}  (token: {token})");
     println!("  curl -H 'Authorization: Bearer {token}' http://{addr}/tenants");
@@ -127,7 +134,9 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         };
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
     });
     service.run();
     drop(mocks);

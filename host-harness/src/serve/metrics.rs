@@ -15,6 +15,18 @@ pub struct TenantLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub tenant: String,
+    pub upstream: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExportLabel {
+    pub export: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub tenant: String,
     pub outcome: String,
@@ -27,6 +39,8 @@ pub struct Metrics {
     pub indexed: Family<TenantLabel, Counter>,
     pub deleted: Family<TenantLabel, Counter>,
     pub requests: Family<TenantLabel, Counter>,
+    pub responses: Family<StatusLabel, Counter>,
+    pub guest_call_seconds: Family<ExportLabel, Histogram>,
     pub throttled: Family<TenantLabel, Counter>,
     pub budget_used: Family<TenantLabel, Gauge>,
     pub budget_left: Family<TenantLabel, Gauge>,
@@ -43,6 +57,10 @@ impl Default for Metrics {
             indexed: Family::default(),
             deleted: Family::default(),
             requests: Family::default(),
+            responses: Family::default(),
+            guest_call_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+            }),
             throttled: Family::default(),
             budget_used: Family::default(),
             budget_left: Family::default(),
@@ -70,6 +88,16 @@ impl Default for Metrics {
             "harness_upstream_requests",
             "Requests sent to upstreams",
             m.requests.clone(),
+        );
+        registry.register(
+            "harness_upstream_responses",
+            "Upstream answers by tenant, upstream and status",
+            m.responses.clone(),
+        );
+        registry.register(
+            "harness_guest_call_seconds",
+            "Time of one export call in a fresh instance",
+            m.guest_call_seconds.clone(),
         );
         registry.register(
             "harness_upstream_throttled",

@@ -223,6 +223,32 @@ impl Service {
         Ok(config)
     }
 
+    /// Refuses a tenant that would share another tenant's state or secrets: its instance
+    /// name (which names its state file) and the environment variables its upstream secrets
+    /// come from must be its own.
+    fn check_isolation(&self, name: &str, config: &Config) -> anyhow::Result<()> {
+        let tenants = self.lock();
+        for (other, t) in tenants.iter().filter(|(n, _)| n.as_str() != name) {
+            let Some(c) = &t.config else { continue };
+            if c.name == config.name {
+                anyhow::bail!(
+                    "tenant `{other}` already uses the instance name `{}` (it names the state file); give each tenant its own [connector] name",
+                    c.name
+                );
+            }
+            if let Some(e) = config
+                .secret_envs
+                .iter()
+                .find(|e| c.secret_envs.contains(e))
+            {
+                anyhow::bail!(
+                    "the secret in `{e}` is already tenant `{other}`'s; a tenant gets secrets of its own (use another environment variable)"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// A tenant's component file when it has changed on disk since it was checked.
     fn replaced_component(t: &Tenant) -> Option<PathBuf> {
         let ComponentRef::Loaded { bytes, origin } = &t.config.as_ref()?.component else {
@@ -267,7 +293,9 @@ impl Service {
             if known.as_deref() == Some(digest.as_str()) && replaced.is_none() {
                 continue;
             }
-            let checked = self.check_file(&path);
+            let checked = self
+                .check_file(&path)
+                .and_then(|c| self.check_isolation(&name, &c).map(|()| c));
             let mut tenants = self.lock();
             match (tenants.get_mut(&name), checked) {
                 (Some(t), Ok(config)) => {
@@ -508,6 +536,14 @@ impl Service {
         allow_mass_delete: bool,
     ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration)>> {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+        let calls = self.metrics.guest_call_seconds.clone();
+        p.connector = p.connector.with_observer(Arc::new(move |export, took| {
+            calls
+                .get_or_create(&metrics::ExportLabel {
+                    export: export.to_string(),
+                })
+                .observe(took.as_secs_f64());
+        }));
         let now = chrono::Utc::now().timestamp();
         let mode = match requested {
             Some(m) => m,
@@ -538,6 +574,22 @@ impl Service {
             .throttled
             .get_or_create(&tenant)
             .inc_by(egress.counters().throttled.load(Ordering::Relaxed));
+        for ((upstream, status), n) in egress
+            .counters()
+            .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            self.metrics
+                .responses
+                .get_or_create(&metrics::StatusLabel {
+                    tenant: config.name.clone(),
+                    upstream: upstream.clone(),
+                    status: status.to_string(),
+                })
+                .inc_by(*n);
+        }
         let used = egress
             .budget()
             .map_or(0, |b| b.usage().current(now).requests);
