@@ -290,6 +290,7 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
             workers,
             backoff_base: Duration::from_secs(60),
             rescan: Duration::from_secs(10),
+            start_stagger: Duration::from_secs(60),
         },
         stop.clone(),
     );

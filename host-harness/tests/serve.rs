@@ -181,6 +181,8 @@ fn serve_hosts_tenants_side_by_side() {
             "2",
             "--backoff-seconds",
             "1",
+            "--start-stagger-seconds",
+            "0",
             "--tenants",
         ])
         .arg(&tenants)

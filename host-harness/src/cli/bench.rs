@@ -77,7 +77,7 @@ pub struct DensityArgs {
     #[arg(long, default_value_t = 3)]
     minutes: u64,
     /// As `harness serve --workers` (same default).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     workers: usize,
     /// Calls in each tenant's workspace.
     #[arg(long, default_value_t = 20)]

@@ -102,9 +102,10 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
         crate::cached_runtime()?,
         ServeOptions {
             dir: tenants.clone(),
-            workers: 4,
+            workers: 64,
             backoff_base: Duration::from_secs(10),
             rescan: Duration::from_secs(2),
+            start_stagger: Duration::from_secs(5),
         },
         stop.clone(),
     );

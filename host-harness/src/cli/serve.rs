@@ -21,11 +21,14 @@ pub struct Args {
     token_env: String,
     /// Crawls running at once, across all tenants (workers mostly wait on upstream rate
     /// limits, so many cost little).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     workers: usize,
     /// The first backoff after a failed crawl, in seconds (it doubles with each failure).
     #[arg(long, default_value_t = 60)]
     backoff_seconds: u64,
+    /// At start-up, spread the tenants' first crawls over this many seconds.
+    #[arg(long, default_value_t = 60)]
+    start_stagger_seconds: u64,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             workers: a.workers.clamp(1, 256),
             backoff_base: Duration::from_secs(a.backoff_seconds.max(1)),
             rescan: Duration::from_secs(2),
+            start_stagger: Duration::from_secs(a.start_stagger_seconds),
         },
         stop.clone(),
     );

@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub backoff_base: Duration,
     /// How often the tenants directory is rescanned.
     pub rescan: Duration,
+    /// At start-up, first crawls are spread over this long.
+    pub start_stagger: Duration,
 }
 
 /// How the last crawl of a tenant went.
@@ -249,6 +251,19 @@ impl Service {
         Ok(())
     }
 
+    /// At start-up, tenants' first crawls are spread over `start_stagger` (by a hash of the
+    /// name) instead of all falling due at once; tenants added later start at once.
+    fn start_stagger(&self, name: &str) -> Duration {
+        if self.is_ready() {
+            return Duration::ZERO;
+        }
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let window = u64::try_from(self.options.start_stagger.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(h % window.max(1))
+    }
+
     /// A tenant's component file when it has changed on disk since it was checked.
     fn replaced_component(t: &Tenant) -> Option<PathBuf> {
         let ComponentRef::Loaded { bytes, origin } = &t.config.as_ref()?.component else {
@@ -325,6 +340,7 @@ impl Service {
                             (None, Some(msg))
                         }
                     };
+                    let first_due = Instant::now() + self.start_stagger(&name);
                     tenants.insert(
                         name,
                         Tenant {
@@ -336,7 +352,7 @@ impl Service {
                             paused: false,
                             quarantined: false,
                             failures: 0,
-                            next_due: Instant::now(),
+                            next_due: first_due,
                             requested: None,
                             allow_mass_delete_once: false,
                             last: None,
