@@ -109,37 +109,20 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(a.admin))
-        .with_context(|| format!("could not listen on {}", a.admin))?;
-    let addr = listener.local_addr()?;
-    println!(
-        "harness serve, demo: {} tenants in {}",
-        a.tenants,
-        tenants.display()
-    );
-    println!("mock Glean indexing API {}", glean.base_url());
-    println!("admin API http://{addr}  (token: {token})");
-    println!("  curl -H 'Authorization: Bearer {token}' http://{addr}/tenants");
-    println!("  curl -H 'Authorization: Bearer {token}' http://{addr}/metrics");
-    println!("Ctrl-C to stop");
-    let app = crate::serve::api::router(service.clone(), token);
-    let server_stop = stop.clone();
-    rt.spawn(async move {
-        let shutdown = async move {
-            while !server_stop.load(std::sync::atomic::Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        };
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
-    });
-    service.run();
+    let glean_url = glean.base_url();
+    let shown = token.clone();
+    crate::serve::api::run_with_admin(&service, a.admin, token, |addr| {
+        println!(
+            "harness serve, demo: {} tenants in {}",
+            a.tenants,
+            tenants.display()
+        );
+        println!("mock Glean indexing API {glean_url}");
+        println!("admin API http://{addr}  (token: {shown})");
+        println!("  curl -H 'Authorization: Bearer {shown}' http://{addr}/tenants");
+        println!("  curl -H 'Authorization: Bearer {shown}' http://{addr}/metrics");
+        println!("Ctrl-C to stop");
+    })?;
     drop(mocks);
     std::fs::remove_dir_all(&dir).ok();
     println!("stopped");

@@ -56,32 +56,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(a.admin))
-        .with_context(|| format!("could not listen on {}", a.admin))?;
-    println!(
-        "serving tenants from {} with {} workers; admin API on http://{}",
-        a.tenants.display(),
-        a.workers,
-        listener.local_addr()?
-    );
-    let app = crate::serve::api::router(service.clone(), token);
-    let server_stop = stop.clone();
-    rt.spawn(async move {
-        let shutdown = async move {
-            while !server_stop.load(std::sync::atomic::Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        };
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
-    });
-    service.run();
+    let (dir, workers) = (a.tenants.display().to_string(), a.workers);
+    crate::serve::api::run_with_admin(&service, a.admin, token, |addr| {
+        println!("serving tenants from {dir} with {workers} workers; admin API on http://{addr}")
+    })?;
     println!("stopped: every running crawl ended at a checkpoint");
     Ok(())
 }

@@ -9,7 +9,11 @@
 //! - `POST /tenants/{name}/approve-deletions`
 //! - `GET /metrics` (Prometheus text format)
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -171,4 +175,36 @@ fn action(found: bool, name: &str, done: &str) -> Response {
     } else {
         unknown(name)
     }
+}
+
+/// Runs `service` with its admin API on `addr` until the service's stop flag is set; calls
+/// `listening` with the bound address once the API accepts connections.
+pub fn run_with_admin(
+    service: &Arc<Service>,
+    addr: SocketAddr,
+    token: String,
+    listening: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("could not listen on {addr}"))?;
+    listening(listener.local_addr()?);
+    let app = router(service.clone(), token);
+    let stop = service.stop.clone();
+    rt.spawn(async move {
+        let shutdown = async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    });
+    service.run();
+    Ok(())
 }
