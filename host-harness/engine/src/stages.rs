@@ -77,12 +77,18 @@ pub fn invalid_id(id: &str) -> Option<&'static str> {
     }
 }
 
+/// FNV-1a (64 bits) of `text`: a hash that stays the same across Rust releases and runs, for
+/// spreading ids or names over buckets.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Whether `id` is in this full crawl's share of the deep refresh: every item once in
 /// `every` full crawls, whatever its fingerprint says.
 pub fn deep_refresh_due(id: &str, full_crawls: u64, every: u64) -> bool {
-    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let h = stable_hash(id);
     let every = every.max(1);
     h % every == full_crawls % every
 }

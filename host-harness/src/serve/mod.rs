@@ -86,6 +86,8 @@ struct Tenant {
     budget_used: u64,
     /// The digest of a replaced component that failed its check (not checked again).
     refused_component: Option<String>,
+    /// When the tenant's file and component were last checked.
+    checked_at: std::time::SystemTime,
 }
 
 impl Tenant {
@@ -130,10 +132,6 @@ pub struct Service {
     /// Scheduler lag of each dispatched crawl, with when it was dispatched (for benchmarks;
     /// the most recent 100,000).
     pub lags: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
-}
-
-fn sha256_hex(text: &str) -> String {
-    crate::component::digest(text.as_bytes())
 }
 
 fn env(k: &str) -> Option<String> {
@@ -257,18 +255,24 @@ impl Service {
         if self.is_ready() {
             return Duration::ZERO;
         }
-        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+        let h = crawl_engine::stages::stable_hash(name);
         let window = u64::try_from(self.options.start_stagger.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(h % window.max(1))
     }
 
     /// A tenant's component file when it has changed on disk since it was checked.
+    /// The file is read only when its length or modification time moved since it was checked,
+    /// so a rescan of many tenants costs a `stat` each, not a read of every component.
     fn replaced_component(t: &Tenant) -> Option<PathBuf> {
         let ComponentRef::Loaded { bytes, origin } = &t.config.as_ref()?.component else {
             return None;
         };
+        let meta = std::fs::metadata(origin).ok()?;
+        let unmoved =
+            meta.len() == bytes.len() as u64 && meta.modified().is_ok_and(|m| m <= t.checked_at);
+        if unmoved {
+            return None;
+        }
         let now = std::fs::read(origin).ok()?;
         let changed = now.as_slice() != &bytes[..]
             && t.refused_component.as_deref() != Some(crate::component::digest(&now).as_str());
@@ -300,7 +304,7 @@ impl Service {
                 continue;
             };
             seen.insert(name.clone(), ());
-            let digest = sha256_hex(&text);
+            let digest = crate::component::digest(text.as_bytes());
             let (known, replaced) = match self.lock().get(&name) {
                 Some(t) => (Some(t.text_digest.clone()), Self::replaced_component(t)),
                 None => (None, None),
@@ -308,6 +312,7 @@ impl Service {
             if known.as_deref() == Some(digest.as_str()) && replaced.is_none() {
                 continue;
             }
+            let checked_at = std::time::SystemTime::now();
             let checked = self
                 .check_file(&path)
                 .and_then(|c| self.check_isolation(&name, &c).map(|()| c));
@@ -318,6 +323,7 @@ impl Service {
                     t.config = Some(config);
                     t.config_error = None;
                     t.text_digest = digest;
+                    t.checked_at = checked_at;
                     t.refused_component = None;
                 }
                 (Some(t), Err(e)) => {
@@ -325,6 +331,7 @@ impl Service {
                     tracing::warn!(tenant = %name, "the edited tenant file or replaced component is refused; the tenant keeps the version it had: {msg}");
                     t.config_error = Some(msg);
                     t.text_digest = digest;
+                    t.checked_at = checked_at;
                     if let Some(file) = &replaced {
                         t.refused_component = std::fs::read(file)
                             .ok()
@@ -346,6 +353,7 @@ impl Service {
                         Tenant {
                             file: path,
                             text_digest: digest,
+                            checked_at,
                             config,
                             config_error,
                             running: false,
