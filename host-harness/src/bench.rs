@@ -227,8 +227,17 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
 /// The density benchmark: `tenants` Clari Copilot tenants, each against its own mock
 /// workspace (one mock server, one workspace per API key), incremental crawls every minute,
 /// run by `harness serve`'s service for `minutes`. Prints resident memory, CPU, start-up time
-/// and scheduler lag (p50, p95), over the whole run and after the first round.
-pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> anyhow::Result<()> {
+/// and scheduler lag (p50, p95), over the whole run and after the first round. `failing`
+/// more tenants point at a black hole (a loopback listener that accepts and never answers),
+/// so each of their crawls hangs until its timeouts; the lag figures are the healthy
+/// tenants'.
+pub fn density(
+    tenants: usize,
+    minutes: u64,
+    workers: usize,
+    calls: usize,
+    failing: usize,
+) -> anyhow::Result<()> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let clari_defaults = MockClariConfig::default();
@@ -245,6 +254,10 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
                 format!("DENSITY_PASSWORD_{i}"),
                 &clari_defaults.api_password,
             );
+        }
+        for i in 0..failing {
+            std::env::set_var(format!("DENSITY_FKEY_{i}"), format!("failing-{i}"));
+            std::env::set_var(format!("DENSITY_FPASSWORD_{i}"), "failing");
         }
     }
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -282,15 +295,37 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
             ),
         )?;
     }
+    // The black hole: accepts connections and holds them without a word.
+    let hole = std::net::TcpListener::bind(loopback)?;
+    let hole_url = format!("http://{}", hole.local_addr()?);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hole.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    for i in 0..failing {
+        std::fs::write(
+            tenants_dir.join(format!("f{i}.toml")),
+            format!(
+                "[connector]\nname = \"f{i}\"\nstate_dir = \"{state}\"\n\
+                 [connector.settings]\nhistory_months = 12\n\
+                 [upstreams.clari]\nbase_url = \"{hole_url}\"\nrate_per_second = 10\nallow_private_network = true\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_FKEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_FPASSWORD_{i}\" }}\n\
+                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"f{i}\"\n\
+                 [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
+                state = dir.join("state").display(),
+                glean = glean.base_url(),
+            ),
+        )?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let service = crate::serve::Service::new(
         crate::cached_runtime()?,
         crate::serve::ServeOptions {
-            dir: tenants_dir,
             workers,
-            backoff_base: Duration::from_secs(60),
             rescan: Duration::from_secs(10),
-            start_stagger: Duration::from_secs(60),
+            ..crate::serve::ServeOptions::new(tenants_dir)
         },
         stop.clone(),
     );
@@ -319,12 +354,18 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
     let _ = runner.join();
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_start;
+    let quarantined = service
+        .views()
+        .iter()
+        .filter(|v| v.state == "quarantined")
+        .count();
     let lags: Vec<(Instant, Duration)> = service
         .lags
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .copied()
+        .filter(|d| d.tenant.starts_with('t'))
+        .map(|d| (d.at, d.lag))
         .collect();
     let pct = |mut v: Vec<f64>, p: f64| -> f64 {
         if v.is_empty() {
@@ -342,6 +383,11 @@ pub fn density(tenants: usize, minutes: u64, workers: usize, calls: usize) -> an
     println!(
         "density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min"
     );
+    if failing > 0 {
+        println!(
+            "  plus {failing} failing tenants (a source that never answers); {quarantined} quarantined by the end; lags below are the healthy tenants'"
+        );
+    }
     println!(
         "  start-up (all tenant files checked)  {:.1} s",
         startup.as_secs_f64()

@@ -19,12 +19,16 @@ fn loopback() -> SocketAddr {
 }
 
 fn clari_tenant(dir: &Path, name: &str, clari: &str, glean: &str) {
+    clari_tenant_at(dir, name, clari, glean, 200);
+}
+
+fn clari_tenant_at(dir: &Path, name: &str, clari: &str, glean: &str, rate: u32) {
     std::fs::write(
         dir.join(format!("{name}.toml")),
         format!(
             "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
              [connector.settings]\nhistory_months = 12\n\
-             [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 200\nallow_private_network = true\n\
+             [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = {rate}\nallow_private_network = true\n\
              [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"{env}_KEY\" }}\nX-Api-Password = {{ env = \"{env}_PASSWORD\" }}\n\
              [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"{ds}\"\n",
             state = dir.join("state").display(),
@@ -127,6 +131,146 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Starts `harness serve` on `tenants` with the tenants' secrets in `env`.
+fn start_serve(tenants: &Path, workers: &str, env: &[(String, String)]) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "serve",
+            "--workers",
+            workers,
+            "--start-stagger-seconds",
+            "0",
+            "--tenants",
+        ])
+        .arg(tenants)
+        .arg("--admin")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("HARNESS_ADMIN_TOKEN", TOKEN)
+        .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
+        .env("HARNESS_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    wait_for("the admin API", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    wait_for("readiness", 60, || {
+        get(&format!("{}/readyz", s.base), Some(TOKEN)).0 == 200
+    });
+    s
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+fn terminate(mut s: Server, within: Duration) {
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(started.elapsed() < within, "serve did not stop in {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+/// SIGTERM while every tenant is mid-way through its first full crawl: the service stops at
+/// checkpoints and exits cleanly, and after a restart each tenant resumes where it stopped.
+/// Its crawl then indexes exactly what an uninterrupted crawl of the same data indexes
+/// (tenant `ref`, added after the restart), with at most a page's requests spent again.
+#[test]
+fn sigterm_during_crawls_leaves_every_tenant_resumable() {
+    let defaults = MockClariConfig::default();
+    let workspace = |seed| MockClariConfig {
+        seed,
+        calls: 80,
+        anchor: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+        ..MockClariConfig::default()
+    };
+    let clari: Vec<MockClari> = (0..4)
+        .map(|_| MockClari::spawn(loopback(), workspace(7)).unwrap())
+        .collect();
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    let names = ["t-a", "t-b", "t-c"];
+    let mut env = Vec::new();
+    for name in names.iter().chain(["ref"].iter()) {
+        env.push((format!("{}_KEY", env_prefix(name)), defaults.api_key.clone()));
+        env.push((
+            format!("{}_PASSWORD", env_prefix(name)),
+            defaults.api_password.clone(),
+        ));
+    }
+    for (name, c) in names.iter().zip(&clari) {
+        clari_tenant_at(&tenants, name, &c.base_url(), &glean.base_url(), 10);
+    }
+
+    let s = start_serve(&tenants, "4", &env);
+    wait_for("every tenant mid-crawl", 60, || {
+        clari[..3].iter().all(|c| c.control().request_count() >= 25)
+    });
+    for name in names {
+        assert_eq!(tenant(&s, name)["state"], "running", "{name}");
+    }
+    terminate(s, Duration::from_secs(30));
+    let first_run: Vec<u64> = clari[..3]
+        .iter()
+        .map(|c| c.control().request_count())
+        .collect();
+    let indexed_before: Vec<usize> = names
+        .iter()
+        .map(|n| glean.documents(&n.replace('-', "")).len())
+        .collect();
+
+    clari_tenant_at(&tenants, "ref", &clari[3].base_url(), &glean.base_url(), 10);
+    let s = start_serve(&tenants, "4", &env);
+    wait_for("every crawl finished", 90, || {
+        names
+            .iter()
+            .chain(["ref"].iter())
+            .all(|n| tenant(&s, n)["last_crawl"]["completed"] == true)
+    });
+    let reference = glean.documents("ref").len();
+    let reference_requests = clari[3].control().request_count();
+    assert!(reference > 20, "{reference}");
+    for (i, name) in names.iter().enumerate() {
+        let t = tenant(&s, name);
+        assert_eq!(t["last_crawl"]["mode"], "full", "{t}");
+        let docs = glean.documents(&name.replace('-', "")).len();
+        assert_eq!(docs, reference, "{name}: indexed {docs}, uninterrupted {reference}");
+        let total = clari[i].control().request_count();
+        eprintln!("{name}: {} requests before SIGTERM, {} after; uninterrupted {reference_requests}; indexed before {}", first_run[i], total - first_run[i], indexed_before[i]);
+        assert!(
+            total <= reference_requests + 3,
+            "{name}: {} + {} requests against {reference_requests} uninterrupted: the crawl started over",
+            first_run[i],
+            total - first_run[i]
+        );
+        assert!(
+            total - first_run[i] < reference_requests,
+            "{name}: the second run did all the work again"
+        );
+        assert!(indexed_before[i] < reference, "{name} had finished before SIGTERM");
+    }
+    terminate(s, Duration::from_secs(30));
 }
 
 #[test]

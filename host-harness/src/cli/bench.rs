@@ -82,8 +82,12 @@ pub struct DensityArgs {
     /// Calls in each tenant's workspace.
     #[arg(long, default_value_t = 20)]
     calls: usize,
+    /// More tenants whose source accepts connections and never answers (each of their
+    /// crawls hangs until its timeouts); the lag figures stay the healthy tenants'.
+    #[arg(long, default_value_t = 0)]
+    failing: usize,
 }
 
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
-    crate::bench::density(a.tenants, a.minutes, a.workers.max(1), a.calls)
+    crate::bench::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
 }

@@ -101,11 +101,9 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
     let service = Service::new(
         crate::cached_runtime()?,
         ServeOptions {
-            dir: tenants.clone(),
-            workers: 64,
             backoff_base: Duration::from_secs(10),
-            rescan: Duration::from_secs(2),
             start_stagger: Duration::from_secs(5),
+            ..ServeOptions::new(tenants.clone())
         },
         stop.clone(),
     );

@@ -29,6 +29,10 @@ pub struct Args {
     /// At start-up, spread the tenants' first crawls over this many seconds.
     #[arg(long, default_value_t = 60)]
     start_stagger_seconds: u64,
+    /// The most `fetch-item` calls one tenant's crawl may run at once (its `[crawl]
+    /// concurrency` is lowered to this). Each tenant runs one crawl at a time.
+    #[arg(long, default_value_t = 4)]
+    tenant_concurrency: usize,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -48,11 +52,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let service = Service::new(
         crate::cached_runtime()?,
         ServeOptions {
-            dir: a.tenants.clone(),
             workers: a.workers.clamp(1, 256),
             backoff_base: Duration::from_secs(a.backoff_seconds.max(1)),
-            rescan: Duration::from_secs(2),
             start_stagger: Duration::from_secs(a.start_stagger_seconds),
+            tenant_concurrency: a.tenant_concurrency.clamp(1, 64),
+            ..ServeOptions::new(a.tenants.clone())
         },
         stop.clone(),
     );

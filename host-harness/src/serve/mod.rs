@@ -38,6 +38,30 @@ pub struct ServeOptions {
     pub rescan: Duration,
     /// At start-up, first crawls are spread over this long.
     pub start_stagger: Duration,
+    /// Each tenant runs one crawl at a time, with at most this many `fetch-item` calls at
+    /// once (a tenant file may ask for fewer with `[crawl] concurrency`, not more).
+    pub tenant_concurrency: usize,
+}
+
+impl ServeOptions {
+    /// The service's defaults (as `harness serve` without flags) for tenants in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        ServeOptions {
+            dir,
+            workers: 64,
+            backoff_base: Duration::from_secs(60),
+            rescan: Duration::from_secs(2),
+            start_stagger: Duration::from_secs(60),
+            tenant_concurrency: 4,
+        }
+    }
+
+    /// Workers that tenants in backoff (their last crawl failed) may hold at once: a quarter
+    /// of them, at least one. However many tenants fail, and however long each failing
+    /// crawl hangs, the others keep three quarters of the workers.
+    pub fn failing_workers(&self) -> usize {
+        (self.workers / 4).max(1)
+    }
 }
 
 /// How the last crawl of a tenant went.
@@ -129,9 +153,17 @@ pub struct Service {
     pub metrics: metrics::Metrics,
     pub stop: Arc<AtomicBool>,
     ready: AtomicBool,
-    /// Scheduler lag of each dispatched crawl, with when it was dispatched (for benchmarks;
-    /// the most recent 100,000).
-    pub lags: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
+    /// Scheduler lag of each dispatched crawl, with when it was dispatched and the tenant
+    /// (for benchmarks; the most recent 100,000).
+    pub lags: Mutex<std::collections::VecDeque<Dispatched>>,
+}
+
+/// One crawl the scheduler dispatched.
+#[derive(Debug, Clone)]
+pub struct Dispatched {
+    pub at: Instant,
+    pub lag: Duration,
+    pub tenant: String,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -250,11 +282,9 @@ impl Service {
     }
 
     /// At start-up, tenants' first crawls are spread over `start_stagger` (by a hash of the
-    /// name) instead of all falling due at once; tenants added later start at once.
+    /// name), counted from the end of the first scan, instead of all falling due at once;
+    /// tenants added later start at once.
     fn start_stagger(&self, name: &str) -> Duration {
-        if self.is_ready() {
-            return Duration::ZERO;
-        }
         let h = crawl_engine::stages::stable_hash(name);
         let window = u64::try_from(self.options.start_stagger.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(h % window.max(1))
@@ -347,7 +377,9 @@ impl Service {
                             (None, Some(msg))
                         }
                     };
-                    let first_due = Instant::now() + self.start_stagger(&name);
+                    // At start-up the first scan sets the first crawl once every file is
+                    // checked; a checking pass of many files must not make them all late.
+                    let first_due = Instant::now();
                     tenants.insert(
                         name,
                         Tenant {
@@ -371,14 +403,27 @@ impl Service {
                 }
             }
         }
-        self.lock().retain(|name, _| seen.contains_key(name));
-        self.ready.store(true, Ordering::SeqCst);
+        let mut tenants = self.lock();
+        tenants.retain(|name, _| seen.contains_key(name));
+        if !self.ready.swap(true, Ordering::SeqCst) {
+            let now = Instant::now();
+            for (name, t) in tenants.iter_mut() {
+                t.next_due = now + self.start_stagger(name);
+            }
+        }
     }
 
-    /// The tenants due now, most overdue first, marked running (at most `free`).
+    /// The tenants due now, most overdue first, marked running (at most `free`). Tenants in
+    /// backoff get at most [`ServeOptions::failing_workers`] workers between them.
     fn take_due(&self, free: usize) -> Vec<(String, Option<CrawlMode>, Duration)> {
         let now = Instant::now();
         let mut tenants = self.lock();
+        let mut failing_room = self.options.failing_workers().saturating_sub(
+            tenants
+                .values()
+                .filter(|t| t.running && t.failures > 0)
+                .count(),
+        );
         let mut due: Vec<(&String, &mut Tenant)> = tenants
             .iter_mut()
             .filter(|(_, t)| t.config.is_some() && !t.running)
@@ -394,6 +439,15 @@ impl Service {
             }
         });
         due.into_iter()
+            .filter(|(_, t)| {
+                // An operator's request goes ahead of the failing tenants' share.
+                if t.failures == 0 || t.requested.is_some() {
+                    return true;
+                }
+                let room = failing_room > 0;
+                failing_room = failing_room.saturating_sub(1);
+                room
+            })
             .take(free)
             .map(|(name, t)| {
                 t.running = true;
@@ -440,7 +494,11 @@ impl Service {
                     if lags.len() >= 100_000 {
                         lags.pop_front();
                     }
-                    lags.push_back((Instant::now(), lag));
+                    lags.push_back(Dispatched {
+                        at: Instant::now(),
+                        lag,
+                        tenant: name.clone(),
+                    });
                 }
                 running.fetch_add(1, Ordering::SeqCst);
                 if jobs.send((name, mode)).is_err() {
@@ -579,6 +637,7 @@ impl Service {
         let mut options = p.options.clone();
         options.stop = Some(self.stop.clone());
         options.allow_mass_delete = allow_mass_delete;
+        options.concurrency = options.concurrency.clamp(1, self.options.tenant_concurrency.max(1));
         let instances_before = p.connector.instances_created();
         let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options)
             .with_hooks(crawl_engine::Hooks {
