@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod console;
 pub mod crash;
 pub mod demo;
 pub mod inspect;

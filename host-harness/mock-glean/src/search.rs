@@ -48,6 +48,7 @@ fn field(d: &DocumentDefinition, name: &str) -> Vec<String> {
         "tag" | "tags" => d.tags.clone().unwrap_or_default(),
         "container" => d.container.iter().cloned().collect(),
         "updatedAt" => d.updated_at.map(|t| t.to_string()).into_iter().collect(),
+        "createdAt" => d.created_at.map(|t| t.to_string()).into_iter().collect(),
         other => property(d, other).map(values).unwrap_or_default(),
     }
 }

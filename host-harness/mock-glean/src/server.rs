@@ -107,6 +107,7 @@ pub fn router(index: Arc<Mutex<Index>>, config: MockGleanConfig) -> Router {
         .route("/api/index/v1/debug/{datasource}/{what}", post(debug))
         .route("/rest/api/v1/search", post(search))
         .route("/_mock/datasources/{ds}/documents", any(dump_documents))
+        .route("/_mock/datasources/{ds}/users", any(dump_users))
         .fallback(unknown)
         // Bodies somewhat over the limit are read and answered 413 with a message; far larger
         // ones are cut off.
@@ -517,6 +518,18 @@ async fn search(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         ),
         Err(r) => r,
     }
+}
+
+/// The datasource's identity store (a mock-only view: the real indexing API has no listing).
+async fn dump_users(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(ds): Path<String>,
+) -> Response {
+    if let Err(r) = authorized(&app, &headers) {
+        return r;
+    }
+    json_ok(serde_json::to_value(lock(&app).users(&ds)).unwrap_or_default())
 }
 
 async fn dump_documents(

@@ -193,7 +193,9 @@ pub fn run_with_admin(
         .block_on(tokio::net::TcpListener::bind(addr))
         .with_context(|| format!("could not listen on {addr}"))?;
     listening(listener.local_addr()?);
-    let app = router(service.clone(), token);
+    let token: Arc<str> = Arc::from(token);
+    let app = router(service.clone(), token.to_string())
+        .merge(crate::console::router(service.clone(), token));
     let stop = service.stop.clone();
     rt.spawn(async move {
         let shutdown = async move {

@@ -67,6 +67,8 @@ impl ServeOptions {
 /// How the last crawl of a tenant went.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastCrawl {
+    /// When it ended, epoch seconds.
+    pub finished_at: i64,
     pub mode: String,
     pub completed: bool,
     pub error: Option<String>,
@@ -74,8 +76,19 @@ pub struct LastCrawl {
     pub deleted: u64,
     pub deletions_held: u64,
     pub requests: u64,
+    /// Requests the source answered 429.
+    pub throttled: u64,
     pub seconds: f64,
+    /// Items that failed (each reported and skipped), and the first few reasons.
+    pub item_failures: u64,
+    pub failure_samples: Vec<String>,
+    /// Why items were skipped, with counts (e.g. still processing).
+    pub skipped: std::collections::BTreeMap<String, u64>,
 }
+
+/// Crawls kept per tenant for the console's history (about a day at one an hour, or the
+/// last few hours at one a minute).
+pub const HISTORY_LEN: usize = 288;
 
 /// What the admin API shows of a tenant.
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +120,8 @@ struct Tenant {
     requested: Option<CrawlMode>,
     allow_mass_delete_once: bool,
     last: Option<LastCrawl>,
+    /// The most recent crawls, oldest first (at most [`HISTORY_LEN`]).
+    history: std::collections::VecDeque<LastCrawl>,
     budget_used: u64,
     /// The digest of a replaced component that failed its check (not checked again).
     refused_component: Option<String>,
@@ -115,6 +130,14 @@ struct Tenant {
 }
 
 impl Tenant {
+    fn push_history(&mut self, last: LastCrawl) {
+        if self.history.len() >= HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(last.clone());
+        self.last = Some(last);
+    }
+
     fn state(&self) -> &'static str {
         match () {
             _ if self.config.is_none() => "refused",
@@ -210,6 +233,31 @@ impl Service {
             }
             None => false,
         }
+    }
+
+    /// A tenant's recent crawls, oldest first.
+    pub fn history(&self, name: &str) -> Option<Vec<LastCrawl>> {
+        self.lock()
+            .get(name)
+            .map(|t| t.history.iter().cloned().collect())
+    }
+
+    /// The configuration a tenant runs with (checked), if its file was accepted.
+    pub fn tenant_config(&self, name: &str) -> Option<Config> {
+        self.lock().get(name).and_then(|t| t.config.clone())
+    }
+
+    /// The shared runtime (for the console's fetch-from-source).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Records a crawl that ran outside the scheduler (e.g. the demo's) in a tenant's history.
+    pub fn record_external(&self, name: &str, report: &crawl_engine::CrawlReport, throttled: u64) {
+        self.with_tenant(name, |t| {
+            let last = last_crawl(report, throttled);
+            t.push_history(last);
+        });
     }
 
     pub fn request_crawl(&self, name: &str, mode: CrawlMode) -> bool {
@@ -396,6 +444,7 @@ impl Service {
                             requested: None,
                             allow_mass_delete_once: false,
                             last: None,
+                            history: std::collections::VecDeque::new(),
                             budget_used: 0,
                             refused_component: None,
                         },
@@ -533,7 +582,7 @@ impl Service {
         };
         t.running = false;
         match outcome {
-            Ok(Some((report, budget_used, next))) => {
+            Ok(Some((report, budget_used, next, throttled))) => {
                 let outcome = if report.completed {
                     "completed"
                 } else {
@@ -541,7 +590,7 @@ impl Service {
                 };
                 self.record(name, &report, outcome, started.elapsed());
                 t.budget_used = budget_used;
-                t.last = Some(last_crawl(&report));
+                t.push_history(last_crawl(&report, throttled));
                 if report.completed || self.stop.load(Ordering::SeqCst) {
                     t.failures = 0;
                     t.next_due = Instant::now() + next;
@@ -559,7 +608,8 @@ impl Service {
                     })
                     .inc();
                 let msg = format!("{e:#}");
-                t.last = Some(LastCrawl {
+                t.push_history(LastCrawl {
+                    finished_at: chrono::Utc::now().timestamp(),
                     mode: requested.map_or("scheduled", |m| m.name()).to_string(),
                     completed: false,
                     error: Some(msg.clone()),
@@ -567,7 +617,11 @@ impl Service {
                     deleted: 0,
                     deletions_held: 0,
                     requests: 0,
+                    throttled: 0,
                     seconds: started.elapsed().as_secs_f64(),
+                    item_failures: 0,
+                    failure_samples: Vec::new(),
+                    skipped: Default::default(),
                 });
                 self.fail(name, t, msg);
             }
@@ -616,7 +670,7 @@ impl Service {
         config: &Config,
         requested: Option<CrawlMode>,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration)>> {
+    ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration, u64)>> {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
         let calls = self.metrics.guest_call_seconds.clone();
         p.connector = p.connector.with_observer(Arc::new(move |export, took| {
@@ -653,10 +707,11 @@ impl Service {
         let tenant = metrics::TenantLabel {
             tenant: config.name.clone(),
         };
+        let throttled = egress.counters().throttled.load(Ordering::Relaxed);
         self.metrics
             .throttled
             .get_or_create(&tenant)
-            .inc_by(egress.counters().throttled.load(Ordering::Relaxed));
+            .inc_by(throttled);
         for ((upstream, status), n) in egress
             .counters()
             .by_status
@@ -689,12 +744,22 @@ impl Service {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
-        Ok(Some((report, used, next)))
+        Ok(Some((report, used, next, throttled)))
     }
 }
 
-fn last_crawl(r: &crawl_engine::CrawlReport) -> LastCrawl {
+fn last_crawl(r: &crawl_engine::CrawlReport, throttled: u64) -> LastCrawl {
     LastCrawl {
+        finished_at: chrono::Utc::now().timestamp(),
+        throttled,
+        item_failures: r.failures.len() as u64,
+        failure_samples: r
+            .failures
+            .iter()
+            .take(5)
+            .map(|f| format!("{}: {}", f.id, f.message))
+            .collect(),
+        skipped: r.skipped.clone(),
         mode: r.mode.clone(),
         completed: r.completed,
         error: r.stopped.clone(),
