@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use policy::{BaseUrl, Origin, PolicyError};
-pub use rate_window::WindowLimiter;
+pub use rate_window::{SystemClock, WindowLimiter};
 pub use secrets::{Redactor, Secret};
 
 /// The margin added to each upstream's one-second window: requests reach the server a little
@@ -174,7 +174,17 @@ pub struct EgressCounters {
     pub scrubbed: AtomicU64,
     /// Answers by upstream and status.
     pub by_status: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
+    /// When the last answer (any status) arrived, epoch milliseconds; 0 before the first.
+    pub last_answer_ms: AtomicU64,
+    /// Requests refused at once because their upstream had stopped answering.
+    pub broken: AtomicU64,
 }
+
+/// Timeouts or transport failures in a row after which an upstream is taken as down for
+/// the rest of this engine's life (one crawl): later requests to it fail at once instead of
+/// each waiting out its timeout, so a source that accepts connections and never answers
+/// holds a crawl (and a worker) for about this many timeouts, not for every request's.
+pub const BREAKER_AFTER: u32 = 3;
 
 /// The engine for one connector instance.
 pub struct Egress {
@@ -185,6 +195,8 @@ pub struct Egress {
     transport: transport::Transport,
     redactor: Redactor,
     counters: EgressCounters,
+    /// Timeouts and transport failures in a row, by upstream.
+    failing: std::sync::Mutex<HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -223,6 +235,7 @@ impl Egress {
             limits,
             redactor,
             counters: EgressCounters::default(),
+            failing: Default::default(),
         }
     }
 
@@ -280,6 +293,14 @@ impl Egress {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             return player.answer(req).map(|r| self.scrub(r));
         }
+        let in_row = self.failures_in_row(&route.name);
+        if in_row >= BREAKER_AFTER {
+            self.counters.broken.fetch_add(1, Ordering::Relaxed);
+            return Err(EgressError::Transport(format!(
+                "upstream `{}` stopped answering ({in_row} requests in a row timed out or failed); no more requests to it in this crawl, which ends and is retried with backoff",
+                route.name
+            )));
+        }
         self.admit(route)?;
         let credentials: Vec<(String, &str)> = route
             .credentials
@@ -293,13 +314,44 @@ impl Egress {
             &credentials,
             req.body.as_deref(),
             &self.redactor,
-        )?;
+        );
+        let response = match response {
+            Ok(r) => {
+                self.set_failures_in_row(&route.name, 0);
+                self.counters
+                    .last_answer_ms
+                    .store(now_ms().max(0) as u64, Ordering::Relaxed);
+                r
+            }
+            Err(e) => {
+                if matches!(e, EgressError::Timeout(_) | EgressError::Transport(_)) {
+                    self.set_failures_in_row(&route.name, in_row + 1);
+                }
+                return Err(e);
+            }
+        };
         self.pause_if_told(route, &response);
         let response = self.scrub(strip_credential_headers(route, response));
         if let Tape::Record(recorder) = &self.tape {
             recorder.record(req, &response);
         }
         Ok(response)
+    }
+
+    fn failures_in_row(&self, upstream: &str) -> u32 {
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(upstream)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set_failures_in_row(&self, upstream: &str, n: u32) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(upstream.to_string(), n);
     }
 
     fn route(&self, name: &str) -> Result<&UpstreamRoute, EgressError> {

@@ -62,14 +62,27 @@ pub fn line_chart_svg(
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         draw_chart(&title, &y_label, &cleaned, w, h)
     }));
+    svg_or_fallback(drawn, &title, w, h)
+}
+
+/// The drawn SVG, or the "cannot draw" SVG if drawing failed or panicked.
+fn svg_or_fallback(
+    drawn: std::thread::Result<Result<String, String>>,
+    title: &str,
+    w: u32,
+    h: u32,
+) -> String {
     match drawn {
         Ok(Ok(svg)) if svg.starts_with("<svg") => svg,
-        _ => message_svg(&title, "cannot draw this chart", w, h),
+        _ => message_svg(title, "cannot draw this chart", w, h),
     }
 }
 
-pub const MIN_WIDTH: u32 = 200;
-pub const MIN_HEIGHT: u32 = 150;
+/// Smallest chart drawn; smaller requests are enlarged (below this the axes and legend crowd
+/// out the plot).
+pub const MIN_WIDTH: u32 = 300;
+pub const MIN_HEIGHT: u32 = 200;
+/// Largest chart side drawn; larger requests are reduced.
 pub const MAX_SIDE: u32 = 8192;
 
 /// Values are clamped to +-this so that spans and paddings never overflow to infinity.
@@ -154,18 +167,22 @@ pub fn escape_xml(s: &str) -> String {
     out
 }
 
-/// Estimated rendered width in px of `s` at `font_px` (average sans-serif glyph ~0.6em).
+/// Estimated rendered width in px of `s` at `font_px`.
 /// Deliberately font-independent so layout never depends on the machine.
 fn text_width(s: &str, font_px: f64) -> f64 {
-    s.chars().count() as f64 * font_px * 0.6
+    s.chars().count() as f64 * font_px * GLYPH_EM
 }
+
+/// Average advance of a glyph in em used for layout. Generous (DejaVu Sans digits are 0.64em,
+/// Arial's 0.56em) so that labels do not collide or get clipped with common fonts.
+const GLYPH_EM: f64 = 0.65;
 
 /// Cuts `s` so that it fits in `max_px`, ending with an ellipsis when cut.
 fn fit_text(s: &str, font_px: f64, max_px: f64) -> String {
     if text_width(s, font_px) <= max_px {
         return s.to_string();
     }
-    let keep = ((max_px / (font_px * 0.6)).floor() as usize).saturating_sub(1);
+    let keep = ((max_px / (font_px * GLYPH_EM)).floor() as usize).saturating_sub(1);
     let mut out: String = s.chars().take(keep).collect();
     out.push('…');
     out
@@ -216,7 +233,7 @@ fn draw_chart(
 
     // Plot area size, needed up front to decide how many ticks fit.
     let plot_h = h.saturating_sub(header_h + X_AREA + MARGIN).max(20);
-    let y_ticks = nice_ticks(v_lo, v_hi, (plot_h / 45).clamp(2, 10) as usize);
+    let y_ticks = nice_ticks(v_lo, v_hi, (plot_h / 40).clamp(2, 10) as usize);
     let y_fmt = NumberFormat::for_ticks(&y_ticks, v_lo, v_hi);
     let y_label_w = y_ticks
         .iter()
@@ -225,7 +242,13 @@ fn draw_chart(
     let y_desc_w = if y_label.is_empty() { 0.0 } else { 24.0 };
     let y_area = (12.0 + y_label_w + 8.0 + y_desc_w).ceil() as u32;
     let plot_w = w.saturating_sub(y_area + 2 * MARGIN).max(20);
-    let time_ticks = time_ticks(t_lo, t_hi, (plot_w / 115).clamp(2, 12) as usize);
+    let mut time_ticks = time_ticks(t_lo, t_hi, (plot_w / 100).clamp(2, 12) as usize);
+    // Drop ticks whose centred label would stick out of the SVG on the left or right.
+    time_ticks.ticks.retain(|&t| {
+        let half = text_width(&format_time(t, time_ticks.format), LABEL_PX) / 2.0;
+        let x = (t as f64 - t_lo as f64) / (t_hi as f64 - t_lo as f64) * f64::from(plot_w);
+        x + half <= f64::from(plot_w + MARGIN) - 2.0 && x - half >= -f64::from(y_area + MARGIN)
+    });
     let y_label = fit_text(y_label, LABEL_PX, f64::from(plot_h));
 
     let mut buf = String::new();
@@ -239,7 +262,11 @@ fn draw_chart(
             .color(&TEXT)
             .pos(Pos::new(HPos::Center, VPos::Center));
         header
-            .draw_text(&title, &title_style, ((w / 2) as i32, (TITLE_BAND / 2 + 2) as i32))
+            .draw_text(
+                &title,
+                &title_style,
+                ((w / 2) as i32, (TITLE_BAND / 2 + 2) as i32),
+            )
             .map_err(|e| e.to_string())?;
         draw_legend(&header, series, &legend)?;
 
@@ -251,8 +278,16 @@ fn draw_chart(
             .x_label_area_size(X_AREA)
             .y_label_area_size(y_area)
             .build_cartesian_2d(
-                TickedAxis { lo: t_lo, hi: t_hi, ticks: time_ticks.ticks.clone() },
-                TickedAxis { lo: v_lo, hi: v_hi, ticks: y_ticks.clone() },
+                TickedAxis {
+                    lo: t_lo,
+                    hi: t_hi,
+                    ticks: time_ticks.ticks.clone(),
+                },
+                TickedAxis {
+                    lo: v_lo,
+                    hi: v_hi,
+                    ticks: y_ticks.clone(),
+                },
             )
             .map_err(|e| e.to_string())?;
 
@@ -275,7 +310,11 @@ fn draw_chart(
 
         for (i, s) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let marker = if s.points.len() <= MAX_MARKED_POINTS { 3 } else { 0 };
+            let marker = if s.points.len() <= MAX_MARKED_POINTS {
+                3
+            } else {
+                0
+            };
             chart
                 .draw_series(
                     LineSeries::new(s.points.iter().copied(), color.filled().stroke_width(2))
@@ -313,7 +352,11 @@ fn legend_layout(series: &[CleanSeries], w: u32) -> Vec<LegendItem> {
             } else {
                 s.label.clone()
             };
-            let name = fit_text(&name, LEGEND_PX, (avail - f64::from(LEGEND_SWATCH)).min(260.0));
+            let name = fit_text(
+                &name,
+                LEGEND_PX,
+                (avail - f64::from(LEGEND_SWATCH)).min(260.0),
+            );
             let iw = LEGEND_SWATCH + text_width(&name, LEGEND_PX).ceil() as u32;
             (name, iw)
         })
@@ -325,15 +368,33 @@ fn legend_layout(series: &[CleanSeries], w: u32) -> Vec<LegendItem> {
     for (i, (name, iw)) in widths.iter().enumerate() {
         let row = rows.len() - 1;
         let used = rows[row];
-        let needed = if used == 0 { *iw } else { used + LEGEND_GAP + iw };
+        let needed = if used == 0 {
+            *iw
+        } else {
+            used + LEGEND_GAP + iw
+        };
         let last_row = rows.len() as u32 == LEGEND_MAX_ROWS;
-        let reserve = if last_row && i + 1 < widths.len() { more_w + LEGEND_GAP } else { 0 };
+        let reserve = if last_row && i + 1 < widths.len() {
+            more_w + LEGEND_GAP
+        } else {
+            0
+        };
         if f64::from(needed + reserve) <= avail {
-            items.push(LegendItem { label: name.clone(), color: Some(i), x: needed - iw, row: row as u32 });
+            items.push(LegendItem {
+                label: name.clone(),
+                color: Some(i),
+                x: needed - iw,
+                row: row as u32,
+            });
             rows[row] = needed;
         } else if !last_row {
             rows.push(*iw);
-            items.push(LegendItem { label: name.clone(), color: Some(i), x: 0, row: row as u32 + 1 });
+            items.push(LegendItem {
+                label: name.clone(),
+                color: Some(i),
+                x: 0,
+                row: row as u32 + 1,
+            });
         } else {
             let x = if used == 0 { 0 } else { used + LEGEND_GAP };
             items.push(LegendItem {
@@ -368,16 +429,27 @@ fn draw_legend<DB: DrawingBackend>(
         if let Some(i) = item.color {
             let color = PALETTE[i % PALETTE.len()];
             header
-                .draw(&PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)))
+                .draw(&PathElement::new(
+                    vec![(x, y), (x + 18, y)],
+                    color.stroke_width(2),
+                ))
                 .map_err(|e| e.to_string())?;
-            if series.get(i).is_some_and(|s| s.points.len() <= MAX_MARKED_POINTS) {
+            if series
+                .get(i)
+                .is_some_and(|s| s.points.len() <= MAX_MARKED_POINTS)
+            {
                 header
                     .draw(&Circle::new((x + 9, y), 3, color.filled()))
                     .map_err(|e| e.to_string())?;
             }
         }
+        let text_x = if item.color.is_some() {
+            x + LEGEND_SWATCH as i32
+        } else {
+            x
+        };
         header
-            .draw_text(&item.label, &style, (x + LEGEND_SWATCH as i32, y))
+            .draw_text(&item.label, &style, (text_x, y))
             .map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -461,14 +533,18 @@ fn value_range(series: &[CleanSeries]) -> Option<(f64, f64)> {
     let magnitude = lo.abs().max(hi.abs());
     if span <= magnitude * 1e-12 || span < 1e-300 {
         let mid = lo / 2.0 + hi / 2.0;
-        let pad = if mid.abs() * 0.1 > 1e-300 { mid.abs() * 0.1 } else { 1.0 };
+        let pad = if mid.abs() * 0.1 > 1e-300 {
+            mid.abs() * 0.1
+        } else {
+            1.0
+        };
         Some((mid - pad, mid + pad))
     } else {
         Some((lo - span * 0.05, hi + span * 0.05))
     }
 }
 
-/// Up to about `max` ticks at multiples of 1, 2 or 5 x 10^k inside `[lo, hi]`.
+/// About `max` (at least two) ticks at multiples of 1, 2 or 5 x 10^k inside `[lo, hi]`.
 fn nice_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
     let max = max.max(2);
     let span = hi - lo;
@@ -486,27 +562,40 @@ fn nice_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
     } else if raw / mag < 1.0 {
         mag /= 10.0;
     }
-    let step = [1.0, 2.0, 5.0, 10.0]
+    // Candidate steps, ascending; start at the smallest that gives at most `max` ticks and go
+    // finer if that leaves fewer than two ticks in range.
+    let steps = [0.5, 1.0, 2.0, 5.0, 10.0].map(|m| m * mag);
+    let start = steps
         .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil();
+        .position(|s| *s >= raw)
+        .unwrap_or(steps.len() - 1);
     let mut out = Vec::new();
-    for i in 0..=(max + 1) {
-        let v = (first + i as f64) * step;
-        if v > hi + step * 1e-9 {
+    for &step in steps[..=start].iter().rev() {
+        let first = (lo / step).ceil();
+        out.clear();
+        for i in 0..=(2 * max + 2) {
+            let v = (first + i as f64) * step;
+            if v > hi + step * 1e-9 {
+                break;
+            }
+            out.push(v + 0.0); // + 0.0 turns -0.0 into 0.0
+        }
+        if out.len() >= 2 {
             break;
         }
-        out.push(v + 0.0); // + 0.0 turns -0.0 into 0.0
     }
     out
 }
 
-/// How y tick labels are written: fixed decimals for ordinary magnitudes, scientific otherwise.
+/// How y tick labels are written: `12.5` below a million, `250M` / `1.5G` (SI suffixes, powers
+/// of 1000) up to 1e18, scientific `1.5e20` beyond that or for very fine steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum NumberFormat {
+    /// Decimals.
     Fixed(usize),
+    /// Power of ten of the suffix (6, 9, 12, 15), decimals.
+    Si(i32, usize),
+    /// Decimals of the mantissa.
     Scientific(usize),
 }
 
@@ -516,20 +605,44 @@ impl NumberFormat {
             [a, b, ..] => (b - a).abs(),
             _ => (hi - lo).abs() / 4.0,
         };
+        let exp10 = |x: f64| {
+            if x > 0.0 && x.is_finite() {
+                x.log10().floor() as i32
+            } else {
+                0
+            }
+        };
         let magnitude = lo.abs().max(hi.abs());
-        let step_exp = if step > 0.0 { step.log10().floor() } else { 0.0 };
-        if (1e-4..1e6).contains(&step) && magnitude < 1e6 || step == 0.0 && magnitude < 1e6 {
-            NumberFormat::Fixed((-step_exp).clamp(0.0, 10.0) as usize)
-        } else {
-            let mag_exp = if magnitude > 0.0 { magnitude.log10().floor() } else { 0.0 };
-            NumberFormat::Scientific((mag_exp - step_exp).clamp(0.0, 15.0) as usize)
+        let (step_exp, mag_exp) = (exp10(step), exp10(magnitude));
+        if magnitude < 1e6 && step_exp >= -4 {
+            return NumberFormat::Fixed((-step_exp).max(0) as usize);
         }
+        if (6..18).contains(&mag_exp) {
+            let e3 = mag_exp / 3 * 3;
+            let decimals = (e3 - step_exp).max(0);
+            if decimals <= 3 {
+                return NumberFormat::Si(e3, decimals as usize);
+            }
+        }
+        NumberFormat::Scientific((mag_exp - step_exp).clamp(0, 16) as usize)
     }
 
     fn format(self, v: f64) -> String {
+        if v == 0.0 {
+            return "0".to_string();
+        }
         match self {
-            NumberFormat::Fixed(d) => format!("{:.*}", d, v + 0.0),
-            NumberFormat::Scientific(d) => format!("{:.*e}", d, v + 0.0),
+            NumberFormat::Fixed(d) => format!("{:.*}", d, v),
+            NumberFormat::Si(e3, d) => {
+                let suffix = match e3 {
+                    6 => "M",
+                    9 => "G",
+                    12 => "T",
+                    _ => "P",
+                };
+                format!("{:.*}{}", d, v / 10f64.powi(e3), suffix)
+            }
+            NumberFormat::Scientific(d) => format!("{:.*e}", d, v),
         }
     }
 }
@@ -557,9 +670,11 @@ struct TimeTicks {
 }
 
 const DAY: i64 = 86_400;
+/// Fixed tick steps in seconds (weeks are aligned to the epoch, i.e. Thursdays).
+#[rustfmt::skip]
 const SECOND_STEPS: [i64; 21] = [
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, DAY,
-    2 * DAY, 7 * DAY, 14 * DAY,
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+    DAY, 2 * DAY, 7 * DAY, 14 * DAY,
 ];
 
 /// Up to `max` tick instants inside `[lo, hi]`, aligned to UTC clock/calendar boundaries.
@@ -567,7 +682,10 @@ fn time_ticks(lo: i64, hi: i64, max: usize) -> TimeTicks {
     let max = max.max(2);
     let span = (i128::from(hi) - i128::from(lo)).max(1) as f64;
 
-    if let Some(&step) = SECOND_STEPS.iter().find(|&&s| span / s as f64 <= max as f64) {
+    if let Some(&step) = SECOND_STEPS
+        .iter()
+        .find(|&&s| span / s as f64 <= max as f64)
+    {
         let format = if step < 60 {
             TimeFormat::Seconds
         } else if step < DAY {
@@ -588,15 +706,20 @@ fn time_ticks(lo: i64, hi: i64, max: usize) -> TimeTicks {
     // Calendar steps: k months, then k years (1, 2, 5, 10, 20, 50, ...).
     const AVG_MONTH: f64 = 2_629_746.0;
     let mut months: i64 = 1;
-    for candidate in [1, 2, 3, 6].into_iter().chain((0..40).map(|i| {
-        12 * [1i64, 2, 5][i % 3].saturating_mul(10i64.saturating_pow((i / 3) as u32))
-    })) {
+    for candidate in [1, 2, 3, 6].into_iter().chain(
+        (0..40)
+            .map(|i| 12 * [1i64, 2, 5][i % 3].saturating_mul(10i64.saturating_pow((i / 3) as u32))),
+    ) {
         months = candidate;
         if span / (candidate as f64 * AVG_MONTH) <= max as f64 {
             break;
         }
     }
-    let format = if months % 12 == 0 { TimeFormat::Year } else { TimeFormat::Month };
+    let format = if months % 12 == 0 {
+        TimeFormat::Year
+    } else {
+        TimeFormat::Month
+    };
     let (y, m, _) = civil_from_days(lo.div_euclid(DAY));
     let month_index = i128::from(y) * 12 + i128::from(m) - 1;
     let k = i128::from(months);
@@ -667,7 +790,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{svg}"));
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "svg");
-        assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg")
+        );
         doc
     }
 
@@ -684,7 +810,11 @@ mod tests {
     }
 
     fn assert_inline_svg(svg: &str, w: u32, h: u32) {
-        assert!(svg.starts_with("<svg "), "must start with <svg: {}", &svg[..svg.len().min(80)]);
+        assert!(
+            svg.starts_with("<svg "),
+            "must start with <svg: {}",
+            &svg[..svg.len().min(80)]
+        );
         assert!(!svg.contains("<?xml"));
         assert!(svg.trim_end().ends_with("</svg>"));
         let doc = parse_ok(svg);
@@ -700,24 +830,51 @@ mod tests {
         let svg = line_chart_svg(
             "Temperatures",
             "°C",
-            &[Series { label: "inside", points: &a }, Series { label: "outside", points: &b }],
+            &[
+                Series {
+                    label: "inside",
+                    points: &a,
+                },
+                Series {
+                    label: "outside",
+                    points: &b,
+                },
+            ],
             800,
             400,
         );
         assert_inline_svg(&svg, 800, 400);
         let t = texts(&svg);
         for want in ["Temperatures", "°C", "inside", "outside", "time (UTC)"] {
-            assert!(t.iter().any(|s| s == want), "missing text {want:?} in {t:?}");
+            assert!(
+                t.iter().any(|s| s == want),
+                "missing text {want:?} in {t:?}"
+            );
         }
-        assert!(t.iter().any(|s| s == "11-25 18:00"), "no UTC tick label in {t:?}");
+        assert!(
+            t.iter().any(|s| s == "11-25 18:00"),
+            "no UTC tick label in {t:?}"
+        );
         // 30 markers per series.
-        assert_eq!(svg.matches("<circle").count(), 60 + 2 /* legend swatches */);
+        assert_eq!(
+            svg.matches("<circle").count(),
+            60 + 2 /* legend swatches */
+        );
     }
 
     #[test]
     fn single_series_has_no_legend() {
         let a = hourly(5, |i| i as f64);
-        let svg = line_chart_svg("t", "y", &[Series { label: "only-series", points: &a }], 600, 300);
+        let svg = line_chart_svg(
+            "t",
+            "y",
+            &[Series {
+                label: "only-series",
+                points: &a,
+            }],
+            600,
+            300,
+        );
         assert_inline_svg(&svg, 600, 300);
         assert!(!svg.contains("only-series"));
     }
@@ -727,8 +884,20 @@ mod tests {
         let nan_only = [(T0, f64::NAN), (T0 + 1, f64::INFINITY)];
         let cases: [&[Series<'_>]; 3] = [
             &[],
-            &[Series { label: "a", points: &[] }, Series { label: "b", points: &[] }],
-            &[Series { label: "a", points: &nan_only }],
+            &[
+                Series {
+                    label: "a",
+                    points: &[],
+                },
+                Series {
+                    label: "b",
+                    points: &[],
+                },
+            ],
+            &[Series {
+                label: "a",
+                points: &nan_only,
+            }],
         ];
         for series in cases {
             let svg = line_chart_svg("Empty <chart>", "y", series, 500, 250);
@@ -742,26 +911,52 @@ mod tests {
     #[test]
     fn one_point_renders_with_padded_time_range() {
         let p = [(T0, 42.0)];
-        let svg = line_chart_svg("one", "v", &[Series { label: "s", points: &p }], 600, 300);
+        let svg = line_chart_svg(
+            "one",
+            "v",
+            &[Series {
+                label: "s",
+                points: &p,
+            }],
+            600,
+            300,
+        );
         assert_inline_svg(&svg, 600, 300);
         assert!(!svg.contains("no data yet") && !svg.contains("cannot draw"));
         assert_eq!(svg.matches("<circle").count(), 1);
         let t = texts(&svg);
         assert!(t.iter().any(|s| s == "11-25 14:00"), "{t:?}");
-        assert!(t.iter().any(|s| s == "40") && t.iter().any(|s| s == "45"), "{t:?}");
+        // Padded y range around 42 has at least two numeric tick labels.
+        let numeric: Vec<f64> = t.iter().filter_map(|s| s.parse().ok()).collect();
+        assert!(
+            numeric.len() >= 2 && numeric.iter().all(|v| (37.0..=47.0).contains(v)),
+            "{t:?}"
+        );
     }
 
     #[test]
     fn all_equal_values_render_with_padded_value_range() {
         for v in [0.0, 5.0, -3.0, 1e-200, 1e200] {
             let p = hourly(10, |_| v);
-            let svg = line_chart_svg("flat", "v", &[Series { label: "s", points: &p }], 600, 300);
+            let svg = line_chart_svg(
+                "flat",
+                "v",
+                &[Series {
+                    label: "s",
+                    points: &p,
+                }],
+                600,
+                300,
+            );
             assert_inline_svg(&svg, 600, 300);
             assert!(!svg.contains("cannot draw"), "value {v}");
             assert_eq!(svg.matches("<circle").count(), 10, "value {v}");
         }
-        let (lo, hi) = value_range(&[CleanSeries { label: String::new(), points: vec![(0, 5.0)] }])
-            .unwrap();
+        let (lo, hi) = value_range(&[CleanSeries {
+            label: String::new(),
+            points: vec![(0, 5.0)],
+        }])
+        .unwrap();
         assert!(lo < 5.0 && hi > 5.0);
     }
 
@@ -782,11 +977,13 @@ mod tests {
         ];
         for points in &weird {
             for (w, h) in [(800, 400), (0, 0), (u32::MAX, 1)] {
-                let svg =
-                    line_chart_svg("weird", "v", &[Series { label: "s", points }], w, h);
+                let svg = line_chart_svg("weird", "v", &[Series { label: "s", points }], w, h);
                 parse_ok(&svg);
                 assert!(!svg.contains("cannot draw"), "{points:?} {w}x{h}");
-                assert!(!svg.contains("NaN") && !svg.contains("inf"), "{points:?}\n{svg}");
+                assert!(
+                    !svg.contains("NaN") && !svg.contains("inf"),
+                    "{points:?}\n{svg}"
+                );
             }
         }
     }
@@ -794,9 +991,16 @@ mod tests {
     #[test]
     fn sizes_are_clamped() {
         let p = hourly(3, |i| i as f64);
-        let s = [Series { label: "s", points: &p }];
+        let s = [Series {
+            label: "s",
+            points: &p,
+        }];
         assert_inline_svg(&line_chart_svg("t", "y", &s, 0, 0), MIN_WIDTH, MIN_HEIGHT);
-        assert_inline_svg(&line_chart_svg("t", "y", &s, u32::MAX, u32::MAX), MAX_SIDE, MAX_SIDE);
+        assert_inline_svg(
+            &line_chart_svg("t", "y", &s, u32::MAX, u32::MAX),
+            MAX_SIDE,
+            MAX_SIDE,
+        );
         assert_inline_svg(&line_chart_svg("t", "y", &[], 0, 0), MIN_WIDTH, MIN_HEIGHT);
     }
 
@@ -805,7 +1009,16 @@ mod tests {
         let mut p = hourly(10, |i| i as f64);
         p[3].1 = f64::NAN;
         p[7].1 = f64::NEG_INFINITY;
-        let svg = line_chart_svg("gaps", "v", &[Series { label: "s", points: &p }], 600, 300);
+        let svg = line_chart_svg(
+            "gaps",
+            "v",
+            &[Series {
+                label: "s",
+                points: &p,
+            }],
+            600,
+            300,
+        );
         assert_inline_svg(&svg, 600, 300);
         assert_eq!(svg.matches("<circle").count(), 8);
         assert!(!svg.contains("NaN"));
@@ -815,7 +1028,16 @@ mod tests {
     fn caller_text_is_escaped() {
         let evil = r#"<script>alert(1)</script> & "quotes" 'single'"#;
         let p = hourly(5, |i| i as f64);
-        let series = [Series { label: evil, points: &p }, Series { label: evil, points: &p }];
+        let series = [
+            Series {
+                label: evil,
+                points: &p,
+            },
+            Series {
+                label: evil,
+                points: &p,
+            },
+        ];
         for svg in [
             line_chart_svg(evil, evil, &series, 700, 350),
             line_chart_svg(evil, evil, &[], 700, 350),
@@ -834,7 +1056,16 @@ mod tests {
     fn control_characters_do_not_break_xml() {
         let nasty = "a\u{0}b\u{1b}[31mc\nd\u{FFFF}";
         let p = hourly(3, |i| i as f64);
-        let svg = line_chart_svg(nasty, nasty, &[Series { label: nasty, points: &p }], 600, 300);
+        let svg = line_chart_svg(
+            nasty,
+            nasty,
+            &[Series {
+                label: nasty,
+                points: &p,
+            }],
+            600,
+            300,
+        );
         parse_ok(&svg);
         let svg = line_chart_svg(nasty, nasty, &[], 600, 300);
         parse_ok(&svg);
@@ -845,19 +1076,54 @@ mod tests {
         let p = hourly(20, |i| i as f64);
         let long = "a very long series label ".repeat(10);
         let labels: Vec<String> = (0..25).map(|i| format!("sensor-{i}")).collect();
-        let mut series: Vec<Series<'_>> =
-            labels.iter().map(|l| Series { label: l, points: &p }).collect();
-        series.push(Series { label: &long, points: &p });
+        let mut series: Vec<Series<'_>> = labels
+            .iter()
+            .map(|l| Series {
+                label: l,
+                points: &p,
+            })
+            .collect();
+        series.push(Series {
+            label: &long,
+            points: &p,
+        });
         let svg = line_chart_svg(&long, &long, &series, 640, 360);
         assert_inline_svg(&svg, 640, 360);
         assert!(svg.contains(" more"), "expected a +N more legend item");
     }
 
     #[test]
+    fn drawing_errors_and_panics_become_cannot_draw_svg() {
+        let failures: [std::thread::Result<Result<String, String>>; 3] = [
+            Ok(Err("backend error".to_string())),
+            Err(Box::new("plotters panicked")),
+            Ok(Ok("<?xml version=\"1.0\"?><svg/>".to_string())),
+        ];
+        for drawn in failures {
+            let svg = svg_or_fallback(drawn, "T <&>", 400, 300);
+            assert_inline_svg(&svg, 400, 300);
+            assert!(texts(&svg).contains(&"cannot draw this chart".to_string()));
+            assert!(texts(&svg).contains(&"T <&>".to_string()));
+        }
+    }
+
+    #[test]
     fn output_is_deterministic() {
         let p = hourly(30, |i| i as f64 * 1.5);
-        let s = [Series { label: "s", points: &p }, Series { label: "t", points: &p }];
-        assert_eq!(line_chart_svg("x", "y", &s, 800, 400), line_chart_svg("x", "y", &s, 800, 400));
+        let s = [
+            Series {
+                label: "s",
+                points: &p,
+            },
+            Series {
+                label: "t",
+                points: &p,
+            },
+        ];
+        assert_eq!(
+            line_chart_svg("x", "y", &s, 800, 400),
+            line_chart_svg("x", "y", &s, 800, 400)
+        );
     }
 
     #[test]
@@ -887,7 +1153,11 @@ mod tests {
         let tt = time_ticks(T0, T0 + 400 * DAY, 6);
         assert_eq!(tt.format, TimeFormat::Month);
         for t in &tt.ticks {
-            assert_eq!(civil_from_days(t.div_euclid(DAY)).2, 1, "not a 1st of month");
+            assert_eq!(
+                civil_from_days(t.div_euclid(DAY)).2,
+                1,
+                "not a 1st of month"
+            );
         }
         let tt = time_ticks(i64::MIN, i64::MAX, 10);
         assert_eq!(tt.format, TimeFormat::Year);
@@ -896,10 +1166,25 @@ mod tests {
 
     #[test]
     fn y_ticks_are_nice() {
-        assert_eq!(nice_ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(
+            nice_ticks(0.0, 10.0, 5),
+            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        );
         assert_eq!(nice_ticks(-0.3, 0.3, 4), vec![-0.2, 0.0, 0.2]);
         assert!(nice_ticks(-1e300, 1e300, 8).len() >= 2);
-        assert_eq!(NumberFormat::for_ticks(&[0.0, 0.2], -0.3, 0.3).format(0.2), "0.2");
-        assert_eq!(NumberFormat::for_ticks(&[0.0, 2e8], 0.0, 1e9).format(4e8), "4.0e8");
+        // Never a single tick when two fit.
+        assert_eq!(nice_ticks(-1.1e7, 1.1e7, 2), vec![-1e7, 0.0, 1e7]);
+        assert_eq!(nice_ticks(37.8, 46.2, 2), vec![40.0, 45.0]);
+        let f =
+            |ticks: &[f64], v: f64| NumberFormat::for_ticks(ticks, ticks[0], ticks[1]).format(v);
+        assert_eq!(f(&[-0.3, 0.3], 0.2), "0.2");
+        assert_eq!(f(&[0.0, 0.0005], 0.001), "0.0010");
+        assert_eq!(f(&[-0.0, 20.0], -0.0), "0");
+        assert_eq!(f(&[0.0, 2e8], 4e8), "400M");
+        assert_eq!(f(&[-2e7, 1e7], -1e7), "-10M");
+        assert_eq!(f(&[1e9, 1.5e9], 1.5e9), "1.5G");
+        assert_eq!(f(&[1e15, 1e15 + 0.5], 1e15 + 0.5), "1.0000000000000005e15");
+        assert_eq!(f(&[-1e300, 5e299], 5e299), "5e299");
+        assert_eq!(f(&[0.0, 2e-6], 4e-6), "4e-6");
     }
 }

@@ -38,6 +38,17 @@ meter{width:120px}
 /// The Clari Copilot mark shown with results (drawn here, not fetched from anywhere).
 pub const CLARI_ICON: &str = r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Clari Copilot"><rect width="28" height="28" rx="6" fill="#5a2ee5"/><path d="M19.5 9.2a7 7 0 1 0 0 9.6" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/><circle cx="20" cy="14" r="2" fill="#7cf0c5"/></svg>"##;
 
+/// A link target from the source: only http(s) URLs; anything else (`javascript:`,
+/// `data:`...) becomes an inert `#`.
+pub fn safe_href(url: &str) -> &str {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        url
+    } else {
+        "#"
+    }
+}
+
 /// The page frame.
 pub fn layout(title: &str, signed_in: bool, csrf: Option<&str>, body: Markup) -> Markup {
     html! {
@@ -439,7 +450,7 @@ pub fn search(p: &SearchPage, csrf: &str) -> Markup {
                             div.card.result data-id=(r.id) data-hidden-from-other=(r.hidden_from_other) {
                                 div.icon { (PreEscaped(CLARI_ICON)) }
                                 div {
-                                    a.title href=(r.url) { (highlight(&r.title, &p.query)) }
+                                    a.title href=(safe_href(&r.url)) { (highlight(&r.title, &p.query)) }
                                     div.meta {
                                         @if let Some(w) = &r.when { (iso_utc(w)) }
                                         @if let Some(d) = &r.duration_minutes { " · " (d) " min" }
@@ -517,4 +528,176 @@ pub fn call(c: &CallPage, csrf: &str, now: i64) -> Markup {
 
 pub fn message(title: &str, text: &str, csrf: Option<&str>) -> Markup {
     layout(title, csrf.is_some(), csrf, html! { h1 { (title) } p.error { (text) } p { a href="/console" { "Back to the tenants" } } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVIL: &str = r#"<script>alert("x")</script><img src=x onerror=alert(1)> & 'q'"#;
+
+    fn assert_escaped(html: &str) {
+        assert!(!html.contains("<script>alert"), "raw script in\n{html}");
+        assert!(!html.contains("<img src=x"), "raw markup in\n{html}");
+        assert!(html.contains("&lt;script&gt;"), "escaped form missing in\n{html}");
+    }
+
+    fn result() -> ResultView {
+        ResultView {
+            id: EVIL.into(),
+            title: EVIL.into(),
+            url: format!("https://copilot.clari.com/call/{EVIL}"),
+            when: Some(EVIL.into()),
+            duration_minutes: Some(EVIL.into()),
+            organizer: Some(EVIL.into()),
+            opportunity: Some(EVIL.into()),
+            account: Some(EVIL.into()),
+            snippet: EVIL.into(),
+            topics: vec![EVIL.into()],
+            access: Access::ViaGroup(EVIL.into()),
+            hidden_from_other: true,
+        }
+    }
+
+    #[test]
+    fn every_source_field_of_a_search_result_is_escaped() {
+        let page = SearchPage {
+            tenants: vec![EVIL.into()],
+            tenant: EVIL.into(),
+            people: Some(vec![(EVIL.into(), EVIL.into())]),
+            user: EVIL.into(),
+            other: EVIL.into(),
+            query: "script alert".into(),
+            filters: vec![("topic".into(), EVIL.into())],
+            since_days: Some(7),
+            results: vec![result()],
+            total: 1,
+            facets: vec![FacetView {
+                field: "topic".into(),
+                label: "Topic".into(),
+                buckets: vec![(EVIL.into(), 1, false)],
+            }],
+            date_counts: vec![(7, 1)],
+            comparison: Some((1, 0, 1)),
+            error: Some(EVIL.into()),
+        };
+        let html = search(&page, "csrf").into_string();
+        assert_escaped(&html);
+        // The query terms are highlighted inside the escaped title.
+        assert!(html.contains("&lt;<mark>script</mark>&gt;<mark>alert</mark>"), "{html}");
+        // The only script-like text is escaped; no element was injected.
+        assert_eq!(html.matches("<script").count(), 0);
+    }
+
+    #[test]
+    fn a_call_page_escapes_the_document_permissions_and_source() {
+        let page = CallPage {
+            tenant: EVIL.into(),
+            id: EVIL.into(),
+            document: Some(EVIL.into()),
+            permissions: Some(EVIL.into()),
+            access: Some(Access::Nobody),
+            indexed_at: Some(0),
+            fingerprint: Some(EVIL.into()),
+            why_fetched: EVIL.into(),
+            failure: Some((EVIL.into(), EVIL.into(), 0)),
+            source: Some(Ok(EVIL.into())),
+            error: Some(EVIL.into()),
+        };
+        assert_escaped(&call(&page, "csrf", 100).into_string());
+        let page = CallPage {
+            source: Some(Err(EVIL.into())),
+            ..page
+        };
+        assert_escaped(&call(&page, "csrf", 100).into_string());
+    }
+
+    #[test]
+    fn tenant_names_errors_and_history_are_escaped() {
+        let last = LastCrawl {
+            finished_at: 0,
+            mode: EVIL.into(),
+            completed: false,
+            error: Some(EVIL.into()),
+            indexed: 1,
+            deleted: 0,
+            deletions_held: 3,
+            requests: 2,
+            throttled: 0,
+            seconds: 1.0,
+            item_failures: 1,
+            failure_samples: vec![EVIL.into()],
+            skipped: [(EVIL.to_string(), 1)].into_iter().collect(),
+        };
+        let view = TenantView {
+            name: EVIL.into(),
+            file: EVIL.into(),
+            state: "backing-off",
+            consecutive_failures: 2,
+            last_crawl: Some(last.clone()),
+            next_crawl_in_seconds: Some(5),
+            budget_used: 10,
+            budget_limit: 100,
+            config_error: Some(EVIL.into()),
+        };
+        assert_escaped(&tenants(std::slice::from_ref(&view), "csrf", 100).into_string());
+        let detail = TenantDetail {
+            view: &view,
+            history: std::slice::from_ref(&last),
+            plots: Vec::new(),
+            documents: Some(1),
+            held: vec![EVIL.into()],
+            item_failures: vec![(EVIL.into(), EVIL.into(), 0)],
+            datasource: EVIL.into(),
+        };
+        let html = tenant(&detail, "csrf", 100).into_string();
+        assert_escaped(&html);
+        assert!(html.contains("Approve held deletions"));
+    }
+
+    #[test]
+    fn only_http_links_from_the_source_are_followed() {
+        assert_eq!(safe_href("https://copilot.clari.com/call/1"), "https://copilot.clari.com/call/1");
+        assert_eq!(safe_href("javascript:alert(1)"), "#");
+        assert_eq!(safe_href(" JAVASCRIPT:alert(1)"), "#");
+        assert_eq!(safe_href("data:text/html,<b>"), "#");
+        let mut r = result();
+        r.url = "javascript:alert(document.cookie)".into();
+        let page = SearchPage {
+            tenants: vec![],
+            tenant: "t".into(),
+            people: None,
+            user: "a@x.com".into(),
+            other: String::new(),
+            query: String::new(),
+            filters: vec![],
+            since_days: None,
+            results: vec![r],
+            total: 1,
+            facets: vec![],
+            date_counts: vec![],
+            comparison: None,
+            error: None,
+        };
+        assert!(!search(&page, "c").into_string().contains("javascript:"));
+    }
+
+    #[test]
+    fn forms_carry_the_csrf_token() {
+        let view = TenantView {
+            name: "t".into(),
+            file: "t.toml".into(),
+            state: "scheduled",
+            consecutive_failures: 0,
+            last_crawl: None,
+            next_crawl_in_seconds: Some(5),
+            budget_used: 0,
+            budget_limit: 100,
+            config_error: None,
+        };
+        let html = tenants(&[view], "tok123", 0).into_string();
+        let forms = html.matches("<form").count();
+        assert!(forms >= 3);
+        assert_eq!(html.matches(r#"name="csrf" value="tok123""#).count(), forms);
+    }
 }

@@ -112,6 +112,8 @@ struct Tenant {
     config: Option<Config>,
     config_error: Option<String>,
     running: bool,
+    /// The running crawl, watched for a source that stopped answering.
+    watch: Option<CrawlWatch>,
     paused: bool,
     quarantined: bool,
     failures: u32,
@@ -129,7 +131,36 @@ struct Tenant {
     checked_at: std::time::SystemTime,
 }
 
+/// A running crawl as the scheduler watches it.
+struct CrawlWatch {
+    started: Instant,
+    /// The crawl's egress engine, once prepared: when its source last answered.
+    egress: Option<Arc<egress::Egress>>,
+}
+
+/// A running crawl whose source has not answered for this long no longer counts against
+/// the workers: it is waiting out timeouts, not working.
+pub const STALLED_AFTER: Duration = Duration::from_secs(15);
+
 impl Tenant {
+    /// Whether this tenant's running crawl is stalled on a source that does not answer.
+    fn stalled(&self, now: Instant) -> bool {
+        let Some(w) = self.watch.as_ref().filter(|_| self.running) else {
+            return false;
+        };
+        if now.saturating_duration_since(w.started) < STALLED_AFTER {
+            return false;
+        }
+        let last_ms = w.egress.as_ref().map_or(0, |e| {
+            e.counters().last_answer_ms.load(Ordering::Relaxed)
+        });
+        if last_ms == 0 {
+            return true;
+        }
+        let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        now_ms.saturating_sub(last_ms) >= STALLED_AFTER.as_millis() as u64
+    }
+
     fn push_history(&mut self, last: LastCrawl) {
         if self.history.len() >= HISTORY_LEN {
             self.history.pop_front();
@@ -437,6 +468,7 @@ impl Service {
                             config,
                             config_error,
                             running: false,
+                            watch: None,
                             paused: false,
                             quarantined: false,
                             failures: 0,
@@ -464,13 +496,21 @@ impl Service {
 
     /// The tenants due now, most overdue first, marked running (at most `free`). Tenants in
     /// backoff get at most [`ServeOptions::failing_workers`] workers between them.
-    fn take_due(&self, free: usize) -> Vec<(String, Option<CrawlMode>, Duration)> {
+    fn take_due(&self) -> Vec<(String, Option<CrawlMode>, Duration)> {
         let now = Instant::now();
         let mut tenants = self.lock();
+        let workers = self.options.workers.max(1);
+        let running = tenants.values().filter(|t| t.running).count();
+        let stalled = tenants.values().filter(|t| t.stalled(now)).count();
+        // Stalled crawls give their place to others, up to as many again as there are
+        // workers (the pool has twice as many threads).
+        let free = (workers + stalled.min(workers))
+            .saturating_sub(running)
+            .min((2 * workers).saturating_sub(running));
         let mut failing_room = self.options.failing_workers().saturating_sub(
             tenants
                 .values()
-                .filter(|t| t.running && t.failures > 0)
+                .filter(|t| t.running && t.failures > 0 && !t.stalled(now))
                 .count(),
         );
         let mut due: Vec<(&String, &mut Tenant)> = tenants
@@ -500,6 +540,10 @@ impl Service {
             .take(free)
             .map(|(name, t)| {
                 t.running = true;
+                t.watch = Some(CrawlWatch {
+                    started: now,
+                    egress: None,
+                });
                 let lag = now.saturating_duration_since(t.next_due);
                 (name.clone(), t.requested.take(), lag)
             })
@@ -511,16 +555,14 @@ impl Service {
         self.rescan();
         let (jobs, queue) = mpsc::channel::<(String, Option<CrawlMode>)>();
         let queue = Arc::new(Mutex::new(queue));
-        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut workers = Vec::new();
-        for _ in 0..self.options.workers.max(1) {
-            let (service, queue, running) = (self.clone(), queue.clone(), running.clone());
+        for _ in 0..2 * self.options.workers.max(1) {
+            let (service, queue) = (self.clone(), queue.clone());
             workers.push(std::thread::spawn(move || {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((name, mode)) = job else { break };
                     service.crawl(&name, mode);
-                    running.fetch_sub(1, Ordering::SeqCst);
                 }
             }));
         }
@@ -530,11 +572,7 @@ impl Service {
                 self.rescan();
                 last_scan = Instant::now();
             }
-            let free = self.options.workers.max(1)
-                - running
-                    .load(Ordering::SeqCst)
-                    .min(self.options.workers.max(1));
-            for (name, mode, lag) in self.take_due(free) {
+            for (name, mode, lag) in self.take_due() {
                 self.metrics
                     .scheduler_lag_seconds
                     .observe(lag.as_secs_f64());
@@ -549,7 +587,6 @@ impl Service {
                         tenant: name.clone(),
                     });
                 }
-                running.fetch_add(1, Ordering::SeqCst);
                 if jobs.send((name, mode)).is_err() {
                     break;
                 }
@@ -575,12 +612,13 @@ impl Service {
         };
         let Some(config) = config else { return };
         let started = Instant::now();
-        let outcome = self.crawl_once(&config, requested, allow_mass_delete);
+        let outcome = self.crawl_once(name, &config, requested, allow_mass_delete);
         let mut tenants = self.lock();
         let Some(t) = tenants.get_mut(name) else {
             return;
         };
         t.running = false;
+        t.watch = None;
         match outcome {
             Ok(Some((report, budget_used, next, throttled))) => {
                 let outcome = if report.completed {
@@ -667,11 +705,18 @@ impl Service {
     #[allow(clippy::type_complexity)]
     fn crawl_once(
         &self,
+        tenant_name: &str,
         config: &Config,
         requested: Option<CrawlMode>,
         allow_mass_delete: bool,
     ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration, u64)>> {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+        let egress = p.connector.egress().clone();
+        self.with_tenant(tenant_name, |t| {
+            if let Some(w) = &mut t.watch {
+                w.egress = Some(egress);
+            }
+        });
         let calls = self.metrics.guest_call_seconds.clone();
         p.connector = p.connector.with_observer(Arc::new(move |export, took| {
             calls
