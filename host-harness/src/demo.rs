@@ -26,6 +26,9 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Requests per second the harness allows itself against the mock.
     pub rate_per_second: f64,
+    /// After the demo, keep the mocks and serve the web console (and admin API) here, with
+    /// the demo's instance as a tenant, until Ctrl-C.
+    pub console: Option<SocketAddr>,
 }
 
 impl Default for DemoOptions {
@@ -34,6 +37,7 @@ impl Default for DemoOptions {
             calls: 300,
             seed: 42,
             rate_per_second: 50.0,
+            console: None,
         }
     }
 }
@@ -96,6 +100,15 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         clari_config.api_key.clone(),
         clari_config.api_password.clone(),
     );
+    if options.console.is_some() {
+        // SAFETY: set before any thread of this process is started (the mocks start below);
+        // the console's tenant file names these variables, as a user's file would.
+        unsafe {
+            std::env::set_var("CLARI_API_KEY", &api_key);
+            std::env::set_var("CLARI_API_PASSWORD", &api_password);
+            std::env::set_var("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token);
+        }
+    }
     let clari = MockClari::spawn(loopback(), clari_config)
         .context("starting the mock Clari Copilot server")?;
     let glean_config = MockGleanConfig::default();
@@ -123,9 +136,49 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
     let mut prepared = load(&config)?;
     let datasource = prepared.info.name.clone();
-    crawls(&mut prepared, &clari, &glean, &datasource)?;
+    let reports = crawls(&mut prepared, &clari, &glean, &datasource)?;
     search_as_people(&glean, &datasource);
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
+    if let Some(addr) = options.console {
+        drop(prepared);
+        serve_console(addr, &state.0, &text, &reports)?;
+    }
+    drop((clari, glean));
+    Ok(())
+}
+
+/// Serves the console with the demo's instance as a tenant (its state carries on; the
+/// service crawls it on its schedule) until Ctrl-C.
+fn serve_console(
+    addr: SocketAddr,
+    state: &std::path::Path,
+    config_text: &str,
+    reports: &[(CrawlReport, u64)],
+) -> anyhow::Result<()> {
+    let tenants = state.join("tenants");
+    std::fs::create_dir_all(&tenants)?;
+    std::fs::write(tenants.join("clari-demo.toml"), config_text)?;
+    let stop = crate::schedule::stop_on_signals()?;
+    let service = crate::serve::Service::new(
+        crate::cached_runtime()?,
+        crate::serve::ServeOptions {
+            start_stagger: std::time::Duration::from_secs(60),
+            ..crate::serve::ServeOptions::new(tenants)
+        },
+        stop,
+    );
+    service.rescan();
+    for (report, throttled) in reports {
+        service.record_external("clari-demo", report, *throttled);
+    }
+    let token = crate::cli::demo::demo_token();
+    let shown = token.clone();
+    crate::serve::api::run_with_admin(&service, addr, token, |addr| {
+        println!("\nweb console  http://{addr}/console   (sign in with the token {shown})");
+        println!("admin API    http://{addr}/tenants  (Authorization: Bearer {shown})");
+        println!("Ctrl-C to stop");
+    })?;
+    println!("stopped");
     Ok(())
 }
 
@@ -155,7 +208,7 @@ fn crawls(
     clari: &MockClari,
     glean: &MockGlean,
     datasource: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<(CrawlReport, u64)>> {
     let facts = clari.control().calls();
     println!(
         "source workspace: {} calls ({} private, {} processed and eligible)\n",
@@ -167,16 +220,16 @@ fn crawls(
             .count()
     );
     let full = crawl(prepared, CrawlMode::Full)?;
-    print!("{full}");
+    print!("{}", full.0);
     change_the_source(clari, glean, datasource)?;
     let incremental = crawl(prepared, CrawlMode::Incremental)?;
-    print!("{incremental}");
+    print!("{}", incremental.0);
     println!(
         "  (an incremental crawl sees what changed status; deletions need a complete listing, so a full crawl reconciles them)\n"
     );
     let reconcile = crawl(prepared, CrawlMode::Full)?;
-    print!("{reconcile}");
-    Ok(())
+    print!("{}", reconcile.0);
+    Ok(vec![full, incremental, reconcile])
 }
 
 /// Life goes on at the source: a new call, calls that finish processing, deleted calls.
@@ -289,13 +342,24 @@ fn search_as_people(glean: &MockGlean, datasource: &str) {
     }
 }
 
-fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<CrawlReport> {
-    Crawler::new(
+/// One crawl, with the 429s it met.
+fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<(CrawlReport, u64)> {
+    let throttled = || {
+        prepared
+            .connector
+            .egress()
+            .counters()
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = throttled();
+    let report = Crawler::new(
         &prepared.connector,
         &*prepared.index,
         &mut *prepared.store,
         prepared.options.clone(),
     )
     .with_hooks(crate::progress::hooks())
-    .run(mode)
+    .run(mode)?;
+    Ok((report, throttled() - before))
 }

@@ -23,9 +23,13 @@ pub struct Args {
     /// Clari workspace), with the admin API on --admin, until Ctrl-C.
     #[arg(long, default_value_t = 0)]
     tenants: usize,
-    /// Where the demo service's admin API listens.
+    /// Where the demo service's admin API (and web console) listens.
     #[arg(long, default_value = "127.0.0.1:8090")]
     admin: SocketAddr,
+    /// After the demo crawl, keep the mocks running and serve the web console on --admin,
+    /// with the demo's instance as a tenant, until Ctrl-C.
+    #[arg(long)]
+    console: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -35,12 +39,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     crate::demo::run(&crate::demo::DemoOptions {
         calls: a.calls,
         seed: a.seed,
+        console: a.console.then_some(a.admin),
         ..crate::demo::DemoOptions::default()
     })
 }
 
 /// A token for the demo's admin API, from the process's random hasher keys.
-fn demo_token() -> String {
+pub fn demo_token() -> String {
     let mut token = String::new();
     for i in 0..2u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -117,6 +122,7 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
         );
         println!("mock Glean indexing API {glean_url}");
         println!("admin API http://{addr}  (token: {shown})");
+        println!("web console http://{addr}/console  (sign in with the token)");
         println!("  curl -H 'Authorization: Bearer {shown}' http://{addr}/tenants");
         println!("  curl -H 'Authorization: Bearer {shown}' http://{addr}/metrics");
         println!("Ctrl-C to stop");

@@ -330,7 +330,11 @@ impl Service {
                 origin: file.display().to_string(),
             };
         }
-        crate::setup::check(&self.runtime, &config)?;
+        let info = crate::setup::check(&self.runtime, &config)?;
+        // The datasource the engine would default to, made explicit for the console.
+        if config.glean.datasource.is_none() {
+            config.glean.datasource = Some(info.name);
+        }
         Ok(config)
     }
 
