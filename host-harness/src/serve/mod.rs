@@ -504,19 +504,16 @@ impl Service {
         let now = Instant::now();
         let mut tenants = self.lock();
         let workers = self.options.workers.max(1);
-        let running = tenants.values().filter(|t| t.running).count();
-        let stalled = tenants.values().filter(|t| t.stalled(now)).count();
-        // Stalled crawls give their place to others, up to as many again as there are
-        // workers (the pool has twice as many threads).
-        let free = (workers + stalled.min(workers))
-            .saturating_sub(running)
-            .min((2 * workers).saturating_sub(running));
-        let mut failing_room = self.options.failing_workers().saturating_sub(
-            tenants
-                .values()
-                .filter(|t| t.running && t.failures > 0 && !t.stalled(now))
-                .count(),
-        );
+        // The failing lane: running crawls of tenants in backoff, and crawls stalled on a
+        // source that does not answer. It has its own, smaller cap; the rest share `workers`.
+        let in_lane = |t: &Tenant| t.running && (t.failures > 0 || t.stalled(now));
+        let lane = tenants.values().filter(|t| in_lane(t)).count();
+        let main = tenants
+            .values()
+            .filter(|t| t.running && !in_lane(t))
+            .count();
+        let mut free = workers.saturating_sub(main);
+        let mut failing_room = self.options.failing_workers().saturating_sub(lane);
         let mut due: Vec<(&String, &mut Tenant)> = tenants
             .iter_mut()
             .filter(|(_, t)| t.config.is_some() && !t.running)
@@ -531,27 +528,33 @@ impl Service {
                 t.next_due
             }
         });
-        due.into_iter()
-            .filter(|(_, t)| {
-                // An operator's request goes ahead of the failing tenants' share.
-                if t.failures == 0 || t.requested.is_some() {
-                    return true;
-                }
-                let room = failing_room > 0;
-                failing_room = failing_room.saturating_sub(1);
-                room
-            })
-            .take(free)
-            .map(|(name, t)| {
-                t.running = true;
-                t.watch = Some(CrawlWatch {
-                    started: now,
-                    egress: None,
-                });
-                let lag = now.saturating_duration_since(t.next_due);
-                (name.clone(), t.requested.take(), lag)
-            })
-            .collect()
+        let mut taken = Vec::new();
+        for (name, t) in due {
+            // A tenant in backoff runs in the failing lane (an operator's request too, but
+            // it may borrow a main place when the lane is full).
+            let room = if t.failures > 0 && failing_room > 0 {
+                &mut failing_room
+            } else if t.failures == 0 || t.requested.is_some() {
+                &mut free
+            } else {
+                continue;
+            };
+            if *room == 0 {
+                continue;
+            }
+            *room -= 1;
+            t.running = true;
+            t.watch = Some(CrawlWatch {
+                started: now,
+                egress: None,
+            });
+            let lag = now.saturating_duration_since(t.next_due);
+            taken.push((name.clone(), t.requested.take(), lag));
+            if free == 0 && failing_room == 0 {
+                break;
+            }
+        }
+        taken
     }
 
     /// Runs the service until `stop` is set: the scheduler here, crawls on the workers.
@@ -559,17 +562,22 @@ impl Service {
         self.rescan();
         let (jobs, queue) = mpsc::channel::<(String, Option<CrawlMode>)>();
         let queue = Arc::new(Mutex::new(queue));
+        // Threads that wait for a job and are not yet promised to one. Each dispatched crawl
+        // takes one or starts one, so a crawl never waits for a thread: the scheduler's caps
+        // (below) bound the crawls, and the threads follow them.
+        let available = Arc::new(Mutex::new(0usize));
         let mut workers = Vec::new();
-        for _ in 0..2 * self.options.workers.max(1) {
-            let (service, queue) = (self.clone(), queue.clone());
+        let spawn = |workers: &mut Vec<std::thread::JoinHandle<()>>| {
+            let (service, queue, available) = (self.clone(), queue.clone(), available.clone());
             workers.push(std::thread::spawn(move || {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((name, mode)) = job else { break };
                     service.crawl(&name, mode);
+                    *available.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                 }
             }));
-        }
+        };
         let mut last_scan = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
             if last_scan.elapsed() >= self.options.rescan {
@@ -590,6 +598,14 @@ impl Service {
                         lag,
                         tenant: name.clone(),
                     });
+                }
+                {
+                    let mut free = available.lock().unwrap_or_else(|e| e.into_inner());
+                    if *free > 0 {
+                        *free -= 1;
+                    } else {
+                        spawn(&mut workers);
+                    }
                 }
                 if jobs.send((name, mode)).is_err() {
                     break;
