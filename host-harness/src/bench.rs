@@ -354,11 +354,13 @@ pub fn density(
     let _ = runner.join();
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_start;
-    let quarantined = service
-        .views()
+    let views = service.views();
+    let quarantined = views.iter().filter(|v| v.state == "quarantined").count();
+    let healthy_failed: Vec<&crate::serve::TenantView> = views
         .iter()
-        .filter(|v| v.state == "quarantined")
-        .count();
+        .filter(|v| v.name.starts_with('t'))
+        .filter(|v| v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some()))
+        .collect();
     let lags: Vec<(Instant, Duration)> = service
         .lags
         .lock()
@@ -409,10 +411,22 @@ pub fn density(
         pct(all, 0.95)
     );
     println!(
-        "  scheduler lag after the first minute: p50 {:.2} s, p95 {:.2} s ({} crawls)",
+        "  scheduler lag after the first minute: p50 {:.2} s, p95 {:.2} s, p99 {:.2} s, max {:.2} s ({} crawls)",
         pct(warm.clone(), 0.5),
         pct(warm.clone(), 0.95),
+        pct(warm.clone(), 0.99),
+        pct(warm.clone(), 1.0),
         warm.len()
+    );
+    println!(
+        "  healthy tenants whose last crawl failed: {}{}",
+        healthy_failed.len(),
+        healthy_failed
+            .first()
+            .and_then(|v| v.last_crawl.as_ref())
+            .and_then(|l| l.error.clone())
+            .map(|e| format!(" (e.g. {})", crawl_engine::text::truncate(&e, 200)))
+            .unwrap_or_default()
     );
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

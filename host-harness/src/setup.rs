@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub tape: Tape,
     /// Write documents to this directory instead of the Glean API.
     pub output_dir: Option<std::path::PathBuf>,
+    /// Simulated time: rate limits, the weekly budget and the hold after a restart run on
+    /// this clock instead of the system's (the week simulation).
+    pub time: Option<Arc<rate_window::VirtualClock>>,
 }
 
 /// Loads the configured component and checks the configuration against what it declares.
@@ -54,13 +57,20 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
 
 /// After a restart (a crash, a kill) right after requests were sent, the first requests wait
 /// out a whole window after the last one, so no window ever holds more than the rate.
-fn hold_after_recent_requests(limiters: &[Arc<egress::WindowLimiter>], last_sent_ms: i64) {
+fn hold_after_recent_requests(
+    limiters: &[Arc<egress::WindowLimiter>],
+    last_sent_ms: i64,
+    time: Option<&Arc<rate_window::VirtualClock>>,
+) {
     if last_sent_ms <= 0 {
         return;
     }
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (now_ms, now) = match time {
+        Some(t) => (t.epoch_ms(), rate_window::Clock::now(&**t)),
+        None => (chrono::Utc::now().timestamp_millis(), std::time::Instant::now()),
+    };
     let ago = std::time::Duration::from_millis(now_ms.saturating_sub(last_sent_ms).max(0) as u64);
-    let Some(at) = std::time::Instant::now().checked_sub(ago) else {
+    let Some(at) = now.checked_sub(ago) else {
         return;
     };
     for l in limiters {
@@ -99,6 +109,15 @@ fn describe(
 
 /// The routes the configuration grants the connector.
 fn routes(config: &Config, info: &ConnectorInfo) -> anyhow::Result<Vec<egress::UpstreamRoute>> {
+    routes_on(config, info, None)
+}
+
+/// [`routes`] with rate limiters on `time` when simulating.
+fn routes_on(
+    config: &Config,
+    info: &ConnectorInfo,
+    time: Option<&Arc<rate_window::VirtualClock>>,
+) -> anyhow::Result<Vec<egress::UpstreamRoute>> {
     let declared: Vec<Declared> = info
         .upstreams
         .iter()
@@ -123,8 +142,11 @@ fn routes(config: &Config, info: &ConnectorInfo) -> anyhow::Result<Vec<egress::U
             )
         })
         .collect();
-    let granted = grant::grant(&declared, &configured, egress::upstream_limiter)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let limiter = |rate: f64| match time {
+        Some(t) => egress::upstream_limiter_on(rate, t.clone()),
+        None => egress::upstream_limiter(rate),
+    };
+    let granted = grant::grant(&declared, &configured, limiter).map_err(|e| anyhow::anyhow!(e))?;
     for name in granted.unused {
         tracing::warn!(
             "[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable"
@@ -173,7 +195,7 @@ pub fn prepare_with(
     let redactor = Redactor::new();
     redactor.register(&config.glean.token);
     let (compiled, info) = describe(runtime, config, clock, &redactor)?;
-    let routes = routes(config, &info)?;
+    let routes = routes_on(config, &info, run.time.as_ref())?;
     let retry = RetryPolicy {
         max_retries: config.crawl.max_retries,
         ..RetryPolicy::default()
@@ -185,6 +207,10 @@ pub fn prepare_with(
         ..EgressLimits::default()
     };
     let mut egress = Egress::new(routes, limits, redactor.clone());
+    if let Some(t) = &run.time {
+        let t = t.clone();
+        egress = egress.with_wall_clock(Arc::new(move || t.epoch_ms()));
+    }
     let store: Box<dyn StateStore> = if replay {
         Box::new(MemoryStore::default())
     } else {
@@ -194,7 +220,11 @@ pub fn prepare_with(
             store.budget,
             Some(Arc::new(BudgetWriter::open(&store)?)),
         )));
-        hold_after_recent_requests(&egress.limiters(), store.budget.last_sent_ms);
+        hold_after_recent_requests(
+            &egress.limiters(),
+            store.budget.last_sent_ms,
+            run.time.as_ref(),
+        );
         Box::new(store)
     };
     let egress = Arc::new(egress.with_tape(run.tape));

@@ -44,7 +44,11 @@ pub const DEFAULT_429_PAUSE: Duration = Duration::from_secs(1);
 /// window of one second plus [`RATE_WINDOW_MARGIN`]; a rate under 1 is one request per
 /// `1/rate` seconds.
 pub fn upstream_limiter(rate: f64) -> Arc<WindowLimiter> {
-    let clock: Arc<dyn rate_window::Clock> = Arc::new(rate_window::SystemClock);
+    upstream_limiter_on(rate, Arc::new(rate_window::SystemClock))
+}
+
+/// [`upstream_limiter`] on a given clock (a virtual one in simulations).
+pub fn upstream_limiter_on(rate: f64, clock: Arc<dyn rate_window::Clock>) -> Arc<WindowLimiter> {
     let rate = if rate.is_finite() && rate > 0.0 {
         rate
     } else {
@@ -197,6 +201,8 @@ pub struct Egress {
     counters: EgressCounters,
     /// Timeouts and transport failures in a row, by upstream.
     failing: std::sync::Mutex<HashMap<String, u32>>,
+    /// Epoch milliseconds now: the system clock, or a simulation's.
+    wall: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -236,12 +242,20 @@ impl Egress {
             redactor,
             counters: EgressCounters::default(),
             failing: Default::default(),
+            wall: Arc::new(now_ms),
         }
     }
 
     /// Counts every request against a weekly budget, refusing them once it is spent.
     pub fn with_budget(mut self, budget: Arc<budget::WeeklyBudget>) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Reads epoch milliseconds from `wall` instead of the system clock (for the weekly
+    /// budget's weeks; simulations run on virtual time).
+    pub fn with_wall_clock(mut self, wall: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
+        self.wall = wall;
         self
     }
 
@@ -320,7 +334,7 @@ impl Egress {
                 self.set_failures_in_row(&route.name, 0);
                 self.counters
                     .last_answer_ms
-                    .store(now_ms().max(0) as u64, Ordering::Relaxed);
+                    .store((self.wall)().max(0) as u64, Ordering::Relaxed);
                 r
             }
             Err(e) => {
@@ -374,7 +388,7 @@ impl Egress {
             .acquire(self.limits.max_rate_wait)
             .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
         if let Some(budget) = &self.budget {
-            budget.spend(now_ms()).map_err(|refusal| match refusal {
+            budget.spend((self.wall)()).map_err(|refusal| match refusal {
                 budget::BudgetRefusal::Spent(wait) => {
                     EgressError::RateLimited(Some(wait.as_millis() as u64))
                 }

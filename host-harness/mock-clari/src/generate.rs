@@ -422,10 +422,31 @@ pub fn call(
 
 /// A whole workspace.
 pub fn workspace(seed: u64, calls: usize, n_users: usize, anchor: DateTime<Utc>) -> Workspace {
+    workspace_over(seed, calls, n_users, anchor, 180)
+}
+
+/// A workspace whose calls are spread over `days` before the anchor (180 in [`workspace`]).
+pub fn workspace_over(
+    seed: u64,
+    calls: usize,
+    n_users: usize,
+    anchor: DateTime<Utc>,
+    days: u32,
+) -> Workspace {
     let mut rng = Rng::new(seed);
     let users = users(&mut rng, n_users);
     let calls = (0..calls)
-        .map(|n| call(&mut rng, n, &users, anchor, None))
+        .map(|n| {
+            let time = (days != 180).then(|| spread_time(&mut rng, anchor, days));
+            call(&mut rng, n, &users, anchor, time)
+        })
         .collect();
     Workspace { users, calls, rng }
+}
+
+/// A time in the `days` before the anchor (two hours at least before it).
+fn spread_time(rng: &mut Rng, anchor: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let minutes = rng.below(u64::from(days.max(1)) * 24 * 60) as i64 + 120;
+    let t = anchor - Duration::minutes(minutes);
+    t - Duration::milliseconds(t.timestamp_subsec_millis() as i64)
 }

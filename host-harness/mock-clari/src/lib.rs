@@ -41,6 +41,12 @@ pub struct MockClariConfig {
     pub api_key: String,
     pub api_password: String,
     pub faults: Faults,
+    /// Generated calls are spread over this many days before the anchor.
+    pub history_days: u32,
+    /// The mock's clock (its "now" is the anchor plus the time this clock has moved since
+    /// the mock started), shared with its rate limiter: a virtual clock lets a simulation run
+    /// a week without waiting.
+    pub clock: Arc<dyn rate_window::Clock>,
 }
 
 impl Default for MockClariConfig {
@@ -55,6 +61,8 @@ impl Default for MockClariConfig {
             api_key: "mock-api-key".into(),
             api_password: "mock-api-password".into(),
             faults: Faults::default(),
+            history_days: 180,
+            clock: Arc::new(rate_window::SystemClock),
         }
     }
 }
@@ -167,22 +175,39 @@ pub struct Control {
     dice: Mutex<generate::Rng>,
     scripted: Mutex<Vec<ScriptedFailure>>,
     arrivals: Mutex<std::collections::VecDeque<Instant>>,
+    /// Changes to make when the clock reaches their time, earliest last.
+    scheduled: Mutex<Vec<(DateTime<Utc>, Change)>>,
+    /// Ids of calls added by scheduled changes, by the key the schedule gave them.
+    keyed: Mutex<std::collections::HashMap<u64, String>>,
+}
+
+/// A change to the main workspace, made when the mock's clock reaches its time (see
+/// [`Control::schedule`]). Calls added this way are named by a key of the caller's, since
+/// their ids exist only once they are added.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Add { key: u64, spec: NewCall },
+    SetStatus { key: u64, status: String },
+    SetTitle { id: String, title: String },
+    SetDeal { id: String, deal: Option<String> },
+    Delete { id: String },
 }
 
 impl Control {
     fn new(config: MockClariConfig) -> Self {
         Control {
-            workspace: Mutex::new(generate::workspace(
+            workspace: Mutex::new(generate::workspace_over(
                 config.seed,
                 config.calls,
                 config.users,
                 config.anchor,
+                config.history_days,
             )),
             tenants: Mutex::new(std::collections::HashMap::new()),
             faults: Mutex::new(config.faults.clone()),
             dice: Mutex::new(generate::Rng::new(config.seed ^ 0xFA17)),
+            started: config.clock.now(),
             config,
-            started: Instant::now(),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             throttle: Mutex::new(Throttle {
@@ -191,6 +216,63 @@ impl Control {
             }),
             scripted: Mutex::new(Vec::new()),
             arrivals: Mutex::new(std::collections::VecDeque::new()),
+            scheduled: Mutex::new(Vec::new()),
+            keyed: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Makes `change` when the mock's clock reaches `at` (checked as requests arrive, and by
+    /// [`Control::apply_due`]).
+    pub fn schedule(&self, at: DateTime<Utc>, change: Change) {
+        let mut list = self.scheduled.lock().unwrap_or_else(|p| p.into_inner());
+        list.push((at, change));
+        list.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+
+    /// The id of the call a scheduled `Add` with this key created, once it has.
+    pub fn keyed_id(&self, key: u64) -> Option<String> {
+        self.keyed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    /// Makes every scheduled change whose time has come, in time order; answers how many.
+    pub fn apply_due(&self) -> usize {
+        let now = self.now();
+        let mut done = 0;
+        loop {
+            let next = {
+                let mut list = self.scheduled.lock().unwrap_or_else(|p| p.into_inner());
+                match list.last() {
+                    Some((at, _)) if *at <= now => list.pop(),
+                    _ => None,
+                }
+            };
+            let Some((at, change)) = next else {
+                return done;
+            };
+            done += 1;
+            let result = match change {
+                Change::Add { key, spec } => {
+                    let id = self.add_call_at(spec, at);
+                    self.keyed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key, id);
+                    Ok(())
+                }
+                Change::SetStatus { key, status } => match self.keyed_id(key) {
+                    Some(id) => self.set_status_at(&id, &status, at),
+                    None => Ok(()),
+                },
+                Change::SetTitle { id, title } => self.set_title(&id, &title),
+                Change::SetDeal { id, deal } => self.set_deal(&id, deal.as_deref()),
+                Change::Delete { id } => self.delete_call(&id),
+            };
+            // A change to a call deleted meanwhile has nothing to change.
+            let _ = result;
         }
     }
 
@@ -242,7 +324,8 @@ impl Control {
 
     /// The mock clock: the anchor plus the time since the server started.
     pub fn now(&self) -> DateTime<Utc> {
-        self.config.anchor + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+        let moved = self.config.clock.now().saturating_duration_since(self.started);
+        self.config.anchor + chrono::Duration::from_std(moved).unwrap_or_default()
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Workspace) -> R) -> R {
@@ -307,13 +390,14 @@ impl Control {
 
     /// Counts an authenticated request; answers the 429 message when a limit is hit.
     pub(crate) fn admit(&self, faults: &Faults) -> Option<&'static str> {
+        self.apply_due();
         self.requests.fetch_add(1, Ordering::Relaxed);
         {
             let mut a = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
             if a.len() >= ARRIVALS_KEPT {
                 a.pop_front();
             }
-            a.push_back(Instant::now());
+            a.push_back(self.config.clock.now());
         }
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
         t.week_total += 1;
@@ -329,7 +413,7 @@ impl Control {
                     rate_window::WindowLimiter::new(
                         rate,
                         Duration::from_secs(1),
-                        std::sync::Arc::new(rate_window::SystemClock),
+                        self.config.clock.clone(),
                     ),
                 ));
             }
@@ -373,7 +457,10 @@ impl Control {
 
     /// Adds a fully generated call; answers its id.
     pub fn add_call(&self, spec: NewCall) -> String {
-        let now = self.now();
+        self.add_call_at(spec, self.now())
+    }
+
+    fn add_call_at(&self, spec: NewCall, now: DateTime<Utc>) -> String {
         self.with_mut(|w| {
             let n = w.calls.len();
             let users = w.users.clone();
@@ -422,7 +509,10 @@ impl Control {
 
     /// Changes the status, bumping `last_modified_time` only when it changes.
     pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
-        let now = self.now();
+        self.set_status_at(id, status, self.now())
+    }
+
+    fn set_status_at(&self, id: &str, status: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.edit(id, |c| {
             if c.status != status {
                 c.status = status.to_string();

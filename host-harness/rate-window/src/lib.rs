@@ -66,6 +66,63 @@ impl Clock for ManualClock {
 }
 
 /// Windows and pauses are capped at one year so `Instant + Duration` cannot overflow.
+/// Virtual time for simulations: an instant and an epoch time that move only when asked.
+/// `sleep(d)` moves the clock forward by `d` at once, so nobody ever waits in real time.
+/// A limiter's blocking waiters are served one at a time and each sleeps only the gap it
+/// reads from the clock, so their sleeps do not overlap. Shared by a simulated client and a
+/// simulated server, it lets a week run in minutes.
+#[derive(Debug)]
+pub struct VirtualClock {
+    origin: Instant,
+    /// Epoch milliseconds at `origin`.
+    epoch_origin_ms: i64,
+    offset: Mutex<Duration>,
+}
+
+impl VirtualClock {
+    /// A clock that reads `epoch_secs` (seconds since 1970) now.
+    pub fn new(epoch_secs: i64) -> Self {
+        VirtualClock {
+            origin: Instant::now(),
+            epoch_origin_ms: epoch_secs.saturating_mul(1000),
+            offset: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        *lock(&self.offset) += d;
+    }
+
+    /// Moves the clock forward to `epoch_secs`, if that is later.
+    pub fn advance_to(&self, epoch_secs: i64) {
+        let target_ms = epoch_secs.saturating_mul(1000) - self.epoch_origin_ms;
+        if target_ms > 0 {
+            let mut o = lock(&self.offset);
+            *o = (*o).max(Duration::from_millis(target_ms as u64));
+        }
+    }
+
+    /// Milliseconds since 1970, in virtual time.
+    pub fn epoch_ms(&self) -> i64 {
+        self.epoch_origin_ms + lock(&self.offset).as_millis() as i64
+    }
+
+    /// Seconds since 1970, in virtual time.
+    pub fn epoch_secs(&self) -> i64 {
+        self.epoch_ms().div_euclid(1000)
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> Instant {
+        self.origin + *lock(&self.offset)
+    }
+    fn sleep(&self, d: Duration) {
+        self.advance(d);
+    }
+}
+
 const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -263,6 +320,29 @@ impl WindowLimiter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn virtual_clock_moves_only_when_asked() {
+        let c = super::VirtualClock::new(1_000);
+        let t0 = super::Clock::now(&c);
+        assert_eq!(c.epoch_secs(), 1_000);
+        super::Clock::sleep(&c, std::time::Duration::from_millis(1500));
+        assert_eq!(c.epoch_ms(), 1_001_500);
+        assert_eq!(super::Clock::now(&c) - t0, std::time::Duration::from_millis(1500));
+        c.advance_to(999);
+        assert_eq!(c.epoch_ms(), 1_001_500);
+        c.advance_to(2_000);
+        assert_eq!(c.epoch_secs(), 2_000);
+        // A limiter on virtual time never waits in real time.
+        let clock = std::sync::Arc::new(super::VirtualClock::new(0));
+        let l = super::WindowLimiter::new(10, std::time::Duration::from_secs(1), clock.clone());
+        let real = std::time::Instant::now();
+        for _ in 0..100 {
+            l.acquire(std::time::Duration::from_secs(60)).unwrap();
+        }
+        assert!(real.elapsed() < std::time::Duration::from_secs(1));
+        assert!(clock.epoch_ms() >= 9_000, "{}", clock.epoch_ms());
+    }
+
     use super::*;
 
     const SEC: Duration = Duration::from_secs(1);
