@@ -125,6 +125,7 @@ mod tests {
             deleted: 0,
             failed: 0,
             error: None,
+            requests: 0,
         })
     }
 

@@ -133,6 +133,7 @@ mod tests {
             deleted: 1,
             failed: 1,
             error: None,
+            requests: 0,
         });
         s.meta.full_in_progress = Some(FullPosition::default());
         s.held.insert("gone".into());

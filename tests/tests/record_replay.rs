@@ -42,6 +42,7 @@ fn crawl(config: &Config, tape: Tape, out: &Path) {
             clock: GuestClock::Fixed(Utc::now().timestamp()),
             tape,
             output_dir: Some(out.to_path_buf()),
+            time: None,
         },
     )
     .unwrap();

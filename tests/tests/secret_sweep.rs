@@ -84,6 +84,7 @@ fn no_output_ever_holds_a_secret() {
                 clock: GuestClock::System,
                 tape: Tape::Record(Recorder::create(&tape, Utc::now().timestamp()).unwrap()),
                 output_dir: None,
+                time: None,
             },
         )
         .unwrap();

@@ -186,7 +186,11 @@ impl<'a> Crawler<'a> {
             deleted: report.deleted,
             failed: report.failures.len() as u64,
             error: report.stopped.clone(),
+            requests: report.requests,
         };
+        if report.indexed + report.deleted > 0 {
+            meta.last_change_at = Some(now);
+        }
         match mode {
             CrawlMode::Full => meta.last_full = Some(outcome),
             CrawlMode::Incremental => meta.last_incremental = Some(outcome),

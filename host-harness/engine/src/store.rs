@@ -42,6 +42,9 @@ pub struct CrawlOutcome {
     pub deleted: u64,
     pub failed: u64,
     pub error: Option<String>,
+    /// Requests the crawl sent.
+    #[serde(default)]
+    pub requests: u64,
 }
 
 /// Where an unfinished full crawl stands (its listed ids are kept by the store).
@@ -66,6 +69,10 @@ pub struct StateMeta {
     /// Full crawls completed: picks each crawl's share of the deep refresh.
     #[serde(default)]
     pub full_crawls: u64,
+    /// When a crawl last found something changed at the source (epoch seconds): the
+    /// planner polls more often while the source is busy.
+    #[serde(default)]
+    pub last_change_at: Option<i64>,
 }
 
 impl StateMeta {

@@ -124,6 +124,7 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         last_incremental: meta_get(conn, "last_incremental")?,
         recent_deletions: meta_get(conn, "recent_deletions")?.unwrap_or_default(),
         full_crawls: 0,
+        last_change_at: None,
     };
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
@@ -366,10 +367,12 @@ mod tests {
                 deleted: 0,
                 failed: 0,
                 error: None,
+                requests: 0,
             }),
             last_incremental: None,
             recent_deletions: vec![(10, 2)],
             full_crawls: 3,
+            last_change_at: None,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
