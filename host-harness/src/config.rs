@@ -31,10 +31,26 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSection {
+    /// The longest wait between incremental polls (when the source is quiet).
     #[serde(default = "default_incremental_minutes")]
     pub incremental_minutes: u64,
     #[serde(default = "default_full_hours")]
     pub full_hours: u64,
+    /// The shortest wait between polls, while the source is busy (the planner's).
+    #[serde(default = "default_min_poll_seconds")]
+    pub min_poll_seconds: u64,
+    /// Let the budget planner decide (polling that follows the source's activity, full
+    /// crawls in quiet hours and only when the week's budget affords them). `false`: poll
+    /// every `incremental_minutes` and reconcile every `full_hours`, whatever happens.
+    #[serde(default = "default_adaptive")]
+    pub adaptive: bool,
+}
+
+fn default_min_poll_seconds() -> u64 {
+    60
+}
+fn default_adaptive() -> bool {
+    true
 }
 
 fn default_incremental_minutes() -> u64 {
@@ -49,6 +65,8 @@ impl Default for ScheduleSection {
         ScheduleSection {
             incremental_minutes: default_incremental_minutes(),
             full_hours: default_full_hours(),
+            min_poll_seconds: default_min_poll_seconds(),
+            adaptive: default_adaptive(),
         }
     }
 }

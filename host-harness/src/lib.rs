@@ -13,6 +13,7 @@ pub mod crash;
 pub mod demo;
 pub mod inspect;
 pub mod oci;
+pub mod planner;
 pub mod progress;
 pub mod render;
 pub mod schedule;

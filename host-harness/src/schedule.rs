@@ -58,6 +58,33 @@ pub fn next_crawl(
     Err((last_any + incr_every).min(last_full + full_every) - now)
 }
 
+/// Which crawl is due at `now` for an instance: the budget planner's decision when the
+/// schedule is adaptive (the default), the fixed schedule's otherwise.
+pub fn due(p: &Prepared, schedule: &ScheduleSection, weekly_budget: u64, now: i64) -> Result<CrawlMode, i64> {
+    if !schedule.adaptive {
+        return next_crawl(p.store.meta(), schedule, now);
+    }
+    let plan = crate::planner::plan(crate::planner::Inputs {
+        meta: p.store.meta(),
+        schedule,
+        weekly_budget,
+        used: used_this_week(p, now),
+        now,
+    });
+    match plan.next {
+        crate::planner::Next::Crawl(mode) => Ok(mode),
+        crate::planner::Next::Wait(secs) => Err(secs),
+    }
+}
+
+/// Requests sent this week (0 without a budget).
+pub fn used_this_week(p: &Prepared, now: i64) -> u64 {
+    p.connector
+        .egress()
+        .budget()
+        .map_or(0, |b| b.usage().current(now).requests)
+}
+
 /// How long to wait after `failures` failed crawls in a row: the incremental interval,
 /// doubling, at most the full-crawl interval.
 pub fn failure_backoff(schedule: &ScheduleSection, failures: u32) -> Duration {
@@ -71,6 +98,7 @@ pub fn failure_backoff(schedule: &ScheduleSection, failures: u32) -> Duration {
 pub fn run(
     p: &mut Prepared,
     schedule: &ScheduleSection,
+    weekly_budget: u64,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let mut options = p.options.clone();
@@ -78,7 +106,7 @@ pub fn run(
     let mut failures = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
-        let wait = match next_crawl(p.store.meta(), schedule, now) {
+        let wait = match due(p, schedule, weekly_budget, now) {
             Ok(mode) => {
                 let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options.clone())
                     .with_hooks(crate::progress::hooks())
@@ -134,6 +162,8 @@ mod tests {
         let sched = ScheduleSection {
             incremental_minutes: 15,
             full_hours: 2,
+            adaptive: false,
+            ..ScheduleSection::default()
         };
         let secs: Vec<u64> = (1..=5)
             .map(|n| failure_backoff(&sched, n).as_secs())
@@ -146,6 +176,8 @@ mod tests {
         let sched = ScheduleSection {
             incremental_minutes: 15,
             full_hours: 24,
+            adaptive: false,
+            ..ScheduleSection::default()
         };
         let mut s = StateMeta::default();
         assert_eq!(next_crawl(&s, &sched, 0), Ok(CrawlMode::Full));

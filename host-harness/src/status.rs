@@ -42,6 +42,7 @@ pub fn render(
     store: &dyn StateStore,
     budget: BudgetUsage,
     weekly_budget: u64,
+    schedule: &crate::config::ScheduleSection,
     now: i64,
 ) -> anyhow::Result<String> {
     let state = store.meta();
@@ -112,6 +113,43 @@ pub fn render(
         "API budget this week:   {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",
         when(week_start(now))
     );
+    let plan = crate::planner::plan(crate::planner::Inputs {
+        meta: state,
+        schedule,
+        weekly_budget,
+        used,
+        now,
+    });
+    let next = match plan.next {
+        crate::planner::Next::Crawl(m) => format!("a {} crawl now", m.name()),
+        crate::planner::Next::Wait(s) => format!("nothing for {s} s"),
+    };
+    let _ = writeln!(
+        out,
+        "plan:                   {next} ({}){}",
+        plan.why,
+        if schedule.adaptive { "" } else { "  [adaptive = false: fixed schedule]" }
+    );
+    let _ = writeln!(
+        out,
+        "polling interval now:   {} s (from {} s while calls are finishing to {} min when quiet)",
+        plan.poll_interval,
+        schedule.min_poll_seconds,
+        schedule.incremental_minutes
+    );
+    let _ = writeln!(
+        out,
+        "forecast to {}: {} of {} requests ({} more reconciling full crawls affordable)",
+        when(plan.week_end),
+        plan.forecast,
+        weekly_budget,
+        plan.fulls_affordable
+    );
+    let _ = writeln!(
+        out,
+        "expected freshness:     about {} s from a call finishing processing to its being indexed",
+        plan.expected_freshness
+    );
     Ok(out)
 }
 
@@ -150,8 +188,21 @@ mod tests {
             requests: 95_000,
             last_sent_ms: 0,
         };
-        let text = render("x", "x.json", &s, budget, 100_000, now).unwrap();
+        let text = render(
+            "x",
+            "x.json",
+            &s,
+            budget,
+            100_000,
+            &crate::config::ScheduleSection::default(),
+            now,
+        )
+        .unwrap();
         for needle in [
+            "plan:                   a full crawl now (a full crawl is unfinished: it resumes)",
+            "polling interval now:",
+            "forecast to ",
+            "expected freshness:",
             "completed, took 60s: 12 indexed, 1 deleted, 1 failed",
             "last incremental crawl: never",
             "deletions held:         1",

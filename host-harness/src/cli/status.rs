@@ -23,6 +23,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &store,
             store.current_budget()?,
             config.crawl.weekly_request_budget,
+            &config.schedule,
             chrono::Utc::now().timestamp(),
         )?
     );

@@ -748,7 +748,7 @@ impl Service {
         let now = chrono::Utc::now().timestamp();
         let mode = match requested {
             Some(m) => m,
-            None => match crate::schedule::next_crawl(p.store.meta(), &config.schedule, now) {
+            None => match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
                 Ok(m) => m,
                 Err(_) => return Ok(None),
             },
@@ -805,7 +805,8 @@ impl Service {
             .budget_left
             .get_or_create(&tenant)
             .set(limit.saturating_sub(used) as i64);
-        let next = match crate::schedule::next_crawl(p.store.meta(), &config.schedule, now) {
+        let now = chrono::Utc::now().timestamp();
+        let next = match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
