@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod serve;
 pub mod setup;
 pub mod status;
+pub mod week;
 
 pub use crawl_engine::text as guest_text;
 pub use egress;

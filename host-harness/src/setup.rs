@@ -166,7 +166,11 @@ fn sink(config: &Config, run: &RunOptions, retry: RetryPolicy) -> anyhow::Result
             )
             .map_err(|e| anyhow::anyhow!("[glean] {e}"))?
             .with_timeout(config.http_timeout);
-            Box::new(GleanIndex::new(client, retry))
+            let index = GleanIndex::new(client, retry);
+            Box::new(match &run.time {
+                Some(t) => index.on_clock(Arc::new(rate_window::Unheld(t.clone()))),
+                None => index,
+            })
         }
     })
 }
@@ -208,8 +212,7 @@ pub fn prepare_with(
     };
     let mut egress = Egress::new(routes, limits, redactor.clone());
     if let Some(t) = &run.time {
-        let t = t.clone();
-        egress = egress.with_wall_clock(Arc::new(move || t.epoch_ms()));
+        egress = egress.with_virtual_time(t.clone());
     }
     let store: Box<dyn StateStore> = if replay {
         Box::new(MemoryStore::default())

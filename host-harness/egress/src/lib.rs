@@ -190,6 +190,16 @@ pub struct EgressCounters {
 /// holds a crawl (and a worker) for about this many timeouts, not for every request's.
 pub const BREAKER_AFTER: u32 = 3;
 
+/// A request admitted on a simulation's clock: time stands still until it is dropped (the
+/// answer came, or the request was refused after admission).
+struct Held<'a>(&'a rate_window::VirtualClock);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// The engine for one connector instance.
 pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
@@ -203,6 +213,8 @@ pub struct Egress {
     failing: std::sync::Mutex<HashMap<String, u32>>,
     /// Epoch milliseconds now: the system clock, or a simulation's.
     wall: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// A simulation's clock, held still while a request is under way.
+    virtual_time: Option<Arc<rate_window::VirtualClock>>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -243,6 +255,7 @@ impl Egress {
             counters: EgressCounters::default(),
             failing: Default::default(),
             wall: Arc::new(now_ms),
+            virtual_time: None,
         }
     }
 
@@ -256,6 +269,15 @@ impl Egress {
     /// budget's weeks; simulations run on virtual time).
     pub fn with_wall_clock(mut self, wall: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
         self.wall = wall;
+        self
+    }
+
+    /// Runs on a simulation's clock: the weekly budget's weeks follow it, and it stands
+    /// still while a request is under way.
+    pub fn with_virtual_time(mut self, clock: Arc<rate_window::VirtualClock>) -> Self {
+        let c = clock.clone();
+        self.wall = Arc::new(move || c.epoch_ms());
+        self.virtual_time = Some(clock);
         self
     }
 
@@ -315,7 +337,8 @@ impl Egress {
                 route.name
             )));
         }
-        self.admit(route)?;
+        // On virtual time, the clock stands still from admission until the answer.
+        let held = self.admit(route)?;
         let credentials: Vec<(String, &str)> = route
             .credentials
             .iter()
@@ -329,6 +352,7 @@ impl Egress {
             req.body.as_deref(),
             &self.redactor,
         );
+        drop(held);
         let response = match response {
             Ok(r) => {
                 self.set_failures_in_row(&route.name, 0);
@@ -382,11 +406,12 @@ impl Egress {
 
     /// Waits for the rate limiter, then spends the weekly budget (persisted before sending):
     /// a request refused by the limiter costs no budget.
-    fn admit(&self, route: &UpstreamRoute) -> Result<(), EgressError> {
+    fn admit(&self, route: &UpstreamRoute) -> Result<Option<Held<'_>>, EgressError> {
         route
             .limiter
             .acquire(self.limits.max_rate_wait)
             .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
+        let held = self.virtual_time.as_deref().map(Held);
         if let Some(budget) = &self.budget {
             budget.spend((self.wall)()).map_err(|refusal| match refusal {
                 budget::BudgetRefusal::Spent(wait) => {
@@ -398,7 +423,7 @@ impl Egress {
             })?;
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(held)
     }
 
     /// A 429, or any answer with `Retry-After`, pauses every request to the upstream.

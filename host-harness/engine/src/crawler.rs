@@ -188,7 +188,10 @@ impl<'a> Crawler<'a> {
             error: report.stopped.clone(),
             requests: report.requests,
         };
-        if report.indexed + report.deleted > 0 {
+        // The source is in motion when something changed, or when an incremental listing
+        // shows calls not ready yet (still processing: they will finish soon).
+        let processing = mode == CrawlMode::Incremental && !report.skipped.is_empty();
+        if report.indexed + report.deleted > 0 || processing {
             meta.last_change_at = Some(now);
         }
         match mode {

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Instant;
     fn sleep(&self, d: Duration);
+    /// A blocking acquirer was just admitted (a virtual clock then stands still until the
+    /// request is answered: see [`VirtualClock::release`]).
+    fn admitted(&self) {}
 }
 
 /// Real time: `Instant::now()` and `std::thread::sleep`.
@@ -77,15 +80,32 @@ pub struct VirtualClock {
     /// Epoch milliseconds at `origin`.
     epoch_origin_ms: i64,
     offset: Mutex<Duration>,
+    /// Requests under way: time stands still until they are answered, since in real time
+    /// they would take no time at all next to the waits being simulated.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+thread_local! {
+    /// Admissions on this thread not yet released: its own sleeps do not wait for them.
+    static HELD_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 impl VirtualClock {
+    /// The request admitted on this thread (see [`Clock::admitted`]) was answered: time may
+    /// move again once every admitted request is.
+    pub fn release(&self) {
+        HELD_HERE.with(|h| h.set(h.get().saturating_sub(1)));
+        self.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// A clock that reads `epoch_secs` (seconds since 1970) now.
     pub fn new(epoch_secs: i64) -> Self {
         VirtualClock {
             origin: Instant::now(),
             epoch_origin_ms: epoch_secs.saturating_mul(1000),
             offset: Mutex::new(Duration::ZERO),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -114,11 +134,35 @@ impl VirtualClock {
     }
 }
 
+/// A view of a [`VirtualClock`] whose admissions do not hold it still: for limiters that
+/// pace something other than requests to a simulated server (uploads to an index).
+#[derive(Debug)]
+pub struct Unheld(pub Arc<VirtualClock>);
+
+impl Clock for Unheld {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+    fn sleep(&self, d: Duration) {
+        self.0.sleep(d)
+    }
+}
+
 impl Clock for VirtualClock {
     fn now(&self) -> Instant {
         self.origin + *lock(&self.offset)
     }
+    fn admitted(&self) {
+        HELD_HERE.with(|h| h.set(h.get() + 1));
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     fn sleep(&self, d: Duration) {
+        // Wait (in real time, briefly) for others' requests under way, then move.
+        let mine = HELD_HERE.with(|h| h.get());
+        while self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > mine {
+            std::thread::sleep(Duration::from_micros(50));
+        }
         self.advance(d);
     }
 }
@@ -269,6 +313,7 @@ impl WindowLimiter {
             let t = self.earliest(&s, n, now);
             if t <= now {
                 self.record(&mut s, n, now);
+                self.clock.admitted();
                 return Ok(());
             } else if t > deadline {
                 return Err(t - now);

@@ -31,6 +31,8 @@ pub struct GleanIndex {
     retry: RetryPolicy,
     /// Glean accepts 600 documents a minute on `/indexdocuments`.
     documents_per_minute: rate_window::WindowLimiter,
+    /// Waits out retries (the system clock, or a simulation's).
+    sleeper: std::sync::Arc<dyn rate_window::Clock>,
 }
 
 /// Added to a rate window for network jitter between client and server clocks.
@@ -49,7 +51,20 @@ impl GleanIndex {
                 std::time::Duration::from_secs(60) + RATE_WINDOW_MARGIN,
                 std::sync::Arc::new(rate_window::SystemClock),
             ),
+            sleeper: std::sync::Arc::new(rate_window::SystemClock),
         }
+    }
+
+    /// Paces uploads and waits out retries on `clock` (a simulation's) instead of the
+    /// system's.
+    pub fn on_clock(mut self, clock: std::sync::Arc<dyn rate_window::Clock>) -> Self {
+        self.documents_per_minute = rate_window::WindowLimiter::new(
+            DOCUMENTS_PER_MINUTE,
+            std::time::Duration::from_secs(60) + RATE_WINDOW_MARGIN,
+            clock.clone(),
+        );
+        self.sleeper = clock;
+        self
     }
 
     fn call<T>(&self, op: impl FnMut() -> Result<T, GleanError>) -> Result<T, GleanError> {
@@ -62,7 +77,7 @@ impl GleanIndex {
                     Verdict::Fatal
                 }
             },
-            std::thread::sleep,
+            |d| self.sleeper.sleep(d),
         )
     }
 }

@@ -91,3 +91,27 @@ pub struct DensityArgs {
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
     crate::bench::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
 }
+
+#[derive(clap::Args)]
+pub struct WeekArgs {
+    /// Calls in the workspace at the start (spread over 12 months).
+    #[arg(long, default_value_t = 50_000)]
+    calls: usize,
+    /// Calls recorded each working day (in two time zones).
+    #[arg(long, default_value_t = 400)]
+    per_day: usize,
+    /// Days simulated, from Sunday 00:00 GMT.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
+    crate::week::run(&crate::week::WeekOptions {
+        calls: a.calls,
+        per_day: a.per_day,
+        days: a.days.clamp(1, 28),
+        seed: a.seed,
+    })
+}

@@ -37,6 +37,8 @@ pub enum Command {
     BenchInstance(bench::InstanceArgs),
     /// The density benchmark: many tenants in one service, on one mock with a workspace each.
     BenchDensity(bench::DensityArgs),
+    /// The simulated week: one workspace on virtual time, with the budget planner deciding.
+    BenchWeek(bench::WeekArgs),
     /// One crawl with the connector and index named in a configuration file.
     Crawl(crawl::Args),
     /// Stay up and crawl on the configured schedule; stop gracefully on SIGINT or SIGTERM.
@@ -71,6 +73,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::BenchCheckpoint(a) => bench::run_checkpoint(a),
         Command::BenchInstance(a) => bench::run_instance(a),
         Command::BenchDensity(a) => bench::run_density(a),
+        Command::BenchWeek(a) => bench::run_week(a),
         Command::Crawl(a) => crawl::run(a),
         Command::Run(a) => run::run(a),
         Command::Serve(a) => serve::run(a),
