@@ -65,8 +65,11 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// Pool sizes: enough for many concurrent calls across several connectors.
-const POOL_INSTANCES: u32 = 64;
+/// Pool sizes: enough for many concurrent calls across many tenants. A call blocked on a
+/// source that does not answer keeps its instance until its timeout, so the pool is sized
+/// well beyond the busy workers (64 crawls of `serve`, 4 calls each) to leave room for
+/// stalled ones: the slots are address space, touched only when used.
+const POOL_INSTANCES: u32 = 512;
 /// The largest linear memory the pool reserves for; per-store limits are lower.
 const POOL_MAX_MEMORY: usize = 1 << 30;
 
