@@ -102,12 +102,21 @@ struct Script {
 /// Schedules the week's life at the source.
 fn script(clari: &MockClari, o: &WeekOptions, week_start: i64, rng: &mut Rng) -> Script {
     let control = clari.control();
-    let existing: Vec<String> = control
+    let mut existing: Vec<String> = control
         .calls()
         .into_iter()
         .filter(|c| c.status == "POST_PROCESSING_DONE" && !c.private)
         .map(|c| c.id)
         .collect();
+    // Each edit or deletion touches a call of its own (drawn without replacement), so that
+    // each can be checked on its own.
+    let mut draw = |rng: &mut Rng| -> Option<String> {
+        if existing.is_empty() {
+            return None;
+        }
+        let i = rng.below(existing.len() as u64) as usize;
+        Some(existing.swap_remove(i))
+    };
     let mut s = Script::default();
     let mut key = 0u64;
     for day in 0..i64::from(o.days) {
@@ -149,21 +158,21 @@ fn script(clari: &MockClari, o: &WeekOptions, week_start: i64, rng: &mut Rng) ->
         }
         let working = |rng: &mut Rng| midnight + 8 * 3600 + rng.below(15 * 3600) as i64;
         for n in 0..30 {
-            let id = existing[rng.below(existing.len() as u64) as usize].clone();
+            let Some(id) = draw(rng) else { break };
             let when = working(rng);
             let title = format!("Renamed call {day}-{n}");
             control.schedule(at(when), Change::SetTitle { id: id.clone(), title: title.clone() });
             s.titles.push((id, title, when));
         }
         for n in 0..20 {
-            let id = existing[rng.below(existing.len() as u64) as usize].clone();
+            let Some(id) = draw(rng) else { break };
             let when = working(rng);
             let deal = format!("Relinked deal {day}-{n}");
             control.schedule(at(when), Change::SetDeal { id: id.clone(), deal: Some(deal.clone()) });
             s.deals.push((id, deal, when));
         }
         for _ in 0..10 {
-            let id = existing[rng.below(existing.len() as u64) as usize].clone();
+            let Some(id) = draw(rng) else { break };
             let when = working(rng);
             control.schedule(at(when), Change::Delete { id: id.clone() });
             s.deletions.push((id, when));
@@ -227,10 +236,36 @@ struct Ran {
     requests: u64,
 }
 
+/// The week's figures.
+#[derive(Debug, Clone)]
+pub struct WeekReport {
+    /// Requests the mock Clari answered during the week.
+    pub requests: u64,
+    pub throttled: u64,
+    pub polls: usize,
+    pub full_crawls: usize,
+    /// Seconds from finishing processing to indexed, one per call indexed.
+    pub freshness: Vec<i64>,
+    /// Calls that finished processing during the week.
+    pub finished: usize,
+    /// (reconciled, made before the last full crawl started, made in all) for title edits,
+    /// CRM relinks and deletions.
+    pub titles: (usize, usize, usize),
+    pub deals: (usize, usize, usize),
+    pub deletions: (usize, usize, usize),
+}
+
+impl WeekReport {
+    /// The freshness percentile `p` (0..=1), seconds; -1 with no call indexed.
+    pub fn freshness_at(&self, p: f64) -> i64 {
+        pct(&self.freshness, p)
+    }
+}
+
 /// Runs the simulated week and prints its figures.
 // Longer than 80 lines on purpose: the week reads top to bottom as set-up, backfill, the
 // week's loop and its report.
-pub fn run(o: &WeekOptions) -> anyhow::Result<()> {
+pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     let wall = Instant::now();
     // Sunday 2026-11-22 00:00 GMT; the index is filled the day before.
     let week_start = 1_795_305_600;
@@ -275,17 +310,22 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<()> {
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
     let runtime = crate::cached_runtime()?;
     let engine_clock = EngineClock(clock.clone());
-    let crawl = |mode: Option<CrawlMode>| -> anyhow::Result<Option<(Ran, crawl_engine::CrawlReport)>> {
+    // One instance of the harness for the whole run, as `harness run` keeps; the connector's
+    // clock is a cell moved to virtual now before each crawl.
+    let guest_now: &'static std::sync::atomic::AtomicI64 =
+        Box::leak(Box::new(std::sync::atomic::AtomicI64::new(clock.epoch_secs())));
+    let mut p = setup::prepare_with(
+        &runtime,
+        &config,
+        RunOptions {
+            clock: GuestClock::Shared(wasm_runtime::ClockCell(guest_now)),
+            time: Some(clock.clone()),
+            ..RunOptions::default()
+        },
+    )?;
+    let mut crawl = |mode: Option<CrawlMode>| -> anyhow::Result<Option<(Ran, crawl_engine::CrawlReport)>> {
         let now = clock.epoch_secs();
-        let mut p = setup::prepare_with(
-            &runtime,
-            &config,
-            RunOptions {
-                clock: GuestClock::Fixed(now),
-                time: Some(clock.clone()),
-                ..RunOptions::default()
-            },
-        )?;
+        guest_now.store(now, std::sync::atomic::Ordering::Relaxed);
         let mode = match mode {
             Some(m) => m,
             None => match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
@@ -296,6 +336,7 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<()> {
                 }
             },
         };
+        let before = p.connector.egress().request_count();
         let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
             .with_hooks(crawl_engine::Hooks {
                 clock: &engine_clock,
@@ -307,8 +348,10 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<()> {
             mode,
             started: now,
             finished: clock.epoch_secs(),
-            requests: report.requests,
+            requests: p.connector.egress().request_count() - before,
         };
+        // Freshness is read from the state as a crawl leaves it.
+        let _ = &report;
         Ok(Some((ran, report)))
     };
 
@@ -393,20 +436,35 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<()> {
         freshness.len(),
         s.finishes.iter().filter(|(_, f)| *f < week_end).count()
     );
-    for (what, seen, total) in [
-        ("title edits", &edits_seen, s.titles.len()),
-        ("CRM relinks", &deals_seen, s.deals.len()),
-        ("deletions", &deletions_seen, s.deletions.len()),
+    let last_full = fulls.last().map_or(i64::MIN, |r| r.started);
+    let before_last = |times: Vec<i64>| times.iter().filter(|t| **t < last_full).count();
+    let titles_due = before_last(s.titles.iter().map(|t| t.2).collect());
+    let deals_due = before_last(s.deals.iter().map(|t| t.2).collect());
+    let deletions_due = before_last(s.deletions.iter().map(|t| t.1).collect());
+    for (what, seen, due, total) in [
+        ("title edits", &edits_seen, titles_due, s.titles.len()),
+        ("CRM relinks", &deals_seen, deals_due, s.deals.len()),
+        ("deletions", &deletions_seen, deletions_due, s.deletions.len()),
     ] {
         let delays: Vec<i64> = seen.values().copied().collect();
         println!(
-            "    {what:<27} reconciled {} of {total}: p50 {}, max {}",
+            "    {what:<27} reconciled {} of the {due} made before the last full crawl ({total} in all): p50 {}, max {}",
             delays.len(),
             minutes(pct(&delays, 0.5)),
             minutes(pct(&delays, 1.0)),
         );
     }
-    Ok(())
+    Ok(WeekReport {
+        requests: week_requests,
+        throttled,
+        polls,
+        full_crawls: fulls.len(),
+        finished: s.finishes.iter().filter(|(_, f)| *f < week_end).count(),
+        freshness,
+        titles: (edits_seen.len(), titles_due, s.titles.len()),
+        deals: (deals_seen.len(), deals_due, s.deals.len()),
+        deletions: (deletions_seen.len(), deletions_due, s.deletions.len()),
+    })
 }
 
 /// After a full crawl that ended at `now`, notes which edits and deletions reached the index.

@@ -27,6 +27,32 @@ pub enum GuestClock {
     System,
     /// A fixed instant, in seconds since the epoch (deterministic tests and replays).
     Fixed(i64),
+    /// Seconds since the epoch read from a shared cell, which a simulation moves between
+    /// calls (virtual time).
+    Shared(ClockCell),
+}
+
+/// Seconds since the epoch in a cell a simulation moves (compared by identity).
+#[derive(Debug, Clone, Copy)]
+pub struct ClockCell(pub &'static std::sync::atomic::AtomicI64);
+
+impl PartialEq for ClockCell {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for ClockCell {}
+
+struct SharedClock(&'static std::sync::atomic::AtomicI64);
+
+impl HostWallClock for SharedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0.load(std::sync::atomic::Ordering::Relaxed).max(0) as u64)
+    }
 }
 
 struct FixedClock(Duration);
@@ -115,6 +141,9 @@ impl HostState {
                 .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
                 .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed))
                 .insecure_random_seed(u128::from(seed));
+        }
+        if let GuestClock::Shared(ClockCell(cell)) = clock {
+            b.wall_clock(SharedClock(cell));
         }
         HostState {
             wasi: b.build(),

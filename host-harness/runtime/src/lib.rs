@@ -27,7 +27,7 @@ use crawl_engine::text as guest_text;
 /// The types the exports answer in: the engine's plain types, whatever the contract version.
 pub use crawl_engine::types;
 use egress::Egress;
-pub use host::{GuestClock, HostState};
+pub use host::{ClockCell, GuestClock, HostState};
 pub use limits::{EPOCH_TICK, SandboxLimits};
 
 /// Why a component could not be loaded.

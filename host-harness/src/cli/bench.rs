@@ -114,4 +114,5 @@ pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
         days: a.days.clamp(1, 28),
         seed: a.seed,
     })
+    .map(|_| ())
 }
