@@ -188,6 +188,7 @@ fn status_shows_only_the_deletions_held_now() {
         &*w.prepared.store,
         Default::default(),
         100_000,
+        &Default::default(),
         chrono::Utc::now().timestamp(),
     )
     .unwrap();

@@ -95,6 +95,7 @@ fn a_privacy_pass_that_keeps_failing_stops_the_crawl_and_keeps_permissions() {
         &*w.prepared.store,
         Default::default(),
         100_000,
+        &Default::default(),
         chrono::Utc::now().timestamp(),
     )
     .unwrap();
