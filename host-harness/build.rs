@@ -1,5 +1,5 @@
-//! Builds the guest components (`wasm32-wasip2`, release): the Clari Copilot connector and the
-//! probe connector the sandbox tests use, so that the harness,
+//! Builds the guest components (`wasm32-wasip2`, the size-optimised `guest` profile): the Clari
+//! Copilot connector and the probe connector the sandbox tests use, so that the harness,
 //! its demo and the tests always run the component built from this checkout. The path reaches
 //! the crate as `CLARI_COPILOT_COMPONENT`; a failed guest build is reported as a warning and as
 //! `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+/// The cargo profile the guests are built with (`[profile.guest]` in the workspace manifest):
+/// its output directory under `target/guest/wasm32-wasip2/`.
+const PROFILE: &str = "guest";
 /// The components built, and the environment variable each path is passed in.
 const GUESTS: &[(&str, &str, &str)] = &[
     (
@@ -32,7 +35,7 @@ fn main() {
 
     let target_dir = workspace.join("target").join("guest");
     for (_, file, var) in GUESTS {
-        let artifact = target_dir.join(TARGET).join("release").join(file);
+        let artifact = target_dir.join(TARGET).join(PROFILE).join(file);
         println!("cargo:rustc-env={var}={}", artifact.display());
     }
 
@@ -119,7 +122,7 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
         if let Some(r) = &revision {
             add.revision = AddMetadataField::Set(Revision::new(r.clone()));
         }
-        let path = target_dir.join(TARGET).join("release").join(file);
+        let path = target_dir.join(TARGET).join(PROFILE).join(file);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let stamped = add
             .to_wasm(&bytes)
@@ -147,7 +150,7 @@ fn embed_component(target_dir: &Path) {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let artifact = target_dir
         .join(TARGET)
-        .join("release")
+        .join(PROFILE)
         .join("clari_copilot_connector.wasm");
     let bytes = std::fs::read(&artifact).unwrap_or_default();
     std::fs::write(out.join("clari_copilot_connector.wasm"), bytes).expect("OUT_DIR is writable");
@@ -158,7 +161,7 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET]);
+        .args(["build", "--profile", PROFILE, "--target", TARGET]);
     for (package, _, _) in GUESTS {
         cmd.args(["-p", package]);
     }

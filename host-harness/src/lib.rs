@@ -49,7 +49,7 @@ pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
     if CLARI_COPILOT_WASM.is_empty() {
         anyhow::bail!(
             "the Clari Copilot component was not built when the harness was compiled ({}); \
-             build it with `cargo build --release --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest` and rebuild the harness",
+             build it with `cargo build --profile guest --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest` and rebuild the harness",
             env!("CLARI_COPILOT_COMPONENT_ERROR")
         );
     }

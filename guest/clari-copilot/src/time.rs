@@ -1,7 +1,46 @@
 //! Time on the wire and in text: parsing Clari's date-times into epoch milliseconds,
 //! formatting query bounds, history-window arithmetic, and `mm:ss` offsets for the body.
 
-use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::format::{Fixed, Item, Numeric, Pad, Parsed, parse};
+use chrono::{DateTime, Datelike, Months, SecondsFormat, TimeZone, Timelike, Utc};
+
+// The formats `parse_ms` tries after RFC 3339, as the items chrono's `StrftimeItems` makes of
+// them (a test checks they are the same). Parsing with ready-made items rather than strftime
+// strings is what `parse_from_str` does, without the strftime parser in the component.
+const YEAR: Item<'static> = Item::Numeric(Numeric::Year, Pad::Zero);
+const MONTH: Item<'static> = Item::Numeric(Numeric::Month, Pad::Zero);
+const DAY: Item<'static> = Item::Numeric(Numeric::Day, Pad::Zero);
+const HOUR: Item<'static> = Item::Numeric(Numeric::Hour, Pad::Zero);
+const MINUTE: Item<'static> = Item::Numeric(Numeric::Minute, Pad::Zero);
+const SECOND: Item<'static> = Item::Numeric(Numeric::Second, Pad::Zero);
+const FRACTION: Item<'static> = Item::Fixed(Fixed::Nanosecond);
+const DASH: Item<'static> = Item::Literal("-");
+const COLON: Item<'static> = Item::Literal(":");
+const T: Item<'static> = Item::Literal("T");
+const SPACE: Item<'static> = Item::Space(" ");
+
+/// `%Y-%m-%d %H:%M:%S%.f%:z`, `%Y-%m-%dT%H:%M:%S%.f%z`, `%Y-%m-%d %H:%M:%S%.f%z`.
+#[rustfmt::skip]
+const ZONED: [&[Item<'static>]; 3] = [
+    &[YEAR, DASH, MONTH, DASH, DAY, SPACE, HOUR, COLON, MINUTE, COLON, SECOND, FRACTION, Item::Fixed(Fixed::TimezoneOffsetColon)],
+    &[YEAR, DASH, MONTH, DASH, DAY, T, HOUR, COLON, MINUTE, COLON, SECOND, FRACTION, Item::Fixed(Fixed::TimezoneOffset)],
+    &[YEAR, DASH, MONTH, DASH, DAY, SPACE, HOUR, COLON, MINUTE, COLON, SECOND, FRACTION, Item::Fixed(Fixed::TimezoneOffset)],
+];
+/// `%Y-%m-%dT%H:%M:%S%.f`, `%Y-%m-%d %H:%M:%S%.f`, `%Y-%m-%dT%H:%M`.
+#[rustfmt::skip]
+const NAIVE: [&[Item<'static>]; 3] = [
+    &[YEAR, DASH, MONTH, DASH, DAY, T, HOUR, COLON, MINUTE, COLON, SECOND, FRACTION],
+    &[YEAR, DASH, MONTH, DASH, DAY, SPACE, HOUR, COLON, MINUTE, COLON, SECOND, FRACTION],
+    &[YEAR, DASH, MONTH, DASH, DAY, T, HOUR, COLON, MINUTE],
+];
+/// `%Y-%m-%d`.
+const DATE: &[Item<'static>] = &[YEAR, DASH, MONTH, DASH, DAY];
+
+fn parsed(s: &str, items: &[Item<'static>]) -> Option<Parsed> {
+    let mut parsed = Parsed::new();
+    parse(&mut parsed, s, items.iter()).ok()?;
+    Some(parsed)
+}
 
 /// Epoch milliseconds of a Clari date-time. Accepts RFC 3339 (`2025-06-11T14:25:00.000Z`,
 /// offsets), a date-time without zone (taken as UTC), a bare date, and epoch seconds or
@@ -15,25 +54,21 @@ pub fn parse_ms(raw: &str) -> Option<i64> {
         return Some(dt.timestamp_millis());
     }
     // RFC 3339 with a space instead of `T`, or an offset without a colon (`+0000`).
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-    ] {
-        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+    // As `DateTime::parse_from_str` with each format.
+    for items in ZONED {
+        if let Some(dt) = parsed(s, items).and_then(|p| p.to_datetime().ok()) {
             return Some(dt.timestamp_millis());
         }
     }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
+    // As `NaiveDateTime::parse_from_str`.
+    for items in NAIVE {
+        if let Some(naive) = parsed(s, items).and_then(|p| p.to_naive_datetime_with_offset(0).ok())
+        {
             return Some(naive.and_utc().timestamp_millis());
         }
     }
-    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+    // As `NaiveDate::parse_from_str`.
+    if let Some(date) = parsed(s, DATE).and_then(|p| p.to_naive_date().ok()) {
         return date
             .and_hms_opt(0, 0, 0)
             .map(|d| d.and_utc().timestamp_millis());
@@ -63,18 +98,31 @@ pub fn format_query(ms: i64) -> String {
     }
 }
 
-/// A date-time for people: `2025-06-11 14:25 UTC`.
+/// A date-time for people: `2025-06-11 14:25 UTC` (chrono's `%Y-%m-%d %H:%M UTC`).
 pub fn format_human(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(dt) => dt.format("%Y-%m-%d %H:%M UTC").to_string(),
+        Some(dt) => format!(
+            "{} {:02}:{:02} UTC",
+            format_date(ms),
+            dt.hour(),
+            dt.minute()
+        ),
         None => ms.to_string(),
     }
 }
 
-/// A date for people: `2025-09-30`.
+/// A date for people: `2025-09-30` (chrono's `%Y-%m-%d`: a year outside 0..=9999 gets a sign
+/// and at least four digits).
 pub fn format_date(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(dt) => dt.format("%Y-%m-%d").to_string(),
+        Some(dt) => {
+            let y = dt.year();
+            if (0..10_000).contains(&y) {
+                format!("{y:04}-{:02}-{:02}", dt.month(), dt.day())
+            } else {
+                format!("{y:+05}-{:02}-{:02}", dt.month(), dt.day())
+            }
+        }
         None => ms.to_string(),
     }
 }
@@ -167,5 +215,69 @@ mod tests {
         assert_eq!(duration(600), "10 min");
         assert_eq!(format_human(1_749_651_900_000), "2025-06-11 14:25 UTC");
         assert_eq!(format_date(1_749_651_900_000), "2025-06-11");
+    }
+
+    #[test]
+    fn items_are_the_strftime_formats() {
+        use chrono::format::StrftimeItems;
+        fn items(f: &str) -> Vec<Item<'_>> {
+            StrftimeItems::new(f).collect()
+        }
+        let formats = [
+            "%Y-%m-%d %H:%M:%S%.f%:z",
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+        ];
+        for (f, i) in formats.iter().zip(ZONED) {
+            assert_eq!(items(f), i, "{f}");
+        }
+        let formats = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+        ];
+        for (f, i) in formats.iter().zip(NAIVE) {
+            assert_eq!(items(f), i, "{f}");
+        }
+        assert_eq!(items("%Y-%m-%d"), DATE);
+    }
+
+    #[test]
+    fn human_formats_match_chrono_strftime() {
+        // Edges of chrono's range, years with signs, and ordinary instants.
+        let mut samples = vec![
+            DateTime::<Utc>::MIN_UTC.timestamp_millis(),
+            DateTime::<Utc>::MAX_UTC.timestamp_millis(),
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            1_749_651_900_000,
+            -62_167_219_200_000, // 0000-01-01
+            -62_167_219_200_001, // -0001-12-31
+            253_402_300_799_999, // 9999-12-31
+            253_402_300_800_000, // 10000-01-01
+            -62_198_755_200_000,
+            32_503_680_000_000,
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push((x as i64) % 8_210_298_412_800_000);
+        }
+        for ms in samples {
+            let chrono_human = match Utc.timestamp_millis_opt(ms).single() {
+                Some(dt) => dt.format("%Y-%m-%d %H:%M UTC").to_string(),
+                None => ms.to_string(),
+            };
+            let chrono_date = match Utc.timestamp_millis_opt(ms).single() {
+                Some(dt) => dt.format("%Y-%m-%d").to_string(),
+                None => ms.to_string(),
+            };
+            assert_eq!(format_human(ms), chrono_human, "{ms}");
+            assert_eq!(format_date(ms), chrono_date, "{ms}");
+        }
     }
 }

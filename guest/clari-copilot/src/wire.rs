@@ -3,147 +3,180 @@
 //! strings sent as numbers are converted; a list that holds a malformed element keeps the
 //! others. Enumerations stay open strings here: their meaning is decided where they are used.
 //!
-//! Deserializing any JSON object into these types cannot fail, so one odd field never costs
-//! a whole call. The few fields a call cannot do without are checked by the callers
+//! Reading any JSON object into these types cannot fail (except for an object that holds a
+//! field under two of its names, such as `occurences` and `occurrences`), so one odd field
+//! never costs a whole call. The few fields a call cannot do without are checked by the callers
 //! (`listing`, `mapping`), which report the call id and the field.
+//!
+//! The types are read straight from a [`Value`] by small hand-written readers (the
+//! `tolerant!` macro), not by `serde`'s derive: the derived visitors were instantiated once
+//! per type and deserializer and made up a large part of the component. Their `Deserialize`
+//! impls (for tests and other callers) go through [`Value`] and the same readers.
 
-use serde::de::DeserializeOwned;
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// One call, as `/calls` lists it and as `/call-details` answers it (the details add
-/// `deal_stage_live`, `transcript`, `summary` and `competitor_sentiments`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Call {
-    #[serde(deserialize_with = "text")]
-    pub id: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub title: Option<String>,
-    /// Internal Copilot users. `None` when the key is absent (or not a list): the source did
-    /// not say who was on the call.
-    #[serde(deserialize_with = "opt_list")]
-    pub users: Option<Vec<CallUser>>,
-    #[serde(rename = "externalParticipants", deserialize_with = "list")]
-    pub external_participants: Vec<Participant>,
-    #[serde(rename = "joinedParticipants", deserialize_with = "list")]
-    pub joined_participants: Vec<Participant>,
-    #[serde(deserialize_with = "text")]
-    pub status: Option<String>,
-    #[serde(rename = "type", deserialize_with = "text")]
-    pub call_type: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub time: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub last_modified_time: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub disposition: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_name: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_value: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_close_date: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_stage_before_call: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_stage_live: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub account_name: Option<String>,
-    #[serde(deserialize_with = "texts")]
-    pub contact_names: Vec<String>,
-    #[serde(deserialize_with = "object")]
-    pub crm_info: Option<CrmInfo>,
-    #[serde(deserialize_with = "texts")]
-    pub bookmark_timestamps: Vec<String>,
-    #[serde(deserialize_with = "object")]
-    pub metrics: Option<Metrics>,
-    #[serde(deserialize_with = "text")]
-    pub call_review_page_url: Option<String>,
-    #[serde(deserialize_with = "list")]
-    pub transcript: Vec<Turn>,
-    #[serde(deserialize_with = "object")]
-    pub summary: Option<Summary>,
-    #[serde(deserialize_with = "list")]
-    pub competitor_sentiments: Vec<CompetitorSentiment>,
+/// A type read tolerantly from a JSON object.
+pub trait FromObject: Sized {
+    /// Reads the fields of `map`; fails (naming the field) only when a field appears under
+    /// two of its names.
+    fn from_map(map: &Map<String, Value>) -> Result<Self, &'static str>;
 }
 
-/// An internal user on a call (`users[]`). Clari sends no name here.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct CallUser {
-    #[serde(rename = "userId", deserialize_with = "text")]
-    pub user_id: Option<String>,
-    #[serde(rename = "userEmail", deserialize_with = "text")]
-    pub user_email: Option<String>,
-    #[serde(rename = "isOrganizer", deserialize_with = "boolean")]
-    pub is_organizer: Option<bool>,
-    #[serde(rename = "personId", deserialize_with = "integer")]
-    pub person_id: Option<i64>,
+/// The value of the field named by one of `keys` (its name and aliases): `Ok(None)` when
+/// absent, `Err(name)` when the object holds it under more than one of them (as serde's
+/// derive, which reports a duplicate field).
+fn field<'a>(
+    map: &'a Map<String, Value>,
+    keys: &[&'static str],
+) -> Result<Option<&'a Value>, &'static str> {
+    let mut found = None;
+    for key in keys {
+        if let Some(v) = map.get(*key) {
+            if found.is_some() {
+                return Err(keys[0]);
+            }
+            found = Some(v);
+        }
+    }
+    Ok(found)
 }
 
-/// An external (invited) or joined participant.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Participant {
-    #[serde(deserialize_with = "text")]
-    pub name: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub email: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub phone: Option<String>,
-    #[serde(rename = "personId", deserialize_with = "integer")]
-    pub person_id: Option<i64>,
+/// Declares a tolerant wire type: the struct, its [`FromObject`] reader (each field read by a
+/// reader function from the value under its JSON name or aliases; absent fields read as
+/// absent) and a `Deserialize` impl that accepts any JSON object.
+macro_rules! tolerant {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                pub $field:ident : $ty:ty = $read:ident($($key:literal)|+),
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $name {
+            $(
+                $(#[$fmeta])*
+                pub $field: $ty,
+            )*
+        }
+
+        impl FromObject for $name {
+            fn from_map(map: &Map<String, Value>) -> Result<Self, &'static str> {
+                Ok($name {
+                    $( $field: $read(field(map, &[$($key),+])?), )*
+                })
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                match Value::deserialize(d)? {
+                    Value::Object(map) => {
+                        <$name as FromObject>::from_map(&map).map_err(D::Error::duplicate_field)
+                    }
+                    _ => Err(D::Error::custom(concat!(
+                        "invalid type: expected a JSON object for ",
+                        stringify!($name)
+                    ))),
+                }
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct CrmInfo {
-    #[serde(deserialize_with = "text")]
-    pub source_crm: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub deal_id: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub account_id: Option<String>,
-    #[serde(deserialize_with = "texts")]
-    pub contact_ids: Vec<String>,
+tolerant! {
+    /// One call, as `/calls` lists it and as `/call-details` answers it (the details add
+    /// `deal_stage_live`, `transcript`, `summary` and `competitor_sentiments`).
+    pub struct Call {
+        pub id: Option<String> = text("id"),
+        pub title: Option<String> = text("title"),
+        /// Internal Copilot users. `None` when the key is absent (or not a list): the source did
+        /// not say who was on the call.
+        pub users: Option<Vec<CallUser>> = opt_list("users"),
+        pub external_participants: Vec<Participant> = list("externalParticipants"),
+        pub joined_participants: Vec<Participant> = list("joinedParticipants"),
+        pub status: Option<String> = text("status"),
+        pub call_type: Option<String> = text("type"),
+        pub time: Option<String> = text("time"),
+        pub last_modified_time: Option<String> = text("last_modified_time"),
+        pub disposition: Option<String> = text("disposition"),
+        pub deal_name: Option<String> = text("deal_name"),
+        pub deal_value: Option<String> = text("deal_value"),
+        pub deal_close_date: Option<String> = text("deal_close_date"),
+        pub deal_stage_before_call: Option<String> = text("deal_stage_before_call"),
+        pub deal_stage_live: Option<String> = text("deal_stage_live"),
+        pub account_name: Option<String> = text("account_name"),
+        pub contact_names: Vec<String> = texts("contact_names"),
+        pub crm_info: Option<CrmInfo> = object("crm_info"),
+        pub bookmark_timestamps: Vec<String> = texts("bookmark_timestamps"),
+        pub metrics: Option<Metrics> = object("metrics"),
+        pub call_review_page_url: Option<String> = text("call_review_page_url"),
+        pub transcript: Vec<Turn> = list("transcript"),
+        pub summary: Option<Summary> = object("summary"),
+        pub competitor_sentiments: Vec<CompetitorSentiment> = list("competitor_sentiments"),
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Metrics {
-    /// Seconds; the only duration Clari gives.
-    #[serde(deserialize_with = "integer")]
-    pub call_duration: Option<i64>,
-    #[serde(deserialize_with = "list")]
-    pub categories: Vec<Category>,
+tolerant! {
+    /// An internal user on a call (`users[]`). Clari sends no name here.
+    pub struct CallUser {
+        pub user_id: Option<String> = text("userId"),
+        pub user_email: Option<String> = text("userEmail"),
+        pub is_organizer: Option<bool> = boolean("isOrganizer"),
+        pub person_id: Option<i64> = integer("personId"),
+    }
 }
 
-/// A keyword tracker category with its hits.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Category {
-    #[serde(deserialize_with = "text")]
-    pub name: Option<String>,
-    /// Clari spells it `occurences`.
-    #[serde(alias = "occurrences", deserialize_with = "integer")]
-    pub occurences: Option<i64>,
+tolerant! {
+    /// An external (invited) or joined participant.
+    pub struct Participant {
+        pub name: Option<String> = text("name"),
+        pub email: Option<String> = text("email"),
+        pub phone: Option<String> = text("phone"),
+        pub person_id: Option<i64> = integer("personId"),
+    }
 }
 
-/// One transcript turn.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Turn {
-    #[serde(deserialize_with = "text")]
-    pub text: Option<String>,
-    #[serde(deserialize_with = "number")]
-    pub start: Option<f64>,
-    #[serde(deserialize_with = "number")]
-    pub end: Option<f64>,
-    #[serde(rename = "personId", deserialize_with = "integer")]
-    pub person_id: Option<i64>,
-    #[serde(deserialize_with = "annotations")]
-    pub annotations: Vec<Annotation>,
+tolerant! {
+    pub struct CrmInfo {
+        pub source_crm: Option<String> = text("source_crm"),
+        pub deal_id: Option<String> = text("deal_id"),
+        pub account_id: Option<String> = text("account_id"),
+        pub contact_ids: Vec<String> = texts("contact_ids"),
+    }
+}
+
+tolerant! {
+    pub struct Metrics {
+        /// Seconds; the only duration Clari gives.
+        pub call_duration: Option<i64> = integer("call_duration"),
+        pub categories: Vec<Category> = list("categories"),
+    }
+}
+
+tolerant! {
+    /// A keyword tracker category with its hits.
+    pub struct Category {
+        pub name: Option<String> = text("name"),
+        /// Clari spells it `occurences`.
+        pub occurences: Option<i64> = integer("occurences" | "occurrences"),
+    }
+}
+
+tolerant! {
+    /// One transcript turn.
+    pub struct Turn {
+        pub text: Option<String> = text("text"),
+        pub start: Option<f64> = number("start"),
+        pub end: Option<f64> = number("end"),
+        pub person_id: Option<i64> = integer("personId"),
+        pub annotations: Vec<Annotation> = annotations("annotations"),
+    }
 }
 
 /// A transcript annotation: a keyword tracker hit or an AI label (the spec's `anyOf`).
@@ -160,85 +193,61 @@ pub enum Annotation {
     },
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Summary {
-    #[serde(deserialize_with = "text")]
-    pub full_summary: Option<String>,
-    #[serde(deserialize_with = "list")]
-    pub topics_discussed: Vec<TopicDiscussed>,
-    #[serde(deserialize_with = "list")]
-    pub key_action_items: Vec<ActionItem>,
-    /// Not in the spec; two clients read it. Used when present.
-    #[serde(deserialize_with = "texts_or_text")]
-    pub key_takeaways: Vec<String>,
+tolerant! {
+    pub struct Summary {
+        pub full_summary: Option<String> = text("full_summary"),
+        pub topics_discussed: Vec<TopicDiscussed> = list("topics_discussed"),
+        pub key_action_items: Vec<ActionItem> = list("key_action_items"),
+        /// Not in the spec; two clients read it. Used when present.
+        pub key_takeaways: Vec<String> = texts_or_text("key_takeaways"),
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct TopicDiscussed {
-    #[serde(deserialize_with = "text")]
-    pub name: Option<String>,
-    #[serde(deserialize_with = "number")]
-    pub start_timestamp: Option<f64>,
-    #[serde(deserialize_with = "number")]
-    pub end_timestamp: Option<f64>,
-    #[serde(deserialize_with = "text")]
-    pub summary: Option<String>,
+tolerant! {
+    pub struct TopicDiscussed {
+        pub name: Option<String> = text("name"),
+        pub start_timestamp: Option<f64> = number("start_timestamp"),
+        pub end_timestamp: Option<f64> = number("end_timestamp"),
+        pub summary: Option<String> = text("summary"),
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct ActionItem {
-    #[serde(deserialize_with = "text")]
-    pub action_item: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub speaker_name: Option<String>,
-    #[serde(deserialize_with = "number")]
-    pub start_timestamp: Option<f64>,
-    #[serde(deserialize_with = "number")]
-    pub end_timestamp: Option<f64>,
+tolerant! {
+    pub struct ActionItem {
+        pub action_item: Option<String> = text("action_item"),
+        pub speaker_name: Option<String> = text("speaker_name"),
+        pub start_timestamp: Option<f64> = number("start_timestamp"),
+        pub end_timestamp: Option<f64> = number("end_timestamp"),
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct CompetitorSentiment {
-    #[serde(deserialize_with = "text")]
-    pub competitor_name: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub sentiment: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub reasoning: Option<String>,
-    #[serde(rename = "personId", deserialize_with = "integer")]
-    pub person_id: Option<i64>,
-    #[serde(deserialize_with = "number")]
-    pub turn_start_time: Option<f64>,
+tolerant! {
+    pub struct CompetitorSentiment {
+        pub competitor_name: Option<String> = text("competitor_name"),
+        pub sentiment: Option<String> = text("sentiment"),
+        pub reasoning: Option<String> = text("reasoning"),
+        pub person_id: Option<i64> = integer("personId"),
+        pub turn_start_time: Option<f64> = number("turn_start_time"),
+    }
 }
 
-/// `pagination` of a `/calls` answer.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Pagination {
-    #[serde(deserialize_with = "unsigned")]
-    pub matched: Option<u64>,
-    #[serde(rename = "hasMore", deserialize_with = "boolean")]
-    pub has_more: Option<bool>,
-    #[serde(rename = "nextPageSkip", deserialize_with = "unsigned")]
-    pub next_page_skip: Option<u64>,
+tolerant! {
+    /// `pagination` of a `/calls` answer.
+    pub struct Pagination {
+        pub matched: Option<u64> = unsigned("matched"),
+        pub has_more: Option<bool> = boolean("hasMore"),
+        pub next_page_skip: Option<u64> = unsigned("nextPageSkip"),
+    }
 }
 
-/// One entry of `/users`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct DirectoryUser {
-    #[serde(deserialize_with = "text")]
-    pub id: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub email: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub name: Option<String>,
-    #[serde(deserialize_with = "text")]
-    pub role: Option<String>,
+tolerant! {
+    /// One entry of `/users`.
+    pub struct DirectoryUser {
+        pub id: Option<String> = text("id"),
+        pub email: Option<String> = text("email"),
+        pub name: Option<String> = text("name"),
+        pub role: Option<String> = text("role"),
+    }
 }
 
 /// The id of a raw call object: a non-empty string (or a number, as text).
@@ -248,19 +257,14 @@ pub fn call_id(raw: &Value) -> Option<String> {
 
 /// Reads a raw call object. Never fails for an object; `None` for anything else.
 pub fn call_from_value(raw: &Value) -> Option<Call> {
-    if raw.is_object() {
-        Call::deserialize(raw).ok()
-    } else {
-        None
-    }
+    from_object(raw)
 }
 
 /// Reads any tolerant type from a raw value; `None` unless it is an object.
-pub fn from_object<T: DeserializeOwned>(raw: &Value) -> Option<T> {
-    if raw.is_object() {
-        T::deserialize(raw).ok()
-    } else {
-        None
+pub fn from_object<T: FromObject>(raw: &Value) -> Option<T> {
+    match raw {
+        Value::Object(map) => T::from_map(map).ok(),
+        _ => None,
     }
 }
 
@@ -316,69 +320,62 @@ fn value_bool(v: &Value) -> Option<bool> {
     }
 }
 
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(value_text(&Value::deserialize(d)?))
+// Each reader gets the field's value, `None` when the key is absent (which reads as `null`).
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(value_text)
 }
 
-fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(value_number(&Value::deserialize(d)?))
+fn number(v: Option<&Value>) -> Option<f64> {
+    v.and_then(value_number)
 }
 
-fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(value_integer(&Value::deserialize(d)?))
+fn integer(v: Option<&Value>) -> Option<i64> {
+    v.and_then(value_integer)
 }
 
-fn unsigned<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(value_integer(&Value::deserialize(d)?).and_then(|i| u64::try_from(i).ok()))
+fn unsigned(v: Option<&Value>) -> Option<u64> {
+    integer(v).and_then(|i| u64::try_from(i).ok())
 }
 
-fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(value_bool(&Value::deserialize(d)?))
+fn boolean(v: Option<&Value>) -> Option<bool> {
+    v.and_then(value_bool)
 }
 
-fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(from_object(&Value::deserialize(d)?))
+fn object<T: FromObject>(v: Option<&Value>) -> Option<T> {
+    v.and_then(from_object)
 }
 
-fn elements<T: DeserializeOwned>(v: Value) -> Vec<T> {
+fn list<T: FromObject>(v: Option<&Value>) -> Vec<T> {
+    opt_list(v).unwrap_or_default()
+}
+
+fn opt_list<T: FromObject>(v: Option<&Value>) -> Option<Vec<T>> {
     match v {
-        Value::Array(items) => items.iter().filter_map(from_object).collect(),
+        Some(Value::Array(items)) => Some(items.iter().filter_map(from_object).collect()),
+        _ => None,
+    }
+}
+
+fn texts(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(value_text).collect(),
         _ => Vec::new(),
     }
 }
 
-fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(elements(Value::deserialize(d)?))
+fn texts_or_text(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(value_text).collect(),
+        other => other.and_then(value_text).into_iter().collect(),
+    }
 }
 
-fn opt_list<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-    d: D,
-) -> Result<Option<Vec<T>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        v @ Value::Array(_) => Some(elements(v)),
-        _ => None,
-    })
-}
-
-fn texts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.iter().filter_map(value_text).collect(),
-        _ => Vec::new(),
-    })
-}
-
-fn texts_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.iter().filter_map(value_text).collect(),
-        other => value_text(&other).into_iter().collect(),
-    })
-}
-
-fn annotations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Annotation>, D::Error> {
-    let Value::Array(items) = Value::deserialize(d)? else {
-        return Ok(Vec::new());
+fn annotations(v: Option<&Value>) -> Vec<Annotation> {
+    let Some(Value::Array(items)) = v else {
+        return Vec::new();
     };
-    Ok(items
+    items
         .iter()
         .filter_map(|a| {
             let field = |k: &str| a.get(k).and_then(value_text);
@@ -395,7 +392,7 @@ fn annotations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Annotation>, D::Er
                 })
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
