@@ -37,6 +37,13 @@ const SPEND_SHARE: f64 = 0.95;
 /// Requests an incremental poll costs when none has run yet: the listing and its privacy pass.
 const DEFAULT_POLL_COST: f64 = 2.0;
 
+/// The most a poll is assumed to cost when planning (a poll's listing, its privacy pass, and
+/// the details of the calls that finished since the last one).
+const MAX_POLL_COST: f64 = 12.0;
+
+/// Share of the rest of the week planned as busy (polled every `min_poll_seconds`).
+const BUSY_SHARE: f64 = 0.5;
+
 /// What the planner looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -109,24 +116,28 @@ pub fn plan(i: Inputs<'_>) -> Plan {
     let budget = i.weekly_budget;
     let ceiling = (budget as f64 * SPEND_SHARE) as u64;
     let full_cost = m.last_full.as_ref().filter(|f| f.completed).map(|f| f.requests);
+    // What a poll costs: the last one's requests, within bounds (one poll that fetched a
+    // burst of new calls must not swing the plan).
     let poll_cost = m
         .last_incremental
         .as_ref()
-        .map_or(DEFAULT_POLL_COST, |o| (o.requests as f64).max(1.0));
+        .map_or(DEFAULT_POLL_COST, |o| o.requests as f64)
+        .clamp(DEFAULT_POLL_COST, MAX_POLL_COST);
     let mut interval = poll_interval(i.schedule, m.last_change_at, i.now);
-    // Polling the rest of the week, as if at the busiest rate a quarter of the time and the
-    // current rate otherwise.
+    // The polling the rest of the week needs, as if busy half the time (polls every
+    // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
+    // hour it is made at, so a full crawl run at night does not eat the next day's polling.
     let min = i.schedule.min_poll_seconds.max(1) as f64;
-    let polls_left = |interval: i64| {
-        let r = remaining as f64;
-        0.25 * r / min + 0.75 * r / interval.max(1) as f64
-    };
-    let mut polling = (polls_left(interval) * poll_cost) as u64;
+    let max = (i.schedule.incremental_minutes.max(1) * 60) as f64;
+    let polls_left = remaining as f64 * (BUSY_SHARE / min + (1.0 - BUSY_SHARE) / max.max(min));
+    let mut polling = (polls_left * poll_cost) as u64;
     if budget > 0 {
-        // Stretch polling until the rest of the week fits.
-        while i.used + polling > ceiling && interval < remaining.max(1) {
-            interval = (interval * 2).max(1);
-            polling = (remaining as f64 / interval as f64 * poll_cost) as u64;
+        let room = ceiling.saturating_sub(i.used);
+        if polling > room {
+            // Stretch polling until the rest of the week fits.
+            let stretch = polling as f64 / room.max(1) as f64;
+            interval = interval.max((min * stretch).ceil() as i64);
+            polling = room;
         }
         // What is left is all polling can have.
         polling = polling.min(budget.saturating_sub(i.used));
