@@ -359,7 +359,9 @@ pub fn density(
     let healthy_failed: Vec<&crate::serve::TenantView> = views
         .iter()
         .filter(|v| v.name.starts_with('t'))
-        .filter(|v| v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some()))
+        .filter(|v| {
+            v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some())
+        })
         .collect();
     let lags: Vec<(Instant, Duration)> = service
         .lags

@@ -115,7 +115,11 @@ pub fn plan(i: Inputs<'_>) -> Plan {
     let remaining = (week_end - i.now).max(0);
     let budget = i.weekly_budget;
     let ceiling = (budget as f64 * SPEND_SHARE) as u64;
-    let full_cost = m.last_full.as_ref().filter(|f| f.completed).map(|f| f.requests);
+    let full_cost = m
+        .last_full
+        .as_ref()
+        .filter(|f| f.completed)
+        .map(|f| f.requests);
     // What a poll costs: the last one's requests, within bounds (one poll that fetched a
     // burst of new calls must not swing the plan).
     let poll_cost = m
@@ -156,7 +160,14 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         .as_ref()
         .map_or(0, |o| (o.finished_at - o.started_at).max(0));
     let expected_freshness = interval / 2 + last_duration;
-    let (next, why) = decide(&i, interval, full_every, full_cost, poll_cost, fulls_affordable);
+    let (next, why) = decide(
+        &i,
+        interval,
+        full_every,
+        full_cost,
+        poll_cost,
+        fulls_affordable,
+    );
     Plan {
         next,
         why,
@@ -194,7 +205,8 @@ fn decide(
     if i.weekly_budget > 0 && i.used as f64 + poll_cost > i.weekly_budget as f64 {
         return (
             Next::Wait((week_end - now).max(1)),
-            "this week's budget is spent: crawls resume when the week turns (Sunday 00:00 GMT)".into(),
+            "this week's budget is spent: crawls resume when the week turns (Sunday 00:00 GMT)"
+                .into(),
         );
     }
     let last_full = m
@@ -296,10 +308,22 @@ mod tests {
         assert_eq!(poll_interval(&s, None, NOW), 15 * 60);
         let mut m = meta();
         m.last_change_at = Some(NOW - 30);
-        let p = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 20_000, now: NOW });
+        let p = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 20_000,
+            now: NOW,
+        });
         assert_eq!(p.next, Next::Crawl(CrawlMode::Incremental), "{p:?}");
         m.last_change_at = Some(NOW - 5 * 3600);
-        let p = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 20_000, now: NOW });
+        let p = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 20_000,
+            now: NOW,
+        });
         assert!(matches!(p.next, Next::Wait(_)), "{p:?}");
         assert!(p.expected_freshness > 300);
     }
@@ -310,13 +334,31 @@ mod tests {
         let mut m = meta();
         m.last_full = Some(outcome("full", NOW - 25 * 3600, NOW - 24 * 3600, 11_000));
         m.last_change_at = Some(NOW - 60);
-        let busy = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 20_000, now: NOW });
+        let busy = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 20_000,
+            now: NOW,
+        });
         assert_eq!(busy.next, Next::Crawl(CrawlMode::Incremental), "{busy:?}");
         m.last_change_at = Some(NOW - 2 * 3600);
-        let quiet = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 20_000, now: NOW });
+        let quiet = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 20_000,
+            now: NOW,
+        });
         assert_eq!(quiet.next, Next::Crawl(CrawlMode::Full), "{quiet:?}");
         // Not when the rest of the week's polling would no longer fit.
-        let tight = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 88_000, now: NOW });
+        let tight = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 88_000,
+            now: NOW,
+        });
         assert_ne!(tight.next, Next::Crawl(CrawlMode::Full), "{tight:?}");
         assert_eq!(tight.fulls_affordable, 0);
         assert!(tight.forecast <= 95_000, "{tight:?}");
@@ -327,10 +369,22 @@ mod tests {
         let s = schedule();
         let m = meta();
         for used in [0, 50_000, 90_000, 94_000, 99_000, 99_999, 100_000] {
-            let p = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used, now: NOW });
+            let p = plan(Inputs {
+                meta: &m,
+                schedule: &s,
+                weekly_budget: 100_000,
+                used,
+                now: NOW,
+            });
             assert!(p.forecast <= 100_000.max(used), "{used}: {p:?}");
         }
-        let spent = plan(Inputs { meta: &m, schedule: &s, weekly_budget: 100_000, used: 100_000, now: NOW });
+        let spent = plan(Inputs {
+            meta: &m,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 100_000,
+            now: NOW,
+        });
         assert_eq!(spent.next, Next::Wait(spent.week_end - NOW), "{spent:?}");
     }
 
@@ -338,7 +392,13 @@ mod tests {
     fn backfill_and_unfinished_full_crawls_go_first() {
         let s = schedule();
         let fresh = StateMeta::default();
-        let p = plan(Inputs { meta: &fresh, schedule: &s, weekly_budget: 100_000, used: 0, now: NOW });
+        let p = plan(Inputs {
+            meta: &fresh,
+            schedule: &s,
+            weekly_budget: 100_000,
+            used: 0,
+            now: NOW,
+        });
         assert_eq!(p.next, Next::Crawl(CrawlMode::Full));
         assert!(p.why.contains("backfill"));
     }

@@ -60,7 +60,12 @@ pub fn next_crawl(
 
 /// Which crawl is due at `now` for an instance: the budget planner's decision when the
 /// schedule is adaptive (the default), the fixed schedule's otherwise.
-pub fn due(p: &Prepared, schedule: &ScheduleSection, weekly_budget: u64, now: i64) -> Result<CrawlMode, i64> {
+pub fn due(
+    p: &Prepared,
+    schedule: &ScheduleSection,
+    weekly_budget: u64,
+    now: i64,
+) -> Result<CrawlMode, i64> {
     if !schedule.adaptive {
         return next_crawl(p.store.meta(), schedule, now);
     }

@@ -67,7 +67,10 @@ fn hold_after_recent_requests(
     }
     let (now_ms, now) = match time {
         Some(t) => (t.epoch_ms(), rate_window::Clock::now(&**t)),
-        None => (chrono::Utc::now().timestamp_millis(), std::time::Instant::now()),
+        None => (
+            chrono::Utc::now().timestamp_millis(),
+            std::time::Instant::now(),
+        ),
     };
     let ago = std::time::Duration::from_millis(now_ms.saturating_sub(last_sent_ms).max(0) as u64);
     let Some(at) = now.checked_sub(ago) else {

@@ -128,14 +128,16 @@ pub fn render(
         out,
         "plan:                   {next} ({}){}",
         plan.why,
-        if schedule.adaptive { "" } else { "  [adaptive = false: fixed schedule]" }
+        if schedule.adaptive {
+            ""
+        } else {
+            "  [adaptive = false: fixed schedule]"
+        }
     );
     let _ = writeln!(
         out,
         "polling interval now:   {} s (from {} s while calls are finishing to {} min when quiet)",
-        plan.poll_interval,
-        schedule.min_poll_seconds,
-        schedule.incremental_minutes
+        plan.poll_interval, schedule.min_poll_seconds, schedule.incremental_minutes
     );
     let _ = writeln!(
         out,

@@ -161,14 +161,26 @@ fn script(clari: &MockClari, o: &WeekOptions, week_start: i64, rng: &mut Rng) ->
             let Some(id) = draw(rng) else { break };
             let when = working(rng);
             let title = format!("Renamed call {day}-{n}");
-            control.schedule(at(when), Change::SetTitle { id: id.clone(), title: title.clone() });
+            control.schedule(
+                at(when),
+                Change::SetTitle {
+                    id: id.clone(),
+                    title: title.clone(),
+                },
+            );
             s.titles.push((id, title, when));
         }
         for n in 0..20 {
             let Some(id) = draw(rng) else { break };
             let when = working(rng);
             let deal = format!("Relinked deal {day}-{n}");
-            control.schedule(at(when), Change::SetDeal { id: id.clone(), deal: Some(deal.clone()) });
+            control.schedule(
+                at(when),
+                Change::SetDeal {
+                    id: id.clone(),
+                    deal: Some(deal.clone()),
+                },
+            );
             s.deals.push((id, deal, when));
         }
         for _ in 0..10 {
@@ -298,7 +310,11 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     )?;
     let state = std::env::temp_dir().join(format!("harness-week-{}", std::process::id()));
     let _cleanup = TempDir(state.clone());
-    let text = config_text(&clari.base_url(), &glean.base_url(), &state.display().to_string());
+    let text = config_text(
+        &clari.base_url(),
+        &glean.base_url(),
+        &state.display().to_string(),
+    );
     let glean_token = MockGleanConfig::default().token;
     let env = |k: &str| match k {
         "CLARI_API_KEY" => Some(defaults.api_key.clone()),
@@ -312,8 +328,9 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     let engine_clock = EngineClock(clock.clone());
     // One instance of the harness for the whole run, as `harness run` keeps; the connector's
     // clock is a cell moved to virtual now before each crawl.
-    let guest_now: &'static std::sync::atomic::AtomicI64 =
-        Box::leak(Box::new(std::sync::atomic::AtomicI64::new(clock.epoch_secs())));
+    let guest_now: &'static std::sync::atomic::AtomicI64 = Box::leak(Box::new(
+        std::sync::atomic::AtomicI64::new(clock.epoch_secs()),
+    ));
     let mut p = setup::prepare_with(
         &runtime,
         &config,
@@ -323,37 +340,43 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
             ..RunOptions::default()
         },
     )?;
-    let mut crawl = |mode: Option<CrawlMode>| -> anyhow::Result<Option<(Ran, crawl_engine::CrawlReport)>> {
-        let now = clock.epoch_secs();
-        guest_now.store(now, std::sync::atomic::Ordering::Relaxed);
-        let mode = match mode {
-            Some(m) => m,
-            None => match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
-                Ok(m) => m,
-                Err(wait) => {
-                    clock.advance(Duration::from_secs(wait.max(1) as u64));
-                    return Ok(None);
-                }
-            },
+    let mut crawl =
+        |mode: Option<CrawlMode>| -> anyhow::Result<Option<(Ran, crawl_engine::CrawlReport)>> {
+            let now = clock.epoch_secs();
+            guest_now.store(now, std::sync::atomic::Ordering::Relaxed);
+            let mode = match mode {
+                Some(m) => m,
+                None => match crate::schedule::due(
+                    &p,
+                    &config.schedule,
+                    config.crawl.weekly_request_budget,
+                    now,
+                ) {
+                    Ok(m) => m,
+                    Err(wait) => {
+                        clock.advance(Duration::from_secs(wait.max(1) as u64));
+                        return Ok(None);
+                    }
+                },
+            };
+            let before = p.connector.egress().request_count();
+            let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
+                .with_hooks(crawl_engine::Hooks {
+                    clock: &engine_clock,
+                    observer: &crawl_engine::Silent,
+                    crash: &crawl_engine::NoCrash,
+                })
+                .run(mode)?;
+            let ran = Ran {
+                mode,
+                started: now,
+                finished: clock.epoch_secs(),
+                requests: p.connector.egress().request_count() - before,
+            };
+            // Freshness is read from the state as a crawl leaves it.
+            let _ = &report;
+            Ok(Some((ran, report)))
         };
-        let before = p.connector.egress().request_count();
-        let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
-            .with_hooks(crawl_engine::Hooks {
-                clock: &engine_clock,
-                observer: &crawl_engine::Silent,
-                crash: &crawl_engine::NoCrash,
-            })
-            .run(mode)?;
-        let ran = Ran {
-            mode,
-            started: now,
-            finished: clock.epoch_secs(),
-            requests: p.connector.egress().request_count() - before,
-        };
-        // Freshness is read from the state as a crawl leaves it.
-        let _ = &report;
-        Ok(Some((ran, report)))
-    };
 
     println!(
         "simulated week: {} calls over 12 months, {} new calls a working day in two time zones, default configuration",
@@ -403,19 +426,35 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
         }
         drop(store);
         if r.mode == CrawlMode::Full {
-            reconciled(&glean, &s, r.finished, &mut edits_seen, &mut deals_seen, &mut deletions_seen);
+            reconciled(
+                &glean,
+                &s,
+                r.finished,
+                &mut edits_seen,
+                &mut deals_seen,
+                &mut deletions_seen,
+            );
         }
         ran.push(r);
     }
     let week_requests = clari.control().request_count() - requests_at_start;
     let throttled = clari.control().throttled_count() - throttled_at_start;
-    let polls = ran.iter().filter(|r| r.mode == CrawlMode::Incremental).count();
+    let polls = ran
+        .iter()
+        .filter(|r| r.mode == CrawlMode::Incremental)
+        .count();
     let fulls: Vec<&Ran> = ran.iter().filter(|r| r.mode == CrawlMode::Full).collect();
     let freshness: Vec<i64> = fresh.values().copied().collect();
-    println!("  the week (virtual, Sunday 00:00 GMT to Sunday 00:00 GMT), {:.0} s of wall time:", wall.elapsed().as_secs_f64());
+    println!(
+        "  the week (virtual, Sunday 00:00 GMT to Sunday 00:00 GMT), {:.0} s of wall time:",
+        wall.elapsed().as_secs_f64()
+    );
     println!(
         "    requests to Clari           {week_requests} (budget 100,000; polling {}, full crawls {})",
-        ran.iter().filter(|r| r.mode == CrawlMode::Incremental).map(|r| r.requests).sum::<u64>(),
+        ran.iter()
+            .filter(|r| r.mode == CrawlMode::Incremental)
+            .map(|r| r.requests)
+            .sum::<u64>(),
         fulls.iter().map(|r| r.requests).sum::<u64>()
     );
     println!("    429 answers                 {throttled}");
@@ -444,7 +483,12 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     for (what, seen, due, total) in [
         ("title edits", &edits_seen, titles_due, s.titles.len()),
         ("CRM relinks", &deals_seen, deals_due, s.deals.len()),
-        ("deletions", &deletions_seen, deletions_due, s.deletions.len()),
+        (
+            "deletions",
+            &deletions_seen,
+            deletions_due,
+            s.deletions.len(),
+        ),
     ] {
         let delays: Vec<i64> = seen.values().copied().collect();
         println!(
@@ -482,7 +526,12 @@ fn reconciled(
         .filter_map(|d| Some((d.id.clone()?, d)))
         .collect();
     for (i, (id, title, when)) in s.titles.iter().enumerate() {
-        if !titles.contains_key(&i) && *when <= now && docs.get(id).is_some_and(|d| d.title.as_deref() == Some(title.as_str())) {
+        if !titles.contains_key(&i)
+            && *when <= now
+            && docs
+                .get(id)
+                .is_some_and(|d| d.title.as_deref() == Some(title.as_str()))
+        {
             titles.insert(i, now - when);
         }
     }

@@ -25,7 +25,11 @@ fn loopback() -> SocketAddr {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process in its own process group, killed with its children when dropped.
@@ -44,7 +48,10 @@ impl Drop for Group {
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let started = Instant::now();
     while !f() {
-        assert!(started.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -99,7 +106,9 @@ async fn browser(scratch: &Path) -> (Group, Client) {
         .spawn()
         .unwrap();
     let group = Group(child);
-    wait_for("chromedriver", 20, || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_for("chromedriver", 20, || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -108,7 +117,9 @@ async fn browser(scratch: &Path) -> (Group, Client) {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"],
         },
     });
-    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -201,8 +212,12 @@ fn world() -> World {
         .unwrap();
     let serve = Group(child);
     let base = format!("http://127.0.0.1:{port}");
-    wait_for("the service", 60, || TcpStream::connect(("127.0.0.1", port)).is_ok());
-    wait_for("the first crawl", 90, || tenant(&base)["last_crawl"]["completed"] == true);
+    wait_for("the service", 60, || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    wait_for("the first crawl", 90, || {
+        tenant(&base)["last_crawl"]["completed"] == true
+    });
 
     // A private call, someone on it and someone not.
     let docs = glean.documents("acme");
@@ -217,7 +232,12 @@ fn world() -> World {
         .users("acme")
         .into_iter()
         .map(|u| u.email)
-        .find(|e| !private.user_emails.iter().any(|p| p.eq_ignore_ascii_case(e)))
+        .find(|e| {
+            !private
+                .user_emails
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(e))
+        })
         .expect("someone not on the private call");
     let title_word = private
         .title
@@ -238,7 +258,10 @@ fn world() -> World {
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     wait_for("held deletions", 90, || {
-        tenant(&base)["last_crawl"]["deletions_held"].as_u64().unwrap_or(0) > 0
+        tenant(&base)["last_crawl"]["deletions_held"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
     });
     World {
         _clari: clari,
@@ -257,7 +280,11 @@ async fn scenario(c: &Client, w: &World) {
     let base = &w.base;
     // Refused without the token: the sign-in page, with 401; a forged action changes nothing.
     c.goto(&format!("{base}/console")).await.unwrap();
-    assert!(text(c, "main").await.contains("Sign in with the admin token"));
+    assert!(
+        text(c, "main")
+            .await
+            .contains("Sign in with the admin token")
+    );
     let r = agent().get(&format!("{base}/console")).call().unwrap();
     assert_eq!(r.status().as_u16(), 401);
     let r = agent()
@@ -265,13 +292,33 @@ async fn scenario(c: &Client, w: &World) {
         .send_form([("csrf", "guess")])
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    c.find(Locator::Css("#token")).await.unwrap().send_keys("not-the-token").await.unwrap();
-    c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys("not-the-token")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert!(text(c, ".error").await.contains("not the admin token"));
 
     // Sign in.
-    c.find(Locator::Css("#token")).await.unwrap().send_keys(TOKEN).await.unwrap();
-    c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let table = text(c, "#tenants").await;
     assert!(table.contains("acme"), "{table}");
     assert!(table.contains("deletions held"), "{table}");
@@ -288,18 +335,49 @@ async fn scenario(c: &Client, w: &World) {
     assert_ne!(tenant(base)["state"], "paused");
 
     // Search as someone on the private call, compared with someone who is not.
-    c.goto(&format!("{base}/console/search?tenant=acme")).await.unwrap();
-    c.wait().at_most(WAIT).for_element(Locator::Css("#user")).await.unwrap()
-        .select_by_value(&w.insider).await.unwrap();
-    c.find(Locator::Css("#vs")).await.unwrap().select_by_value(&w.outsider).await.unwrap();
-    c.find(Locator::Css("#q")).await.unwrap().send_keys(&w.title_word).await.unwrap();
-    c.find(Locator::Css("#go")).await.unwrap().click().await.unwrap();
+    c.goto(&format!("{base}/console/search?tenant=acme"))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#user"))
+        .await
+        .unwrap()
+        .select_by_value(&w.insider)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#vs"))
+        .await
+        .unwrap()
+        .select_by_value(&w.outsider)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#q"))
+        .await
+        .unwrap()
+        .send_keys(&w.title_word)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let card_css = format!("div.result[data-id='{}']", w.private_call);
     let card = text(c, &card_css).await;
     assert!(card.contains("on the call's users list"), "{card}");
-    assert!(card.contains(&format!("not visible to {}", w.outsider)), "{card}");
-    let hidden = c.find(Locator::Css(&card_css)).await.unwrap()
-        .attr("data-hidden-from-other").await.unwrap();
+    assert!(
+        card.contains(&format!("not visible to {}", w.outsider)),
+        "{card}"
+    );
+    let hidden = c
+        .find(Locator::Css(&card_css))
+        .await
+        .unwrap()
+        .attr("data-hidden-from-other")
+        .await
+        .unwrap();
     assert_eq!(hidden.as_deref(), Some("true"));
     assert!(text(c, "#comparison").await.contains("hidden from"));
     // The outsider's own search does not show it.
@@ -309,12 +387,18 @@ async fn scenario(c: &Client, w: &World) {
     );
     c.goto(&as_outsider).await.unwrap();
     text(c, "#results").await;
-    assert!(c.find(Locator::Css(&card_css)).await.is_err(), "the outsider sees the private call");
+    assert!(
+        c.find(Locator::Css(&card_css)).await.is_err(),
+        "the outsider sees the private call"
+    );
 
     // Back as the insider, with every result: apply a facet.
-    c.goto(&format!("{base}/console/search?tenant=acme&user={}&vs={}", w.insider, w.outsider))
-        .await
-        .unwrap();
+    c.goto(&format!(
+        "{base}/console/search?tenant=acme&user={}&vs={}",
+        w.insider, w.outsider
+    ))
+    .await
+    .unwrap();
     let before = text(c, "#results p.meta").await;
     shot(c, "console-search.png").await;
     let facet = c
@@ -325,51 +409,107 @@ async fn scenario(c: &Client, w: &World) {
         .unwrap();
     let value = facet.attr("data-value").await.unwrap().unwrap();
     facet.click().await.unwrap();
-    c.wait().at_most(WAIT).for_element(Locator::Css("#clear-filters")).await.unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#clear-filters"))
+        .await
+        .unwrap();
     let after = text(c, "#results p.meta").await;
     let count = |s: &str| -> usize { s.split_whitespace().next().unwrap().parse().unwrap() };
     assert!(count(&after) <= count(&before), "{before} / {after}");
     assert!(count(&after) > 0);
     let on = text(c, "ul[data-facet='topic'] a.on").await;
     assert_eq!(on, value);
-    for tags in c.find_all(Locator::Css("#results div.result")).await.unwrap() {
-        assert!(tags.text().await.unwrap().contains(&value), "a result without the facet's topic");
+    for tags in c
+        .find_all(Locator::Css("#results div.result"))
+        .await
+        .unwrap()
+    {
+        assert!(
+            tags.text().await.unwrap().contains(&value),
+            "a result without the facet's topic"
+        );
     }
 
     // A call's page: the document, its permissions, when it was fetched.
-    c.goto(&format!("{base}/console/tenants/acme/calls/{}", w.private_call)).await.unwrap();
+    c.goto(&format!(
+        "{base}/console/tenants/acme/calls/{}",
+        w.private_call
+    ))
+    .await
+    .unwrap();
     assert!(text(c, "#document").await.contains(&w.private_call));
     let permissions = text(c, "#permissions").await;
     assert!(permissions.contains(&w.insider), "{permissions}");
-    assert!(text(c, "#fetch-facts").await.contains("Last fetched and indexed"));
-    c.find(Locator::Css("#fetch-source")).await.unwrap().click().await.unwrap();
+    assert!(
+        text(c, "#fetch-facts")
+            .await
+            .contains("Last fetched and indexed")
+    );
+    c.find(Locator::Css("#fetch-source"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let source = text(c, "#source").await;
     assert!(source.contains(&w.private_call), "{source}");
     assert!(!source.contains(&MockClariConfig::default().api_password));
 
     // A title holding markup is shown as text, never run.
-    c.goto(&format!("{base}/console/search?tenant=acme&user=*admin*&q=pwn")).await.unwrap();
+    c.goto(&format!(
+        "{base}/console/search?tenant=acme&user=*admin*&q=pwn"
+    ))
+    .await
+    .unwrap();
     let title = text(c, "#results a.title").await;
     assert_eq!(title, MARKUP_TITLE);
-    let scripts = c.execute("return document.querySelectorAll('script, b').length", vec![]).await.unwrap();
+    let scripts = c
+        .execute(
+            "return document.querySelectorAll('script, b').length",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(scripts, serde_json::json!(0));
 
     // Approve the held deletions: they leave the index.
     let indexed = w.glean.documents("acme").len();
-    c.goto(&format!("{base}/console/tenants/acme")).await.unwrap();
+    c.goto(&format!("{base}/console/tenants/acme"))
+        .await
+        .unwrap();
     assert!(text(c, "#held").await.contains("held"));
-    c.find(Locator::Css("#held button[data-action='approve-deletions']")).await.unwrap()
-        .click().await.unwrap();
-    c.wait().at_most(WAIT).for_element(Locator::Css("#plots")).await.unwrap();
+    c.find(Locator::Css(
+        "#held button[data-action='approve-deletions']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#plots"))
+        .await
+        .unwrap();
     let glean = &w.glean;
     let started = Instant::now();
     while glean.documents("acme").len() >= indexed {
-        assert!(started.elapsed() < Duration::from_secs(60), "the approved deletions were not applied");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the approved deletions were not applied"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(tenant(base)["last_crawl"]["deletions_held"], 0);
-    c.goto(&format!("{base}/console/tenants/acme")).await.unwrap();
-    c.wait().at_most(WAIT).for_element(Locator::Css("#plots svg")).await.unwrap();
+    c.goto(&format!("{base}/console/tenants/acme"))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#plots svg"))
+        .await
+        .unwrap();
     shot(c, "console-tenant.png").await;
 }
 

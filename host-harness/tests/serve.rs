@@ -182,7 +182,10 @@ fn terminate(mut s: Server, within: Duration) {
         if let Some(st) = s.child.try_wait().unwrap() {
             break st;
         }
-        assert!(started.elapsed() < within, "serve did not stop in {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "serve did not stop in {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
@@ -213,7 +216,10 @@ fn sigterm_during_crawls_leaves_every_tenant_resumable() {
     let names = ["t-a", "t-b", "t-c"];
     let mut env = Vec::new();
     for name in names.iter().chain(["ref"].iter()) {
-        env.push((format!("{}_KEY", env_prefix(name)), defaults.api_key.clone()));
+        env.push((
+            format!("{}_KEY", env_prefix(name)),
+            defaults.api_key.clone(),
+        ));
         env.push((
             format!("{}_PASSWORD", env_prefix(name)),
             defaults.api_password.clone(),
@@ -255,9 +261,17 @@ fn sigterm_during_crawls_leaves_every_tenant_resumable() {
         let t = tenant(&s, name);
         assert_eq!(t["last_crawl"]["mode"], "full", "{t}");
         let docs = glean.documents(&name.replace('-', "")).len();
-        assert_eq!(docs, reference, "{name}: indexed {docs}, uninterrupted {reference}");
+        assert_eq!(
+            docs, reference,
+            "{name}: indexed {docs}, uninterrupted {reference}"
+        );
         let total = clari[i].control().request_count();
-        eprintln!("{name}: {} requests before SIGTERM, {} after; uninterrupted {reference_requests}; indexed before {}", first_run[i], total - first_run[i], indexed_before[i]);
+        eprintln!(
+            "{name}: {} requests before SIGTERM, {} after; uninterrupted {reference_requests}; indexed before {}",
+            first_run[i],
+            total - first_run[i],
+            indexed_before[i]
+        );
         assert!(
             total <= reference_requests + 3,
             "{name}: {} + {} requests against {reference_requests} uninterrupted: the crawl started over",
@@ -268,7 +282,10 @@ fn sigterm_during_crawls_leaves_every_tenant_resumable() {
             total - first_run[i] < reference_requests,
             "{name}: the second run did all the work again"
         );
-        assert!(indexed_before[i] < reference, "{name} had finished before SIGTERM");
+        assert!(
+            indexed_before[i] < reference,
+            "{name} had finished before SIGTERM"
+        );
     }
     terminate(s, Duration::from_secs(30));
 }

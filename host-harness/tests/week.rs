@@ -17,10 +17,18 @@ fn a_small_week_stays_fresh_within_budget_and_reconciles_edits() {
     assert_eq!(r.throttled, 0, "{r:?}");
     assert!(r.finished > 0);
     assert_eq!(r.freshness.len(), r.finished, "calls never indexed: {r:?}");
-    assert!(r.freshness_at(0.95) <= 120, "freshness p95 {} s: {r:?}", r.freshness_at(0.95));
+    assert!(
+        r.freshness_at(0.95) <= 120,
+        "freshness p95 {} s: {r:?}",
+        r.freshness_at(0.95)
+    );
     assert!(r.full_crawls >= 2, "{r:?}");
     // Everything changed before the last full crawl is in the index after it.
-    for (what, (done, due, _)) in [("title edits", r.titles), ("CRM relinks", r.deals), ("deletions", r.deletions)] {
+    for (what, (done, due, _)) in [
+        ("title edits", r.titles),
+        ("CRM relinks", r.deals),
+        ("deletions", r.deletions),
+    ] {
         assert!(due > 0, "no {what} before the last full crawl: {r:?}");
         assert_eq!(done, due, "{what} not reconciled: {r:?}");
     }

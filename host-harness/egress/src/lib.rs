@@ -413,14 +413,16 @@ impl Egress {
             .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
         let held = self.virtual_time.as_deref().map(Held);
         if let Some(budget) = &self.budget {
-            budget.spend((self.wall)()).map_err(|refusal| match refusal {
-                budget::BudgetRefusal::Spent(wait) => {
-                    EgressError::RateLimited(Some(wait.as_millis() as u64))
-                }
-                budget::BudgetRefusal::Unrecorded(why) => EgressError::Transport(format!(
-                    "the request was not sent: its count could not be saved ({why})"
-                )),
-            })?;
+            budget
+                .spend((self.wall)())
+                .map_err(|refusal| match refusal {
+                    budget::BudgetRefusal::Spent(wait) => {
+                        EgressError::RateLimited(Some(wait.as_millis() as u64))
+                    }
+                    budget::BudgetRefusal::Unrecorded(why) => EgressError::Transport(format!(
+                        "the request was not sent: its count could not be saved ({why})"
+                    )),
+                })?;
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         Ok(held)

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egress::secrets::Redactor;
-use egress::{BaseUrl, BREAKER_AFTER, Egress, EgressError, EgressLimits, OutboundRequest, UpstreamRoute, WindowLimiter};
+use egress::{
+    BREAKER_AFTER, BaseUrl, Egress, EgressError, EgressLimits, OutboundRequest, UpstreamRoute,
+    WindowLimiter,
+};
 
 #[test]
 fn a_silent_source_trips_the_breaker_after_a_few_timeouts() {
@@ -23,7 +26,11 @@ fn a_silent_source_trips_the_breaker_after_a_few_timeouts() {
         base: BaseUrl::parse(&format!("http://{addr}")).unwrap(),
         credentials: Vec::new(),
         auth_headers: Vec::new(),
-        limiter: Arc::new(WindowLimiter::new(1000, Duration::from_secs(1), Arc::new(egress::SystemClock))),
+        limiter: Arc::new(WindowLimiter::new(
+            1000,
+            Duration::from_secs(1),
+            Arc::new(egress::SystemClock),
+        )),
         allow_private_network: true,
     };
     let egress = Egress::new(
@@ -43,14 +50,27 @@ fn a_silent_source_trips_the_breaker_after_a_few_timeouts() {
     };
     for _ in 0..BREAKER_AFTER {
         let e = egress.send(&req).unwrap_err();
-        assert!(matches!(e, EgressError::Timeout(_) | EgressError::Transport(_)), "{e}");
+        assert!(
+            matches!(e, EgressError::Timeout(_) | EgressError::Transport(_)),
+            "{e}"
+        );
     }
     let started = Instant::now();
     for _ in 0..10 {
         let e = egress.send(&req).unwrap_err();
         assert!(e.to_string().contains("stopped answering"), "{e}");
     }
-    assert!(started.elapsed() < Duration::from_millis(250), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(egress.request_count(), u64::from(BREAKER_AFTER));
-    assert_eq!(egress.counters().broken.load(std::sync::atomic::Ordering::Relaxed), 10);
+    assert_eq!(
+        egress
+            .counters()
+            .broken
+            .load(std::sync::atomic::Ordering::Relaxed),
+        10
+    );
 }

@@ -324,7 +324,11 @@ impl Control {
 
     /// The mock clock: the anchor plus the time since the server started.
     pub fn now(&self) -> DateTime<Utc> {
-        let moved = self.config.clock.now().saturating_duration_since(self.started);
+        let moved = self
+            .config
+            .clock
+            .now()
+            .saturating_duration_since(self.started);
         self.config.anchor + chrono::Duration::from_std(moved).unwrap_or_default()
     }
 

@@ -372,7 +372,10 @@ mod tests {
         assert_eq!(c.epoch_secs(), 1_000);
         super::Clock::sleep(&c, std::time::Duration::from_millis(1500));
         assert_eq!(c.epoch_ms(), 1_001_500);
-        assert_eq!(super::Clock::now(&c) - t0, std::time::Duration::from_millis(1500));
+        assert_eq!(
+            super::Clock::now(&c) - t0,
+            std::time::Duration::from_millis(1500)
+        );
         c.advance_to(999);
         assert_eq!(c.epoch_ms(), 1_001_500);
         c.advance_to(2_000);

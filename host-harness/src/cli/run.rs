@@ -22,5 +22,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "running {}: incremental crawls every {} min, full crawls every {} h; Ctrl-C to stop",
         config.name, config.schedule.incremental_minutes, config.schedule.full_hours
     );
-    schedule::run(&mut p, &config.schedule, config.crawl.weekly_request_budget, stop)
+    schedule::run(
+        &mut p,
+        &config.schedule,
+        config.crawl.weekly_request_budget,
+        stop,
+    )
 }

@@ -6,7 +6,15 @@
 pub fn for_error(message: &str) -> &'static str {
     let m = message.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
-    if has(&["401", "unauthorized", "forbidden", "403", "credential", "api key", "password"]) {
+    if has(&[
+        "401",
+        "unauthorized",
+        "forbidden",
+        "403",
+        "credential",
+        "api key",
+        "password",
+    ]) {
         "Check the tenant's API key and password (the environment variables its file names), then trigger a crawl."
     } else if has(&["budget"]) {
         "The weekly request budget is spent: crawls resume when the week turns (Sunday 00:00 GMT), or raise `weekly_request_budget` if Clari granted more."
@@ -14,9 +22,23 @@ pub fn for_error(message: &str) -> &'static str {
         "The source is rate-limiting: lower `rate_per_second` for this upstream; the crawl retries after the source's Retry-After."
     } else if has(&["denied", "not allowed", "not granted", "egress", "policy"]) {
         "The connector reached for an address outside its grants: check `[upstreams]` base URLs and the component's declared upstreams."
-    } else if has(&["timed out", "timeout", "did not answer", "connection refused", "transport"]) {
+    } else if has(&[
+        "timed out",
+        "timeout",
+        "did not answer",
+        "connection refused",
+        "transport",
+    ]) {
         "The source did not answer: check that it is up and reachable from this host; the tenant retries with growing backoff."
-    } else if has(&["deadline", "trap", "fuel", "memory", "instance", "wasm", "unreachable"]) {
+    } else if has(&[
+        "deadline",
+        "trap",
+        "fuel",
+        "memory",
+        "instance",
+        "wasm",
+        "unreachable",
+    ]) {
         "The connector itself failed or exceeded a sandbox limit: check its version (a replaced component is checked before use) and raise `[connector.limits]` only if the data needs it."
     } else if has(&["secret"]) {
         "The connector echoed a credential, so the item was withheld: report it to the connector's author."

@@ -113,7 +113,10 @@ mod tests {
             m.into_string(),
             "&lt;<mark>script</mark>&gt;x&lt;/<mark>script</mark>&gt;"
         );
-        assert_eq!(highlight("Ünïcode ß", "ß").into_string(), "Ünïcode <mark>ß</mark>");
+        assert_eq!(
+            highlight("Ünïcode ß", "ß").into_string(),
+            "Ünïcode <mark>ß</mark>"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ impl GleanTarget {
         format!("{}{path}", self.base_url.trim_end_matches('/'))
     }
 
-    fn post(&self, path: &str, act_as: Option<&str>, body: &Value) -> anyhow::Result<(u16, String)> {
+    fn post(
+        &self,
+        path: &str,
+        act_as: Option<&str>,
+        body: &Value,
+    ) -> anyhow::Result<(u16, String)> {
         let mut req = agent()
             .post(&self.url(path))
             .header("Authorization", &format!("Bearer {}", self.token.expose()));
@@ -96,7 +101,10 @@ impl GleanTarget {
             return Ok(None);
         }
         if status != 200 {
-            anyhow::bail!("Glean refused the identity listing ({status}): {}", short(&text));
+            anyhow::bail!(
+                "Glean refused the identity listing ({status}): {}",
+                short(&text)
+            );
         }
         let users: Vec<Value> = serde_json::from_str(&text).context("the identity listing")?;
         let mut people: Vec<Person> = users
@@ -123,7 +131,10 @@ impl GleanTarget {
             return Ok(None);
         }
         if status != 200 {
-            anyhow::bail!("Glean refused the document listing ({status}): {}", short(&text));
+            anyhow::bail!(
+                "Glean refused the document listing ({status}): {}",
+                short(&text)
+            );
         }
         let docs: Vec<DocumentDefinition> =
             serde_json::from_str(&text).context("the document listing")?;
@@ -143,7 +154,10 @@ impl GleanTarget {
             &serde_json::json!({"objectType": object_type, "docId": id}),
         )?;
         if status != 200 {
-            anyhow::bail!("Glean refused the document lookup ({status}): {}", short(&text));
+            anyhow::bail!(
+                "Glean refused the document lookup ({status}): {}",
+                short(&text)
+            );
         }
         serde_json::from_str(&text).context("Glean's debug answer")
     }

@@ -218,7 +218,9 @@ async fn logout(
     let mut r = Redirect::to("/console/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("harness_console=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict"),
+        HeaderValue::from_static(
+            "harness_console=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict",
+        ),
     );
     r
 }
@@ -305,7 +307,11 @@ async fn tenant_action(
                 Some(other) => {
                     return html(
                         StatusCode::BAD_REQUEST,
-                        pages::message("Refused", &format!("`{other}` is neither `full` nor `incremental`."), caller.csrf.as_deref()),
+                        pages::message(
+                            "Refused",
+                            &format!("`{other}` is neither `full` nor `incremental`."),
+                            caller.csrf.as_deref(),
+                        ),
                     );
                 }
             };
@@ -362,9 +368,18 @@ async fn call_fetch(
     call_response(c, caller, name, id, true).await
 }
 
-async fn call_response(c: Console, caller: Caller, name: String, id: String, fetch: bool) -> Response {
+async fn call_response(
+    c: Console,
+    caller: Caller,
+    name: String,
+    id: String,
+    fetch: bool,
+) -> Response {
     let Some(config) = c.service.tenant_config(&name) else {
-        return not_found(&format!("There is no tenant `{name}` with an accepted file."), &caller);
+        return not_found(
+            &format!("There is no tenant `{name}` with an accepted file."),
+            &caller,
+        );
     };
     let runtime = c.service.runtime().clone();
     let page = blocking(move || search::call_page(&runtime, &config, &name, &id, fetch))

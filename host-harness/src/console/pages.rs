@@ -107,7 +107,13 @@ fn state_badge(state: &str) -> Markup {
     html! { span class=(format!("badge {class}")) data-state=(state) { (state) } }
 }
 
-fn action(csrf: &str, tenant: &str, what: &str, label: &str, extra: Option<(&str, &str)>) -> Markup {
+fn action(
+    csrf: &str,
+    tenant: &str,
+    what: &str,
+    label: &str,
+    extra: Option<(&str, &str)>,
+) -> Markup {
     html! {
         form.inline method="post" action=(format!("/console/tenants/{tenant}/{what}")) {
             input type="hidden" name="csrf" value=(csrf);
@@ -147,17 +153,29 @@ fn last_crawl_cell(l: &Option<LastCrawl>, now: i64) -> Markup {
 fn problems(v: &TenantView) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if let Some(e) = &v.config_error {
-        out.push((format!("tenant file refused: {e}"), "Fix the tenant file; the tenant keeps its last accepted version meanwhile."));
+        out.push((
+            format!("tenant file refused: {e}"),
+            "Fix the tenant file; the tenant keeps its last accepted version meanwhile.",
+        ));
     }
     if v.state == "quarantined" {
-        out.push((format!("quarantined after {} failed crawls in a row", v.consecutive_failures), "Fix the cause below, then press Resume."));
+        out.push((
+            format!(
+                "quarantined after {} failed crawls in a row",
+                v.consecutive_failures
+            ),
+            "Fix the cause below, then press Resume.",
+        ));
     }
     if let Some(l) = &v.last_crawl {
         if let Some(e) = &l.error {
             out.push((e.clone(), advice::for_error(e)));
         }
         if l.deletions_held > 0 {
-            out.push((format!("{} deletions held by the brake", l.deletions_held), advice::for_error("deletion")));
+            out.push((
+                format!("{} deletions held by the brake", l.deletions_held),
+                advice::for_error("deletion"),
+            ));
         }
         for f in l.failure_samples.iter().take(3) {
             out.push((f.clone(), advice::for_error(f)));
@@ -167,7 +185,10 @@ fn problems(v: &TenantView) -> Vec<(String, &'static str)> {
 }
 
 pub fn tenants(views: &[TenantView], csrf: &str, now: i64) -> Markup {
-    let healthy = views.iter().filter(|v| matches!(v.state, "scheduled" | "running")).count();
+    let healthy = views
+        .iter()
+        .filter(|v| matches!(v.state, "scheduled" | "running"))
+        .count();
     layout(
         "Tenants",
         true,
@@ -370,16 +391,33 @@ impl SearchPage {
     fn link(&self, filters: &[(String, String)], since: Option<u32>) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("tenant", &self.tenant);
-        if !self.user.is_empty() { q.append_pair("user", &self.user); }
-        if !self.other.is_empty() { q.append_pair("vs", &self.other); }
-        if !self.query.is_empty() { q.append_pair("q", &self.query); }
-        for (f, v) in filters { q.append_pair("f", &format!("{f}={v}")); }
-        if let Some(d) = since { q.append_pair("since", &d.to_string()); }
+        if !self.user.is_empty() {
+            q.append_pair("user", &self.user);
+        }
+        if !self.other.is_empty() {
+            q.append_pair("vs", &self.other);
+        }
+        if !self.query.is_empty() {
+            q.append_pair("q", &self.query);
+        }
+        for (f, v) in filters {
+            q.append_pair("f", &format!("{f}={v}"));
+        }
+        if let Some(d) = since {
+            q.append_pair("since", &d.to_string());
+        }
         format!("/console/search?{}", q.finish())
     }
 }
 
-fn user_select(name: &str, id: &str, people: &Option<Vec<(String, String)>>, chosen: &str, blank: &str, admin: bool) -> Markup {
+fn user_select(
+    name: &str,
+    id: &str,
+    people: &Option<Vec<(String, String)>>,
+    chosen: &str,
+    blank: &str,
+    admin: bool,
+) -> Markup {
     html! {
         @match people {
             Some(people) => select name=(name) id=(id) {
@@ -393,7 +431,11 @@ fn user_select(name: &str, id: &str, people: &Option<Vec<(String, String)>>, cho
 }
 
 pub fn search(p: &SearchPage, csrf: &str) -> Markup {
-    let facet_labels_done = p.filters.iter().map(|(f, v)| format!("{f}: {v}")).collect::<Vec<_>>();
+    let facet_labels_done = p
+        .filters
+        .iter()
+        .map(|(f, v)| format!("{f}: {v}"))
+        .collect::<Vec<_>>();
     layout(
         "Search preview",
         true,
@@ -527,7 +569,12 @@ pub fn call(c: &CallPage, csrf: &str, now: i64) -> Markup {
 }
 
 pub fn message(title: &str, text: &str, csrf: Option<&str>) -> Markup {
-    layout(title, csrf.is_some(), csrf, html! { h1 { (title) } p.error { (text) } p { a href="/console" { "Back to the tenants" } } })
+    layout(
+        title,
+        csrf.is_some(),
+        csrf,
+        html! { h1 { (title) } p.error { (text) } p { a href="/console" { "Back to the tenants" } } },
+    )
 }
 
 #[cfg(test)]
@@ -539,7 +586,10 @@ mod tests {
     fn assert_escaped(html: &str) {
         assert!(!html.contains("<script>alert"), "raw script in\n{html}");
         assert!(!html.contains("<img src=x"), "raw markup in\n{html}");
-        assert!(html.contains("&lt;script&gt;"), "escaped form missing in\n{html}");
+        assert!(
+            html.contains("&lt;script&gt;"),
+            "escaped form missing in\n{html}"
+        );
     }
 
     fn result() -> ResultView {
@@ -584,7 +634,10 @@ mod tests {
         let html = search(&page, "csrf").into_string();
         assert_escaped(&html);
         // The query terms are highlighted inside the escaped title.
-        assert!(html.contains("&lt;<mark>script</mark>&gt;<mark>alert</mark>"), "{html}");
+        assert!(
+            html.contains("&lt;<mark>script</mark>&gt;<mark>alert</mark>"),
+            "{html}"
+        );
         // The only script-like text is escaped; no element was injected.
         assert_eq!(html.matches("<script").count(), 0);
     }
@@ -657,7 +710,10 @@ mod tests {
 
     #[test]
     fn only_http_links_from_the_source_are_followed() {
-        assert_eq!(safe_href("https://copilot.clari.com/call/1"), "https://copilot.clari.com/call/1");
+        assert_eq!(
+            safe_href("https://copilot.clari.com/call/1"),
+            "https://copilot.clari.com/call/1"
+        );
         assert_eq!(safe_href("javascript:alert(1)"), "#");
         assert_eq!(safe_href(" JAVASCRIPT:alert(1)"), "#");
         assert_eq!(safe_href("data:text/html,<b>"), "#");

@@ -24,24 +24,39 @@ pub fn history_plots(history: &[LastCrawl]) -> Vec<Markup> {
             "Documents per crawl",
             "documents",
             &[
-                Series { label: "indexed", points: &indexed },
-                Series { label: "deleted", points: &deleted },
+                Series {
+                    label: "indexed",
+                    points: &indexed,
+                },
+                Series {
+                    label: "deleted",
+                    points: &deleted,
+                },
             ],
         ),
         chart(
             "Requests per crawl",
             "requests",
-            &[Series { label: "requests", points: &requests }],
+            &[Series {
+                label: "requests",
+                points: &requests,
+            }],
         ),
         chart(
             "Crawl duration",
             "seconds",
-            &[Series { label: "duration", points: &seconds }],
+            &[Series {
+                label: "duration",
+                points: &seconds,
+            }],
         ),
         chart(
             "429 answers per crawl",
             "429s",
-            &[Series { label: "429s", points: &throttled }],
+            &[Series {
+                label: "429s",
+                points: &throttled,
+            }],
         ),
     ]
 }

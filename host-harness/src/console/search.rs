@@ -119,15 +119,16 @@ pub fn access_of(doc: &DocumentDefinition, email: Option<&str>) -> Access {
     let Some(p) = &doc.permissions else {
         return Access::Nobody;
     };
-    if p.allow_anonymous_access == Some(true) || p.allow_all_datasource_users_access == Some(true)
-    {
+    if p.allow_anonymous_access == Some(true) || p.allow_all_datasource_users_access == Some(true) {
         return Access::Public;
     }
     let users = p.allowed_users.as_deref().unwrap_or_default();
     if let Some(email) = email
-        && users
-            .iter()
-            .any(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        && users.iter().any(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
     {
         return Access::OnUsersList;
     }
@@ -230,7 +231,11 @@ fn fill(page: &mut SearchPage, glean: &GleanTarget, p: &Params) -> anyhow::Resul
         None
     } else {
         let theirs = glean.search(&p.other, &request(p, &glean.datasource, p.since_days, 100))?;
-        let visible: HashSet<String> = theirs.results.iter().map(|r| r.document.id.clone()).collect();
+        let visible: HashSet<String> = theirs
+            .results
+            .iter()
+            .map(|r| r.document.id.clone())
+            .collect();
         // Everything the first user can see (beyond this page too) for the counts.
         let mine = glean.search(&p.user, &request(p, &glean.datasource, p.since_days, 100))?;
         let only_mine = mine
@@ -281,15 +286,16 @@ fn fill(page: &mut SearchPage, glean: &GleanTarget, p: &Params) -> anyhow::Resul
                 .unwrap_or_default(),
             topics: list(cd.get("topic")),
             access,
-            hidden_from_other: hidden
-                .as_ref()
-                .is_some_and(|v| !v.contains(&r.document.id)),
+            hidden_from_other: hidden.as_ref().is_some_and(|v| !v.contains(&r.document.id)),
         });
     }
     page.facets = FACETS
         .iter()
         .filter_map(|(field, label)| {
-            let f = response.facet_results.iter().find(|f| f.source_name == *field)?;
+            let f = response
+                .facet_results
+                .iter()
+                .find(|f| f.source_name == *field)?;
             Some(FacetView {
                 field: field.to_string(),
                 label: label.to_string(),
@@ -330,15 +336,23 @@ fn admin_view(
             let hay = format!(
                 "{} {} {}",
                 d.title.as_deref().unwrap_or_default(),
-                d.summary.as_ref().and_then(|c| c.text_content.as_deref()).unwrap_or_default(),
-                d.body.as_ref().and_then(|c| c.text_content.as_deref()).unwrap_or_default()
+                d.summary
+                    .as_ref()
+                    .and_then(|c| c.text_content.as_deref())
+                    .unwrap_or_default(),
+                d.body
+                    .as_ref()
+                    .and_then(|c| c.text_content.as_deref())
+                    .unwrap_or_default()
             )
             .to_lowercase();
             terms.iter().all(|t| hay.contains(t))
         })
         .filter(|d| {
             p.filters.iter().all(|(f, v)| {
-                list(doc_property(d, f)).iter().any(|x| x.eq_ignore_ascii_case(v))
+                list(doc_property(d, f))
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(v))
             })
         })
         .filter(|d| since.is_none_or(|s| d.created_at.is_some_and(|c| c > s)))
@@ -380,12 +394,23 @@ fn admin_view(
         .iter()
         .map(|d| {
             let from = now - i64::from(*d) * 86_400;
-            (*d, matched.iter().filter(|x| x.created_at.is_some_and(|c| c > from)).count())
+            (
+                *d,
+                matched
+                    .iter()
+                    .filter(|x| x.created_at.is_some_and(|c| c > from))
+                    .count(),
+            )
         })
         .collect();
     let mut sorted = matched;
     // Failed-closed documents first: they are what an admin looks for here.
-    sorted.sort_by_key(|d| (access_of(d, None) != Access::Nobody, std::cmp::Reverse(d.created_at)));
+    sorted.sort_by_key(|d| {
+        (
+            access_of(d, None) != Access::Nobody,
+            std::cmp::Reverse(d.created_at),
+        )
+    });
     for d in sorted.into_iter().take(PAGE) {
         page.results.push(ResultView {
             id: d.id.clone().unwrap_or_default(),
@@ -396,7 +421,10 @@ fn admin_view(
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
                 .map(|t| t.to_rfc3339()),
             duration_minutes: doc_property(d, "durationMinutes").and_then(text),
-            organizer: d.author.as_ref().and_then(|a| a.name.clone().or(a.email.clone())),
+            organizer: d
+                .author
+                .as_ref()
+                .and_then(|a| a.name.clone().or(a.email.clone())),
             opportunity: doc_property(d, "opportunity").and_then(text),
             account: doc_property(d, "account").and_then(text),
             snippet: d
@@ -421,7 +449,9 @@ pub struct StateFacts {
 }
 
 fn open_state(config: &Config) -> anyhow::Result<state_store::SqliteStore> {
-    let path = config.state_dir.join(format!("{}.state.sqlite", config.name));
+    let path = config
+        .state_dir
+        .join(format!("{}.state.sqlite", config.name));
     if !path.exists() {
         anyhow::bail!("no state yet: the tenant has not crawled");
     }
@@ -494,7 +524,10 @@ pub fn call_page(
                 let every = config.crawl.deep_refresh_every.max(1);
                 let turn = crawl_engine::stages::stable_hash(id) % every;
                 let done = store.meta().full_crawls;
-                let next = (0..every).map(|k| done + k).find(|n| n % every == turn).unwrap_or(done);
+                let next = (0..every)
+                    .map(|k| done + k)
+                    .find(|n| n % every == turn)
+                    .unwrap_or(done);
                 page.why_fetched = format!(
                     "a crawl fetched it because it was new to the index, its listing entry changed (fingerprint), an incremental crawl listed it as modified, or it was its turn in the deep refresh; its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
                     next + 1

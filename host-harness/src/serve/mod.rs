@@ -151,9 +151,10 @@ impl Tenant {
         if now.saturating_duration_since(w.started) < STALLED_AFTER {
             return false;
         }
-        let last_ms = w.egress.as_ref().map_or(0, |e| {
-            e.counters().last_answer_ms.load(Ordering::Relaxed)
-        });
+        let last_ms = w
+            .egress
+            .as_ref()
+            .map_or(0, |e| e.counters().last_answer_ms.load(Ordering::Relaxed));
         if last_ms == 0 {
             return true;
         }
@@ -748,7 +749,12 @@ impl Service {
         let now = chrono::Utc::now().timestamp();
         let mode = match requested {
             Some(m) => m,
-            None => match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
+            None => match crate::schedule::due(
+                &p,
+                &config.schedule,
+                config.crawl.weekly_request_budget,
+                now,
+            ) {
                 Ok(m) => m,
                 Err(_) => return Ok(None),
             },
@@ -756,7 +762,9 @@ impl Service {
         let mut options = p.options.clone();
         options.stop = Some(self.stop.clone());
         options.allow_mass_delete = allow_mass_delete;
-        options.concurrency = options.concurrency.clamp(1, self.options.tenant_concurrency.max(1));
+        options.concurrency = options
+            .concurrency
+            .clamp(1, self.options.tenant_concurrency.max(1));
         let instances_before = p.connector.instances_created();
         let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options)
             .with_hooks(crawl_engine::Hooks {
@@ -806,7 +814,12 @@ impl Service {
             .get_or_create(&tenant)
             .set(limit.saturating_sub(used) as i64);
         let now = chrono::Utc::now().timestamp();
-        let next = match crate::schedule::due(&p, &config.schedule, config.crawl.weekly_request_budget, now) {
+        let next = match crate::schedule::due(
+            &p,
+            &config.schedule,
+            config.crawl.weekly_request_budget,
+            now,
+        ) {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
