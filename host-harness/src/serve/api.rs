@@ -42,14 +42,7 @@ async fn auth(State(api): State<Api>, req: Request, next: Next) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    // Compare without an early exit on the first differing byte.
-    let ok = given.is_some_and(|g| {
-        g.len() == api.token.len()
-            && g.bytes()
-                .zip(api.token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
+    let ok = given.is_some_and(|g| crate::console::session::same_secret(g, &api.token));
     if !ok {
         return error(
             StatusCode::UNAUTHORIZED,
