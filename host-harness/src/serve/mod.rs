@@ -641,7 +641,7 @@ impl Service {
         t.running = false;
         t.watch = None;
         match outcome {
-            Ok(Some((report, budget_used, next, throttled))) => {
+            Ok(Ok((report, budget_used, next, throttled))) => {
                 let outcome = if report.completed {
                     "completed"
                 } else {
@@ -657,7 +657,8 @@ impl Service {
                     self.fail(name, t, report.stopped.clone().unwrap_or_default());
                 }
             }
-            Ok(None) => t.next_due = Instant::now() + Duration::from_secs(1),
+            // Nothing was due after all (the plan moved): come back when it says.
+            Ok(Err(wait)) => t.next_due = Instant::now() + wait,
             Err(e) => {
                 self.metrics
                     .crawls
@@ -722,7 +723,7 @@ impl Service {
         m.crawl_seconds.observe(took.as_secs_f64());
     }
 
-    /// Prepares and runs one crawl; `None` when nothing was due after all.
+    /// Prepares and runs one crawl; `Err(wait)` when nothing was due after all.
     #[allow(clippy::type_complexity)]
     fn crawl_once(
         &self,
@@ -730,7 +731,7 @@ impl Service {
         config: &Config,
         requested: Option<CrawlMode>,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<Option<(crawl_engine::CrawlReport, u64, Duration, u64)>> {
+    ) -> anyhow::Result<Result<(crawl_engine::CrawlReport, u64, Duration, u64), Duration>> {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
         let egress = p.connector.egress().clone();
         self.with_tenant(tenant_name, |t| {
@@ -756,7 +757,7 @@ impl Service {
                 now,
             ) {
                 Ok(m) => m,
-                Err(_) => return Ok(None),
+                Err(wait) => return Ok(Err(Duration::from_secs(wait.max(1) as u64))),
             },
         };
         let mut options = p.options.clone();
@@ -823,7 +824,7 @@ impl Service {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
-        Ok(Some((report, used, next, throttled)))
+        Ok(Ok((report, used, next, throttled)))
     }
 }
 
