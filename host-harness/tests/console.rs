@@ -128,15 +128,26 @@ async fn browser(scratch: &Path) -> (Group, Client) {
     (group, client)
 }
 
+/// The text of the first element matching `css`, waiting for it; an element that goes stale
+/// between being found and being read (the page was still changing) is looked up again.
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let started = std::time::Instant::now();
+    loop {
+        let found = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        match found.text().await {
+            Ok(t) => return t,
+            Err(e) if started.elapsed() < WAIT => {
+                eprintln!("`{css}` went stale ({e}); looking again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("`{css}` could not be read: {e}"),
+        }
+    }
 }
 
 async fn shot(c: &Client, name: &str) {
@@ -304,7 +315,14 @@ async fn scenario(c: &Client, w: &World) {
         .click()
         .await
         .unwrap();
-    assert!(text(c, ".error").await.contains("not the admin token"));
+    // The sign-in page before the click has an error line too: wait for the new one.
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//p[contains(@class,'error')][contains(., 'not the admin token')]",
+        ))
+        .await
+        .unwrap();
 
     // Sign in.
     c.find(Locator::Css("#token"))
@@ -487,11 +505,6 @@ async fn scenario(c: &Client, w: &World) {
     .click()
     .await
     .unwrap();
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#plots"))
-        .await
-        .unwrap();
     let glean = &w.glean;
     let started = Instant::now();
     while glean.documents("acme").len() >= indexed {
