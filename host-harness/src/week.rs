@@ -478,6 +478,27 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
         freshness.len(),
         s.finishes.iter().filter(|(_, f)| *f < week_end).count()
     );
+    // Where the slow ones are: calls indexed more than 2 minutes after finishing, by the GMT
+    // hour they finished in.
+    let finished_at: BTreeMap<u64, i64> = s.finishes.iter().copied().collect();
+    let mut slow_by_hour: BTreeMap<i64, usize> = BTreeMap::new();
+    for (key, delay) in &fresh {
+        if *delay > 120
+            && let Some(f) = finished_at.get(key)
+        {
+            *slow_by_hour.entry(f.rem_euclid(86_400) / 3600).or_default() += 1;
+        }
+    }
+    if !slow_by_hour.is_empty() {
+        println!(
+            "    calls indexed over 2 min after finishing, by GMT hour finished: {}",
+            slow_by_hour
+                .iter()
+                .map(|(h, n)| format!("{h:02}h {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let last_full = fulls.last().map_or(i64::MIN, |r| r.started);
     let before_last = |times: Vec<i64>| times.iter().filter(|t| **t < last_full).count();
     let titles_due = before_last(s.titles.iter().map(|t| t.2).collect());
