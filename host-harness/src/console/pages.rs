@@ -197,12 +197,13 @@ pub fn tenants(views: &[TenantView], csrf: &str, now: i64) -> Markup {
             h1 { "Tenants" }
             p.meta { (healthy) " of " (views.len()) " healthy" }
             table id="tenants" {
-                thead { tr { th { "Tenant" } th { "Health" } th { "Last crawl" } th { "Next crawl" } th { "Weekly budget" } th { "Failures and what to do" } th { "Actions" } } }
+                thead { tr { th { "Tenant" } th { "Health" } th { "Documents" } th { "Last crawl" } th { "Next crawl" } th { "Weekly budget" } th { "Failures and what to do" } th { "Actions" } } }
                 tbody {
                     @for v in views {
                         tr data-tenant=(v.name) {
                             td { a href=(format!("/console/tenants/{}", v.name)) { (v.name) } }
                             td { (state_badge(v.state)) }
+                            td.documents { @match v.last_crawl.as_ref().and_then(|l| l.documents) { Some(n) => (n), None => span.muted { "—" } } }
                             td { (last_crawl_cell(&v.last_crawl, now)) }
                             td { @match v.next_crawl_in_seconds { Some(s) => { "in " (seconds(s)) }, None => span.muted { "—" } } }
                             td { (budget_gauge(v)) }
@@ -677,6 +678,7 @@ mod tests {
             deletions_held: 3,
             requests: 2,
             throttled: 0,
+            documents: Some(1),
             seconds: 1.0,
             item_failures: 1,
             failure_samples: vec![EVIL.into()],

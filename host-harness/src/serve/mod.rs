@@ -78,6 +78,8 @@ pub struct LastCrawl {
     pub requests: u64,
     /// Requests the source answered 429.
     pub throttled: u64,
+    /// Documents in the index after the crawl, by the tenant's state.
+    pub documents: Option<u64>,
     pub seconds: f64,
     /// Items that failed (each reported and skipped), and the first few reasons.
     pub item_failures: u64,
@@ -641,7 +643,7 @@ impl Service {
         t.running = false;
         t.watch = None;
         match outcome {
-            Ok(Ok((report, budget_used, next, throttled))) => {
+            Ok(Ok((report, budget_used, next, throttled, documents))) => {
                 let outcome = if report.completed {
                     "completed"
                 } else {
@@ -649,7 +651,9 @@ impl Service {
                 };
                 self.record(name, &report, outcome, started.elapsed());
                 t.budget_used = budget_used;
-                t.push_history(last_crawl(&report, throttled));
+                let mut last = last_crawl(&report, throttled);
+                last.documents = documents;
+                t.push_history(last);
                 if report.completed || self.stop.load(Ordering::SeqCst) {
                     t.failures = 0;
                     t.next_due = Instant::now() + next;
@@ -678,6 +682,7 @@ impl Service {
                     deletions_held: 0,
                     requests: 0,
                     throttled: 0,
+                    documents: None,
                     seconds: started.elapsed().as_secs_f64(),
                     item_failures: 0,
                     failure_samples: Vec::new(),
@@ -731,7 +736,9 @@ impl Service {
         config: &Config,
         requested: Option<CrawlMode>,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<Result<(crawl_engine::CrawlReport, u64, Duration, u64), Duration>> {
+    ) -> anyhow::Result<
+        Result<(crawl_engine::CrawlReport, u64, Duration, u64, Option<u64>), Duration>,
+    > {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
         let egress = p.connector.egress().clone();
         self.with_tenant(tenant_name, |t| {
@@ -824,12 +831,14 @@ impl Service {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
-        Ok(Ok((report, used, next, throttled)))
+        let documents = p.store.document_count().ok();
+        Ok(Ok((report, used, next, throttled, documents)))
     }
 }
 
 fn last_crawl(r: &crawl_engine::CrawlReport, throttled: u64) -> LastCrawl {
     LastCrawl {
+        documents: None,
         finished_at: chrono::Utc::now().timestamp(),
         throttled,
         item_failures: r.failures.len() as u64,
