@@ -247,17 +247,17 @@ pub fn density(
         // Each tenant's secrets in variables of its own (a tenant may not use another's).
         for i in 0..tenants {
             std::env::set_var(
-                format!("DENSITY_KEY_{i}"),
+                format!("DENSITY_{i}_KEY"),
                 format!("{}-{i}", clari_defaults.api_key),
             );
             std::env::set_var(
-                format!("DENSITY_PASSWORD_{i}"),
+                format!("DENSITY_{i}_PASSWORD"),
                 &clari_defaults.api_password,
             );
         }
         for i in 0..failing {
-            std::env::set_var(format!("DENSITY_FKEY_{i}"), format!("failing-{i}"));
-            std::env::set_var(format!("DENSITY_FPASSWORD_{i}"), "failing");
+            std::env::set_var(format!("DENSITY_F{i}_KEY"), format!("failing-{i}"));
+            std::env::set_var(format!("DENSITY_F{i}_PASSWORD"), "failing");
         }
     }
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -279,21 +279,26 @@ pub fn density(
     let dir = std::env::temp_dir().join(format!("harness-density-{}", std::process::id()));
     let tenants_dir = dir.join("tenants");
     std::fs::create_dir_all(&tenants_dir)?;
-    for i in 0..tenants {
+    // One tenant file: its own name, datasource, secrets (variables `<prefix>KEY_<i>` and
+    // `<prefix>PASSWORD_<i>`) and state, against `source`.
+    let state = dir.join("state");
+    let write_tenant = |name: &str, source: &str, secrets: &str| {
         std::fs::write(
-            tenants_dir.join(format!("t{i}.toml")),
+            tenants_dir.join(format!("{name}.toml")),
             format!(
-                "[connector]\nname = \"t{i}\"\nstate_dir = \"{state}\"\n\
+                "[connector]\nname = \"{name}\"\nstate_dir = \"{state}\"\n\
                  [connector.settings]\nhistory_months = 12\n\
-                 [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 10\nallow_private_network = true\n\
-                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_KEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_PASSWORD_{i}\" }}\n\
-                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"t{i}\"\n\
+                 [upstreams.clari]\nbase_url = \"{source}\"\nrate_per_second = 10\nallow_private_network = true\n\
+                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_{secrets}KEY\" }}\nX-Api-Password = {{ env = \"DENSITY_{secrets}PASSWORD\" }}\n\
+                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"{name}\"\n\
                  [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
-                state = dir.join("state").display(),
-                clari = clari.base_url(),
+                state = state.display(),
                 glean = glean.base_url(),
             ),
-        )?;
+        )
+    };
+    for i in 0..tenants {
+        write_tenant(&format!("t{i}"), &clari.base_url(), &format!("{i}_"))?;
     }
     // The black hole: accepts connections and holds them without a word.
     let hole = std::net::TcpListener::bind(loopback)?;
@@ -305,19 +310,7 @@ pub fn density(
         }
     });
     for i in 0..failing {
-        std::fs::write(
-            tenants_dir.join(format!("f{i}.toml")),
-            format!(
-                "[connector]\nname = \"f{i}\"\nstate_dir = \"{state}\"\n\
-                 [connector.settings]\nhistory_months = 12\n\
-                 [upstreams.clari]\nbase_url = \"{hole_url}\"\nrate_per_second = 10\nallow_private_network = true\n\
-                 [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"DENSITY_FKEY_{i}\" }}\nX-Api-Password = {{ env = \"DENSITY_FPASSWORD_{i}\" }}\n\
-                 [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"f{i}\"\n\
-                 [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
-                state = dir.join("state").display(),
-                glean = glean.base_url(),
-            ),
-        )?;
+        write_tenant(&format!("f{i}"), &hole_url, &format!("F{i}_"))?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let service = crate::serve::Service::new(

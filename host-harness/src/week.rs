@@ -376,8 +376,6 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
                 finished: clock.epoch_secs(),
                 requests: p.connector.egress().request_count() - before,
             };
-            // Freshness is read from the state as a crawl leaves it.
-            let _ = &report;
             Ok(Some((ran, report)))
         };
 
@@ -407,8 +405,6 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     let mut edits_seen: BTreeMap<usize, i64> = BTreeMap::new();
     let mut deals_seen: BTreeMap<usize, i64> = BTreeMap::new();
     let mut deletions_seen: BTreeMap<usize, i64> = BTreeMap::new();
-    let store = state_store::SqliteStore::open(&config.state_dir, &config.name)?;
-    drop(store);
     while clock.epoch_secs() < week_end {
         clari.control().apply_due();
         let Some((r, _)) = crawl(None)? else {

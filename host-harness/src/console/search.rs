@@ -176,7 +176,7 @@ pub fn build(service: &Service, p: Params) -> SearchPage {
     let tenants: Vec<String> = service
         .views()
         .into_iter()
-        .filter(|v| v.config_error.is_none() || v.state != "refused")
+        .filter(|v| v.state != "refused")
         .map(|v| v.name)
         .collect();
     let tenant = p

@@ -509,12 +509,14 @@ impl Service {
         let workers = self.options.workers.max(1);
         // The failing lane: running crawls of tenants in backoff, and crawls stalled on a
         // source that does not answer. It has its own, smaller cap; the rest share `workers`.
-        let in_lane = |t: &Tenant| t.running && (t.failures > 0 || t.stalled(now));
-        let lane = tenants.values().filter(|t| in_lane(t)).count();
-        let main = tenants
-            .values()
-            .filter(|t| t.running && !in_lane(t))
-            .count();
+        let (mut lane, mut main) = (0, 0);
+        for t in tenants.values().filter(|t| t.running) {
+            if t.failures > 0 || t.stalled(now) {
+                lane += 1;
+            } else {
+                main += 1;
+            }
+        }
         let mut free = workers.saturating_sub(main);
         let mut failing_room = self.options.failing_workers().saturating_sub(lane);
         let mut due: Vec<(&String, &mut Tenant)> = tenants
