@@ -66,9 +66,47 @@ fn text(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// One line of free text (newlines folded into spaces).
+/// One line of free text: runs of whitespace (Unicode's, as `split_whitespace`) folded into
+/// one space, none at either end.
+///
+/// Transcripts are mostly ASCII, and this runs over every turn: bytes below 0x80 are judged
+/// without decoding a character, which keeps it cheap inside the component (a size-optimised
+/// build does not inline the character iterator).
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    let mut word_start: Option<usize> = None;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (space, len) = if b < 0x80 {
+            (matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'), 1)
+        } else {
+            match s[i..].chars().next() {
+                Some(c) => (c.is_whitespace(), c.len_utf8()),
+                None => break,
+            }
+        };
+        match (space, word_start) {
+            (true, Some(start)) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&s[start..i]);
+                word_start = None;
+            }
+            (false, None) => word_start = Some(i),
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(start) = word_start {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&s[start..]);
+    }
+    out
 }
 
 fn range(start: Option<f64>, end: Option<f64>) -> Option<String> {
@@ -380,4 +418,50 @@ fn transcript(call: &Call, people: &People) -> Option<String> {
         })
         .collect();
     section("Transcript", lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// The reference: what `one_line` replaced.
+    fn folded(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn one_line_folds_like_split_whitespace() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "  a  b\t\tc\n",
+            "a\u{0B}b\u{0C}c\rd",
+            "\u{A0}non-breaking\u{A0}",
+            "x\u{2028}y\u{3000}z\u{85}",
+            "héllo   wörld",
+            "\u{1F600} \u{1F600}",
+            "\u{1C}\u{1D} keeps control characters that are not spaces",
+        ] {
+            assert_eq!(one_line(s), folded(s), "{s:?}");
+        }
+        // Random strings over an alphabet heavy in whitespace of every kind.
+        let alphabet = [
+            ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
+            '\u{200A}', '\u{200B}', '\u{2028}', '\u{202F}', '\u{3000}', 'a', 'Z', 'é', '世', '\u{1F600}',
+            '\u{1C}', '.',
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = (seed >> 59) as usize;
+            let mut s = String::new();
+            let mut x = seed;
+            for _ in 0..len {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                s.push(alphabet[(x >> 33) as usize % alphabet.len()]);
+            }
+            assert_eq!(one_line(&s), folded(&s), "{s:?}");
+        }
+    }
 }

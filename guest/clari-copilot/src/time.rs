@@ -137,9 +137,16 @@ pub fn months_before(ms: i64, months: u32) -> i64 {
 }
 
 /// An offset into a call as `mm:ss` (minutes not capped at 59): `[75:03]` is 1 h 15 min 3 s.
+///
+/// Offsets come to the millisecond, and are rounded to it before whole seconds are taken, so
+/// that the last bit of the number's parse cannot move a line to the previous second. That bit
+/// differs between builds: inside the component serde_json parses floats with its fast
+/// algorithm (which can be one unit in the last place off), while a native build that shares
+/// serde_json with crates enabling `float_roundtrip` parses them exactly; `103` read as
+/// `102.99999999999999` would otherwise show as `01:42`.
 pub fn offset(seconds: f64) -> String {
     let total = if seconds.is_finite() && seconds > 0.0 {
-        seconds.floor() as u64
+        ((seconds * 1000.0).round() as u64) / 1000
     } else {
         0
     };
@@ -209,6 +216,10 @@ mod tests {
         assert_eq!(offset(4503.0), "75:03");
         assert_eq!(offset(-3.0), "00:00");
         assert_eq!(offset(f64::NAN), "00:00");
+        // One unit in the last place either side of a whole second reads as that second.
+        assert_eq!(offset(102.99999999999999), "01:43");
+        assert_eq!(offset(103.00000000000001), "01:43");
+        assert_eq!(offset(102.9994), "01:42");
         assert_eq!(duration(104), "1 min 44 s");
         assert_eq!(duration(3900), "1 h 5 min");
         assert_eq!(duration(0), "0 s");
