@@ -97,15 +97,33 @@ pub fn week_start(now: i64) -> i64 {
     now - (now - sunday).rem_euclid(WEEK)
 }
 
-/// The wait between polls for a source last seen changing at `last_change`: the shortest
-/// while it is busy, growing by a quarter of the quiet time, up to the longest.
-pub fn poll_interval(schedule: &ScheduleSection, last_change: Option<i64>, now: i64) -> i64 {
+/// The wait between polls for a source last seen changing at `last_change`, judged by how
+/// quiet it had been when it was last looked at (`looked_at`, the end of the last crawl): the
+/// shortest while it is busy, growing by a quarter of the quiet time, up to the longest.
+///
+/// Judging at the last look, not at the moment of asking, matters: asked later, the wait
+/// itself would count as quiet time, and a source that changes at every poll would be polled
+/// every `min / (1 - 1/4)` (80 s for 60), not every `min`.
+pub fn poll_interval(
+    schedule: &ScheduleSection,
+    last_change: Option<i64>,
+    looked_at: i64,
+) -> i64 {
     let min = schedule.min_poll_seconds.max(1) as i64;
     let max = (schedule.incremental_minutes.max(1) * 60) as i64;
     match last_change {
-        Some(t) => (min + (now - t).max(0) / 4).clamp(min, max.max(min)),
+        Some(t) => (min + (looked_at - t).max(0) / 4).clamp(min, max.max(min)),
         None => max.max(min),
     }
+}
+
+/// When the last crawl of any kind ended (epoch seconds), if one ran.
+fn last_crawl_end(m: &StateMeta) -> Option<i64> {
+    [m.last_full.as_ref(), m.last_incremental.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|o| o.finished_at)
+        .max()
 }
 
 /// Decides what runs next.
@@ -127,7 +145,8 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         .as_ref()
         .map_or(DEFAULT_POLL_COST, |o| o.requests as f64)
         .clamp(DEFAULT_POLL_COST, MAX_POLL_COST);
-    let mut interval = poll_interval(i.schedule, m.last_change_at, i.now);
+    let looked_at = last_crawl_end(m).unwrap_or(i.now).min(i.now);
+    let mut interval = poll_interval(i.schedule, m.last_change_at, looked_at);
     // The polling the rest of the week needs, as if busy half the time (polls every
     // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
     // hour it is made at, so a full crawl run at night does not eat the next day's polling.
@@ -227,12 +246,7 @@ fn decide(
             },
         );
     }
-    let last_any = [m.last_full.as_ref(), m.last_incremental.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|o| o.finished_at)
-        .max()
-        .unwrap_or(i64::MIN / 2);
+    let last_any = last_crawl_end(m).unwrap_or(i64::MIN / 2);
     let poll_due = last_any + interval;
     if now >= poll_due {
         return (
@@ -306,6 +320,27 @@ mod tests {
         assert_eq!(poll_interval(&s, Some(NOW - 600), NOW), 60 + 150);
         assert_eq!(poll_interval(&s, Some(NOW - 6 * 3600), NOW), 15 * 60);
         assert_eq!(poll_interval(&s, None, NOW), 15 * 60);
+        // A source that changed at the last poll is polled again after exactly the shortest
+        // wait, however long the planner is asked for in between.
+        let mut m = meta();
+        m.last_change_at = Some(NOW - 100);
+        for now in [NOW - 50, NOW - 41, NOW - 40, NOW - 39, NOW] {
+            let p = plan(Inputs {
+                meta: &m,
+                schedule: &s,
+                weekly_budget: 100_000,
+                used: 20_000,
+                now,
+            });
+            assert_eq!(p.poll_interval, 60, "at {now}: {p:?}");
+            let due = now >= NOW - 40;
+            assert_eq!(
+                p.next == Next::Crawl(CrawlMode::Incremental),
+                due,
+                "at {}: {p:?}",
+                now - NOW
+            );
+        }
         let mut m = meta();
         m.last_change_at = Some(NOW - 30);
         let p = plan(Inputs {

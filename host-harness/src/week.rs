@@ -495,6 +495,37 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
                 .join(", ")
         );
     }
+    // The waits between one poll's end and the next poll's start, by GMT hour, and the polls'
+    // own length: what freshness is made of.
+    let mut gaps: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut lengths: Vec<i64> = Vec::new();
+    for pair in ran.windows(2) {
+        if pair[1].mode == CrawlMode::Incremental {
+            gaps.entry(pair[1].started.rem_euclid(86_400) / 3600)
+                .or_default()
+                .push(pair[1].started - pair[0].finished);
+            lengths.push(pair[1].finished - pair[1].started);
+        }
+    }
+    println!(
+        "    wait between crawls before a poll, by GMT hour (p50/max s): {}",
+        gaps.iter_mut()
+            .map(|(h, g)| {
+                g.sort_unstable();
+                format!("{h:02}h {}/{}", g[g.len() / 2], g[g.len() - 1])
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    lengths.sort_unstable();
+    if !lengths.is_empty() {
+        println!(
+            "    a poll's own length: p50 {} s, p95 {} s, max {} s",
+            lengths[lengths.len() / 2],
+            lengths[lengths.len() * 95 / 100],
+            lengths[lengths.len() - 1]
+        );
+    }
     let last_full = fulls.last().map_or(i64::MIN, |r| r.started);
     let before_last = |times: Vec<i64>| times.iter().filter(|t| **t < last_full).count();
     let titles_due = before_last(s.titles.iter().map(|t| t.2).collect());
