@@ -194,4 +194,4 @@ impl Connector for ClariCopilot {
     }
 }
 
-connector_sdk::register_connector!(ClariCopilot);
+connector_sdk::register_connector!(ClariCopilot, allocator = per_call_arena);

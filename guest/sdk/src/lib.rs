@@ -22,6 +22,7 @@ extern crate self as connector_sdk;
 mod connector;
 mod error;
 pub mod http;
+pub mod arena;
 pub mod log;
 pub mod settings;
 mod version;
@@ -59,6 +60,15 @@ pub use connector_contract::contract_section as __contract_section;
 /// custom section the host reads before compiling.
 #[macro_export]
 macro_rules! register_connector {
+    ($connector:ty, allocator = per_call_arena) => {
+        $crate::register_connector!($connector);
+
+        /// Memory is reclaimed when the instance ends, after its one export call.
+        #[cfg(target_arch = "wasm32")]
+        #[global_allocator]
+        static __CONNECTOR_ALLOCATOR: $crate::arena::PerCallArena =
+            $crate::arena::PerCallArena::new();
+    };
     ($connector:ty) => {
         #[doc(hidden)]
         type __ConnectorExports = $crate::Exports<$connector>;
