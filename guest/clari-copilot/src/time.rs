@@ -142,8 +142,9 @@ pub fn months_before(ms: i64, months: u32) -> i64 {
 /// that the last bit of the number's parse cannot move a line to the previous second. That bit
 /// differs between builds: inside the component serde_json parses floats with its fast
 /// algorithm (which can be one unit in the last place off), while a native build that shares
-/// serde_json with crates enabling `float_roundtrip` parses them exactly; `103` read as
-/// `102.99999999999999` would otherwise show as `01:42`.
+/// serde_json with crates enabling `float_roundtrip` parses them exactly. The same offset
+/// could land on either side of a whole second and show as `01:42` in one build and `01:43`
+/// in the other.
 pub fn offset(seconds: f64) -> String {
     let total = if seconds.is_finite() && seconds > 0.0 {
         ((seconds * 1000.0).round() as u64) / 1000
