@@ -11,7 +11,10 @@
 //!
 //! What this trades: memory for time. A call's memory is the sum of its small blocks rather
 //! than the most alive at once; the host's per-call memory limit still applies and a call
-//! that exceeds it fails as out of memory. Opt in with
+//! that exceeds it fails as out of memory. Measured with the Clari Copilot connector on an
+//! answer of 16 MB (the host's default response cap): 192-240 MiB with this allocator against
+//! 128-192 MiB with the standard one, within the default 256 MiB limit
+//! (`tests/tests/large_call.rs` keeps that). Opt in with
 //! `register_connector!(MyConnector, allocator = per_call_arena)`.
 
 use std::alloc::{GlobalAlloc, Layout, System};

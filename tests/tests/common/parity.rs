@@ -60,7 +60,9 @@ pub struct Pair {
     pub now_ms: i64,
     /// The recorded calls.
     pub ids: Vec<String>,
-    _dir: tempfile::TempDir,
+    /// The recording both sides answer from.
+    pub tape: std::path::PathBuf,
+    dir: tempfile::TempDir,
 }
 
 fn config(clari: &str, dir: &Path, component: Option<std::path::PathBuf>) -> Config {
@@ -113,6 +115,17 @@ impl Pair {
             ids
         };
         anyhow::ensure!(!ids.is_empty(), "the mock listed no calls");
+        Self::replay(dir, tape, ids, component)
+    }
+
+    /// Both sides on the recording `tape` (kept in `dir`), for the calls `ids`.
+    pub fn replay(
+        dir: tempfile::TempDir,
+        tape: std::path::PathBuf,
+        ids: Vec<String>,
+        component: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Pair> {
+        let runtime = host_harness::cached_runtime()?;
         let cfg = config("http://127.0.0.1:9", dir.path(), component);
         let now_ms = Player::open(&tape)?.clock() * 1000;
         let p = prepare_with(
@@ -132,8 +145,14 @@ impl Pair {
             native,
             now_ms,
             ids,
-            _dir: dir,
+            tape,
+            dir,
         })
+    }
+
+    /// Gives up this pair, keeping its directory (to write another recording into it).
+    pub fn into_dir(self) -> tempfile::TempDir {
+        self.dir
     }
 
     /// The native connector's fetch and map of `id`.
