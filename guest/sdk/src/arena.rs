@@ -169,7 +169,7 @@ mod tests {
                 blocks.push((p, layout, fill));
             }
             // Grow the last block now and then, free some blocks.
-            if seed % 5 == 0 {
+            if seed.is_multiple_of(5) {
                 let (p, l, fill) = blocks.pop().unwrap();
                 let new_size = l.size() * 2 + 1;
                 unsafe {
@@ -182,7 +182,7 @@ mod tests {
                     blocks.push((q, Layout::from_size_align(new_size, l.align()).unwrap(), fill));
                 }
             }
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 let (p, l, _) = blocks.swap_remove((seed >> 8) as usize % blocks.len());
                 unsafe { a.dealloc(p, l) };
             }
