@@ -100,6 +100,21 @@ unsafe impl GlobalAlloc for PerCallArena {
         start as *mut u8
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() >= LARGE || layout.align() > 4096 {
+            // SAFETY: forwarded with the caller's layout (fresh pages come zeroed for free).
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        // SAFETY: a small block of `layout.size()` bytes, just handed out.
+        unsafe {
+            let p = self.alloc(layout);
+            if !p.is_null() {
+                std::ptr::write_bytes(p, 0, layout.size());
+            }
+            p
+        }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if layout.size() >= LARGE || layout.align() > 4096 {
             // SAFETY: this layout's blocks come from the system allocator.
@@ -191,6 +206,21 @@ mod tests {
         for (p, l, fill) in &blocks {
             for k in 0..l.size() {
                 assert_eq!(unsafe { *p.add(k) }, *fill);
+            }
+        }
+    }
+
+    #[test]
+    fn zeroed_blocks_are_zero_even_where_a_freed_block_was() {
+        let a = PerCallArena::new();
+        for size in [100, 70_000] {
+            let l = Layout::from_size_align(size, 8).unwrap();
+            unsafe {
+                let p = a.alloc(l);
+                std::ptr::write_bytes(p, 0xAB, size);
+                a.dealloc(p, l);
+                let q = a.alloc_zeroed(l);
+                assert!((0..size).all(|k| *q.add(k) == 0));
             }
         }
     }
