@@ -129,3 +129,21 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
 pub fn cached_runtime() -> anyhow::Result<std::sync::Arc<runtime::Runtime>> {
     runtime::Runtime::with_disk_cache(cache_dir().map(|d| d.join("compiled")))
 }
+
+#[cfg(test)]
+mod size_goal {
+    /// The component-size goal of the benchmark suite (BENCHMARKS.md, "Component size"): the
+    /// embedded Clari Copilot component, metadata included, stays within 400 KiB. Headroom
+    /// is small, so a dependency or a feature that grows it fails here, not in a benchmark.
+    #[test]
+    fn the_clari_copilot_component_stays_within_400_kib() {
+        let bytes = super::clari_copilot_wasm().expect("the component is embedded");
+        assert!(
+            bytes.len() <= 400 * 1024,
+            "the Clari Copilot component is {} bytes, over the 400 KiB goal ({} bytes); see \
+             BENCHMARKS.md for what its size is made of",
+            bytes.len(),
+            400 * 1024
+        );
+    }
+}
