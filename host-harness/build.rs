@@ -1,5 +1,6 @@
-//! Builds the guest components (`wasm32-wasip2`, the size-optimised `guest` profile): the Clari
-//! Copilot connector and the probe connector the sandbox tests use, so that the harness,
+//! Builds the guest components (`wasm32-wasip2`, the `guest` profile, then binaryen's
+//! `wasm-opt` over the core module): the Clari Copilot connector and the probe connector the
+//! sandbox tests use, so that the harness,
 //! its demo and the tests always run the component built from this checkout. The path reaches
 //! the crate as `CLARI_COPILOT_COMPONENT`; a failed guest build is reported as a warning and as
 //! `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
@@ -44,7 +45,10 @@ fn main() {
     } else {
         build_guest(&workspace, &target_dir)
     };
-    let built = built.and_then(|()| stamp_metadata(&workspace, &target_dir));
+    println!("cargo:rerun-if-env-changed=WASM_OPT");
+    let built = built
+        .and_then(|()| optimize_guests(&target_dir))
+        .and_then(|()| stamp_metadata(&workspace, &target_dir));
     let error = match built {
         Ok(()) => String::new(),
         Err(e) => {
@@ -54,6 +58,189 @@ fn main() {
     };
     println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT_ERROR={error}");
     embed_component(&target_dir);
+}
+
+/// Marks a core module binaryen has already optimised, so a rebuild that leaves the
+/// component as it was does not optimise it twice.
+const OPTIMIZED_MARK: &str = "connector-wasm-opt";
+
+/// The WebAssembly features Rust 1.95 enables for `wasm32-wasip2` (the module's
+/// `target_features` section is stripped, so binaryen is told).
+const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+/// Runs binaryen's `wasm-opt -O3` over each component's main core module. The guests are
+/// compiled for speed (`opt-level = 3`); binaryen then takes about a sixth off the module
+/// while keeping its speed, which is what keeps the Clari Copilot component within 400 KiB
+/// (BENCHMARKS.md, "Component size"). `WASM_OPT` names the program (default `wasm-opt` on
+/// `PATH`). Without it the components stay as cargo built them, larger, with a warning.
+fn optimize_guests(target_dir: &Path) -> Result<(), String> {
+    let program = std::env::var("WASM_OPT").unwrap_or_else(|_| "wasm-opt".into());
+    let wasm_opt = if Command::new(&program).arg("--version").output().is_ok() {
+        Some(program)
+    } else {
+        println!(
+            "cargo:warning=`{program}` (binaryen) was not found: the guest components are not optimised and the Clari Copilot component is over its 400 KiB goal; install binaryen (Debian: apt-get install binaryen) or set WASM_OPT"
+        );
+        None
+    };
+    for (package, file, _) in GUESTS {
+        // Cargo's own output stays untouched in `deps/`; what the harness uses is written
+        // beside it (a new file, not through the hard link cargo makes), so each run starts
+        // from the compiler's output and nothing is optimised or stamped twice.
+        let dir = target_dir.join(TARGET).join(PROFILE);
+        let raw_path = dir.join("deps").join(file);
+        let raw_path = if raw_path.exists() { raw_path } else { dir.join(file) };
+        let component =
+            std::fs::read(&raw_path).map_err(|e| format!("{}: {e}", raw_path.display()))?;
+        let processed = match &wasm_opt {
+            Some(program) => optimize_component(program, package, &component, target_dir)?,
+            None => component,
+        };
+        replace_file(&dir.join(file), &processed)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a new file renamed into place (never through a hard link).
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("wasm.tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `component` with its main core module run through `wasm-opt -O3` (and marked so).
+fn optimize_component(
+    program: &str,
+    package: &str,
+    component: &[u8],
+    target_dir: &Path,
+) -> Result<Vec<u8>, String> {
+    let sections = component_sections(component)
+        .map_err(|e| format!("{package}: reading the component: {e}"))?;
+    let Some(main) = sections
+        .iter()
+        .filter(|s| s.id == 1)
+        .max_by_key(|s| s.payload.len())
+    else {
+        return Err(format!("{package}: the component holds no core module"));
+    };
+    let module = &component[main.payload.clone()];
+    if has_custom_section(module, OPTIMIZED_MARK) {
+        return Ok(component.to_vec());
+    }
+    let input = target_dir.join(format!("{package}.core.wasm"));
+    let output = target_dir.join(format!("{package}.core.opt.wasm"));
+    std::fs::write(&input, module).map_err(|e| format!("{}: {e}", input.display()))?;
+    let out = Command::new(program)
+        .arg("-O3")
+        .args(WASM_FEATURES)
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .output()
+        .map_err(|e| format!("could not run {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} failed on {package}: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .take(10)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    let mut optimized = std::fs::read(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+    std::fs::remove_file(&input).ok();
+    std::fs::remove_file(&output).ok();
+    append_custom_section(&mut optimized, OPTIMIZED_MARK, &[]);
+    let mut spliced = component[..main.start].to_vec();
+    spliced.push(1);
+    push_leb(&mut spliced, optimized.len());
+    spliced.extend_from_slice(&optimized);
+    spliced.extend_from_slice(&component[main.payload.end..]);
+    Ok(spliced)
+}
+
+/// One top-level section of a component or module: its id, where it starts (the id byte) and
+/// its payload.
+struct Section {
+    id: u8,
+    start: usize,
+    payload: std::ops::Range<usize>,
+}
+
+fn read_leb(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
+    let mut value: u64 = 0;
+    for shift in (0..35).step_by(7) {
+        let b = *bytes.get(*at).ok_or("truncated LEB128")?;
+        *at += 1;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return usize::try_from(value).map_err(|_| "LEB128 too large".to_string());
+        }
+    }
+    Err("LEB128 too long".into())
+}
+
+fn push_leb(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// The top-level sections after the 8-byte preamble (component or core module).
+fn component_sections(bytes: &[u8]) -> Result<Vec<Section>, String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err("not a WebAssembly binary".into());
+    }
+    let mut at = 8;
+    let mut sections = Vec::new();
+    while at < bytes.len() {
+        let start = at;
+        let id = bytes[at];
+        at += 1;
+        let len = read_leb(bytes, &mut at)?;
+        let end = at.checked_add(len).filter(|e| *e <= bytes.len()).ok_or("section past the end")?;
+        sections.push(Section {
+            id,
+            start,
+            payload: at..end,
+        });
+        at = end;
+    }
+    Ok(sections)
+}
+
+fn has_custom_section(module: &[u8], name: &str) -> bool {
+    component_sections(module).is_ok_and(|sections| {
+        sections.iter().filter(|s| s.id == 0).any(|s| {
+            let mut at = s.payload.start;
+            read_leb(module, &mut at).is_ok_and(|n| module.get(at..at + n) == Some(name.as_bytes()))
+        })
+    })
+}
+
+fn append_custom_section(module: &mut Vec<u8>, name: &str, payload: &[u8]) {
+    let mut body = Vec::new();
+    push_leb(&mut body, name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    module.push(0);
+    push_leb(module, body.len());
+    module.extend_from_slice(&body);
 }
 
 /// Stamps standard component-model metadata (name, version, description, authors, source,
@@ -127,7 +314,7 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
         let stamped = add
             .to_wasm(&bytes)
             .map_err(|e| format!("stamping metadata into {}: {e}", path.display()))?;
-        std::fs::write(&path, stamped).map_err(|e| format!("{}: {e}", path.display()))?;
+        replace_file(&path, &stamped)?;
     }
     Ok(())
 }

@@ -140,8 +140,9 @@ mod size_goal {
         let bytes = super::clari_copilot_wasm().expect("the component is embedded");
         assert!(
             bytes.len() <= 400 * 1024,
-            "the Clari Copilot component is {} bytes, over the 400 KiB goal ({} bytes); see \
-             BENCHMARKS.md for what its size is made of",
+            "the Clari Copilot component is {} bytes, over the 400 KiB goal ({} bytes). Was \
+             the build's warning about binaryen's `wasm-opt` missing? Install binaryen. \
+             Otherwise see BENCHMARKS.md for what the size is made of",
             bytes.len(),
             400 * 1024
         );
