@@ -96,7 +96,11 @@ fn optimize_guests(target_dir: &Path) -> Result<(), String> {
         // from the compiler's output and nothing is optimised or stamped twice.
         let dir = target_dir.join(TARGET).join(PROFILE);
         let raw_path = dir.join("deps").join(file);
-        let raw_path = if raw_path.exists() { raw_path } else { dir.join(file) };
+        let raw_path = if raw_path.exists() {
+            raw_path
+        } else {
+            dir.join(file)
+        };
         let component =
             std::fs::read(&raw_path).map_err(|e| format!("{}: {e}", raw_path.display()))?;
         let processed = match &wasm_opt {
@@ -213,7 +217,10 @@ fn component_sections(bytes: &[u8]) -> Result<Vec<Section>, String> {
         let id = bytes[at];
         at += 1;
         let len = read_leb(bytes, &mut at)?;
-        let end = at.checked_add(len).filter(|e| *e <= bytes.len()).ok_or("section past the end")?;
+        let end = at
+            .checked_add(len)
+            .filter(|e| *e <= bytes.len())
+            .ok_or("section past the end")?;
         sections.push(Section {
             id,
             start,

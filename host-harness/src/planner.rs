@@ -104,11 +104,7 @@ pub fn week_start(now: i64) -> i64 {
 /// Judging at the last look, not at the moment of asking, matters: asked later, the wait
 /// itself would count as quiet time, and a source that changes at every poll would be polled
 /// every `min / (1 - 1/4)` (80 s for 60), not every `min`.
-pub fn poll_interval(
-    schedule: &ScheduleSection,
-    last_change: Option<i64>,
-    looked_at: i64,
-) -> i64 {
+pub fn poll_interval(schedule: &ScheduleSection, last_change: Option<i64>, looked_at: i64) -> i64 {
     let min = schedule.min_poll_seconds.max(1) as i64;
     let max = (schedule.incremental_minutes.max(1) * 60) as i64;
     match last_change {

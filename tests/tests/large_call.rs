@@ -71,6 +71,10 @@ fn a_call_at_the_response_cap_fits_the_default_memory_limit() {
     let (item, _) = pair
         .wasm_call(&id)
         .expect("the component fetches a call at the response cap within the memory limit");
-    assert!(item.body.len() > 1024 * 1024, "{} bytes of body", item.body.len());
+    assert!(
+        item.body.len() > 1024 * 1024,
+        "{} bytes of body",
+        item.body.len()
+    );
     pair.compare(&id).unwrap();
 }

@@ -447,13 +447,34 @@ mod tests {
         }
         // Random strings over an alphabet heavy in whitespace of every kind.
         let alphabet = [
-            ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
-            '\u{200A}', '\u{200B}', '\u{2028}', '\u{202F}', '\u{3000}', 'a', 'Z', 'é', '世', '\u{1F600}',
-            '\u{1C}', '.',
+            ' ',
+            '\t',
+            '\n',
+            '\r',
+            '\u{0B}',
+            '\u{0C}',
+            '\u{85}',
+            '\u{A0}',
+            '\u{1680}',
+            '\u{2000}',
+            '\u{200A}',
+            '\u{200B}',
+            '\u{2028}',
+            '\u{202F}',
+            '\u{3000}',
+            'a',
+            'Z',
+            'é',
+            '世',
+            '\u{1F600}',
+            '\u{1C}',
+            '.',
         ];
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let len = (seed >> 59) as usize;
             let mut s = String::new();
             let mut x = seed;

@@ -140,7 +140,9 @@ unsafe impl GlobalAlloc for PerCallArena {
             let s = unsafe { &mut *self.state.get() };
             if ptr as usize == s.last
                 && s.last + layout.size() == s.next
-                && s.last.checked_add(new_size).is_some_and(|stop| stop <= s.end)
+                && s.last
+                    .checked_add(new_size)
+                    .is_some_and(|stop| stop <= s.end)
             {
                 s.next = s.last + new_size;
                 return ptr;
@@ -171,7 +173,9 @@ mod tests {
         let mut blocks: Vec<(*mut u8, Layout, u8)> = Vec::new();
         let mut seed = 12345u64;
         for i in 0..20_000u32 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let size = 1 + (seed >> 40) as usize % if i % 97 == 0 { 200_000 } else { 3000 };
             let align = 1 << ((seed >> 20) % 7);
             let layout = Layout::from_size_align(size, align).unwrap();
@@ -194,7 +198,11 @@ mod tests {
                         assert_eq!(*q.add(k), fill);
                     }
                     std::ptr::write_bytes(q, fill, new_size);
-                    blocks.push((q, Layout::from_size_align(new_size, l.align()).unwrap(), fill));
+                    blocks.push((
+                        q,
+                        Layout::from_size_align(new_size, l.align()).unwrap(),
+                        fill,
+                    ));
                 }
             }
             if seed.is_multiple_of(3) {

@@ -19,10 +19,10 @@
 
 extern crate self as connector_sdk;
 
+pub mod arena;
 mod connector;
 mod error;
 pub mod http;
-pub mod arena;
 pub mod log;
 pub mod settings;
 mod version;

@@ -66,8 +66,11 @@ pub struct Pair {
 }
 
 fn config(clari: &str, dir: &Path, component: Option<std::path::PathBuf>) -> Config {
-    let mut file =
-        WorldBuilder::new("native-vs-wasm", 0).config_file(clari, "http://127.0.0.1:9", &dir.join("state"));
+    let mut file = WorldBuilder::new("native-vs-wasm", 0).config_file(
+        clari,
+        "http://127.0.0.1:9",
+        &dir.join("state"),
+    );
     file.connector.component = component;
     let env = |_: &str| Some("parity-secret".to_string());
     Config::from_file(file, Path::new("."), &env).expect("the parity configuration")
@@ -83,7 +86,9 @@ impl Pair {
         sample: usize,
         component: Option<std::path::PathBuf>,
     ) -> anyhow::Result<Pair> {
-        let dir = tempfile::Builder::new().prefix("native-vs-wasm-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("native-vs-wasm-")
+            .tempdir()?;
         let tape = dir.path().join("details.tape");
         let runtime = host_harness::cached_runtime()?;
         let ids = {
@@ -108,7 +113,12 @@ impl Pair {
                 },
             )?;
             let page = p.connector.list_changes(CrawlMode::Full, None)?;
-            let ids: Vec<String> = page.changes.iter().map(|c| c.id.clone()).take(sample).collect();
+            let ids: Vec<String> = page
+                .changes
+                .iter()
+                .map(|c| c.id.clone())
+                .take(sample)
+                .collect();
             for id in &ids {
                 p.connector.fetch_with_permissions(id, Visibility::Public)?;
             }
@@ -161,9 +171,12 @@ impl Pair {
         id: &str,
     ) -> Result<(connector_sdk::Item, connector_sdk::Permissions), connector_sdk::Error> {
         let transport = EgressTransport(self.wasm.egress());
-        let item =
-            self.native
-                .fetch_item_with(&transport, self.now_ms, id, connector_sdk::Visibility::Public)?;
+        let item = self.native.fetch_item_with(
+            &transport,
+            self.now_ms,
+            id,
+            connector_sdk::Visibility::Public,
+        )?;
         let permissions = ClariCopilot::map_permissions(item.access.clone());
         Ok((item, permissions))
     }
@@ -180,7 +193,9 @@ impl Pair {
     /// body's length.
     pub fn compare(&self, id: &str) -> anyhow::Result<usize> {
         let (w_item, w_perm) = self.wasm_call(id)?;
-        let (n_item, n_perm) = self.native_call(id).map_err(|e| anyhow::anyhow!("native {id}: {e:?}"))?;
+        let (n_item, n_perm) = self
+            .native_call(id)
+            .map_err(|e| anyhow::anyhow!("native {id}: {e:?}"))?;
         let wasm_side = format!(
             "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?}",
             w_item.title,
@@ -224,7 +239,12 @@ impl Pair {
                 .zip(native_side.bytes())
                 .take_while(|(a, b)| a == b)
                 .count();
-            let around = |s: &str| s.chars().skip(at.saturating_sub(60)).take(120).collect::<String>();
+            let around = |s: &str| {
+                s.chars()
+                    .skip(at.saturating_sub(60))
+                    .take(120)
+                    .collect::<String>()
+            };
             anyhow::bail!(
                 "call {id}: the component and the native code disagree at byte {at}:\n  wasm   …{}…\n  native …{}…",
                 around(&wasm_side),
