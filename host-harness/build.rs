@@ -1,7 +1,7 @@
 //! Builds the guest components (`wasm32-wasip2`, the `guest` profile, then binaryen's
 //! `wasm-opt` over the core module): the Clari Copilot connector and the probe connector the
-//! sandbox tests use, so that the harness,
-//! its demo and the tests always run the component built from this checkout. The path reaches
+//! sandbox tests use, so that the harness, its demo and the tests always run the component
+//! built from this checkout. The path reaches
 //! the crate as `CLARI_COPILOT_COMPONENT`; a failed guest build is reported as a warning and as
 //! `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
 //! when the component is needed. Set `HARNESS_SKIP_GUEST_BUILD=1` to skip it.
@@ -60,8 +60,8 @@ fn main() {
     embed_component(&target_dir);
 }
 
-/// Marks a core module binaryen has already optimised, so a rebuild that leaves the
-/// component as it was does not optimise it twice.
+/// Marks a core module binaryen has optimised: a record in the component, and a guard should
+/// the build script ever be handed a processed component instead of cargo's output.
 const OPTIMIZED_MARK: &str = "connector-wasm-opt";
 
 /// The WebAssembly features Rust 1.95 enables for `wasm32-wasip2` (the module's
