@@ -301,6 +301,17 @@ mod tests {
         ScheduleSection::default()
     }
 
+    /// The plan on the default schedule and Clari's weekly budget of 100,000.
+    fn plan_at(meta: &StateMeta, used: u64, now: i64) -> Plan {
+        plan(Inputs {
+            meta,
+            schedule: &schedule(),
+            weekly_budget: 100_000,
+            used,
+            now,
+        })
+    }
+
     #[test]
     fn weeks_start_on_sunday_at_midnight_gmt() {
         // 2026-11-22 was a Sunday.
@@ -321,13 +332,7 @@ mod tests {
         let mut m = meta();
         m.last_change_at = Some(NOW - 100);
         for now in [NOW - 50, NOW - 41, NOW - 40, NOW - 39, NOW] {
-            let p = plan(Inputs {
-                meta: &m,
-                schedule: &s,
-                weekly_budget: 100_000,
-                used: 20_000,
-                now,
-            });
+            let p = plan_at(&m, 20_000, now);
             assert_eq!(p.poll_interval, 60, "at {now}: {p:?}");
             let due = now >= NOW - 40;
             assert_eq!(
@@ -339,57 +344,26 @@ mod tests {
         }
         let mut m = meta();
         m.last_change_at = Some(NOW - 30);
-        let p = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 20_000,
-            now: NOW,
-        });
+        let p = plan_at(&m, 20_000, NOW);
         assert_eq!(p.next, Next::Crawl(CrawlMode::Incremental), "{p:?}");
         m.last_change_at = Some(NOW - 5 * 3600);
-        let p = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 20_000,
-            now: NOW,
-        });
+        let p = plan_at(&m, 20_000, NOW);
         assert!(matches!(p.next, Next::Wait(_)), "{p:?}");
         assert!(p.expected_freshness > 300);
     }
 
     #[test]
     fn a_full_crawl_waits_for_quiet_and_for_budget() {
-        let s = schedule();
         let mut m = meta();
         m.last_full = Some(outcome("full", NOW - 25 * 3600, NOW - 24 * 3600, 11_000));
         m.last_change_at = Some(NOW - 60);
-        let busy = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 20_000,
-            now: NOW,
-        });
+        let busy = plan_at(&m, 20_000, NOW);
         assert_eq!(busy.next, Next::Crawl(CrawlMode::Incremental), "{busy:?}");
         m.last_change_at = Some(NOW - 2 * 3600);
-        let quiet = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 20_000,
-            now: NOW,
-        });
+        let quiet = plan_at(&m, 20_000, NOW);
         assert_eq!(quiet.next, Next::Crawl(CrawlMode::Full), "{quiet:?}");
         // Not when the rest of the week's polling would no longer fit.
-        let tight = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 88_000,
-            now: NOW,
-        });
+        let tight = plan_at(&m, 88_000, NOW);
         assert_ne!(tight.next, Next::Crawl(CrawlMode::Full), "{tight:?}");
         assert_eq!(tight.fulls_affordable, 0);
         assert!(tight.forecast <= 95_000, "{tight:?}");
@@ -397,39 +371,19 @@ mod tests {
 
     #[test]
     fn the_week_never_runs_out() {
-        let s = schedule();
         let m = meta();
         for used in [0, 50_000, 90_000, 94_000, 99_000, 99_999, 100_000] {
-            let p = plan(Inputs {
-                meta: &m,
-                schedule: &s,
-                weekly_budget: 100_000,
-                used,
-                now: NOW,
-            });
+            let p = plan_at(&m, used, NOW);
             assert!(p.forecast <= 100_000.max(used), "{used}: {p:?}");
         }
-        let spent = plan(Inputs {
-            meta: &m,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 100_000,
-            now: NOW,
-        });
+        let spent = plan_at(&m, 100_000, NOW);
         assert_eq!(spent.next, Next::Wait(spent.week_end - NOW), "{spent:?}");
     }
 
     #[test]
     fn backfill_and_unfinished_full_crawls_go_first() {
-        let s = schedule();
         let fresh = StateMeta::default();
-        let p = plan(Inputs {
-            meta: &fresh,
-            schedule: &s,
-            weekly_budget: 100_000,
-            used: 0,
-            now: NOW,
-        });
+        let p = plan_at(&fresh, 0, NOW);
         assert_eq!(p.next, Next::Crawl(CrawlMode::Full));
         assert!(p.why.contains("backfill"));
     }
