@@ -15,8 +15,9 @@ use serde_json::Value;
 /// Just under the harness's default response cap (16 MiB).
 const TARGET_BYTES: usize = 16 * 1024 * 1024 - 64 * 1024;
 
-#[test]
-fn a_call_at_the_response_cap_fits_the_default_memory_limit() {
+/// A recording whose one call's `/call-details` answer is inflated to just under the
+/// response cap; returns its directory, path and the call's id.
+fn recording_at_the_cap() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let pair = Pair::record(7, 4, 1, None).unwrap();
     let id = pair.ids[0].clone();
     let tape_path = pair.tape.clone();
@@ -67,6 +68,12 @@ fn a_call_at_the_response_cap_fits_the_default_memory_limit() {
     lines[at] = serde_json::to_string(&exchange).unwrap();
     std::fs::write(&tape_path, lines.join("\n") + "\n").unwrap();
 
+    (dir, tape_path, id)
+}
+
+#[test]
+fn a_call_at_the_response_cap_fits_the_default_memory_limit() {
+    let (dir, tape_path, id) = recording_at_the_cap();
     let pair = Pair::replay(dir, tape_path, vec![id.clone()], None).unwrap();
     let (item, _) = pair
         .wasm_call(&id)
@@ -77,4 +84,19 @@ fn a_call_at_the_response_cap_fits_the_default_memory_limit() {
         item.body.len()
     );
     pair.compare(&id).unwrap();
+}
+
+/// Over a lower limit the same call fails as out of memory: reported for that call, naming
+/// the limit, not a crash of the host or a hang.
+#[test]
+fn over_a_lower_memory_limit_the_call_fails_as_out_of_memory() {
+    let (dir, tape_path, id) = recording_at_the_cap();
+    let pair = Pair::replay_limited(dir, tape_path, vec![id.clone()], None, Some(64)).unwrap();
+    let e = pair.wasm_call(&id).unwrap_err();
+    match e.downcast_ref::<host_harness::runtime::CallError>() {
+        Some(host_harness::runtime::CallError::Memory { limit, .. }) => {
+            assert_eq!(*limit, 64 * 1024 * 1024)
+        }
+        other => panic!("expected an out-of-memory error, got {other:?}: {e:#}"),
+    }
 }

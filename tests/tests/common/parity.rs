@@ -65,13 +65,21 @@ pub struct Pair {
     dir: tempfile::TempDir,
 }
 
-fn config(clari: &str, dir: &Path, component: Option<std::path::PathBuf>) -> Config {
+fn config(
+    clari: &str,
+    dir: &Path,
+    component: Option<std::path::PathBuf>,
+    memory_mb: Option<u32>,
+) -> Config {
     let mut file = WorldBuilder::new("native-vs-wasm", 0).config_file(
         clari,
         "http://127.0.0.1:9",
         &dir.join("state"),
     );
     file.connector.component = component;
+    if let Some(mb) = memory_mb {
+        file.connector.limits.memory_mb = mb;
+    }
     let env = |_: &str| Some("parity-secret".to_string());
     Config::from_file(file, Path::new("."), &env).expect("the parity configuration")
 }
@@ -105,7 +113,7 @@ impl Pair {
             )?;
             let p = prepare_with(
                 &runtime,
-                &config(&clari.base_url(), dir.path(), component.clone()),
+                &config(&clari.base_url(), dir.path(), component.clone(), None),
                 RunOptions {
                     clock: GuestClock::Fixed(Utc::now().timestamp()),
                     tape: Tape::Record(Recorder::create(&tape, Utc::now().timestamp())?),
@@ -135,8 +143,19 @@ impl Pair {
         ids: Vec<String>,
         component: Option<std::path::PathBuf>,
     ) -> anyhow::Result<Pair> {
+        Self::replay_limited(dir, tape, ids, component, None)
+    }
+
+    /// [`Pair::replay`] with the component's per-call memory limit set to `memory_mb`.
+    pub fn replay_limited(
+        dir: tempfile::TempDir,
+        tape: std::path::PathBuf,
+        ids: Vec<String>,
+        component: Option<std::path::PathBuf>,
+        memory_mb: Option<u32>,
+    ) -> anyhow::Result<Pair> {
         let runtime = host_harness::cached_runtime()?;
-        let cfg = config("http://127.0.0.1:9", dir.path(), component);
+        let cfg = config("http://127.0.0.1:9", dir.path(), component, memory_mb);
         let now_ms = Player::open(&tape)?.clock() * 1000;
         let p = prepare_with(
             &runtime,
