@@ -25,18 +25,22 @@ use jsonschema::paths::LocationSegment;
 use jsonschema::{Draft, ValidationError};
 use serde_json::{Map, Value, json};
 
-/// Loads `shared/specs/<file>` (relative to the workspace), or panics saying where it belongs.
+/// Loads `specs/<file>` from the repository (the official specs, copied in with their
+/// provenance in `specs/README.md`), or panics saying where it belongs.
 pub fn load_spec(file: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/specs")
-        .join(file);
+    let path = spec_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the official spec is needed at {} ({e}); it ships in the project's shared/ folder",
+            "the official spec is needed at {} ({e}); it is part of the repository (specs/README.md)",
             path.display()
         )
     });
     from_yaml(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
+/// The repository's `specs/` folder.
+pub fn spec_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
 }
 
 /// YAML to JSON, with non-string keys (status codes such as `200:`) as strings.
