@@ -23,6 +23,42 @@ pub struct BenchOptions {
     pub rate: u32,
     pub latency: Duration,
     pub concurrency: usize,
+    /// Random delay (0 to this) on each request's way to the mock.
+    pub jitter: Duration,
+    /// A CPU hog on every core beside the crawl.
+    pub load: bool,
+}
+
+/// Busy threads, one per core, until dropped.
+struct Hogs(std::sync::Arc<std::sync::atomic::AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+
+impl Hogs {
+    fn start(on: bool) -> Hogs {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..if on { cores } else { 0 })
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 1u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..100_000 {
+                            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Hogs(stop, threads)
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.1.drain(..).for_each(|t| drop(t.join()));
+    }
 }
 
 /// Runs the benchmark and prints its figures.
@@ -43,9 +79,13 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         },
     )?;
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default())?;
+    let proxy = (!o.jitter.is_zero())
+        .then(|| mock_clari::proxy::DelayProxy::spawn(clari.addr(), o.jitter, 1000))
+        .transpose()?;
+    let source = proxy.as_ref().map_or_else(|| clari.base_url(), |p| p.base_url());
     let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
     let text = demo_config_toml(
-        &clari.base_url(),
+        &source,
         &glean.base_url(),
         &dir.display().to_string(),
         f64::from(o.rate),
@@ -63,12 +103,14 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     let runtime = crate::cached_runtime()?;
     let mut p = crate::setup::prepare(&runtime, &config, GuestClock::System)?;
 
+    let hogs = Hogs::start(o.load);
     let started = Instant::now();
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .with_hooks(crate::progress::hooks())
         .run(CrawlMode::Full)
         .context("the benchmark crawl")?;
     let wall = started.elapsed();
+    drop(hogs);
     std::fs::remove_dir_all(&dir).ok();
 
     let served = clari.control().request_count();
@@ -81,12 +123,22 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     let floor = Duration::from_secs_f64(report.requests as f64 / f64::from(o.rate));
     println!("{report}");
     println!(
-        "benchmark: {} calls, {} req/s limit, {:?} added latency, concurrency {}",
-        o.calls, o.rate, o.latency, o.concurrency
+        "benchmark: {} calls, {} req/s limit, {:?} added latency, concurrency {}, jitter 0-{:?} on the way in, {}",
+        o.calls,
+        o.rate,
+        o.latency,
+        o.concurrency,
+        o.jitter,
+        if o.load { "a CPU hog on every core" } else { "no added load" }
     );
     println!(
         "  requests sent       {:>6}   (served by the mock: {served}, answered 429: {throttled})",
         report.requests
+    );
+    println!(
+        "  most arrivals at the mock in any one second: {} (limit {})",
+        clari.control().max_in_window(Duration::from_secs(1)),
+        o.rate
     );
     println!(
         "  minimum needed      {minimum:>6}   (at most: 1 users + {listing_pages} listing pages x 2 for the privacy pass + {} details)  ratio {:.3}",

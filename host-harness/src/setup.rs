@@ -55,10 +55,20 @@ pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow:
     )
 }
 
-/// After a restart (a crash, a kill) right after requests were sent, the first requests wait
-/// out a whole window after the last one, so no window ever holds more than the rate.
+/// How recent the last request of an earlier process must be for a start to hold the rate
+/// window: requests can still be on their way to the upstream (in a socket's buffer, a proxy,
+/// a slow network) for a while after that process died.
+const RESTART_HORIZON: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long after the start a hold lasts beyond one window: the killed process's last requests
+/// may reach the upstream a little after this process starts.
+const RESTART_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// After a restart (a crash, a kill) soon after requests were sent, the first requests wait a
+/// whole window (plus [`RESTART_MARGIN`]) from *now*, as though the rate had just been spent:
+/// the earlier process's requests may still be arriving, and the upstream counts arrivals.
 fn hold_after_recent_requests(
-    limiters: &[Arc<egress::WindowLimiter>],
+    limiters: &[Arc<egress::ArrivalLimiter>],
     last_sent_ms: i64,
     time: Option<&Arc<rate_window::VirtualClock>>,
 ) {
@@ -73,13 +83,11 @@ fn hold_after_recent_requests(
         ),
     };
     let ago = std::time::Duration::from_millis(now_ms.saturating_sub(last_sent_ms).max(0) as u64);
-    let Some(at) = now.checked_sub(ago) else {
+    if ago >= RESTART_HORIZON {
         return;
-    };
+    }
     for l in limiters {
-        if ago < l.window() {
-            l.assume_full_at(at);
-        }
+        l.assume_full_at(now + RESTART_MARGIN);
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::{BaseUrl, Secret, UpstreamRoute, WindowLimiter};
+use crate::{ArrivalLimiter, BaseUrl, Secret, UpstreamRoute};
 
 /// An upstream as the connector declared it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn check_private_network(
 pub fn grant(
     declared: &[Declared],
     configured: &BTreeMap<String, Configured>,
-    limiter: impl Fn(f64) -> Arc<WindowLimiter>,
+    limiter: impl Fn(f64) -> Arc<ArrivalLimiter>,
 ) -> Result<Grant, String> {
     let mut routes = Vec::new();
     for d in declared {

@@ -27,12 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use policy::{BaseUrl, Origin, PolicyError};
-pub use rate_window::{SystemClock, WindowLimiter};
+pub use rate_window::{ArrivalLimiter, SystemClock, WindowLimiter};
 pub use secrets::{Redactor, Secret};
-
-/// The margin added to each upstream's one-second window: requests reach the server a little
-/// later or earlier than they leave, and the server counts on arrival.
-pub const RATE_WINDOW_MARGIN: Duration = Duration::from_millis(20);
 
 /// The rate an upstream gets when its configuration names none: conservative.
 pub const DEFAULT_RATE_PER_SECOND: f64 = 5.0;
@@ -40,28 +36,25 @@ pub const DEFAULT_RATE_PER_SECOND: f64 = 5.0;
 /// How long a 429 without `Retry-After` pauses its upstream.
 pub const DEFAULT_429_PAUSE: Duration = Duration::from_secs(1);
 
-/// A limiter for `rate` requests a second: at most `rate` (rounded down, at least 1) in any
-/// window of one second plus [`RATE_WINDOW_MARGIN`]; a rate under 1 is one request per
-/// `1/rate` seconds.
-pub fn upstream_limiter(rate: f64) -> Arc<WindowLimiter> {
+/// A limiter for `rate` requests a second, as the upstream counts them (by arrival): at most
+/// `rate` (rounded down, at least 1) arrivals in any one-second window, whatever the network and
+/// this machine's load add to each request (see [`rate_window::arrival`]); a rate under 1 is one
+/// request per `1/rate` seconds.
+pub fn upstream_limiter(rate: f64) -> Arc<ArrivalLimiter> {
     upstream_limiter_on(rate, Arc::new(rate_window::SystemClock))
 }
 
 /// [`upstream_limiter`] on a given clock (a virtual one in simulations).
-pub fn upstream_limiter_on(rate: f64, clock: Arc<dyn rate_window::Clock>) -> Arc<WindowLimiter> {
+pub fn upstream_limiter_on(rate: f64, clock: Arc<dyn rate_window::Clock>) -> Arc<ArrivalLimiter> {
     let rate = if rate.is_finite() && rate > 0.0 {
         rate
     } else {
         DEFAULT_RATE_PER_SECOND
     };
     Arc::new(if rate >= 1.0 {
-        WindowLimiter::per_second(rate.floor() as u32, RATE_WINDOW_MARGIN, clock)
+        ArrivalLimiter::new(rate.floor() as u32, Duration::from_secs(1), clock)
     } else {
-        WindowLimiter::new(
-            1,
-            Duration::from_secs_f64(1.0 / rate) + RATE_WINDOW_MARGIN,
-            clock,
-        )
+        ArrivalLimiter::new(1, Duration::from_secs_f64(1.0 / rate), clock)
     })
 }
 
@@ -133,7 +126,7 @@ pub struct UpstreamRoute {
     /// whether or not a value is configured.
     pub auth_headers: Vec<String>,
     /// Shared by every worker of this connector instance that uses the upstream.
-    pub limiter: Arc<WindowLimiter>,
+    pub limiter: Arc<ArrivalLimiter>,
     /// Whether the upstream may be on a private network (checked again at connect time).
     pub allow_private_network: bool,
 }
@@ -305,7 +298,7 @@ impl Egress {
     }
 
     /// The rate limiters of every upstream.
-    pub fn limiters(&self) -> Vec<Arc<WindowLimiter>> {
+    pub fn limiters(&self) -> Vec<Arc<ArrivalLimiter>> {
         self.routes.values().map(|r| r.limiter.clone()).collect()
     }
 
@@ -337,8 +330,9 @@ impl Egress {
                 route.name
             )));
         }
-        // On virtual time, the clock stands still from admission until the answer.
-        let held = self.admit(route)?;
+        // The request counts against the upstream's rate from admission until its answer is
+        // read; on virtual time, the clock stands still meanwhile.
+        let (ticket, held) = self.admit(route)?;
         let credentials: Vec<(String, &str)> = route
             .credentials
             .iter()
@@ -352,6 +346,11 @@ impl Egress {
             req.body.as_deref(),
             &self.redactor,
         );
+        // An answer bounds when the request reached the upstream; a failure does not say.
+        match &response {
+            Ok(_) => ticket.answered(&request_kind(req)),
+            Err(_) => drop(ticket),
+        }
         drop(held);
         let response = match response {
             Ok(r) => {
@@ -406,11 +405,19 @@ impl Egress {
 
     /// Waits for the rate limiter, then spends the weekly budget (persisted before sending):
     /// a request refused by the limiter costs no budget.
-    fn admit(&self, route: &UpstreamRoute) -> Result<Option<Held<'_>>, EgressError> {
-        route
+    fn admit<'r>(
+        &self,
+        route: &'r UpstreamRoute,
+    ) -> Result<(rate_window::Ticket<'r>, Option<Held<'_>>), EgressError> {
+        let ticket = route
             .limiter
             .acquire(self.limits.max_rate_wait)
-            .map_err(|wait| EgressError::RateLimited(Some(wait.as_millis() as u64)))?;
+            .map_err(|refusal| {
+                EgressError::RateLimited(match refusal {
+                    rate_window::Refusal::Wait(wait) => Some(wait.as_millis() as u64),
+                    rate_window::Refusal::Busy => None,
+                })
+            })?;
         let held = self.virtual_time.as_deref().map(Held);
         if let Some(budget) = &self.budget {
             budget
@@ -425,7 +432,7 @@ impl Egress {
                 })?;
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(held)
+        Ok((ticket, held))
     }
 
     /// A 429, or any answer with `Retry-After`, pauses every request to the upstream.
@@ -437,6 +444,11 @@ impl Egress {
             .and_then(|(_, v)| rate_window::retry_after::parse(v, std::time::SystemTime::now()));
         if response.status == 429 {
             self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            // Evidence that the upstream counts more than the limiter allowed for: slow down
+            // by one request a window, recovering after clean answers.
+            route.limiter.throttled();
+        } else {
+            route.limiter.not_throttled();
         }
         *self
             .counters
@@ -484,6 +496,17 @@ impl Egress {
         }
         response
     }
+}
+
+/// What the rate limiter compares a request's round trip with: its method and path, without
+/// the query (the same endpoint costs the upstream about the same whatever its parameters).
+fn request_kind(req: &OutboundRequest) -> String {
+    let path = req
+        .path_and_query
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    format!("{:?} {path}", req.method)
 }
 
 /// Drops answer headers named like the upstream's credential headers.

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use egress::secrets::Redactor;
 use egress::{
     BREAKER_AFTER, BaseUrl, Egress, EgressError, EgressLimits, OutboundRequest, UpstreamRoute,
-    WindowLimiter,
 };
 
 #[test]
@@ -26,7 +25,7 @@ fn a_silent_source_trips_the_breaker_after_a_few_timeouts() {
         base: BaseUrl::parse(&format!("http://{addr}")).unwrap(),
         credentials: Vec::new(),
         auth_headers: Vec::new(),
-        limiter: Arc::new(WindowLimiter::new(
+        limiter: Arc::new(egress::ArrivalLimiter::new(
             1000,
             Duration::from_secs(1),
             Arc::new(egress::SystemClock),

@@ -12,6 +12,7 @@ mod extra;
 pub mod generate;
 pub mod model;
 pub mod query;
+pub mod proxy;
 mod server;
 
 use std::net::SocketAddr;

@@ -7,11 +7,18 @@
 //! after a crash restart ([`WindowLimiter::assume_full_at`]) and under concurrency.
 //! It also owns the [`Clock`] abstraction (real [`SystemClock`], virtual [`ManualClock`]).
 //!
+//! Requests to an upstream that counts *arrivals* use [`ArrivalLimiter`] (module
+//! [`arrival`]), which bounds what the server can have seen whatever the network and the
+//! machine's load add between departure and arrival.
+//!
 //! Poisoning: every lock is taken with `unwrap_or_else(|e| e.into_inner())`, so a
 //! panic in a thread holding a lock never switches limiting off; the state is a
 //! ring of instants that stays valid whatever point a panic interrupted.
 
+pub mod arrival;
 pub mod retry_after;
+
+pub use arrival::{ArrivalLimiter, Refusal, Ticket};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};

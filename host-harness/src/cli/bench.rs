@@ -12,6 +12,13 @@ pub struct Args {
     latency_ms: u64,
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Random delay, 0 to this many milliseconds, added to each request on its way to the mock
+    /// (a loopback proxy), as a network with jitter would.
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// Runs a CPU hog on every core beside the crawl (a saturated machine).
+    #[arg(long)]
+    load: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -20,6 +27,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         rate: a.rate,
         latency: std::time::Duration::from_millis(a.latency_ms),
         concurrency: a.concurrency,
+        jitter: std::time::Duration::from_millis(a.jitter_ms),
+        load: a.load,
     })
 }
 
@@ -39,8 +48,8 @@ pub fn run_checkpoint(a: CheckpointArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct InstanceArgs {
-    /// Component files to compare (default: the probe built for the current contract and the
-    /// frozen 0.1.0 probe fixture, when run from the source tree).
+    /// Component files to compare (default: the embedded probe built for the current contract
+    /// and the embedded frozen 0.1.0 probe).
     components: Vec<std::path::PathBuf>,
     /// Items fetched per component.
     #[arg(long, default_value_t = 1000)]
@@ -48,17 +57,12 @@ pub struct InstanceArgs {
 }
 
 pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
-    let paths = if a.components.is_empty() {
-        vec![
-            crate::probe_component()?,
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/fixtures/probe-0.1.0.wasm"),
-        ]
-    } else {
-        a.components
-    };
     let mut components = Vec::new();
-    for p in paths {
+    if a.components.is_empty() {
+        components.push(("probe_connector.wasm".to_string(), crate::probe_wasm()?.to_vec()));
+        components.push(("probe-0.1.0.wasm".to_string(), crate::PROBE_0_1_0_WASM.to_vec()));
+    }
+    for p in a.components {
         let bytes =
             std::fs::read(&p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
         let name = p
