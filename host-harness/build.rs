@@ -1,8 +1,8 @@
 //! Builds the guest components (`wasm32-wasip2`, the `guest` profile, then binaryen's
 //! `wasm-opt` over the core module): the Clari Copilot connector and the probe connector the
 //! sandbox tests use, so that the harness, its demo and the tests always run the component
-//! built from this checkout. The path reaches
-//! the crate as `CLARI_COPILOT_COMPONENT`; a failed guest build is reported as a warning and as
+//! built from this checkout. Both are copied into `OUT_DIR` and embedded in the binary (no path
+//! of the build machine reaches it); a failed guest build is reported as a warning and as
 //! `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
 //! when the component is needed. Set `HARNESS_SKIP_GUEST_BUILD=1` to skip it.
 
@@ -35,10 +35,6 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HARNESS_SKIP_GUEST_BUILD");
 
     let target_dir = workspace.join("target").join("guest");
-    for (_, file, var) in GUESTS {
-        let artifact = target_dir.join(TARGET).join(PROFILE).join(file);
-        println!("cargo:rustc-env={var}={}", artifact.display());
-    }
 
     let built = if std::env::var_os("HARNESS_SKIP_GUEST_BUILD").is_some() {
         Err("HARNESS_SKIP_GUEST_BUILD is set".to_string())
@@ -338,16 +334,16 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Copies the Clari Copilot component into `OUT_DIR`, where the harness embeds it, so the
-/// binary needs no build tree at run time (empty when the guest build failed).
+/// Copies every guest component into `OUT_DIR`, where the harness embeds them, so the binary
+/// needs no build tree at run time and holds no path of the build machine (a component is
+/// empty there when the guest build failed).
 fn embed_component(target_dir: &Path) {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let artifact = target_dir
-        .join(TARGET)
-        .join(PROFILE)
-        .join("clari_copilot_connector.wasm");
-    let bytes = std::fs::read(&artifact).unwrap_or_default();
-    std::fs::write(out.join("clari_copilot_connector.wasm"), bytes).expect("OUT_DIR is writable");
+    for (_, file, _) in GUESTS {
+        let artifact = target_dir.join(TARGET).join(PROFILE).join(file);
+        let bytes = std::fs::read(&artifact).unwrap_or_default();
+        std::fs::write(out.join(file), bytes).expect("OUT_DIR is writable");
+    }
 }
 
 fn build_guest(workspace: &Path, target_dir: &Path) -> Result<(), String> {

@@ -44,28 +44,62 @@ pub mod crawl {
 const CLARI_COPILOT_WASM: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/clari_copilot_connector.wasm"));
 
-/// The embedded Clari Copilot component (the default connector).
-pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
-    if CLARI_COPILOT_WASM.is_empty() {
+/// The probe component (a test connector driven by its settings), embedded for
+/// `harness bench-instance` and the sandbox tests.
+const PROBE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/probe_connector.wasm"));
+
+/// The frozen probe built for contract 0.1.0 (`tests/fixtures/probe-0.1.0.wasm`), embedded
+/// for `harness bench-instance`.
+pub const PROBE_0_1_0_WASM: &[u8] = include_bytes!("../../tests/fixtures/probe-0.1.0.wasm");
+
+fn embedded(name: &str, bytes: &'static [u8]) -> anyhow::Result<&'static [u8]> {
+    if bytes.is_empty() {
         anyhow::bail!(
-            "the Clari Copilot component was not built when the harness was compiled ({}); \
-             build it with `cargo build --profile guest --target wasm32-wasip2 -p clari-copilot-connector --target-dir target/guest` and rebuild the harness",
+            "the {name} component was not built when the harness was compiled ({}); \
+             build it with `cargo build --profile guest --target wasm32-wasip2 -p clari-copilot-connector -p probe-connector --target-dir target/guest` and rebuild the harness",
             env!("CLARI_COPILOT_COMPONENT_ERROR")
         );
     }
-    Ok(CLARI_COPILOT_WASM)
+    Ok(bytes)
 }
 
-/// The Clari Copilot component file in this build tree (for tests; the binary embeds it).
-pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
-    let path = std::path::PathBuf::from(env!("CLARI_COPILOT_COMPONENT"));
-    if !path.exists() {
-        anyhow::bail!(
-            "the Clari Copilot component is missing at {}",
-            path.display()
-        );
+/// The embedded Clari Copilot component (the default connector).
+pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
+    embedded("Clari Copilot", CLARI_COPILOT_WASM)
+}
+
+/// The embedded probe component.
+pub fn probe_wasm() -> anyhow::Result<&'static [u8]> {
+    embedded("probe", PROBE_WASM)
+}
+
+/// `bytes` as a file in the temporary directory, named by its digest (written once; for tests
+/// and tools that take a component path).
+fn as_temp_file(stem: &str, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
+    let digest = crate::component::digest(bytes);
+    let hex = digest.trim_start_matches("sha256:");
+    let dir = std::env::temp_dir().join("connector-harness-components");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{stem}-{}.wasm", &hex[..16.min(hex.len())]));
+    let current = std::fs::read(&path).ok();
+    if current.as_deref() != Some(bytes) {
+        // Written beside and renamed, so a reader never sees half a component.
+        let tmp = dir.join(format!(
+            ".{stem}-{}-{:?}.tmp",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(path)
+}
+
+/// The embedded Clari Copilot component as a file (for tests and tools that take a path).
+pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
+    as_temp_file("clari-copilot", clari_copilot_wasm()?)
 }
 
 /// A connector's description as pretty JSON (for `harness describe`).
@@ -97,17 +131,9 @@ pub fn describe_json(info: &crawl_engine::types::ConnectorInfo) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
-/// The probe component (a test connector driven by its settings) built by `build.rs`.
+/// The embedded probe component as a file (for tests and tools that take a path).
 pub fn probe_component() -> anyhow::Result<std::path::PathBuf> {
-    let path = std::path::PathBuf::from(env!("PROBE_COMPONENT"));
-    if !path.exists() {
-        anyhow::bail!(
-            "the probe component is missing at {} ({})",
-            path.display(),
-            env!("CLARI_COPILOT_COMPONENT_ERROR")
-        );
-    }
-    Ok(path)
+    as_temp_file("probe", probe_wasm()?)
 }
 
 /// Where compiled code is kept between processes: `HARNESS_CACHE_DIR`, else
