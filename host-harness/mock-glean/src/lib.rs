@@ -28,6 +28,9 @@ pub struct MockGleanConfig {
     pub max_body_bytes: usize,
     /// Glean's rate limits (on by default).
     pub rate_limits: RateLimits,
+    /// While set, document uploads (`/indexdocuments`, `/bulkindexdocuments`) are held
+    /// unanswered (a Glean that stalls mid-crawl); cleared, they go on. Shared with the caller.
+    pub hold_uploads: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for MockGleanConfig {
@@ -37,6 +40,7 @@ impl Default for MockGleanConfig {
             state_file: None,
             max_body_bytes: 5 * 1024 * 1024,
             rate_limits: RateLimits::default(),
+            hold_uploads: Arc::default(),
         }
     }
 }

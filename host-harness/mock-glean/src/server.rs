@@ -32,6 +32,7 @@ struct App {
     token: Arc<str>,
     limiter: Arc<Limiter>,
     max_body_bytes: usize,
+    hold_uploads: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const JSON: &str = "application/json; charset=UTF-8";
@@ -101,6 +102,7 @@ pub fn router(index: Arc<Mutex<Index>>, config: MockGleanConfig) -> Router {
         token: Arc::from(config.token.as_str()),
         limiter: Arc::new(Limiter::new(&config.rate_limits)),
         max_body_bytes: config.max_body_bytes,
+        hold_uploads: config.hold_uploads.clone(),
     };
     Router::new()
         .route("/api/index/v1/{endpoint}", post(endpoint))
@@ -229,6 +231,11 @@ async fn endpoint(
 ) -> Response {
     if let Err(r) = authorized(&app, &headers) {
         return r;
+    }
+    if matches!(endpoint.as_str(), "indexdocuments" | "bulkindexdocuments") {
+        while app.hold_uploads.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
     if body.len() > app.max_body_bytes {
         return error(
