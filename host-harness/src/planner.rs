@@ -105,12 +105,32 @@ pub fn week_start(now: i64) -> i64 {
 /// itself would count as quiet time, and a source that changes at every poll would be polled
 /// every `min / (1 - 1/4)` (80 s for 60), not every `min`.
 pub fn poll_interval(schedule: &ScheduleSection, last_change: Option<i64>, looked_at: i64) -> i64 {
-    let min = schedule.min_poll_seconds.max(1) as i64;
-    let max = (schedule.incremental_minutes.max(1) * 60) as i64;
+    let (min, max) = (min_poll(schedule), max_poll(schedule));
     match last_change {
-        Some(t) => (min + (looked_at - t).max(0) / 4).clamp(min, max.max(min)),
+        Some(t) => min
+            .saturating_add(looked_at.saturating_sub(t).max(0) / 4)
+            .clamp(min, max.max(min)),
         None => max.max(min),
     }
+}
+
+/// Seconds as the planner counts them: `n` units of `unit` seconds, at least one unit, capped
+/// at [`SPAN_CAP`] so that no schedule value, however large, overflows the arithmetic.
+fn seconds(n: u64, unit: u64) -> i64 {
+    i64::try_from(n.max(1).saturating_mul(unit))
+        .unwrap_or(SPAN_CAP)
+        .min(SPAN_CAP)
+}
+
+/// The longest span the planner reasons about: ten years.
+const SPAN_CAP: i64 = 10 * 366 * 86_400;
+
+fn min_poll(s: &ScheduleSection) -> i64 {
+    seconds(s.min_poll_seconds, 1)
+}
+
+fn max_poll(s: &ScheduleSection) -> i64 {
+    seconds(s.incremental_minutes, 60)
 }
 
 /// When the last crawl of any kind ended (epoch seconds), if one ran.
@@ -146,8 +166,8 @@ pub fn plan(i: Inputs<'_>) -> Plan {
     // The polling the rest of the week needs, as if busy half the time (polls every
     // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
     // hour it is made at, so a full crawl run at night does not eat the next day's polling.
-    let min = i.schedule.min_poll_seconds.max(1) as f64;
-    let max = (i.schedule.incremental_minutes.max(1) * 60) as f64;
+    let min = min_poll(i.schedule) as f64;
+    let max = max_poll(i.schedule) as f64;
     let polls_left = remaining as f64 * (BUSY_SHARE / min + (1.0 - BUSY_SHARE) / max.max(min));
     let mut polling = (polls_left * poll_cost) as u64;
     if budget > 0 {
@@ -161,20 +181,23 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         // What is left is all polling can have.
         polling = polling.min(budget.saturating_sub(i.used));
     }
-    let full_every = (i.schedule.full_hours.max(1) * 3600) as i64;
+    let full_every = seconds(i.schedule.full_hours, 3600);
     let fulls_affordable = match (budget, full_cost) {
         (0, _) => u64::MAX,
         (_, None) => 0,
-        (_, Some(c)) => ceiling.saturating_sub(i.used + polling) / c.max(1),
+        (_, Some(c)) => ceiling.saturating_sub(i.used.saturating_add(polling)) / c.max(1),
     };
     let fulls_wanted = (remaining / full_every).max(0) as u64 + 1;
     let fulls_planned = fulls_affordable.min(fulls_wanted);
-    let forecast = i.used + polling + fulls_planned * full_cost.unwrap_or(0);
+    let forecast = i
+        .used
+        .saturating_add(polling)
+        .saturating_add(fulls_planned.saturating_mul(full_cost.unwrap_or(0)));
     let last_duration = m
         .last_incremental
         .as_ref()
         .map_or(0, |o| (o.finished_at - o.started_at).max(0));
-    let expected_freshness = interval / 2 + last_duration;
+    let expected_freshness = (interval / 2).saturating_add(last_duration);
     let (next, why) = decide(
         &i,
         interval,
@@ -229,10 +252,10 @@ fn decide(
         .as_ref()
         .filter(|o| o.completed)
         .map_or(i64::MIN / 2, |o| o.started_at);
-    let full_due = last_full + full_every;
+    let full_due = last_full.saturating_add(full_every);
     let quiet = m.last_change_at.is_none_or(|t| now - t >= QUIET_AFTER);
     let affordable = i.weekly_budget == 0 || full_cost.is_none() || fulls_affordable >= 1;
-    if now >= full_due && affordable && (quiet || now >= full_due + QUIET_WAIT) {
+    if now >= full_due && affordable && (quiet || now >= full_due.saturating_add(QUIET_WAIT)) {
         return (
             Next::Crawl(CrawlMode::Full),
             if quiet {
@@ -243,7 +266,7 @@ fn decide(
         );
     }
     let last_any = last_crawl_end(m).unwrap_or(i64::MIN / 2);
-    let poll_due = last_any + interval;
+    let poll_due = last_any.saturating_add(interval);
     if now >= poll_due {
         return (
             Next::Crawl(CrawlMode::Incremental),
@@ -310,6 +333,29 @@ mod tests {
             used,
             now,
         })
+    }
+
+    #[test]
+    fn no_schedule_value_overflows_the_plan() {
+        // 2^60 hours wrapped `full_hours * 3600` to 0 and then divided by it.
+        for big in [1u64 << 60, u64::MAX, u64::MAX / 60, u64::MAX / 3600] {
+            let s = ScheduleSection {
+                full_hours: big,
+                incremental_minutes: big,
+                min_poll_seconds: big,
+                ..ScheduleSection::default()
+            };
+            for used in [0, 99_999, u64::MAX] {
+                let p = plan(Inputs {
+                    meta: &meta(),
+                    schedule: &s,
+                    weekly_budget: 100_000,
+                    used,
+                    now: NOW,
+                });
+                assert!(p.poll_interval > 0, "{big}: {p:?}");
+            }
+        }
     }
 
     #[test]
