@@ -1,6 +1,7 @@
 //! Crash injection for tests: with `HARNESS_CRASH_AT=N` in the environment, the process aborts
 //! (as abruptly as `kill -9`: no unwinding, no destructors, no flushing) at the N-th crash
-//! point. Crash points sit right after every effect a crash could split from its bookkeeping:
+//! point (with `HARNESS_CRASH_MODE=panic` it panics there instead, to test what catches a
+//! panic). Crash points sit right after every effect a crash could split from its bookkeeping:
 //! each upload to the index, each deletion, each state save. Unset, a crash point costs one
 //! relaxed atomic increment.
 
@@ -28,6 +29,9 @@ impl crawl_engine::CrashHook for EnvCrash {
 pub fn point(what: &str) {
     let n = REACHED.fetch_add(1, Ordering::Relaxed) + 1;
     if target() == Some(n) {
+        if std::env::var("HARNESS_CRASH_MODE").as_deref() == Ok("panic") {
+            panic!("crash injection: panicking at point {n} ({what})");
+        }
         eprintln!("crash injection: aborting at point {n} ({what})");
         std::process::abort();
     }

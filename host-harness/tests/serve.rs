@@ -371,8 +371,9 @@ fn serve_hosts_tenants_side_by_side() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
 
-    // Every route needs the token.
-    for path in ["/healthz", "/tenants", "/metrics"] {
+    // Every route but the probes needs the token; the probes are open (Kubernetes sends none).
+    assert_eq!(get(&format!("{}/healthz", s.base), None).0, 200);
+    for path in ["/tenants", "/tenants/probe-ok", "/metrics"] {
         let (status, _) = get(&format!("{}{path}", s.base), None);
         assert_eq!(status, 401, "{path}");
         let (status, _) = get(
@@ -511,7 +512,8 @@ fn serve_hosts_tenants_side_by_side() {
         "{text}"
     );
     assert!(value("harness_crawls_total{tenant=\"clari-a\",outcome=\"completed\"}") >= 2.0);
-    assert!(value("harness_crawls_total{tenant=\"probe-stuck\",outcome=\"stopped\"}") >= 5.0);
+    // A crawl that the source ended is a failed crawl, not a stopped one (that is shutdown).
+    assert!(value("harness_crawls_total{tenant=\"probe-stuck\",outcome=\"failed\"}") >= 5.0);
     assert!(value("harness_instances_created_total") > 0.0);
     assert!(text.contains("harness_scheduler_lag_seconds_bucket"));
 
@@ -531,4 +533,124 @@ fn serve_hosts_tenants_side_by_side() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status}");
+}
+
+/// Starts `harness serve` on `tenants` with extra environment, backoff 1 s.
+fn start_serve_with(tenants: &Path, env: &[(&str, &str)]) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["serve", "--backoff-seconds", "1", "--start-stagger-seconds", "0", "--tenants"])
+        .arg(tenants)
+        .arg("--admin")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("HARNESS_ADMIN_TOKEN", TOKEN)
+        .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
+        .env("HARNESS_LOG", "error")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    wait_for("the admin API", 30, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // Readiness needs no token.
+    wait_for("readiness", 60, || get(&format!("{}/readyz", s.base), None).0 == 200);
+    s
+}
+
+/// Tenant files are untrusted input: a FIFO does not hang the scheduler, a symlink out of the
+/// directory is refused without being read, a 60 MB file is refused without being echoed, and
+/// a tenant beside them crawls. Two tenants on one Glean datasource: the second is refused.
+#[test]
+fn untrusted_tenant_files_cannot_hang_leak_or_bloat_the_service() {
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir(&tenants).unwrap();
+    probe_tenant(&tenants, "probe-ok", &glean.base_url(), "");
+    let fifo = std::ffi::CString::new(tenants.join("fifo.toml").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let secret = dir.path().join("shadow");
+    std::fs::write(&secret, "root:$6$the-hash-of-root:19000:0:99999:7:::\n").unwrap();
+    std::os::unix::fs::symlink(&secret, tenants.join("shadow.toml")).unwrap();
+    let big = format!("# {}\n", "x".repeat(60 * 1024 * 1024));
+    std::fs::write(tenants.join("big.toml"), big).unwrap();
+    // The same datasource as probe-ok, with secrets of its own.
+    probe_tenant(&tenants, "copycat", &glean.base_url(), "");
+    let text = std::fs::read_to_string(tenants.join("copycat.toml"))
+        .unwrap()
+        .replace("datasource = \"copycat\"", "datasource = \"probeok\"");
+    std::fs::write(tenants.join("copycat.toml"), text).unwrap();
+
+    let s = start_serve_with(
+        &tenants,
+        &[("PROBE_OK_KEY", "probe-ok-key-1"), ("COPYCAT_KEY", "copycat-key-1")],
+    );
+    wait_for("probe-ok's crawl", 60, || tenant(&s, "probe-ok")["last_crawl"]["completed"] == true);
+    let (status, listing) = get(&format!("{}/tenants", s.base), Some(TOKEN));
+    assert_eq!(status, 200);
+    assert!(listing.len() < 64 * 1024, "GET /tenants answered {} bytes", listing.len());
+    assert!(!listing.contains("the-hash-of-root"), "{listing}");
+    let refused = |name: &str, why: &str| {
+        let t = tenant(&s, name);
+        assert_eq!(t["state"], "refused", "{t}");
+        let e = t["config_error"].as_str().unwrap_or_default();
+        assert!(e.contains(why), "{name}: {e}");
+    };
+    refused("fifo", "not a regular file");
+    refused("shadow", "outside the tenants directory");
+    refused("big", "over the");
+    // Which of the two is refused depends on the order the files are read in; one is.
+    let states = [tenant(&s, "copycat")["state"].clone(), tenant(&s, "probe-ok")["state"].clone()];
+    assert!(states.iter().any(|st| st == "refused"), "{states:?}");
+    let copycat = tenant(&s, "copycat");
+    if copycat["state"] == "refused" {
+        assert!(copycat["config_error"].as_str().unwrap().contains("datasource"), "{copycat}");
+    }
+    terminate(s, Duration::from_secs(30));
+}
+
+/// A panic in a crawl marks that crawl failed, with the panic's message in the tenant's view;
+/// the tenant is not left `running` for ever, and its next crawl runs.
+#[test]
+fn a_panicking_crawl_fails_its_tenant_and_the_service_goes_on() {
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir(&tenants).unwrap();
+    probe_tenant(&tenants, "probe-ok", &glean.base_url(), "");
+    let s = start_serve_with(
+        &tenants,
+        &[
+            ("PROBE_OK_KEY", "probe-ok-key-1"),
+            ("HARNESS_CRASH_AT", "1"),
+            ("HARNESS_CRASH_MODE", "panic"),
+        ],
+    );
+    // The crawl history (the console's tenant page) keeps the panic's message.
+    wait_for("the panicked crawl in the history", 60, || {
+        let (_, page) = get(&format!("{}/console/tenants/probe-ok", s.base), Some(TOKEN));
+        page.contains("the crawl panicked") && page.contains("crash injection")
+    });
+    wait_for("the next crawl", 60, || tenant(&s, "probe-ok")["last_crawl"]["completed"] == true);
+    let (_, metrics) = get(&format!("{}/metrics", s.base), Some(TOKEN));
+    assert!(
+        metrics.contains("harness_crawls_total{tenant=\"probe-ok\",outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    // Paused, it runs nothing on demand either.
+    assert_eq!(post(&format!("{}/tenants/probe-ok/pause", s.base)).0, 200);
+    let (status, body) = post(&format!("{}/tenants/probe-ok/crawl?mode=full", s.base));
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("resume"), "{body}");
+    terminate(s, Duration::from_secs(30));
 }

@@ -173,6 +173,9 @@ pub struct EgressCounters {
     pub by_status: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
     /// When the last answer (any status) arrived, epoch milliseconds; 0 before the first.
     pub last_answer_ms: AtomicU64,
+    /// When the last answer arrived on the monotonic clock ([`monotonic_ms`]); 0 before the
+    /// first. For watchdogs: a wall clock that jumps cannot make a source look silent.
+    pub last_answer_mono_ms: AtomicU64,
     /// Requests refused at once because their upstream had stopped answering.
     pub broken: AtomicU64,
 }
@@ -217,6 +220,13 @@ impl std::fmt::Debug for Egress {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// Milliseconds on the process's monotonic clock (since its first use).
+pub fn monotonic_ms() -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn now_ms() -> i64 {
@@ -358,6 +368,9 @@ impl Egress {
                 self.counters
                     .last_answer_ms
                     .store((self.wall)().max(0) as u64, Ordering::Relaxed);
+                self.counters
+                    .last_answer_mono_ms
+                    .store(monotonic_ms().max(1), Ordering::Relaxed);
                 r
             }
             Err(e) => {

@@ -315,7 +315,16 @@ async fn tenant_action(
                     );
                 }
             };
-            s.request_crawl(&name, mode)
+            match s.request_crawl(&name, mode) {
+                Ok(()) => true,
+                Err(crate::serve::CrawlRefusal::Unknown) => false,
+                Err(why) => {
+                    return html(
+                        StatusCode::CONFLICT,
+                        pages::message("Refused", &format!("{why}."), caller.csrf.as_deref()),
+                    );
+                }
+            }
         }
         "pause" => s.pause(&name),
         "resume" => s.resume(&name),

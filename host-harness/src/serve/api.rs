@@ -1,8 +1,9 @@
-//! The admin API of `harness serve`, over HTTP on loopback by default. Every route needs
-//! `Authorization: Bearer <token>` (the token comes from an environment variable). JSON in
-//! and out; clear errors.
+//! The admin API of `harness serve`, over HTTP on loopback by default. Every route but the
+//! probes needs `Authorization: Bearer <token>` (the token comes from an environment
+//! variable). JSON in and out; clear errors.
 //!
-//! - `GET /healthz`, `GET /readyz`
+//! - `GET /healthz`, `GET /readyz` (open: Kubernetes probes carry no token; they say nothing
+//!   secret. Ready means the first scan of the tenants ended and the scheduler loop is alive.)
 //! - `GET /tenants`, `GET /tenants/{name}`
 //! - `POST /tenants/{name}/crawl?mode=full|incremental`
 //! - `POST /tenants/{name}/pause`, `POST /tenants/{name}/resume`
@@ -58,12 +59,15 @@ pub fn router(service: Arc<Service>, token: String) -> Router {
         service,
         token: Arc::from(token),
     };
-    Router::new()
+    // The probes are open (liveness and readiness probes carry no token) and say nothing
+    // secret; every other route needs the token.
+    let probes = Router::new()
         .route(
             "/healthz",
             get(|| async { axum::Json(json!({"ok": true})) }),
         )
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    Router::new()
         .route("/metrics", get(metrics))
         .route("/tenants", get(tenants))
         .route("/tenants/{name}", get(tenant))
@@ -72,17 +76,14 @@ pub fn router(service: Arc<Service>, token: String) -> Router {
         .route("/tenants/{name}/resume", post(resume))
         .route("/tenants/{name}/approve-deletions", post(approve))
         .layer(middleware::from_fn_with_state(api.clone(), auth))
+        .merge(probes)
         .with_state(api)
 }
 
 async fn readyz(State(api): State<Api>) -> Response {
-    if api.service.is_ready() {
-        axum::Json(json!({"ready": true})).into_response()
-    } else {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the tenants are still loading",
-        )
+    match api.service.readiness() {
+        Ok(()) => axum::Json(json!({"ready": true})).into_response(),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 
@@ -135,14 +136,14 @@ async fn crawl(
             );
         }
     };
-    if api.service.request_crawl(&name, mode) {
-        (
+    match api.service.request_crawl(&name, mode) {
+        Ok(()) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"queued": mode.name(), "tenant": name})),
         )
-            .into_response()
-    } else {
-        unknown(&name)
+            .into_response(),
+        Err(super::CrawlRefusal::Unknown) => unknown(&name),
+        Err(why) => error(StatusCode::CONFLICT, &why.to_string()),
     }
 }
 

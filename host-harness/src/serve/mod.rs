@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod metrics;
+pub mod tenant_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,16 @@ use crate::config::{ComponentRef, Config};
 
 /// Failures in a row after which a tenant is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
+
+/// A scheduler loop silent for longer than this makes the service unready.
+pub const HEARTBEAT_STALE: Duration = Duration::from_secs(10);
+
+/// The longest backoff after failed crawls, however large `--backoff-seconds` is.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(7 * 86_400);
+
+/// Refused tenants are checked again this often even when their file did not change: the
+/// cause may have passed (a registry that was down, a component not yet deployed).
+pub const RECHECK_REFUSED: Duration = Duration::from_secs(60);
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -144,7 +155,48 @@ struct CrawlWatch {
 /// the workers: it is waiting out timeouts, not working.
 pub const STALLED_AFTER: Duration = Duration::from_secs(15);
 
+/// What a rescan compares a tenant file with (see [`Service::known`]).
+struct Known {
+    text_digest: String,
+    /// The component checked with the file, when it came from a file: its path and bytes.
+    component: Option<(String, Arc<[u8]>)>,
+    refused_component: Option<String>,
+    /// Whether the tenant's file was refused (it has no configuration).
+    refused: bool,
+    checked_at: std::time::SystemTime,
+}
+
 impl Tenant {
+    fn new(
+        file: PathBuf,
+        text_digest: String,
+        checked_at: std::time::SystemTime,
+        config: Option<Config>,
+        config_error: Option<String>,
+    ) -> Tenant {
+        Tenant {
+            file,
+            text_digest,
+            checked_at,
+            config,
+            config_error,
+            running: false,
+            watch: None,
+            paused: false,
+            quarantined: false,
+            failures: 0,
+            // At start-up the first scan sets the first crawl once every file is checked; a
+            // checking pass of many files must not make them all late.
+            next_due: Instant::now(),
+            requested: None,
+            allow_mass_delete_once: false,
+            last: None,
+            history: std::collections::VecDeque::new(),
+            budget_used: 0,
+            refused_component: None,
+        }
+    }
+
     /// Whether this tenant's running crawl is stalled on a source that does not answer.
     fn stalled(&self, now: Instant) -> bool {
         let Some(w) = self.watch.as_ref().filter(|_| self.running) else {
@@ -153,15 +205,15 @@ impl Tenant {
         if now.saturating_duration_since(w.started) < STALLED_AFTER {
             return false;
         }
+        // Both sides on the monotonic clock: a wall clock that jumps changes nothing.
         let last_ms = w
             .egress
             .as_ref()
-            .map_or(0, |e| e.counters().last_answer_ms.load(Ordering::Relaxed));
+            .map_or(0, |e| e.counters().last_answer_mono_ms.load(Ordering::Relaxed));
         if last_ms == 0 {
             return true;
         }
-        let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        now_ms.saturating_sub(last_ms) >= STALLED_AFTER.as_millis() as u64
+        egress::monotonic_ms().saturating_sub(last_ms) >= STALLED_AFTER.as_millis() as u64
     }
 
     fn push_history(&mut self, last: LastCrawl) {
@@ -202,6 +254,26 @@ impl Tenant {
     }
 }
 
+/// Why an on-demand crawl was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrawlRefusal {
+    Unknown,
+    Paused,
+    Quarantined,
+}
+
+impl std::fmt::Display for CrawlRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CrawlRefusal::Unknown => "there is no such tenant; GET /tenants lists them",
+            CrawlRefusal::Paused => "the tenant is paused: resume it first, then ask for a crawl",
+            CrawlRefusal::Quarantined => {
+                "the tenant is quarantined after failed crawls: fix the cause, resume it, then ask for a crawl"
+            }
+        })
+    }
+}
+
 /// The running service.
 pub struct Service {
     runtime: Arc<Runtime>,
@@ -210,6 +282,10 @@ pub struct Service {
     pub metrics: metrics::Metrics,
     pub stop: Arc<AtomicBool>,
     ready: AtomicBool,
+    /// When the service was made: the origin of [`Service::heartbeat_ms`].
+    born: Instant,
+    /// Milliseconds after `born` at which the scheduler loop last went round.
+    heartbeat_ms: std::sync::atomic::AtomicU64,
     /// Scheduler lag of each dispatched crawl, with when it was dispatched and the tenant
     /// (for benchmarks; the most recent 100,000).
     pub lags: Mutex<std::collections::VecDeque<Dispatched>>,
@@ -236,6 +312,8 @@ impl Service {
             metrics: metrics::Metrics::default(),
             stop,
             ready: AtomicBool::new(false),
+            born: Instant::now(),
+            heartbeat_ms: std::sync::atomic::AtomicU64::new(0),
             lags: Mutex::new(std::collections::VecDeque::new()),
         })
     }
@@ -244,8 +322,28 @@ impl Service {
         self.tenants.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the first scan of the tenants has ended (the scheduler may be idle).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Ready to serve: the first scan ended and the scheduler loop went round within the last
+    /// [`HEARTBEAT_STALE`]; otherwise why not.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if !self.is_ready() {
+            return Err("the tenants are still loading");
+        }
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let beat = self.heartbeat_ms.load(Ordering::SeqCst);
+        if now.saturating_sub(beat) > HEARTBEAT_STALE.as_millis() as u64 {
+            return Err("the scheduler loop has not gone round lately: no crawl is being dispatched");
+        }
+        Ok(())
+    }
+
+    fn beat(&self) {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.heartbeat_ms.store(now, Ordering::SeqCst);
     }
 
     /// Every tenant as the admin API shows it.
@@ -294,12 +392,28 @@ impl Service {
         });
     }
 
-    pub fn request_crawl(&self, name: &str, mode: CrawlMode) -> bool {
-        self.with_tenant(name, |t| t.requested = Some(mode))
+    /// Asks for a crawl of tenant `name` now. A paused or quarantined tenant runs nothing until
+    /// it is resumed, on demand or not.
+    pub fn request_crawl(&self, name: &str, mode: CrawlMode) -> Result<(), CrawlRefusal> {
+        let mut tenants = self.lock();
+        let t = tenants.get_mut(name).ok_or(CrawlRefusal::Unknown)?;
+        if t.paused {
+            return Err(CrawlRefusal::Paused);
+        }
+        if t.quarantined {
+            return Err(CrawlRefusal::Quarantined);
+        }
+        t.requested = Some(mode);
+        Ok(())
     }
 
+    /// Pauses tenant `name`: nothing runs (a crawl asked for and not started is dropped) until
+    /// it is resumed; a crawl under way finishes.
     pub fn pause(&self, name: &str) -> bool {
-        self.with_tenant(name, |t| t.paused = true)
+        self.with_tenant(name, |t| {
+            t.paused = true;
+            t.requested = None;
+        })
     }
 
     /// Resumes a paused or quarantined tenant, forgetting its failures.
@@ -320,12 +434,14 @@ impl Service {
         })
     }
 
-    /// Checks a tenant file: it parses, its secrets resolve, its component loads and passes
-    /// the contract check, and the grants match what the component declares. A component
-    /// named by file is read once here and kept: the tenant runs exactly these bytes until a
-    /// new version passes the same check.
-    fn check_file(&self, path: &Path) -> anyhow::Result<Config> {
-        let mut config = Config::load(path, &env)?;
+    /// Checks a tenant file's `text` (read from `path`): it parses, its secrets resolve, its
+    /// component loads and passes the contract check, and the grants match what the component
+    /// declares. A component named by file is read once here and kept: the tenant runs exactly
+    /// these bytes until a new version passes the same check.
+    fn check_file(&self, path: &Path, text: &str) -> anyhow::Result<Config> {
+        let file = crate::config::parse_file(text)?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let mut config = Config::from_file(file, base_dir, &env)?;
         if let ComponentRef::File { path: file, .. } = &config.component {
             let bytes = crate::component::load(&config.component)?;
             config.component = ComponentRef::Loaded {
@@ -354,6 +470,19 @@ impl Service {
                     c.name
                 );
             }
+            // Two tenants on one Glean datasource would delete each other's documents at
+            // every full crawl.
+            if c.glean.base_url.as_str().trim_end_matches('/')
+                == config.glean.base_url.as_str().trim_end_matches('/')
+                && c.glean.datasource.is_some()
+                && c.glean.datasource == config.glean.datasource
+            {
+                anyhow::bail!(
+                    "tenant `{other}` already writes to the Glean datasource `{}` at {}; give each tenant its own [glean] datasource",
+                    config.glean.datasource.as_deref().unwrap_or_default(),
+                    config.glean.base_url.as_str()
+                );
+            }
             if let Some(e) = config
                 .secret_envs
                 .iter()
@@ -376,22 +505,38 @@ impl Service {
         Duration::from_millis(h % window.max(1))
     }
 
+    /// What a rescan needs to know of a known tenant, copied out under the lock so no file is
+    /// read while it is held.
+    fn known(&self, name: &str) -> Option<Known> {
+        let tenants = self.lock();
+        let t = tenants.get(name)?;
+        let component = match t.config.as_ref().map(|c| &c.component) {
+            Some(ComponentRef::Loaded { bytes, origin }) => Some((origin.clone(), bytes.clone())),
+            _ => None,
+        };
+        Some(Known {
+            text_digest: t.text_digest.clone(),
+            component,
+            refused_component: t.refused_component.clone(),
+            refused: t.config.is_none(),
+            checked_at: t.checked_at,
+        })
+    }
+
     /// A tenant's component file when it has changed on disk since it was checked.
     /// The file is read only when its length or modification time moved since it was checked,
     /// so a rescan of many tenants costs a `stat` each, not a read of every component.
-    fn replaced_component(t: &Tenant) -> Option<PathBuf> {
-        let ComponentRef::Loaded { bytes, origin } = &t.config.as_ref()?.component else {
-            return None;
-        };
+    fn replaced_component(k: &Known) -> Option<PathBuf> {
+        let (origin, bytes) = k.component.as_ref()?;
         let meta = std::fs::metadata(origin).ok()?;
         let unmoved =
-            meta.len() == bytes.len() as u64 && meta.modified().is_ok_and(|m| m <= t.checked_at);
+            meta.len() == bytes.len() as u64 && meta.modified().is_ok_and(|m| m <= k.checked_at);
         if unmoved {
             return None;
         }
         let now = std::fs::read(origin).ok()?;
         let changed = now.as_slice() != &bytes[..]
-            && t.refused_component.as_deref() != Some(crate::component::digest(&now).as_str());
+            && k.refused_component.as_deref() != Some(crate::component::digest(&now).as_str());
         changed.then(|| PathBuf::from(origin))
     }
 
@@ -413,83 +558,11 @@ impl Service {
             if path.extension().and_then(|e| e.to_str()) != Some("toml") {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
             let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(String::from) else {
                 continue;
             };
             seen.insert(name.clone(), ());
-            let digest = crate::component::digest(text.as_bytes());
-            let (known, replaced) = match self.lock().get(&name) {
-                Some(t) => (Some(t.text_digest.clone()), Self::replaced_component(t)),
-                None => (None, None),
-            };
-            if known.as_deref() == Some(digest.as_str()) && replaced.is_none() {
-                continue;
-            }
-            let checked_at = std::time::SystemTime::now();
-            let checked = self
-                .check_file(&path)
-                .and_then(|c| self.check_isolation(&name, &c).map(|()| c));
-            let mut tenants = self.lock();
-            match (tenants.get_mut(&name), checked) {
-                (Some(t), Ok(config)) => {
-                    tracing::info!(tenant = %name, "tenant file or component changed and checked: the next crawl uses it");
-                    t.config = Some(config);
-                    t.config_error = None;
-                    t.text_digest = digest;
-                    t.checked_at = checked_at;
-                    t.refused_component = None;
-                }
-                (Some(t), Err(e)) => {
-                    let msg = format!("{e:#}");
-                    tracing::warn!(tenant = %name, "the edited tenant file or replaced component is refused; the tenant keeps the version it had: {msg}");
-                    t.config_error = Some(msg);
-                    t.text_digest = digest;
-                    t.checked_at = checked_at;
-                    if let Some(file) = &replaced {
-                        t.refused_component = std::fs::read(file)
-                            .ok()
-                            .map(|b| crate::component::digest(&b));
-                    }
-                }
-                (None, checked) => {
-                    let (config, config_error) = match checked {
-                        Ok(c) => (Some(c), None),
-                        Err(e) => {
-                            let msg = format!("{e:#}");
-                            tracing::warn!(tenant = %name, "tenant file refused: {msg}");
-                            (None, Some(msg))
-                        }
-                    };
-                    // At start-up the first scan sets the first crawl once every file is
-                    // checked; a checking pass of many files must not make them all late.
-                    let first_due = Instant::now();
-                    tenants.insert(
-                        name,
-                        Tenant {
-                            file: path,
-                            text_digest: digest,
-                            checked_at,
-                            config,
-                            config_error,
-                            running: false,
-                            watch: None,
-                            paused: false,
-                            quarantined: false,
-                            failures: 0,
-                            next_due: first_due,
-                            requested: None,
-                            allow_mass_delete_once: false,
-                            last: None,
-                            history: std::collections::VecDeque::new(),
-                            budget_used: 0,
-                            refused_component: None,
-                        },
-                    );
-                }
-            }
+            self.rescan_file(name, path);
         }
         let mut tenants = self.lock();
         tenants.retain(|name, _| seen.contains_key(name));
@@ -497,6 +570,95 @@ impl Service {
             let now = Instant::now();
             for (name, t) in tenants.iter_mut() {
                 t.next_due = now + self.start_stagger(name);
+            }
+        }
+    }
+
+    /// Reads and, when it changed (or was refused a while ago), checks one tenant file.
+    fn rescan_file(&self, name: String, path: PathBuf) {
+        let text = match tenant_file::read(&self.options.dir, &path) {
+            Ok(text) => text,
+            Err(e) => return self.settle(name, path, String::new(), None, Err(e)),
+        };
+        let digest = crate::component::digest(text.as_bytes());
+        let known = self.known(&name);
+        let replaced = known.as_ref().and_then(Self::replaced_component);
+        let recheck = known.as_ref().is_some_and(|k| {
+            k.refused && k.checked_at.elapsed().is_ok_and(|d| d >= RECHECK_REFUSED)
+        });
+        if known.as_ref().map(|k| k.text_digest.as_str()) == Some(digest.as_str())
+            && replaced.is_none()
+            && !recheck
+        {
+            return;
+        }
+        let checked = self
+            .check_file(&path, &text)
+            .and_then(|c| self.check_isolation(&name, &c).map(|()| c));
+        self.settle(name, path, digest, replaced, checked);
+    }
+
+    /// Records the outcome of checking a tenant file: a new tenant, an accepted edit, or a
+    /// refusal (an existing tenant keeps the version it had). Messages are shown as short,
+    /// escaped excerpts.
+    fn settle(
+        &self,
+        name: String,
+        path: PathBuf,
+        digest: String,
+        replaced: Option<PathBuf>,
+        checked: anyhow::Result<Config>,
+    ) {
+        let checked_at = std::time::SystemTime::now();
+        let checked = checked.map_err(|e| tenant_file::excerpt(&format!("{e:#}")));
+        let refused_component = match (&checked, &replaced) {
+            (Err(_), Some(file)) => std::fs::read(file).ok().map(|b| crate::component::digest(&b)),
+            _ => None,
+        };
+        let mut tenants = self.lock();
+        match (tenants.get_mut(&name), checked) {
+            (Some(t), Ok(config)) => {
+                tracing::info!(tenant = %name, "tenant file or component changed and checked: the next crawl uses it");
+                t.config = Some(config);
+                t.config_error = None;
+                t.text_digest = digest;
+                t.checked_at = checked_at;
+                t.refused_component = None;
+            }
+            (Some(t), Err(msg)) => {
+                if t.config_error.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!(tenant = %name, "the tenant file or its component is refused; the tenant keeps the version it had: {msg}");
+                }
+                t.config_error = Some(msg);
+                t.text_digest = digest;
+                t.checked_at = checked_at;
+                if refused_component.is_some() {
+                    t.refused_component = refused_component;
+                }
+            }
+            (None, checked) => {
+                let (config, config_error) = match checked {
+                    Ok(c) => (Some(c), None),
+                    Err(msg) => {
+                        tracing::warn!(tenant = %name, "tenant file refused: {msg}");
+                        (None, Some(msg))
+                    }
+                };
+                tenants.insert(name, Tenant::new(path, digest, checked_at, config, config_error));
+            }
+        }
+    }
+
+    /// Rescans the tenants directory every `rescan` until `stop` is set.
+    fn rescan_loop(&self) {
+        let tick = Duration::from_millis(100);
+        let mut waited = Duration::ZERO;
+        while !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(tick);
+            waited += tick;
+            if waited >= self.options.rescan {
+                self.rescan();
+                waited = Duration::ZERO;
             }
         }
     }
@@ -521,10 +683,8 @@ impl Service {
         let mut failing_room = self.options.failing_workers().saturating_sub(lane);
         let mut due: Vec<(&String, &mut Tenant)> = tenants
             .iter_mut()
-            .filter(|(_, t)| t.config.is_some() && !t.running)
-            .filter(|(_, t)| {
-                t.requested.is_some() || (!t.paused && !t.quarantined && t.next_due <= now)
-            })
+            .filter(|(_, t)| t.config.is_some() && !t.running && !t.paused && !t.quarantined)
+            .filter(|(_, t)| t.requested.is_some() || t.next_due <= now)
             .collect();
         due.sort_by_key(|(_, t)| {
             if t.requested.is_some() {
@@ -583,12 +743,14 @@ impl Service {
                 }
             }));
         };
-        let mut last_scan = Instant::now();
+        // Rescans (which may compile components and pull from a registry) run on a thread of
+        // their own, so dispatch for every tenant goes on meanwhile.
+        let rescanner = {
+            let service = self.clone();
+            std::thread::spawn(move || service.rescan_loop())
+        };
         while !self.stop.load(Ordering::SeqCst) {
-            if last_scan.elapsed() >= self.options.rescan {
-                self.rescan();
-                last_scan = Instant::now();
-            }
+            self.beat();
             for (name, mode, lag) in self.take_due() {
                 self.metrics
                     .scheduler_lag_seconds
@@ -620,6 +782,7 @@ impl Service {
         }
         // Drain: running crawls see `stop` and end at their next checkpoint.
         drop(jobs);
+        let _ = rescanner.join();
         for w in workers {
             let _ = w.join();
         }
@@ -637,7 +800,17 @@ impl Service {
         };
         let Some(config) = config else { return };
         let started = Instant::now();
-        let outcome = self.crawl_once(name, &config, requested, allow_mass_delete);
+        // A panic anywhere in the crawl (the host's code, not the guest's: a guest trap is an
+        // error) marks this crawl failed with its message; the tenant and the worker go on.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.crawl_once(name, &config, requested, allow_mass_delete)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(anyhow::anyhow!(
+                "the crawl panicked: {}",
+                crate::serve::tenant_file::excerpt(&panic_message(&*panic))
+            ))
+        });
         let mut tenants = self.lock();
         let Some(t) = tenants.get_mut(name) else {
             return;
@@ -646,10 +819,12 @@ impl Service {
         t.watch = None;
         match outcome {
             Ok(Ok((report, budget_used, next, throttled, documents))) => {
-                let outcome = if report.completed {
-                    "completed"
-                } else {
-                    "stopped"
+                // `stopped`: the service is shutting down; `failed`: the source or the index
+                // ended the crawl (alerts on failed crawls count these).
+                let outcome = match () {
+                    _ if report.completed => "completed",
+                    _ if self.stop.load(Ordering::SeqCst) => "stopped",
+                    _ => "failed",
                 };
                 self.record(name, &report, outcome, started.elapsed());
                 t.budget_used = budget_used;
@@ -658,19 +833,19 @@ impl Service {
                 t.push_history(last);
                 if report.completed || self.stop.load(Ordering::SeqCst) {
                     t.failures = 0;
-                    t.next_due = Instant::now() + next;
+                    t.next_due = later(next);
                 } else {
                     self.fail(name, t, report.stopped.clone().unwrap_or_default());
                 }
             }
             // Nothing was due after all (the plan moved): come back when it says.
-            Ok(Err(wait)) => t.next_due = Instant::now() + wait,
+            Ok(Err(wait)) => t.next_due = later(wait),
             Err(e) => {
                 self.metrics
                     .crawls
                     .get_or_create(&metrics::OutcomeLabel {
                         tenant: name.to_string(),
-                        outcome: "error".into(),
+                        outcome: "failed".into(),
                     })
                     .inc();
                 let msg = format!("{e:#}");
@@ -701,8 +876,8 @@ impl Service {
             t.quarantined = true;
             tracing::error!(tenant = %name, "quarantined after {} failed crawls in a row ({why}); resume it with the admin API once fixed", t.failures);
         } else {
-            let wait = self.options.backoff_base * 2u32.pow(t.failures - 1);
-            t.next_due = Instant::now() + wait;
+            let wait = backoff(self.options.backoff_base, t.failures);
+            t.next_due = later(wait);
             tracing::warn!(tenant = %name, "crawl failed ({why}); next try in {wait:?}");
         }
     }
@@ -836,6 +1011,30 @@ impl Service {
         let documents = p.store.document_count().ok();
         Ok(Ok((report, used, next, throttled, documents)))
     }
+}
+
+/// What a panic carried, as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// The wait after `failures` failed crawls in a row: `base` doubled for each after the first,
+/// at most [`MAX_BACKOFF`] (no overflow, whatever `base` is).
+fn backoff(base: Duration, failures: u32) -> Duration {
+    let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// Now plus `wait`, or as far as an `Instant` goes.
+fn later(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(MAX_BACKOFF))
+        .unwrap_or(now)
 }
 
 fn last_crawl(r: &crawl_engine::CrawlReport, throttled: u64) -> LastCrawl {
