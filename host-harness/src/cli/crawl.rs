@@ -49,6 +49,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let env =
         move |k: &str| super::env(k).or_else(|| replaying.then(|| "replay-needs-no-secret".into()));
     let config = Config::load(&a.config, &env)?;
+    // One writer per state: a replay writes none (it runs on fresh state in memory).
+    let _lock = if replaying {
+        None
+    } else {
+        Some(state_store::StateLock::acquire(&config.state_dir, &config.name)?)
+    };
     let runtime = crate::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();
     let tape = match (&a.record, &a.replay) {

@@ -15,6 +15,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let config = Config::load(&a.config, &super::env)?;
+    // One writer per state, for as long as this process runs.
+    let _lock = state_store::StateLock::acquire(&config.state_dir, &config.name)?;
     let runtime = crate::cached_runtime()?;
     let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
     let stop = schedule::stop_on_signals()?;

@@ -142,6 +142,9 @@ struct Tenant {
     refused_component: Option<String>,
     /// When the tenant's file and component were last checked.
     checked_at: std::time::SystemTime,
+    /// The lock on the tenant's state (its directory and instance name), held for as long as
+    /// the service serves the tenant: no other process writes that state meanwhile.
+    lock: Option<((PathBuf, String), state_store::StateLock)>,
 }
 
 /// A running crawl as the scheduler watches it.
@@ -194,7 +197,21 @@ impl Tenant {
             history: std::collections::VecDeque::new(),
             budget_used: 0,
             refused_component: None,
+            lock: None,
         }
+    }
+
+    /// Makes sure the tenant holds the lock on `config`'s state, taking it when the state
+    /// changed (a new name or directory); the old lock is released once the new one is held.
+    fn lock_state(&mut self, config: &Config) -> Result<(), String> {
+        let key = (config.state_dir.clone(), config.name.clone());
+        if self.lock.as_ref().is_some_and(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        let lock = state_store::StateLock::acquire(&key.0, &key.1)
+            .map_err(|e| tenant_file::excerpt(&format!("{e:#}")))?;
+        self.lock = Some((key, lock));
+        Ok(())
     }
 
     /// Whether this tenant's running crawl is stalled on a source that does not answer.
@@ -303,8 +320,28 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
+/// Raises the soft limit on open files to the hard limit: each tenant holds its state's lock
+/// file open for as long as it is served, so thousands of tenants need thousands of files.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct passed, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("could not raise the open-file limit; many tenants may not fit");
+            }
+        }
+    }
+}
+
 impl Service {
     pub fn new(runtime: Arc<Runtime>, options: ServeOptions, stop: Arc<AtomicBool>) -> Arc<Self> {
+        raise_open_file_limit();
         Arc::new(Service {
             runtime,
             options,
@@ -616,6 +653,10 @@ impl Service {
             _ => None,
         };
         let mut tenants = self.lock();
+        let checked = match (tenants.get_mut(&name), checked) {
+            (Some(t), Ok(config)) => t.lock_state(&config).map(|()| config),
+            (_, checked) => checked,
+        };
         match (tenants.get_mut(&name), checked) {
             (Some(t), Ok(config)) => {
                 tracing::info!(tenant = %name, "tenant file or component changed and checked: the next crawl uses it");
@@ -637,14 +678,15 @@ impl Service {
                 }
             }
             (None, checked) => {
-                let (config, config_error) = match checked {
-                    Ok(c) => (Some(c), None),
+                let mut tenant = Tenant::new(path, digest, checked_at, None, None);
+                match checked.and_then(|c| tenant.lock_state(&c).map(|()| c)) {
+                    Ok(c) => tenant.config = Some(c),
                     Err(msg) => {
                         tracing::warn!(tenant = %name, "tenant file refused: {msg}");
-                        (None, Some(msg))
+                        tenant.config_error = Some(msg);
                     }
-                };
-                tenants.insert(name, Tenant::new(path, digest, checked_at, config, config_error));
+                }
+                tenants.insert(name, tenant);
             }
         }
     }

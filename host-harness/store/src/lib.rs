@@ -11,7 +11,10 @@ use anyhow::Context;
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
 use rusqlite::OptionalExtension;
 
+mod lock;
+
 pub use egress::budget::{BudgetUsage, week_start};
+pub use lock::StateLock;
 
 const STATE_VERSION: u32 = 2;
 
