@@ -26,14 +26,36 @@ pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
+/// How long after SIGINT or SIGTERM the process waits for crawls to end at a checkpoint
+/// before it exits anyway. Crawls save a checkpoint after every page, and every write is a
+/// transaction, so what a stop cuts short (a request a silent source never answers, a page
+/// half fetched) is done again by the next crawl; Kubernetes' 30-second grace is never needed.
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Once `stop` is set, gives running crawls [`STOP_GRACE`] to end at a checkpoint, then ends
+/// the process with exit code 0 (a stop, not a failure), saying so.
+pub fn exit_after_grace(stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(STOP_GRACE);
+        eprintln!(
+            "stopped: crawls still under way were cut at their last checkpoint (their in-flight requests abandoned); the next crawl resumes there"
+        );
+        std::process::exit(0);
+    });
+}
+
 /// Which crawl is due at `now`, if any; otherwise how long until the next one.
 pub fn next_crawl(
     state: &StateMeta,
     schedule: &ScheduleSection,
     now: i64,
 ) -> Result<CrawlMode, i64> {
-    let full_every = (schedule.full_hours * 3600) as i64;
-    let incr_every = (schedule.incremental_minutes * 60) as i64;
+    let full_every = i64::try_from(schedule.full_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+    let incr_every =
+        i64::try_from(schedule.incremental_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
     if state.incremental_cursor.is_none() || state.full_in_progress.is_some() {
         return Ok(CrawlMode::Full);
     }
@@ -43,7 +65,8 @@ pub fn next_crawl(
         .filter(|o| o.completed)
         .map(|o| o.started_at)
         .unwrap_or(i64::MIN / 2);
-    if now >= last_full + full_every {
+    let full_due = last_full.saturating_add(full_every);
+    if now >= full_due {
         return Ok(CrawlMode::Full);
     }
     let last_any = [state.last_full.as_ref(), state.last_incremental.as_ref()]
@@ -52,10 +75,11 @@ pub fn next_crawl(
         .map(|o| o.finished_at)
         .max()
         .unwrap_or(i64::MIN / 2);
-    if now >= last_any + incr_every {
+    let poll_due = last_any.saturating_add(incr_every);
+    if now >= poll_due {
         return Ok(CrawlMode::Incremental);
     }
-    Err((last_any + incr_every).min(last_full + full_every) - now)
+    Err(poll_due.min(full_due).saturating_sub(now))
 }
 
 /// Which crawl is due at `now` for an instance: the budget planner's decision when the
@@ -108,6 +132,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut options = p.options.clone();
     options.stop = Some(stop.clone());
+    p.connector.egress().stop_on(stop.clone());
     let mut failures = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();

@@ -211,6 +211,8 @@ pub struct Egress {
     wall: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// A simulation's clock, held still while a request is under way.
     virtual_time: Option<Arc<rate_window::VirtualClock>>,
+    /// Set when the process is stopping: no new request goes out after that.
+    stop: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -259,7 +261,18 @@ impl Egress {
             failing: Default::default(),
             wall: Arc::new(now_ms),
             virtual_time: None,
+            stop: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Once `flag` is set, every new request is refused at once (the process is stopping:
+    /// it opens no new connection). A second call is ignored.
+    pub fn stop_on(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        let _ = self.stop.set(flag);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.get().is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
     /// Counts every request against a weekly budget, refusing them once it is spent.
@@ -331,6 +344,12 @@ impl Egress {
         if let Tape::Replay(player) = &self.tape {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             return player.answer(req).map(|r| self.scrub(r));
+        }
+        if self.stopping() {
+            return Err(EgressError::Transport(
+                "the harness is stopping: no new requests; the crawl resumes from its last checkpoint"
+                    .into(),
+            ));
         }
         let in_row = self.failures_in_row(&route.name);
         if in_row >= BREAKER_AFTER {

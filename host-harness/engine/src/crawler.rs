@@ -352,6 +352,11 @@ impl<'a> Crawler<'a> {
                 }
                 ListingNext::Done(c) => Some(c),
             };
+            // A page that a stop cut short (its requests refused, its items failed for that
+            // reason) is not recorded: the next crawl does it again from the last checkpoint.
+            if self.stopping() {
+                anyhow::bail!("interrupted; the next crawl resumes from the last checkpoint");
+            }
             self.checkpoint_page(mode, acknowledged, page_ids, &cursor, report)?;
             if let Some(next_incremental) = done {
                 if mode == CrawlMode::Full {
@@ -371,15 +376,18 @@ impl<'a> Crawler<'a> {
                 report.completed = true;
                 return Ok(());
             }
-            if self
-                .options
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-            {
+            if self.stopping() {
                 anyhow::bail!("interrupted; the next crawl resumes from this checkpoint");
             }
         }
+    }
+
+    /// Whether the crawl was asked to stop (graceful shutdown).
+    fn stopping(&self) -> bool {
+        self.options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Stage 1, listed: the page's new, usable ids; skipped ones are counted.

@@ -20,6 +20,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let runtime = crate::cached_runtime()?;
     let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
     let stop = schedule::stop_on_signals()?;
+    schedule::exit_after_grace(stop.clone());
     println!(
         "running {}: incremental crawls every {} min, full crawls every {} h; Ctrl-C to stop",
         config.name, config.schedule.incremental_minutes, config.schedule.full_hours

@@ -49,6 +49,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         anyhow::bail!("--tenants {} is not a directory", a.tenants.display());
     }
     let stop = crate::schedule::stop_on_signals()?;
+    crate::schedule::exit_after_grace(stop.clone());
     let service = Service::new(
         crate::cached_runtime()?,
         ServeOptions {

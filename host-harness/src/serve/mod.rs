@@ -960,6 +960,7 @@ impl Service {
     > {
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
         let egress = p.connector.egress().clone();
+        egress.stop_on(self.stop.clone());
         self.with_tenant(tenant_name, |t| {
             if let Some(w) = &mut t.watch {
                 w.egress = Some(egress);
