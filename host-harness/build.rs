@@ -270,9 +270,10 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("cargo metadata answered no JSON: {e}"))?;
     let revision = git(workspace, &["rev-parse", "HEAD"]);
+    // Only a public URL: a checkout's path says nothing to whoever pulls the component, and
+    // would carry the build machine's layout into the artifact.
     let origin = git(workspace, &["remote", "get-url", "origin"])
-        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
-        .unwrap_or_else(|| format!("file://{}", workspace.display()));
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
     for (package, file, _) in GUESTS {
         let Some(p) = meta["packages"]
             .as_array()
@@ -281,8 +282,8 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
             return Err(format!("{package} is not in the workspace"));
         };
         let text = |k: &str| p[k].as_str().map(str::to_string);
-        let source = text("repository").unwrap_or_else(|| origin.clone());
-        let homepage = text("homepage").unwrap_or_else(|| source.clone());
+        let source = text("repository").or_else(|| origin.clone());
+        let homepage = text("homepage").or_else(|| source.clone());
         let authors = p["authors"]
             .as_array()
             .map(|a| {
@@ -303,12 +304,18 @@ fn stamp_metadata(workspace: &Path, target_dir: &Path) -> Result<(), String> {
             Licenses::new(&text("license").unwrap_or_else(|| "Apache-2.0".into()))
                 .map_err(|e| format!("{package}: licence: {e}"))?,
         );
-        add.source = AddMetadataField::Set(
-            Source::new(&source).map_err(|e| format!("{package}: source: {e}"))?,
-        );
-        add.homepage = AddMetadataField::Set(
-            Homepage::new(&homepage).map_err(|e| format!("{package}: homepage: {e}"))?,
-        );
+        add.source = match &source {
+            Some(s) => AddMetadataField::Set(
+                Source::new(s).map_err(|e| format!("{package}: source: {e}"))?,
+            ),
+            None => AddMetadataField::Clear,
+        };
+        add.homepage = match &homepage {
+            Some(h) => AddMetadataField::Set(
+                Homepage::new(h).map_err(|e| format!("{package}: homepage: {e}"))?,
+            ),
+            None => AddMetadataField::Clear,
+        };
         if let Some(r) = &revision {
             add.revision = AddMetadataField::Set(Revision::new(r.clone()));
         }

@@ -41,9 +41,18 @@ pub fn load(component: &ComponentRef) -> anyhow::Result<std::borrow::Cow<'static
             Ok(bytes.into())
         }
         ComponentRef::Loaded { bytes, .. } => Ok(bytes.to_vec().into()),
-        ComponentRef::Oci { reference, digest } => {
-            let bytes = crate::oci::pull_cached(reference, digest)?;
-            check_pin(&format!("the component {reference}"), &bytes, digest)?;
+        ComponentRef::Oci {
+            reference,
+            digest,
+            plain_http,
+            pin_origin,
+        } => {
+            let origin = crate::oci::PinOrigin(pin_origin.clone());
+            let options = crate::oci::RegistryOptions {
+                plain_http: *plain_http,
+            };
+            let (bytes, matched) = crate::oci::pull_cached(reference, digest, &origin, options)?;
+            tracing::info!("{reference}: the pin {digest} matched {matched}");
             Ok(bytes.into())
         }
     }

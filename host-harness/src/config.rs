@@ -82,8 +82,13 @@ pub struct ConnectorSection {
     /// needs `digest`.
     pub oci: Option<String>,
     /// The component's pinned digest, `sha256:<64 hex digits>`: a component with another
-    /// digest is refused before anything is compiled.
+    /// digest is refused before anything is compiled. With `oci`, either the manifest digest
+    /// (what the registry and `oras` show) or the component's digest.
     pub digest: Option<String>,
+    /// Speak plain HTTP to the `oci` registry (an in-cluster registry without TLS); loopback
+    /// registries always are.
+    #[serde(default)]
+    pub oci_plain_http: bool,
     /// Directory for durable state; default `.harness-state` next to the config file.
     pub state_dir: Option<PathBuf>,
     /// Non-secret settings handed to the connector.
@@ -252,8 +257,15 @@ pub enum ComponentRef {
         path: PathBuf,
         digest: Option<String>,
     },
-    /// An OCI artifact, pinned by digest.
-    Oci { reference: String, digest: String },
+    /// An OCI artifact, pinned by its manifest digest or its component digest.
+    Oci {
+        reference: String,
+        digest: String,
+        /// Plain HTTP to a registry off loopback (`oci_plain_http`).
+        plain_http: bool,
+        /// Where the pin was written, for messages.
+        pin_origin: String,
+    },
     /// Bytes already loaded and checked (the service keeps the version a tenant runs, so a
     /// replaced file that fails its check does not take the tenant down).
     Loaded {
@@ -306,8 +318,12 @@ impl Config {
             .with_context(|| format!("could not read the configuration file {}", path.display()))?;
         let file = parse_file(&text).with_context(|| path.display().to_string())?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        Config::from_file(file, base_dir, env)
-            .with_context(|| format!("invalid configuration in {}", path.display()))
+        let mut config = Config::from_file(file, base_dir, env)
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        if let ComponentRef::Oci { pin_origin, .. } = &mut config.component {
+            *pin_origin = format!("digest in [connector] of {}", path.display());
+        }
+        Ok(config)
     }
 
     /// Validates a parsed file. Relative paths are taken from `base_dir`.
@@ -324,6 +340,23 @@ impl Config {
             c.digest.clone(),
             base_dir,
         )?;
+        let component = match (component, c.oci_plain_http) {
+            (
+                ComponentRef::Oci {
+                    reference, digest, ..
+                },
+                plain_http,
+            ) => ComponentRef::Oci {
+                reference,
+                digest,
+                plain_http,
+                pin_origin: "digest in the configuration's [connector]".into(),
+            },
+            (_, true) => bail!(
+                "[connector] oci_plain_http applies to a registry named by `oci`, and there is none; remove it"
+            ),
+            (other, false) => other,
+        };
         let settings = settings(c.settings)?;
         let l = c.limits;
         if l.memory_mb < 16 || l.memory_mb > 1024 {
@@ -391,7 +424,12 @@ fn component_ref(
         (Some(_), Some(_), _) => {
             bail!("[connector] names both `component` (a file) and `oci` (a reference); keep one")
         }
-        (None, Some(reference), Some(digest)) => ComponentRef::Oci { reference, digest },
+        (None, Some(reference), Some(digest)) => ComponentRef::Oci {
+            reference,
+            digest,
+            plain_http: false,
+            pin_origin: String::new(),
+        },
         (None, Some(reference), None) => bail!(
             "[connector] oci = \"{reference}\" needs digest = \"sha256:…\" so that exactly that artifact runs; `harness pull` prints it"
         ),

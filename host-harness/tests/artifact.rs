@@ -3,10 +3,12 @@
 //! registry from the `docker-registry` package, started on loopback), digest pins, and a
 //! relocated `harness` binary that runs its demo with the build tree out of reach.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+#[path = "support/registry.rs"]
+mod registry;
+use registry::Registry;
 
 fn harness() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
@@ -51,15 +53,10 @@ fn components_carry_standard_metadata_that_wasm_tools_reads() {
     ] {
         assert!(all.contains(needle), "missing {needle} in {all}");
     }
-    for field in [
-        "source",
-        "homepage",
-        "revision",
-        "licenses",
-        "authors",
-        "description",
-        "version",
-    ] {
+    // No source or homepage unless the checkout has a public URL: never a path of the build
+    // machine.
+    assert!(!all.contains("file://"), "a file:// source in {all}");
+    for field in ["revision", "licenses", "authors", "description", "version"] {
         assert!(
             all.contains(&format!("\"{field}\"")),
             "no {field} in {root}"
@@ -113,68 +110,6 @@ fn inspect_tells_what_a_component_is_and_refuses_what_is_not_one() {
     assert!(text(&out).contains("connector-sdk"), "{}", text(&out));
 }
 
-/// The Distribution registry, on a loopback port, storing in a temporary directory.
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Option<Registry> {
-        if Command::new("docker-registry")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Registry {
-            child,
-            addr,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 fn crawl_config(dir: &Path, component: &str) -> PathBuf {
     let config = dir.join("h.toml");
     std::fs::write(
@@ -206,9 +141,7 @@ fn crawl(config: &Path, dir: &Path) -> Output {
 
 #[test]
 fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
-    let Some(registry) = Registry::start() else {
-        panic!("docker-registry is not installed (.ci/run installs the Debian package)");
-    };
+    let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("{}/connectors/probe:0.1.0", registry.addr);
     let bytes = std::fs::read(probe()).unwrap();

@@ -223,10 +223,9 @@ impl Tenant {
             return false;
         }
         // Both sides on the monotonic clock: a wall clock that jumps changes nothing.
-        let last_ms = w
-            .egress
-            .as_ref()
-            .map_or(0, |e| e.counters().last_answer_mono_ms.load(Ordering::Relaxed));
+        let last_ms = w.egress.as_ref().map_or(0, |e| {
+            e.counters().last_answer_mono_ms.load(Ordering::Relaxed)
+        });
         if last_ms == 0 {
             return true;
         }
@@ -373,7 +372,9 @@ impl Service {
         let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
         let beat = self.heartbeat_ms.load(Ordering::SeqCst);
         if now.saturating_sub(beat) > HEARTBEAT_STALE.as_millis() as u64 {
-            return Err("the scheduler loop has not gone round lately: no crawl is being dispatched");
+            return Err(
+                "the scheduler loop has not gone round lately: no crawl is being dispatched",
+            );
         }
         Ok(())
     }
@@ -479,6 +480,9 @@ impl Service {
         let file = crate::config::parse_file(text)?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::from_file(file, base_dir, &env)?;
+        if let ComponentRef::Oci { pin_origin, .. } = &mut config.component {
+            *pin_origin = format!("digest in [connector] of {}", path.display());
+        }
         if let ComponentRef::File { path: file, .. } = &config.component {
             let bytes = crate::component::load(&config.component)?;
             config.component = ComponentRef::Loaded {
@@ -649,7 +653,9 @@ impl Service {
         let checked_at = std::time::SystemTime::now();
         let checked = checked.map_err(|e| tenant_file::excerpt(&format!("{e:#}")));
         let refused_component = match (&checked, &replaced) {
-            (Err(_), Some(file)) => std::fs::read(file).ok().map(|b| crate::component::digest(&b)),
+            (Err(_), Some(file)) => std::fs::read(file)
+                .ok()
+                .map(|b| crate::component::digest(&b)),
             _ => None,
         };
         let mut tenants = self.lock();
@@ -1068,7 +1074,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// The wait after `failures` failed crawls in a row: `base` doubled for each after the first,
 /// at most [`MAX_BACKOFF`] (no overflow, whatever `base` is).
 fn backoff(base: Duration, failures: u32) -> Duration {
-    let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     base.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
