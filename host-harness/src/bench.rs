@@ -30,7 +30,10 @@ pub struct BenchOptions {
 }
 
 /// Busy threads, one per core, until dropped.
-struct Hogs(std::sync::Arc<std::sync::atomic::AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+struct Hogs(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+);
 
 impl Hogs {
     fn start(on: bool) -> Hogs {
@@ -44,7 +47,9 @@ impl Hogs {
                     let mut x = 1u64;
                     while !stop.load(Ordering::Relaxed) {
                         for _ in 0..100_000 {
-                            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                            x = std::hint::black_box(
+                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                            );
                         }
                     }
                 })
@@ -82,7 +87,9 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     let proxy = (!o.jitter.is_zero())
         .then(|| mock_clari::proxy::DelayProxy::spawn(clari.addr(), o.jitter, 1000))
         .transpose()?;
-    let source = proxy.as_ref().map_or_else(|| clari.base_url(), |p| p.base_url());
+    let source = proxy
+        .as_ref()
+        .map_or_else(|| clari.base_url(), |p| p.base_url());
     let dir = std::env::temp_dir().join(format!("harness-bench-{}", std::process::id()));
     let text = demo_config_toml(
         &source,
@@ -129,7 +136,11 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         o.latency,
         o.concurrency,
         o.jitter,
-        if o.load { "a CPU hog on every core" } else { "no added load" }
+        if o.load {
+            "a CPU hog on every core"
+        } else {
+            "no added load"
+        }
     );
     println!(
         "  requests sent       {:>6}   (served by the mock: {served}, answered 429: {throttled})",

@@ -59,23 +59,38 @@ fn a_second_process_on_the_same_state_refuses_at_once_naming_the_holder() {
     let lock = state.join("clari-demo.lock");
     let started = Instant::now();
     while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid")) {
-        assert!(started.elapsed() < Duration::from_secs(60), "run never took the lock");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "run never took the lock"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
     let started = Instant::now();
-    let out = harness(&["crawl", "--mode", "full"], &config).output().unwrap();
+    let out = harness(&["crawl", "--mode", "full"], &config)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(started.elapsed() < Duration::from_secs(10), "it waited instead of refusing");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it waited instead of refusing"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("pid {}", run.id())) && stderr.contains("in use by another process"),
+        stderr.contains(&format!("pid {}", run.id()))
+            && stderr.contains("in use by another process"),
         "{stderr}"
     );
 
     // SIGKILL: the holder cleans nothing up; the kernel releases its lock.
     run.kill().unwrap();
     run.wait().unwrap();
-    let out = harness(&["crawl", "--mode", "full"], &config).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = harness(&["crawl", "--mode", "full"], &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

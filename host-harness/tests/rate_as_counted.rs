@@ -91,8 +91,15 @@ fn crawl(dir: &std::path::Path, clari: &str, glean: &str) -> Command {
 
 fn assert_held(clari: &MockClari) {
     let most = clari.control().max_in_window(Duration::from_secs(1));
-    assert_eq!(clari.control().throttled_count(), 0, "429s (most in a second: {most})");
-    assert!(most <= 10, "{most} requests reached the mock within one second");
+    assert_eq!(
+        clari.control().throttled_count(),
+        0,
+        "429s (most in a second: {most})"
+    );
+    assert!(
+        most <= 10,
+        "{most} requests reached the mock within one second"
+    );
 }
 
 #[test]
@@ -106,7 +113,11 @@ fn a_saturated_machine_and_a_jittery_network_never_put_more_than_the_rate_in_a_s
         .output()
         .expect("harness runs");
     drop(hogs);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(clari.control().request_count() > 40);
     assert_held(&clari);
 }
@@ -143,6 +154,10 @@ fn a_rerun_after_a_kill_while_glean_holds_an_upload_keeps_the_rate() {
         .output()
         .expect("harness runs");
     drop(hogs);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_held(&clari);
 }

@@ -70,7 +70,11 @@ fn copied_alone_to_an_empty_directory_every_offline_command_works() {
     let dir = tempfile::tempdir().expect("temp dir");
     let binary = dir.path().join("harness");
     std::fs::copy(env!("CARGO_BIN_EXE_harness"), &binary).expect("copy the binary");
-    std::fs::write(dir.path().join("probe.wasm"), host_harness::PROBE_0_1_0_WASM).expect("write");
+    std::fs::write(
+        dir.path().join("probe.wasm"),
+        host_harness::PROBE_0_1_0_WASM,
+    )
+    .expect("write");
 
     let described = run(&binary, dir.path(), &["describe"]);
     assert!(described.contains("\"upstreams\""), "{described}");

@@ -546,7 +546,14 @@ fn start_serve_with(tenants: &Path, env: &[(&str, &str)]) -> Server {
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["serve", "--backoff-seconds", "1", "--start-stagger-seconds", "0", "--tenants"])
+        .args([
+            "serve",
+            "--backoff-seconds",
+            "1",
+            "--start-stagger-seconds",
+            "0",
+            "--tenants",
+        ])
         .arg(tenants)
         .arg("--admin")
         .arg(format!("127.0.0.1:{port}"))
@@ -566,7 +573,9 @@ fn start_serve_with(tenants: &Path, env: &[(&str, &str)]) -> Server {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     // Readiness needs no token.
-    wait_for("readiness", 60, || get(&format!("{}/readyz", s.base), None).0 == 200);
+    wait_for("readiness", 60, || {
+        get(&format!("{}/readyz", s.base), None).0 == 200
+    });
     s
 }
 
@@ -596,12 +605,21 @@ fn untrusted_tenant_files_cannot_hang_leak_or_bloat_the_service() {
 
     let s = start_serve_with(
         &tenants,
-        &[("PROBE_OK_KEY", "probe-ok-key-1"), ("COPYCAT_KEY", "copycat-key-1")],
+        &[
+            ("PROBE_OK_KEY", "probe-ok-key-1"),
+            ("COPYCAT_KEY", "copycat-key-1"),
+        ],
     );
-    wait_for("probe-ok's crawl", 60, || tenant(&s, "probe-ok")["last_crawl"]["completed"] == true);
+    wait_for("probe-ok's crawl", 60, || {
+        tenant(&s, "probe-ok")["last_crawl"]["completed"] == true
+    });
     let (status, listing) = get(&format!("{}/tenants", s.base), Some(TOKEN));
     assert_eq!(status, 200);
-    assert!(listing.len() < 64 * 1024, "GET /tenants answered {} bytes", listing.len());
+    assert!(
+        listing.len() < 64 * 1024,
+        "GET /tenants answered {} bytes",
+        listing.len()
+    );
     assert!(!listing.contains("the-hash-of-root"), "{listing}");
     let refused = |name: &str, why: &str| {
         let t = tenant(&s, name);
@@ -613,11 +631,20 @@ fn untrusted_tenant_files_cannot_hang_leak_or_bloat_the_service() {
     refused("shadow", "outside the tenants directory");
     refused("big", "over the");
     // Which of the two is refused depends on the order the files are read in; one is.
-    let states = [tenant(&s, "copycat")["state"].clone(), tenant(&s, "probe-ok")["state"].clone()];
+    let states = [
+        tenant(&s, "copycat")["state"].clone(),
+        tenant(&s, "probe-ok")["state"].clone(),
+    ];
     assert!(states.iter().any(|st| st == "refused"), "{states:?}");
     let copycat = tenant(&s, "copycat");
     if copycat["state"] == "refused" {
-        assert!(copycat["config_error"].as_str().unwrap().contains("datasource"), "{copycat}");
+        assert!(
+            copycat["config_error"]
+                .as_str()
+                .unwrap()
+                .contains("datasource"),
+            "{copycat}"
+        );
     }
     terminate(s, Duration::from_secs(30));
 }
@@ -644,7 +671,9 @@ fn a_panicking_crawl_fails_its_tenant_and_the_service_goes_on() {
         let (_, page) = get(&format!("{}/console/tenants/probe-ok", s.base), Some(TOKEN));
         page.contains("the crawl panicked") && page.contains("crash injection")
     });
-    wait_for("the next crawl", 60, || tenant(&s, "probe-ok")["last_crawl"]["completed"] == true);
+    wait_for("the next crawl", 60, || {
+        tenant(&s, "probe-ok")["last_crawl"]["completed"] == true
+    });
     let (_, metrics) = get(&format!("{}/metrics", s.base), Some(TOKEN));
     assert!(
         metrics.contains("harness_crawls_total{tenant=\"probe-ok\",outcome=\"failed\"} 1"),

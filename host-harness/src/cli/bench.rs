@@ -59,8 +59,14 @@ pub struct InstanceArgs {
 pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
     let mut components = Vec::new();
     if a.components.is_empty() {
-        components.push(("probe_connector.wasm".to_string(), crate::probe_wasm()?.to_vec()));
-        components.push(("probe-0.1.0.wasm".to_string(), crate::PROBE_0_1_0_WASM.to_vec()));
+        components.push((
+            "probe_connector.wasm".to_string(),
+            crate::probe_wasm()?.to_vec(),
+        ));
+        components.push((
+            "probe-0.1.0.wasm".to_string(),
+            crate::PROBE_0_1_0_WASM.to_vec(),
+        ));
     }
     for p in a.components {
         let bytes =

@@ -53,7 +53,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let _lock = if replaying {
         None
     } else {
-        Some(state_store::StateLock::acquire(&config.state_dir, &config.name)?)
+        Some(state_store::StateLock::acquire(
+            &config.state_dir,
+            &config.name,
+        )?)
     };
     let runtime = crate::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();

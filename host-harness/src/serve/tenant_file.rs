@@ -21,9 +21,11 @@ pub fn read(dir: &Path, path: &Path) -> anyhow::Result<String> {
     let real_dir = dir
         .canonicalize()
         .map_err(|e| anyhow::anyhow!("cannot resolve the tenants directory: {e}"))?;
-    let real = path
-        .canonicalize()
-        .map_err(|e| anyhow::anyhow!("{shown} cannot be resolved ({e}); if it is a symlink, point it at a file that exists"))?;
+    let real = path.canonicalize().map_err(|e| {
+        anyhow::anyhow!(
+            "{shown} cannot be resolved ({e}); if it is a symlink, point it at a file that exists"
+        )
+    })?;
     if !real.starts_with(&real_dir) {
         anyhow::bail!(
             "{shown} resolves to a file outside the tenants directory; tenant files must live in it (symlinks within it, as a ConfigMap mount makes, are fine)"
@@ -131,7 +133,10 @@ mod tests {
 
     #[test]
     fn an_excerpt_is_one_short_line() {
-        let forged = format!("bad\r\nINFO crawl: full crawl completed\x1b[2J{}", "x".repeat(5000));
+        let forged = format!(
+            "bad\r\nINFO crawl: full crawl completed\x1b[2J{}",
+            "x".repeat(5000)
+        );
         let e = excerpt(&forged);
         assert!(!e.chars().any(char::is_control), "{e}");
         assert!(e.starts_with("bad\\r\\nINFO"));
