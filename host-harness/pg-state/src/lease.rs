@@ -1,0 +1,225 @@
+//! Leases: which replica may crawl and write a tenant. One row per tenant (`tenant`, `owner`,
+//! `epoch`, `expires_at`), timed by the database clock. A claim takes expired or free rows with
+//! `FOR UPDATE SKIP LOCKED` (replicas claiming together never wait on each other nor take the
+//! same row) and increments the epoch, logging it; a renewal extends the lease only `WHERE
+//! epoch = mine` and before it expired, so a renewal that changes no row means the lease is
+//! lost for good. Each lease also carries a local monotonic deadline (the ttl, less a margin,
+//! from before the claim or renewal was sent): past it, the holder treats the lease as lost
+//! without asking the database (a paused process wakes up knowing).
+
+use std::time::{Duration, Instant};
+
+/// A lease held by this replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub tenant: String,
+    pub owner: String,
+    pub epoch: i64,
+    deadline: Instant,
+}
+
+impl Lease {
+    /// Whether the local deadline has not passed: checked before every upload.
+    pub fn fresh(&self) -> bool {
+        Instant::now() < self.deadline
+    }
+
+    /// Time left before the local deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// The lease on a tenant is no longer this replica's: stop, write nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseLost {
+    pub tenant: String,
+    pub epoch: i64,
+}
+
+impl std::fmt::Display for LeaseLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the lease on tenant {} (epoch {}) is lost: another replica holds it or it expired; nothing more is written",
+            self.tenant, self.epoch
+        )
+    }
+}
+
+impl std::error::Error for LeaseLost {}
+
+/// This replica's side of the lease table.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    owner: String,
+    ttl: Duration,
+}
+
+/// Who holds a tenant, as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub tenant: String,
+    pub owner: Option<String>,
+    pub epoch: i64,
+    pub live: bool,
+}
+
+impl Leases {
+    /// `owner` names this replica (unique: host name and pid, say); `ttl` at least a second.
+    pub fn new(owner: impl Into<String>, ttl: Duration) -> anyhow::Result<Leases> {
+        if ttl < Duration::from_secs(1) {
+            anyhow::bail!("the lease ttl must be at least 1 s (got {ttl:?})");
+        }
+        Ok(Leases {
+            owner: owner.into(),
+            ttl,
+        })
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How often to renew: a third of the ttl.
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 3
+    }
+
+    /// The local deadline for a lease whose claim or renewal was sent at `sent`.
+    fn deadline(&self, sent: Instant) -> Instant {
+        sent + self.ttl - self.ttl / 5
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Makes sure every tenant in `tenants` has a lease row.
+    pub fn register(&self, db: &mut postgres::Client, tenants: &[String]) -> anyhow::Result<()> {
+        db.execute(
+            "INSERT INTO leases (tenant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            &[&tenants],
+        )?;
+        Ok(())
+    }
+
+    /// Claims up to `max` of `wanted` whose lease is free or expired; each claim increments
+    /// the epoch and is logged.
+    pub fn claim(
+        &self,
+        db: &mut postgres::Client,
+        wanted: &[String],
+        max: i64,
+    ) -> anyhow::Result<Vec<Lease>> {
+        let sent = Instant::now();
+        let mut tx = db.transaction()?;
+        let rows = tx.query(
+            "SELECT tenant FROM leases
+             WHERE tenant = ANY($1) AND (owner IS NULL OR expires_at <= now())
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&wanted, &max],
+        )?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let tenant: String = row.get(0);
+            let epoch: i64 = tx
+                .query_one(
+                    "UPDATE leases SET owner = $2, epoch = epoch + 1,
+                        expires_at = now() + $3 * interval '1 millisecond'
+                     WHERE tenant = $1 RETURNING epoch",
+                    &[&tenant, &self.owner, &(self.ttl_ms() as f64)],
+                )?
+                .get(0);
+            tx.execute(
+                "INSERT INTO epoch_log (tenant, epoch, owner) VALUES ($1, $2, $3)",
+                &[&tenant, &epoch, &self.owner],
+            )?;
+            claimed.push(Lease {
+                tenant,
+                owner: self.owner.clone(),
+                epoch,
+                deadline: self.deadline(sent),
+            });
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Extends `lease`; [`LeaseLost`] when it is no longer ours (and never will be again).
+    pub fn renew(&self, db: &mut postgres::Client, lease: &mut Lease) -> anyhow::Result<()> {
+        let sent = Instant::now();
+        let n = db.execute(
+            "UPDATE leases SET expires_at = now() + $4 * interval '1 millisecond'
+             WHERE tenant = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()",
+            &[
+                &lease.tenant,
+                &self.owner,
+                &lease.epoch,
+                &(self.ttl_ms() as f64),
+            ],
+        )?;
+        if n != 1 {
+            lease.deadline = sent;
+            return Err(LeaseLost {
+                tenant: lease.tenant.clone(),
+                epoch: lease.epoch,
+            }
+            .into());
+        }
+        lease.deadline = self.deadline(sent);
+        Ok(())
+    }
+
+    /// Gives `lease` up (a drain, a tenant removed): another replica may claim it at once.
+    pub fn release(&self, db: &mut postgres::Client, lease: &Lease) -> anyhow::Result<()> {
+        db.execute(
+            "UPDATE leases SET owner = NULL, expires_at = '-infinity'
+             WHERE tenant = $1 AND owner = $2 AND epoch = $3",
+            &[&lease.tenant, &self.owner, &lease.epoch],
+        )?;
+        Ok(())
+    }
+
+    /// Every tenant's holder.
+    pub fn holders(db: &mut postgres::Client) -> anyhow::Result<Vec<Holder>> {
+        Ok(db
+            .query(
+                "SELECT tenant, owner, epoch, (owner IS NOT NULL AND expires_at > now())
+                 FROM leases ORDER BY tenant",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| Holder {
+                tenant: r.get(0),
+                owner: r.get(1),
+                epoch: r.get(2),
+                live: r.get(3),
+            })
+            .collect())
+    }
+}
+
+/// Fails unless `lease` is still held in the database, locking its row until `tx` ends so no
+/// claim can take it meanwhile: the first statement of every fenced write.
+pub fn fence(
+    tx: &mut postgres::Transaction<'_>,
+    tenant: &str,
+    owner: &str,
+    epoch: i64,
+) -> anyhow::Result<()> {
+    let held = tx.query_opt(
+        "SELECT 1 FROM leases
+         WHERE tenant = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()
+         FOR SHARE",
+        &[&tenant, &owner, &epoch],
+    )?;
+    if held.is_none() {
+        return Err(LeaseLost {
+            tenant: tenant.to_string(),
+            epoch,
+        }
+        .into());
+    }
+    Ok(())
+}

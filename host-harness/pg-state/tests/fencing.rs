@@ -1,0 +1,243 @@
+//! Leases and fencing against a real PostgreSQL (started by the test from Debian's package):
+//! migrations run once whoever starts first, concurrent claims never share a tenant, a lease
+//! taken over after expiry refuses every write of the old holder (checkpoints and budget
+//! counts), the epoch log shows one holder at a time, and the store keeps what the engine's
+//! in-memory store keeps.
+
+use std::time::Duration;
+
+use crawl_engine::{Checkpoint, DocRecord, FailureRecord, MemoryStore, StateStore};
+use egress::budget::{BudgetLedger, BudgetUsage};
+use pg_state::testing::TempPostgres;
+use pg_state::{LeaseLost, Leases, PgBudgetLedger, PgStore, connect, migrate};
+
+fn database(pg: &TempPostgres, name: &str) -> String {
+    let url = pg.database(name).unwrap();
+    migrate::run(&mut connect(&url).unwrap()).unwrap();
+    url
+}
+
+fn tenants(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("t{i:02}")).collect()
+}
+
+#[test]
+fn migrations_run_once_whoever_starts_first() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.database("m").unwrap();
+    let found: Vec<i64> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| migrate::run(&mut connect(&url).unwrap()).unwrap()))
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Exactly one of the three found an empty schema.
+    assert_eq!(found.iter().filter(|v| **v == 0).count(), 1, "{found:?}");
+    assert_eq!(
+        migrate::run(&mut connect(&url).unwrap()).unwrap(),
+        migrate::VERSION
+    );
+    let mut db = connect(&url).unwrap();
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, migrate::VERSION);
+}
+
+#[test]
+fn replicas_claiming_together_never_share_a_tenant() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "claims");
+    let all = tenants(30);
+    Leases::new("setup", Duration::from_secs(30))
+        .unwrap()
+        .register(&mut connect(&url).unwrap(), &all)
+        .unwrap();
+    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let replicas: Vec<_> = (0..3)
+            .map(|r| {
+                let (url, all) = (&url, &all);
+                s.spawn(move || {
+                    let leases = Leases::new(format!("r{r}"), Duration::from_secs(30)).unwrap();
+                    let mut db = connect(url).unwrap();
+                    let mut mine = Vec::new();
+                    for _ in 0..10 {
+                        mine.extend(
+                            leases
+                                .claim(&mut db, all, 4)
+                                .unwrap()
+                                .into_iter()
+                                .map(|l| l.tenant),
+                        );
+                    }
+                    mine
+                })
+            })
+            .collect();
+        replicas.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut every: Vec<String> = claimed.concat();
+    every.sort();
+    assert_eq!(every, all, "each tenant claimed exactly once: {claimed:?}");
+}
+
+fn doc(hash: &str) -> DocRecord {
+    DocRecord {
+        object_type: "call".into(),
+        hash: hash.into(),
+        indexed_at: 1,
+        fingerprint: Some(format!("f-{hash}")),
+    }
+}
+
+#[test]
+fn a_taken_over_lease_refuses_every_write_of_the_old_holder() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "fence");
+    let ttl = Duration::from_secs(1);
+    let (a, b) = (
+        Leases::new("a", ttl).unwrap(),
+        Leases::new("b", ttl).unwrap(),
+    );
+    let mut db = connect(&url).unwrap();
+    a.register(&mut db, &["acme".to_string()]).unwrap();
+    let mut lease_a = a.claim(&mut db, &["acme".into()], 1).unwrap().remove(0);
+    assert_eq!(lease_a.epoch, 1);
+    assert!(
+        b.claim(&mut db, &["acme".into()], 1).unwrap().is_empty(),
+        "held by a"
+    );
+
+    let mut store_a = PgStore::open(connect(&url).unwrap(), &lease_a).unwrap();
+    let ledger_a = PgBudgetLedger::new(connect(&url).unwrap(), &lease_a);
+    let mut cp = Checkpoint::default();
+    cp.upserts.push(("c1".into(), doc("h1")));
+    cp.meta.incremental_cursor = Some("cursor-a".into());
+    store_a.commit(cp).unwrap();
+    let usage = |n| BudgetUsage {
+        week_start: 1_795_305_600,
+        requests: n,
+        last_sent_ms: 5,
+    };
+    ledger_a.record(&usage(5)).unwrap();
+    a.renew(&mut db, &mut lease_a).unwrap();
+
+    // a stops renewing (paused, partitioned): the lease expires by the database's clock and b
+    // takes it with the next epoch.
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    assert!(!lease_a.fresh(), "the local deadline passed first");
+    let lease_b = b.claim(&mut db, &["acme".into()], 1).unwrap().remove(0);
+    assert_eq!(lease_b.epoch, 2);
+
+    // Every write of a is refused by the database, and renewing says the lease is lost.
+    let e = a.renew(&mut db, &mut lease_a).unwrap_err();
+    assert!(e.downcast_ref::<LeaseLost>().is_some(), "{e:#}");
+    let mut late = Checkpoint::default();
+    late.upserts.push(("c2".into(), doc("stale")));
+    late.meta.incremental_cursor = Some("stale".into());
+    let e = store_a.commit(late).unwrap_err();
+    assert!(e.downcast_ref::<LeaseLost>().is_some(), "{e:#}");
+    assert!(ledger_a.record(&usage(6)).is_err());
+
+    // b sees a's last accepted state and nothing after it, and carries the count on.
+    let mut store_b = PgStore::open(connect(&url).unwrap(), &lease_b).unwrap();
+    assert_eq!(
+        store_b.meta().incremental_cursor.as_deref(),
+        Some("cursor-a")
+    );
+    assert!(store_b.document("c2").unwrap().is_none());
+    assert_eq!(PgBudgetLedger::load(&mut db, "acme").unwrap().requests, 5);
+    PgBudgetLedger::new(connect(&url).unwrap(), &lease_b)
+        .record(&usage(7))
+        .unwrap();
+    // A count never goes down within a week.
+    PgBudgetLedger::new(connect(&url).unwrap(), &lease_b)
+        .record(&usage(3))
+        .unwrap();
+    assert_eq!(PgBudgetLedger::load(&mut db, "acme").unwrap().requests, 7);
+    store_b.commit(Checkpoint::default()).unwrap();
+
+    // The epoch log: one holder per epoch, in order.
+    let log: Vec<(i64, String)> = db
+        .query(
+            "SELECT epoch, owner FROM epoch_log WHERE tenant = 'acme' ORDER BY epoch",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(log, [(1, "a".to_string()), (2, "b".to_string())]);
+}
+
+#[test]
+fn the_store_keeps_what_the_memory_store_keeps() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "same");
+    let leases = Leases::new("r", Duration::from_secs(60)).unwrap();
+    let mut db = connect(&url).unwrap();
+    leases.register(&mut db, &["x".to_string()]).unwrap();
+    let lease = leases.claim(&mut db, &["x".into()], 1).unwrap().remove(0);
+    let mut pg_store = PgStore::open(connect(&url).unwrap(), &lease).unwrap();
+    let mut mem = MemoryStore::default();
+    let failure = FailureRecord {
+        kind: "source".into(),
+        message: "502".into(),
+        at: 3,
+    };
+    let steps = vec![
+        Checkpoint {
+            upserts: vec![
+                ("a".into(), doc("1")),
+                ("b".into(), doc("2")),
+                ("c".into(), doc("3")),
+            ],
+            reset_listed: true,
+            listed: vec!["a".into(), "b".into()],
+            failures: vec![("d".into(), failure.clone())],
+            held: Some(vec!["z".into()]),
+            ..Checkpoint::default()
+        },
+        Checkpoint {
+            upserts: vec![("a".into(), doc("1b"))],
+            deletes: vec!["b".into()],
+            listed: vec!["a".into()],
+            cleared_failures: vec!["d".into()],
+            failures: vec![("e".into(), failure)],
+            ..Checkpoint::default()
+        },
+    ];
+    for cp in steps {
+        mem.commit(cp.clone()).unwrap();
+        pg_store.commit(cp).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            assert_eq!(
+                pg_store.document(id).unwrap(),
+                mem.document(id).unwrap(),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            pg_store.document_count().unwrap(),
+            mem.document_count().unwrap()
+        );
+        assert_eq!(
+            pg_store.listed_count().unwrap(),
+            mem.listed_count().unwrap()
+        );
+        assert_eq!(
+            pg_store.unlisted_documents().unwrap(),
+            mem.unlisted_documents().unwrap()
+        );
+        assert_eq!(
+            pg_store.held_deletions().unwrap(),
+            mem.held_deletions().unwrap()
+        );
+        assert_eq!(pg_store.failures(10).unwrap(), mem.failures(10).unwrap());
+    }
+    // Reopened, the same.
+    let reopened = PgStore::open(connect(&url).unwrap(), &lease).unwrap();
+    assert_eq!(reopened.meta(), mem.meta());
+    assert_eq!(reopened.document("a").unwrap(), mem.document("a").unwrap());
+}
