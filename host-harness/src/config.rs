@@ -44,9 +44,16 @@ pub struct ScheduleSection {
     /// every `incremental_minutes` and reconcile every `full_hours`, whatever happens.
     #[serde(default = "default_adaptive")]
     pub adaptive: bool,
+    /// After a crawl that failed (a source or Glean outage, a limit), the first retry waits
+    /// this long, doubling with each failure in a row, up to the full-crawl interval.
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u64,
 }
 
 fn default_min_poll_seconds() -> u64 {
+    60
+}
+fn default_retry_seconds() -> u64 {
     60
 }
 fn default_adaptive() -> bool {
@@ -67,6 +74,7 @@ impl Default for ScheduleSection {
             full_hours: default_full_hours(),
             min_poll_seconds: default_min_poll_seconds(),
             adaptive: default_adaptive(),
+            retry_seconds: default_retry_seconds(),
         }
     }
 }

@@ -114,10 +114,10 @@ pub fn used_this_week(p: &Prepared, now: i64) -> u64 {
         .map_or(0, |b| b.usage().current(now).requests)
 }
 
-/// How long to wait after `failures` failed crawls in a row: the incremental interval,
-/// doubling, at most the full-crawl interval.
+/// How long to wait after `failures` failed crawls in a row: `retry_seconds`, doubling, at
+/// most the full-crawl interval.
 pub fn failure_backoff(schedule: &ScheduleSection, failures: u32) -> Duration {
-    let base = schedule.incremental_minutes.saturating_mul(60);
+    let base = schedule.retry_seconds.max(1);
     let cap = schedule.full_hours.saturating_mul(3600).max(base);
     let factor = 1u64 << failures.saturating_sub(1).min(16);
     Duration::from_secs(base.saturating_mul(factor).min(cap))
@@ -138,17 +138,29 @@ pub fn run(
         let now = chrono::Utc::now().timestamp();
         let wait = match due(p, schedule, weekly_budget, now) {
             Ok(mode) => {
-                let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, options.clone())
+                let result = Crawler::new(&p.connector, &*p.index, &mut *p.store, options.clone())
                     .with_hooks(crate::progress::hooks())
-                    .run(mode)?;
-                print!("{report}");
-                if report.completed || stop.load(Ordering::SeqCst) {
-                    failures = 0;
-                    continue;
+                    .run(mode);
+                match result {
+                    Ok(report) => {
+                        print!("{report}");
+                        if report.completed || stop.load(Ordering::SeqCst) {
+                            failures = 0;
+                            continue;
+                        }
+                    }
+                    // The operator's to fix: no retry heals it.
+                    Err(e) if crawl_engine::is_config_error(&e) => return Err(e),
+                    // Glean or the state unreachable before the crawl began (an outage, a
+                    // restart): a failed crawl like any other.
+                    Err(e) => eprintln!(
+                        "the crawl could not run: {}",
+                        p.redactor.redact(&format!("{e:#}"))
+                    ),
                 }
-                // A failed crawl (a limit, a source that keeps failing) is not retried at once:
-                // the schedule goes on, backing off.
-                failures += 1;
+                // A failed crawl (a limit, a source or Glean that keeps failing) is not
+                // retried at once: the schedule goes on, backing off.
+                failures = failures.saturating_add(1);
                 let wait = failure_backoff(schedule, failures);
                 eprintln!(
                     "the crawl did not complete ({} in a row); the next try is in {} s",
@@ -190,7 +202,7 @@ mod tests {
     #[test]
     fn failed_crawls_back_off_up_to_the_full_interval() {
         let sched = ScheduleSection {
-            incremental_minutes: 15,
+            retry_seconds: 900,
             full_hours: 2,
             adaptive: false,
             ..ScheduleSection::default()

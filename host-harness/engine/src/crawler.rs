@@ -605,7 +605,9 @@ impl<'a> Crawler<'a> {
     }
 }
 
-fn is_config_error(e: &anyhow::Error) -> bool {
+/// Whether `e` is the operator's to fix (a [`ConfigProblem`], or the connector saying its
+/// configuration is wrong), so retrying cannot help.
+pub fn is_config_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<ConfigProblem>().is_some()
             || c.downcast_ref::<SourceError>().map(|se| se.kind) == Some(ErrorKind::Config)

@@ -16,7 +16,7 @@ pub mod store;
 pub mod text;
 pub mod types;
 
-pub use crawler::{ConfigProblem, CrawlOptions, Crawler, Hooks};
+pub use crawler::{ConfigProblem, CrawlOptions, Crawler, Hooks, is_config_error};
 pub use deletions::DELETION_WINDOW_SECS;
 pub use report::{AccessCounts, CrawlReport, Failure};
 pub use seams::{
