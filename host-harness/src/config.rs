@@ -159,20 +159,17 @@ pub struct UpstreamSection {
     pub credentials: BTreeMap<String, SecretSource>,
 }
 
-/// Where a secret comes from. Only environment variables: a secret never sits in the file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretSource {
-    pub env: String,
-}
+pub use crate::secret_source::{SecretFrom, SecretSource};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GleanSection {
     /// The host root, without `/api/index/v1`.
     pub base_url: String,
-    /// Environment variable holding the indexing API token.
-    pub token_env: String,
+    /// Environment variable holding the indexing API token (or `token_file`).
+    pub token_env: Option<String>,
+    /// File holding the indexing API token, re-read before every crawl (or `token_env`).
+    pub token_file: Option<PathBuf>,
     /// Datasource name; default: the connector's name.
     pub datasource: Option<String>,
 }
@@ -251,8 +248,8 @@ pub struct Config {
     pub glean: Glean,
     pub crawl: CrawlSection,
     pub schedule: ScheduleSection,
-    /// The environment variables the upstream secrets come from.
-    pub secret_envs: Vec<String>,
+    /// Where the upstream secrets come from (variables and files), for tenant isolation.
+    pub secret_sources: Vec<String>,
 }
 
 /// Where the connector component comes from.
@@ -305,12 +302,15 @@ pub struct Upstream {
     pub rate_per_second: f64,
     pub allow_private_network: bool,
     pub credentials: Vec<(String, Secret)>,
+    /// Where each credential comes from, to resolve it again before a crawl.
+    pub credential_sources: Vec<(String, SecretFrom)>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Glean {
     pub base_url: String,
     pub token: Secret,
+    pub token_from: SecretFrom,
     pub datasource: Option<String>,
 }
 
@@ -373,24 +373,19 @@ impl Config {
         if l.call_deadline_seconds == 0 || l.http_timeout_seconds == 0 || l.max_response_mb == 0 {
             bail!("[connector.limits] deadlines, timeouts and sizes must be positive");
         }
-        let secret_envs = file
-            .upstreams
-            .values()
-            .flat_map(|u| u.credentials.values().map(|s| s.env.clone()))
-            .collect();
         let mut upstreams = BTreeMap::new();
         for (name, u) in file.upstreams {
-            let upstream = upstream(&name, u, env)?;
+            let upstream = upstream(&name, u, env, base_dir)?;
             upstreams.insert(name, upstream);
         }
+        let secret_sources = upstreams
+            .values()
+            .flat_map(|u: &Upstream| u.credential_sources.iter().map(|(_, s)| s.key()))
+            .collect();
         let g = file.glean;
         BaseUrl::parse(&g.base_url).context("[glean] base_url")?;
-        let token = env(&g.token_env).filter(|v| !v.is_empty()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "[glean] token_env names `{}`, which is not set; export the Glean indexing API token in it",
-                g.token_env
-            )
-        })?;
+        let token_from = glean_token_source(&g, base_dir)?;
+        let token = token_from.resolve(GLEAN_TOKEN, env)?;
         check_crawl(&file.crawl, &file.schedule)?;
         Ok(Config {
             name: c.name,
@@ -409,12 +404,13 @@ impl Config {
             upstreams,
             glean: Glean {
                 base_url: g.base_url,
-                token: Secret::new(token),
+                token,
+                token_from,
                 datasource: g.datasource,
             },
             crawl: file.crawl,
             schedule: file.schedule,
-            secret_envs,
+            secret_sources,
         })
     }
 }
@@ -484,11 +480,57 @@ fn settings(raw: BTreeMap<String, toml::Value>) -> anyhow::Result<BTreeMap<Strin
         .collect()
 }
 
-/// One upstream, validated, with its secrets resolved from `env`.
+/// How messages name the Glean token's setting.
+const GLEAN_TOKEN: &str = "[glean] the indexing API token";
+
+/// Where the Glean token comes from: exactly one of `token_env` and `token_file`.
+fn glean_token_source(g: &GleanSection, base_dir: &Path) -> anyhow::Result<SecretFrom> {
+    let source = SecretSource {
+        env: g.token_env.clone(),
+        file: g.token_file.clone(),
+    };
+    SecretFrom::parse(&source, "[glean] token_env / token_file", base_dir)
+}
+
+impl Config {
+    /// Resolves every secret again (a rotated file, a changed variable); answers whether any
+    /// changed. Called before each crawl by `run` and `serve`, so rotation needs no restart.
+    pub fn refresh_secrets(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<bool> {
+        let mut changed = false;
+        for (name, u) in &mut self.upstreams {
+            let mut fresh = Vec::with_capacity(u.credential_sources.len());
+            for (header, from) in &u.credential_sources {
+                let setting = format!("[upstreams.{name}.credentials] `{header}`");
+                fresh.push((header.clone(), from.resolve(&setting, env)?));
+            }
+            let same = fresh.len() == u.credentials.len()
+                && fresh
+                    .iter()
+                    .zip(&u.credentials)
+                    .all(|(a, b)| a.0 == b.0 && a.1.expose() == b.1.expose());
+            if !same {
+                u.credentials = fresh;
+                changed = true;
+            }
+        }
+        let token = self.glean.token_from.resolve(GLEAN_TOKEN, env)?;
+        if token.expose() != self.glean.token.expose() {
+            self.glean.token = token;
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+/// One upstream, validated, with its secrets resolved.
 fn upstream(
     name: &str,
     u: UpstreamSection,
     env: &dyn Fn(&str) -> Option<String>,
+    base_dir: &Path,
 ) -> anyhow::Result<Upstream> {
     let base = BaseUrl::parse(&u.base_url).with_context(|| format!("[upstreams.{name}]"))?;
     egress::grant::check_private_network(name, &base, &u.base_url, u.allow_private_network)
@@ -499,20 +541,19 @@ fn upstream(
         bail!("[upstreams.{name}] rate_per_second must be a positive number");
     }
     let mut credentials = Vec::new();
+    let mut credential_sources = Vec::new();
     for (header, source) in u.credentials {
-        let value = env(&source.env).filter(|v| !v.is_empty()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "[upstreams.{name}.credentials] `{header}` comes from the environment variable `{}`, which is not set; export it before running",
-                source.env
-            )
-        })?;
-        credentials.push((header, Secret::new(value)));
+        let setting = format!("[upstreams.{name}.credentials] `{header}`");
+        let from = SecretFrom::parse(&source, &setting, base_dir)?;
+        credentials.push((header.clone(), from.resolve(&setting, env)?));
+        credential_sources.push((header, from));
     }
     Ok(Upstream {
         base,
         rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
         allow_private_network: u.allow_private_network,
         credentials,
+        credential_sources,
     })
 }
 

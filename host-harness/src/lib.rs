@@ -17,6 +17,7 @@ pub mod planner;
 pub mod progress;
 pub mod render;
 pub mod schedule;
+pub mod secret_source;
 pub mod serve;
 pub mod setup;
 pub mod status;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use crawl_engine::types::CrawlMode;
 use crawl_engine::{Crawler, StateMeta};
 
-use crate::config::ScheduleSection;
+use wasm_runtime::GuestClock;
+
+use crate::config::{Config, ScheduleSection};
 use crate::setup::Prepared;
 
 /// A flag set by SIGINT or SIGTERM (with `signal-hook`): the running crawl stops at its next
@@ -123,52 +125,59 @@ pub fn failure_backoff(schedule: &ScheduleSection, failures: u32) -> Duration {
     Duration::from_secs(base.saturating_mul(factor).min(cap))
 }
 
-/// Crawls on `schedule` until `stop` is set. Returns on a configuration error.
-pub fn run(
-    p: &mut Prepared,
-    schedule: &ScheduleSection,
-    weekly_budget: u64,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<()> {
-    let mut options = p.options.clone();
-    options.stop = Some(stop.clone());
-    p.connector.egress().stop_on(stop.clone());
+/// What `harness run` runs: the configuration (its secrets resolved again before every
+/// crawl) and what was prepared from it.
+pub struct Running<'a> {
+    pub runtime: &'a wasm_runtime::Runtime,
+    pub config: Config,
+    pub prepared: Prepared,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Running<'_> {
+    /// Resolves the secrets again; when one changed (a rotated file), prepares anew with it,
+    /// so the next crawl authenticates with the new value. The weekly budget and the last
+    /// send time are on disk, so the new limiters hold the rate across the switch.
+    fn refresh(&mut self) -> anyhow::Result<()> {
+        if self.config.refresh_secrets(self.env)? {
+            tracing::info!("a secret changed; the next crawl uses the new value");
+            self.prepared = crate::setup::prepare(self.runtime, &self.config, GuestClock::System)?;
+        }
+        Ok(())
+    }
+}
+
+/// Crawls on the configured schedule until `stop` is set. Returns on a configuration error.
+pub fn run(r: &mut Running<'_>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     let mut failures = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
-        let wait = match due(p, schedule, weekly_budget, now) {
-            Ok(mode) => {
-                let result = Crawler::new(&p.connector, &*p.index, &mut *p.store, options.clone())
-                    .with_hooks(crate::progress::hooks())
-                    .run(mode);
-                match result {
-                    Ok(report) => {
-                        print!("{report}");
-                        if report.completed || stop.load(Ordering::SeqCst) {
-                            failures = 0;
-                            continue;
-                        }
-                    }
-                    // The operator's to fix: no retry heals it.
-                    Err(e) if crawl_engine::is_config_error(&e) => return Err(e),
-                    // Glean or the state unreachable before the crawl began (an outage, a
-                    // restart): a failed crawl like any other.
-                    Err(e) => eprintln!(
-                        "the crawl could not run: {}",
-                        p.redactor.redact(&format!("{e:#}"))
-                    ),
+        let schedule = r.config.schedule.clone();
+        let wait = match due(
+            &r.prepared,
+            &schedule,
+            r.config.crawl.weekly_request_budget,
+            now,
+        ) {
+            Ok(mode) => match crawl(r, mode, &stop) {
+                Ok(true) => {
+                    failures = 0;
+                    continue;
                 }
-                // A failed crawl (a limit, a source or Glean that keeps failing) is not
-                // retried at once: the schedule goes on, backing off.
-                failures = failures.saturating_add(1);
-                let wait = failure_backoff(schedule, failures);
-                eprintln!(
-                    "the crawl did not complete ({} in a row); the next try is in {} s",
-                    failures,
-                    wait.as_secs()
-                );
-                wait
-            }
+                Ok(false) => {
+                    // A failed crawl (a limit, a source or Glean that keeps failing) is not
+                    // retried at once: the schedule goes on, backing off.
+                    failures = failures.saturating_add(1);
+                    let wait = failure_backoff(&schedule, failures);
+                    eprintln!(
+                        "the crawl did not complete ({} in a row); the next try is in {} s",
+                        failures,
+                        wait.as_secs()
+                    );
+                    wait
+                }
+                Err(e) => return Err(e),
+            },
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
         let until = std::time::Instant::now() + wait;
@@ -178,6 +187,40 @@ pub fn run(
     }
     println!("stopped at a checkpoint; the state is saved");
     Ok(())
+}
+
+/// One crawl: `Ok(true)` when it completed (or a stop cut it short), `Ok(false)` when it
+/// failed in a way a retry may heal, `Err` on a configuration problem.
+fn crawl(r: &mut Running<'_>, mode: CrawlMode, stop: &Arc<AtomicBool>) -> anyhow::Result<bool> {
+    if let Err(e) = r.refresh() {
+        // A secret file being rotated may be missing for a moment: a failed crawl.
+        eprintln!("the crawl could not run: {e:#}");
+        return Ok(false);
+    }
+    let p = &mut r.prepared;
+    let mut options = p.options.clone();
+    options.stop = Some(stop.clone());
+    p.connector.egress().stop_on(stop.clone());
+    let result = Crawler::new(&p.connector, &*p.index, &mut *p.store, options)
+        .with_hooks(crate::progress::hooks())
+        .run(mode);
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            Ok(report.completed || stop.load(Ordering::SeqCst))
+        }
+        // The operator's to fix: no retry heals it.
+        Err(e) if crawl_engine::is_config_error(&e) => Err(e),
+        // Glean or the state unreachable before the crawl began (an outage, a restart): a
+        // failed crawl like any other.
+        Err(e) => {
+            eprintln!(
+                "the crawl could not run: {}",
+                p.redactor.redact(&format!("{e:#}"))
+            );
+            Ok(false)
+        }
+    }
 }
 
 #[cfg(test)]

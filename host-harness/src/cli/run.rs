@@ -18,17 +18,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // One writer per state, for as long as this process runs.
     let _lock = state_store::StateLock::acquire(&config.state_dir, &config.name)?;
     let runtime = crate::cached_runtime()?;
-    let mut p = setup::prepare(&runtime, &config, GuestClock::System)?;
+    let prepared = setup::prepare(&runtime, &config, GuestClock::System)?;
     let stop = schedule::stop_on_signals()?;
     schedule::exit_after_grace(stop.clone());
     println!(
         "running {}: incremental crawls every {} min, full crawls every {} h; Ctrl-C to stop",
         config.name, config.schedule.incremental_minutes, config.schedule.full_hours
     );
-    schedule::run(
-        &mut p,
-        &config.schedule,
-        config.crawl.weekly_request_budget,
-        stop,
-    )
+    let mut running = schedule::Running {
+        runtime: &runtime,
+        config,
+        prepared,
+        env: &super::env,
+    };
+    schedule::run(&mut running, stop)
 }

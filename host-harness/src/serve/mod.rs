@@ -525,12 +525,12 @@ impl Service {
                 );
             }
             if let Some(e) = config
-                .secret_envs
+                .secret_sources
                 .iter()
-                .find(|e| c.secret_envs.contains(e))
+                .find(|e| c.secret_sources.contains(e))
             {
                 anyhow::bail!(
-                    "the secret in `{e}` is already tenant `{other}`'s; a tenant gets secrets of its own (use another environment variable)"
+                    "the secret in {e} is already tenant `{other}`'s; a tenant gets secrets of its own (use another environment variable or file)"
                 );
             }
         }
@@ -964,6 +964,10 @@ impl Service {
     ) -> anyhow::Result<
         Result<(crawl_engine::CrawlReport, u64, Duration, u64, Option<u64>), Duration>,
     > {
+        // Secrets are resolved again for every crawl: a rotated file needs no restart.
+        let mut config = config.clone();
+        config.refresh_secrets(&env)?;
+        let config = &config;
         let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
         let egress = p.connector.egress().clone();
         egress.stop_on(self.stop.clone());

@@ -64,16 +64,21 @@ pub fn read(dir: &Path, path: &Path) -> anyhow::Result<String> {
 /// line of a log or a page), and at most [`MAX_EXCERPT_CHARS`] characters.
 pub fn excerpt(message: &str) -> String {
     let mut out = String::new();
-    for (n, c) in message.chars().enumerate() {
-        if n >= MAX_EXCERPT_CHARS {
+    let mut len = 0usize;
+    for c in message.chars() {
+        // Escapes count as what they print, so the cap holds on the printed text.
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        if len + n > MAX_EXCERPT_CHARS {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        len += n;
+        out.push_str(&piece);
     }
     out
 }
