@@ -61,8 +61,8 @@ pub fn grant(
             return Err(format!(
                 "the connector needs upstream `{name}` (normally {url}) but the configuration does not allow it; \
                  add [upstreams.{name}] with base_url = \"{url}\"",
-                name = d.name,
-                url = d.default_base_url
+                name = crate::quote::quote(&d.name),
+                url = crate::quote::quote(&d.default_base_url)
             ));
         };
         for header in &d.auth_headers {
@@ -74,7 +74,8 @@ pub fn grant(
                 return Err(format!(
                     "upstream `{name}` needs the credential header `{header}`; add `{header} = {{ env = \"VARIABLE\" }}` \
                      under [upstreams.{name}.credentials]",
-                    name = d.name
+                    name = crate::quote::quote(&d.name),
+                    header = crate::quote::quote(header)
                 ));
             }
         }
@@ -87,8 +88,8 @@ pub fn grant(
                 return Err(format!(
                     "[upstreams.{name}.credentials] sets `{header}`, which the connector does not declare as a credential \
                      header (it declares: {list}); remove it",
-                    name = d.name,
-                    list = d.auth_headers.join(", ")
+                    name = crate::quote::quote(&d.name),
+                    list = crate::quote::quote(&d.auth_headers.join(", "))
                 ));
             }
         }

@@ -15,6 +15,7 @@
 pub mod budget;
 pub mod grant;
 pub mod policy;
+pub mod quote;
 pub mod resolve;
 pub mod scrub;
 pub mod secrets;
@@ -335,8 +336,9 @@ impl Egress {
         for (name, _) in &req.headers {
             if is_forbidden_header(route, name) {
                 return Err(EgressError::Denied(format!(
-                    "the connector may not set the `{name}` header on upstream `{}`: credentials and routing \
+                    "the connector may not set the `{}` header on upstream `{}`: credentials and routing \
                      headers are added by the host; remove it from the request",
+                    quote::quote(name),
                     route.name
                 )));
             }
@@ -427,6 +429,7 @@ impl Egress {
         self.routes.get(name).ok_or_else(|| {
             let mut known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
             known.sort_unstable();
+            let name = quote::quote(name);
             EgressError::Denied(format!(
                 "upstream `{name}` is not allowed for this connector (allowed: {}); the connector must declare it in `describe` \
                  and the harness configuration must give it a base URL under [upstreams.{name}]",

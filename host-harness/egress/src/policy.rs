@@ -88,9 +88,10 @@ impl BaseUrl {
     pub fn join(&self, upstream: &str, path_and_query: &str) -> Result<Url, PolicyError> {
         let deny = |why: &str| {
             PolicyError::Denied(format!(
-                "request to upstream `{upstream}` refused: the path `{}` {why}; \
+                "request to upstream `{}` refused: the path `{}` {why}; \
                  give a path relative to the upstream, starting with a single \"/\"",
-                path_and_query.chars().take(120).collect::<String>()
+                crate::quote::quote(upstream),
+                crate::quote::quote(path_and_query)
             ))
         };
         if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {

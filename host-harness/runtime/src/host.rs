@@ -223,18 +223,21 @@ impl http::Host for HostState {
             Ok(r) => tracing::debug!(
                 target: "egress",
                 connector = %self.log_target,
-                upstream = %out.upstream,
-                path = %self.redactor().redact(&out.path_and_query),
+                upstream = %egress::quote::quote(&out.upstream),
+                path = %egress::quote::quote(&self.redactor().redact(&out.path_and_query)),
                 status = r.status,
                 bytes = r.body.len(),
                 ms = ms as u64,
                 "request"
             ),
+            // The refusal quotes guest text: escaped again here, as every host line that
+            // carries guest input is.
             Err(e) => tracing::warn!(
                 target: "egress",
                 connector = %self.log_target,
-                upstream = %out.upstream,
-                "request failed: {e}"
+                upstream = %egress::quote::quote(&out.upstream),
+                "request failed: {}",
+                guest_text::clean(&e.to_string(), guest_text::MAX_MESSAGE_BYTES)
             ),
         }
         result
