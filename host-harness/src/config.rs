@@ -367,12 +367,25 @@ impl Config {
         };
         let settings = settings(c.settings)?;
         let l = c.limits;
-        if l.memory_mb < 16 || l.memory_mb > 1024 {
-            bail!("[connector.limits] memory_mb must be between 16 and 1024");
-        }
-        if l.call_deadline_seconds == 0 || l.http_timeout_seconds == 0 || l.max_response_mb == 0 {
-            bail!("[connector.limits] deadlines, timeouts and sizes must be positive");
-        }
+        in_range("[connector.limits] memory_mb", l.memory_mb, 16, 1024)?;
+        in_range(
+            "[connector.limits] call_deadline_seconds",
+            l.call_deadline_seconds,
+            1,
+            3600,
+        )?;
+        in_range(
+            "[connector.limits] http_timeout_seconds",
+            l.http_timeout_seconds,
+            1,
+            600,
+        )?;
+        in_range(
+            "[connector.limits] max_response_mb",
+            l.max_response_mb,
+            1,
+            1024,
+        )?;
         let mut upstreams = BTreeMap::new();
         for (name, u) in file.upstreams {
             let upstream = upstream(&name, u, env, base_dir)?;
@@ -536,9 +549,9 @@ fn upstream(
     egress::grant::check_private_network(name, &base, &u.base_url, u.allow_private_network)
         .map_err(|e| anyhow::anyhow!(e))?;
     if let Some(r) = u.rate_per_second
-        && !(r > 0.0 && r.is_finite())
+        && !(r > 0.0 && r <= 10_000.0)
     {
-        bail!("[upstreams.{name}] rate_per_second must be a positive number");
+        bail!("[upstreams.{name}] rate_per_second must be above 0 and at most 10000 (found {r})");
     }
     let mut credentials = Vec::new();
     let mut credential_sources = Vec::new();
@@ -557,24 +570,95 @@ fn upstream(
     })
 }
 
+/// `value` of `setting` within `lo..=hi`, or an error naming the setting, the range and the
+/// value found.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    setting: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> anyhow::Result<()> {
+    if value < lo || value > hi {
+        bail!("{setting} must be between {lo} and {hi} (found {value})");
+    }
+    Ok(())
+}
+
+/// Every number of `[crawl]`, `[crawl.limits]` and `[schedule]` within a range that makes
+/// sense, checked at load so a typo fails fast instead of overflowing or stalling later.
 fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Result<()> {
-    if crawl.concurrency == 0 || crawl.concurrency > 64 {
-        bail!("[crawl] concurrency must be between 1 and 64");
-    }
-    if crawl.batch_size == 0 || crawl.batch_size > 1000 {
-        bail!("[crawl] batch_size must be between 1 and 1000 (Glean's limit per request)");
-    }
-    crawl.limits.validate().map_err(|e| anyhow::anyhow!(e))?;
-    if schedule.incremental_minutes == 0 || schedule.full_hours == 0 {
-        bail!("[schedule] incremental_minutes and full_hours must be positive");
-    }
-    if crawl.deep_refresh_every == 0 {
+    in_range("[crawl] concurrency", crawl.concurrency, 1, 64)?;
+    in_range(
+        "[crawl] batch_size (Glean's limit per request)",
+        crawl.batch_size,
+        1,
+        1000,
+    )?;
+    in_range("[crawl] max_retries", crawl.max_retries, 0, 20)?;
+    in_range(
+        "[crawl] weekly_request_budget",
+        crawl.weekly_request_budget,
+        1,
+        1_000_000_000,
+    )?;
+    in_range(
+        "[crawl] deep_refresh_every (1 fetches every item on every crawl)",
+        crawl.deep_refresh_every,
+        1,
+        10_000,
+    )?;
+    if !(0.0..=1.0).contains(&crawl.max_delete_share) {
         bail!(
-            "[crawl] deep_refresh_every must be at least 1 (1 fetches every item on every crawl)"
+            "[crawl] max_delete_share must be between 0 and 1 (found {})",
+            crawl.max_delete_share
         );
     }
-    if !(0.0..=1.0).contains(&crawl.max_delete_share) {
-        bail!("[crawl] max_delete_share must be between 0 and 1");
+    let l = &crawl.limits;
+    for (setting, value) in [
+        ("[crawl.limits] max_pages", l.max_pages),
+        ("[crawl.limits] max_items", l.max_items),
+        ("[crawl.limits] max_users", l.max_users),
+        ("[crawl.limits] max_idle_pages", l.max_idle_pages),
+    ] {
+        in_range(setting, value, 1, 1_000_000_000)?;
+    }
+    in_range("[crawl.limits] max_item_mb", l.max_item_mb, 1, 10_000_000)?;
+    in_range(
+        "[crawl.limits] max_minutes (a week at most)",
+        l.max_minutes,
+        1,
+        10_080,
+    )?;
+    in_range(
+        "[schedule] incremental_minutes (a week at most)",
+        schedule.incremental_minutes,
+        1,
+        10_080,
+    )?;
+    in_range(
+        "[schedule] full_hours (a year at most)",
+        schedule.full_hours,
+        1,
+        8_760,
+    )?;
+    in_range(
+        "[schedule] min_poll_seconds (a day at most)",
+        schedule.min_poll_seconds,
+        1,
+        86_400,
+    )?;
+    in_range(
+        "[schedule] retry_seconds (a day at most)",
+        schedule.retry_seconds,
+        1,
+        86_400,
+    )?;
+    if schedule.min_poll_seconds > schedule.incremental_minutes.saturating_mul(60) {
+        bail!(
+            "[schedule] min_poll_seconds ({}) must not exceed incremental_minutes ({} min): the shortest wait between polls cannot be longer than the longest",
+            schedule.min_poll_seconds,
+            schedule.incremental_minutes
+        );
     }
     Ok(())
 }
@@ -665,5 +749,55 @@ token_env = "T"
             let text = GOOD.replace(from, to);
             assert!(parse(&text, &env).is_err(), "{to}");
         }
+    }
+
+    #[test]
+    fn every_number_is_range_checked_naming_the_setting() {
+        let cases = [
+            ("[connector.limits]\nmemory_mb = 4096", "memory_mb"),
+            (
+                "[connector.limits]\ncall_deadline_seconds = 0",
+                "call_deadline_seconds",
+            ),
+            (
+                "[connector.limits]\nhttp_timeout_seconds = 100000",
+                "http_timeout_seconds",
+            ),
+            ("[connector.limits]\nmax_response_mb = 0", "max_response_mb"),
+            ("[crawl]\nconcurrency = 0", "concurrency"),
+            ("[crawl]\nbatch_size = 5000", "batch_size"),
+            ("[crawl]\nmax_retries = 1000", "max_retries"),
+            (
+                "[crawl]\nweekly_request_budget = 0",
+                "weekly_request_budget",
+            ),
+            ("[crawl]\ndeep_refresh_every = 0", "deep_refresh_every"),
+            ("[crawl]\nmax_delete_share = nan", "max_delete_share"),
+            ("[crawl.limits]\nmax_minutes = 99999999", "max_minutes"),
+            ("[crawl.limits]\nmax_pages = 0", "max_pages"),
+            ("[schedule]\nfull_hours = 1152921504606846976", "full_hours"),
+            ("[schedule]\nincremental_minutes = 0", "incremental_minutes"),
+            ("[schedule]\nretry_seconds = 0", "retry_seconds"),
+            (
+                "[schedule]\nmin_poll_seconds = 7200\nincremental_minutes = 15",
+                "min_poll_seconds",
+            ),
+        ];
+        for (extra, setting) in cases {
+            // Sections appended after [glean]; [connector.limits] goes under [connector].
+            let text = if extra.starts_with("[connector.limits]") {
+                GOOD.replace(
+                    "[connector.settings]",
+                    &format!("{extra}\n[connector.settings]"),
+                )
+            } else {
+                format!("{GOOD}\n{extra}\n")
+            };
+            let e = format!("{:#}", parse(&text, &env).unwrap_err());
+            assert!(e.contains(setting), "{setting}: {e}");
+        }
+        let text = GOOD.replace("rate_per_second = 10", "rate_per_second = inf");
+        let e = format!("{:#}", parse(&text, &env).unwrap_err());
+        assert!(e.contains("rate_per_second"), "{e}");
     }
 }
