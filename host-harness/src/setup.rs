@@ -41,6 +41,24 @@ pub struct RunOptions {
     /// Simulated time: rate limits, the weekly budget and the hold after a restart run on
     /// this clock instead of the system's (the week simulation).
     pub time: Option<Arc<rate_window::VirtualClock>>,
+    /// State kept elsewhere than the SQLite file beside the configuration (PostgreSQL, for
+    /// several replicas): the store, the week's usage and where each request is counted.
+    pub state: Option<ExternalState>,
+}
+
+/// A tenant's state from outside (see [`RunOptions::state`]).
+pub struct ExternalState {
+    pub store: Box<dyn StateStore>,
+    pub budget: egress::budget::BudgetUsage,
+    pub ledger: Arc<dyn egress::budget::BudgetLedger>,
+}
+
+impl std::fmt::Debug for ExternalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalState")
+            .field("budget", &self.budget)
+            .finish()
+    }
 }
 
 /// Loads the configured component and checks the configuration against what it declares.
@@ -227,6 +245,18 @@ pub fn prepare_with(
     }
     let store: Box<dyn StateStore> = if replay {
         Box::new(MemoryStore::default())
+    } else if let Some(state) = run.state {
+        egress = egress.with_budget(Arc::new(WeeklyBudget::new(
+            config.crawl.weekly_request_budget,
+            state.budget,
+            Some(state.ledger),
+        )));
+        hold_after_recent_requests(
+            &egress.limiters(),
+            state.budget.last_sent_ms,
+            run.time.as_ref(),
+        );
+        state.store
     } else {
         let store = SqliteStore::open(&config.state_dir, &config.name)?;
         egress = egress.with_budget(Arc::new(WeeklyBudget::new(

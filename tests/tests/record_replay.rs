@@ -43,6 +43,7 @@ fn crawl(config: &Config, tape: Tape, out: &Path) {
             tape,
             output_dir: Some(out.to_path_buf()),
             time: None,
+            state: None,
         },
     )
     .unwrap();

@@ -85,6 +85,7 @@ fn no_output_ever_holds_a_secret() {
                 tape: Tape::Record(Recorder::create(&tape, Utc::now().timestamp()).unwrap()),
                 output_dir: None,
                 time: None,
+                state: None,
             },
         )
         .unwrap();

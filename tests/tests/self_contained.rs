@@ -67,7 +67,8 @@ fn no_build_or_test_file_reads_the_shared_folder_beside_the_checkout() {
     let code = [".rs", ".toml", ".sh", ".yml", ".yaml", "run", "rustc-remap"];
     let mut offenders = Vec::new();
     for path in tracked() {
-        if path == this || !code.iter().any(|ext| path.ends_with(ext)) || path.starts_with("specs/") {
+        if path == this || !code.iter().any(|ext| path.ends_with(ext)) || path.starts_with("specs/")
+        {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(root().join(&path)) else {

@@ -181,6 +181,34 @@ impl Leases {
         Ok(())
     }
 
+    /// Says this replica is alive (by the database clock).
+    pub fn heartbeat(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
+        db.execute(
+            "INSERT INTO replicas (owner, seen_at) VALUES ($1, now())
+             ON CONFLICT (owner) DO UPDATE SET seen_at = now()",
+            &[&self.owner],
+        )?;
+        Ok(())
+    }
+
+    /// Replicas seen within a ttl, this one included: tenants are shared among them.
+    pub fn live_replicas(&self, db: &mut postgres::Client) -> anyhow::Result<u64> {
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM replicas
+                 WHERE seen_at > now() - $1 * interval '1 millisecond' OR owner = $2",
+                &[&(self.ttl_ms() as f64), &self.owner],
+            )?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(1).max(1))
+    }
+
+    /// Leaves the replica table (a drain): the others take this one's share at once.
+    pub fn leave(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
+        db.execute("DELETE FROM replicas WHERE owner = $1", &[&self.owner])?;
+        Ok(())
+    }
+
     /// Every tenant's holder.
     pub fn holders(db: &mut postgres::Client) -> anyhow::Result<Vec<Holder>> {
         Ok(db

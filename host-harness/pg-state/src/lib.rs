@@ -10,7 +10,7 @@ pub mod migrate;
 pub mod store;
 pub mod testing;
 
-pub use lease::{Lease, LeaseLost, Leases};
+pub use lease::{Holder, Lease, LeaseLost, Leases};
 pub use store::{PgBudgetLedger, PgStore};
 
 use anyhow::Context;

@@ -39,6 +39,8 @@ const STEPS: &[&str] = &[
         requests BIGINT NOT NULL,
         last_sent_ms BIGINT NOT NULL
      );",
+    // 2: replicas and when each was last seen, for sharing tenants fairly.
+    "CREATE TABLE replicas (owner TEXT PRIMARY KEY, seen_at TIMESTAMPTZ NOT NULL);",
 ];
 
 /// The schema version this binary writes.

@@ -75,7 +75,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         clock,
         tape,
         output_dir: a.output_dir,
-        time: None,
+        ..setup::RunOptions::default()
     };
     let mut p = setup::prepare_with(&runtime, &config, options)?;
     p.options.allow_mass_delete = a.allow_mass_delete;

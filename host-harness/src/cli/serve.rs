@@ -33,6 +33,52 @@ pub struct Args {
     /// concurrency` is lowered to this). Each tenant runs one crawl at a time.
     #[arg(long, default_value_t = 4)]
     tenant_concurrency: usize,
+    /// Run as one of several replicas: tenants' state and leases in the PostgreSQL database
+    /// whose URL is in this environment variable (e.g. `postgres://harness@db:5432/harness`).
+    #[arg(long, conflicts_with = "database_url_file")]
+    database_url_env: Option<String>,
+    /// As `--database-url-env`, the URL read from this file (a mounted Secret).
+    #[arg(long)]
+    database_url_file: Option<PathBuf>,
+    /// How long a replica's lease on a tenant lasts without renewal (renewed every third):
+    /// a replica that dies is replaced within about this long.
+    #[arg(long, default_value_t = 15)]
+    lease_seconds: u64,
+    /// This replica's name in the lease table; default: host name and process id.
+    #[arg(long)]
+    replica: Option<String>,
+}
+
+/// The cluster, when a database is named.
+fn cluster(a: &Args) -> anyhow::Result<Option<std::sync::Arc<crate::serve::cluster::Cluster>>> {
+    use crate::secret_source::{SecretFrom, SecretSource};
+    let source = SecretSource {
+        env: a.database_url_env.clone(),
+        file: a.database_url_file.clone(),
+    };
+    if source.env.is_none() && source.file.is_none() {
+        return Ok(None);
+    }
+    let setting = "--database-url-env / --database-url-file";
+    let url = SecretFrom::parse(&source, setting, std::path::Path::new("."))?
+        .resolve(setting, &|k| std::env::var(k).ok())?;
+    if !(1..=3600).contains(&a.lease_seconds) {
+        anyhow::bail!(
+            "--lease-seconds must be between 1 and 3600 (found {})",
+            a.lease_seconds
+        );
+    }
+    let replica = a.replica.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let c = crate::serve::cluster::Cluster::connect(
+        url.expose().to_string(),
+        replica,
+        Duration::from_secs(a.lease_seconds),
+    )
+    .context("joining the replicas on the state database")?;
+    Ok(Some(c))
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -48,6 +94,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if !a.tenants.is_dir() {
         anyhow::bail!("--tenants {} is not a directory", a.tenants.display());
     }
+    let cluster = cluster(&a)?;
     let stop = crate::schedule::stop_on_signals()?;
     crate::schedule::exit_after_grace(stop.clone());
     let service = Service::new(
@@ -57,13 +104,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             backoff_base: Duration::from_secs(a.backoff_seconds.max(1)),
             start_stagger: Duration::from_secs(a.start_stagger_seconds),
             tenant_concurrency: a.tenant_concurrency.clamp(1, 64),
+            cluster: cluster.clone(),
             ..ServeOptions::new(a.tenants.clone())
         },
         stop.clone(),
     );
     let (dir, workers) = (a.tenants.display().to_string(), a.workers);
+    let replica = cluster
+        .as_ref()
+        .map(|c| format!(" as replica {} on the state database", c.owner()))
+        .unwrap_or_default();
     crate::serve::api::run_with_admin(&service, a.admin, token, |addr| {
-        println!("serving tenants from {dir} with {workers} workers; admin API on http://{addr}")
+        println!(
+            "serving tenants from {dir} with {workers} workers{replica}; admin API on http://{addr}"
+        )
     })?;
     println!("stopped: every running crawl ended at a checkpoint");
     Ok(())

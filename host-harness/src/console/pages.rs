@@ -694,6 +694,7 @@ mod tests {
             budget_used: 10,
             budget_limit: 100,
             config_error: Some(EVIL.into()),
+            held_by: None,
         };
         assert_escaped(&tenants(std::slice::from_ref(&view), "csrf", 100).into_string());
         let detail = TenantDetail {
@@ -752,6 +753,7 @@ mod tests {
             budget_used: 0,
             budget_limit: 100,
             config_error: None,
+            held_by: None,
         };
         let html = tenants(&[view], "tok123", 0).into_string();
         let forms = html.matches("<form").count();

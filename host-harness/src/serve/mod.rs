@@ -8,6 +8,7 @@
 //! file is checked (component, contract, grants) before the tenant switches to it.
 
 pub mod api;
+pub mod cluster;
 pub mod metrics;
 pub mod tenant_file;
 
@@ -52,6 +53,9 @@ pub struct ServeOptions {
     /// Each tenant runs one crawl at a time, with at most this many `fetch-item` calls at
     /// once (a tenant file may ask for fewer with `[crawl] concurrency`, not more).
     pub tenant_concurrency: usize,
+    /// Several replicas on PostgreSQL: tenants are crawled under leases and their state is
+    /// in the database. `None`: one process, state in SQLite beside each tenant file.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl ServeOptions {
@@ -64,6 +68,7 @@ impl ServeOptions {
             rescan: Duration::from_secs(2),
             start_stagger: Duration::from_secs(60),
             tenant_concurrency: 4,
+            cluster: None,
         }
     }
 
@@ -116,6 +121,9 @@ pub struct TenantView {
     pub budget_limit: u64,
     /// Why the tenant's file (or its latest edit) was refused.
     pub config_error: Option<String>,
+    /// With several replicas: the replica holding the tenant's lease (none while it is free).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
 }
 
 struct Tenant {
@@ -266,6 +274,7 @@ impl Tenant {
                 .as_ref()
                 .map_or(0, |c| c.crawl.weekly_request_budget),
             config_error: self.config_error.clone(),
+            held_by: None,
         }
     }
 }
@@ -387,11 +396,22 @@ impl Service {
     /// Every tenant as the admin API shows it.
     pub fn views(&self) -> Vec<TenantView> {
         let now = Instant::now();
-        self.lock().iter().map(|(n, t)| t.view(n, now)).collect()
+        let mut views: Vec<TenantView> = self.lock().iter().map(|(n, t)| t.view(n, now)).collect();
+        if let Some(c) = &self.options.cluster {
+            for v in &mut views {
+                v.held_by = c.holder(&v.name);
+            }
+        }
+        views
     }
 
     pub fn view(&self, name: &str) -> Option<TenantView> {
-        self.lock().get(name).map(|t| t.view(name, Instant::now()))
+        let mut view = self
+            .lock()
+            .get(name)
+            .map(|t| t.view(name, Instant::now()))?;
+        view.held_by = self.options.cluster.as_ref().and_then(|c| c.holder(name));
+        Some(view)
     }
 
     /// Applies `f` to tenant `name`; `false` when there is none.
@@ -660,7 +680,9 @@ impl Service {
         };
         let mut tenants = self.lock();
         let checked = match (tenants.get_mut(&name), checked) {
-            (Some(t), Ok(config)) => t.lock_state(&config).map(|()| config),
+            (Some(t), Ok(config)) if self.options.cluster.is_none() => {
+                t.lock_state(&config).map(|()| config)
+            }
             (_, checked) => checked,
         };
         match (tenants.get_mut(&name), checked) {
@@ -685,7 +707,14 @@ impl Service {
             }
             (None, checked) => {
                 let mut tenant = Tenant::new(path, digest, checked_at, None, None);
-                match checked.and_then(|c| tenant.lock_state(&c).map(|()| c)) {
+                let local = self.options.cluster.is_none();
+                let checked = checked.and_then(|c| {
+                    if local {
+                        tenant.lock_state(&c)?;
+                    }
+                    Ok(c)
+                });
+                match checked {
                     Ok(c) => tenant.config = Some(c),
                     Err(msg) => {
                         tracing::warn!(tenant = %name, "tenant file refused: {msg}");
@@ -695,6 +724,35 @@ impl Service {
                 tenants.insert(name, tenant);
             }
         }
+    }
+
+    /// Keeps this replica's leases until `stop` is set, then gives them all back.
+    fn lease_loop(&self, cluster: &cluster::Cluster) {
+        let tick = Duration::from_millis(100);
+        let mut waited = cluster.tick_every();
+        while !self.stop.load(Ordering::SeqCst) {
+            if waited >= cluster.tick_every() {
+                let (known, running) = {
+                    let tenants = self.lock();
+                    let known: Vec<String> = tenants
+                        .iter()
+                        .filter(|(_, t)| t.config.is_some())
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    let running = tenants
+                        .iter()
+                        .filter(|(_, t)| t.running)
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    (known, running)
+                };
+                cluster.tick(&known, &running);
+                waited = Duration::ZERO;
+            }
+            std::thread::sleep(tick);
+            waited += tick;
+        }
+        cluster.drain();
     }
 
     /// Rescans the tenants directory every `rescan` until `stop` is set.
@@ -732,6 +790,12 @@ impl Service {
         let mut due: Vec<(&String, &mut Tenant)> = tenants
             .iter_mut()
             .filter(|(_, t)| t.config.is_some() && !t.running && !t.paused && !t.quarantined)
+            .filter(|(name, _)| {
+                self.options
+                    .cluster
+                    .as_ref()
+                    .is_none_or(|c| c.holds(name).is_some())
+            })
             .filter(|(_, t)| t.requested.is_some() || t.next_due <= now)
             .collect();
         due.sort_by_key(|(_, t)| {
@@ -797,6 +861,10 @@ impl Service {
             let service = self.clone();
             std::thread::spawn(move || service.rescan_loop())
         };
+        let leaser = self.options.cluster.clone().map(|cluster| {
+            let service = self.clone();
+            std::thread::spawn(move || service.lease_loop(&cluster))
+        });
         while !self.stop.load(Ordering::SeqCst) {
             self.beat();
             for (name, mode, lag) in self.take_due() {
@@ -831,6 +899,9 @@ impl Service {
         // Drain: running crawls see `stop` and end at their next checkpoint.
         drop(jobs);
         let _ = rescanner.join();
+        if let Some(l) = leaser {
+            let _ = l.join();
+        }
         for w in workers {
             let _ = w.join();
         }
@@ -968,9 +1039,27 @@ impl Service {
         let mut config = config.clone();
         config.refresh_secrets(&env)?;
         let config = &config;
-        let mut p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+        let (mut p, stop) = match &self.options.cluster {
+            None => (
+                crate::setup::prepare(&self.runtime, config, GuestClock::System)?,
+                self.stop.clone(),
+            ),
+            Some(cluster) => {
+                // Not ours (any more): nothing to do until the lease comes back.
+                let Some(held) = cluster.holds(tenant_name) else {
+                    return Ok(Err(cluster.tick_every()));
+                };
+                let run = crate::setup::RunOptions {
+                    state: Some(cluster.open_state(&held)?),
+                    ..crate::setup::RunOptions::default()
+                };
+                let mut p = crate::setup::prepare_with(&self.runtime, config, run)?;
+                p.index = cluster.fence(p.index, &held);
+                (p, held.stop)
+            }
+        };
         let egress = p.connector.egress().clone();
-        egress.stop_on(self.stop.clone());
+        egress.stop_on(stop.clone());
         self.with_tenant(tenant_name, |t| {
             if let Some(w) = &mut t.watch {
                 w.egress = Some(egress);
@@ -998,7 +1087,7 @@ impl Service {
             },
         };
         let mut options = p.options.clone();
-        options.stop = Some(self.stop.clone());
+        options.stop = Some(stop);
         options.allow_mass_delete = allow_mass_delete;
         options.concurrency = options
             .concurrency

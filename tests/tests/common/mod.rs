@@ -81,13 +81,15 @@ impl WorldBuilder {
         credentials.insert(
             "X-Api-Key".to_string(),
             SecretSource {
-                env: "CLARI_API_KEY".into(),
+                env: Some("CLARI_API_KEY".into()),
+                file: None,
             },
         );
         credentials.insert(
             "X-Api-Password".to_string(),
             SecretSource {
-                env: "CLARI_API_PASSWORD".into(),
+                env: Some("CLARI_API_PASSWORD".into()),
+                file: None,
             },
         );
         let mut upstreams = BTreeMap::new();
@@ -106,6 +108,7 @@ impl WorldBuilder {
                 component: None,
                 oci: None,
                 digest: None,
+                oci_plain_http: false,
                 state_dir: Some(state_dir.to_path_buf()),
                 settings: self.settings.clone(),
                 limits: LimitsSection::default(),
@@ -113,7 +116,8 @@ impl WorldBuilder {
             upstreams,
             glean: GleanSection {
                 base_url: glean.into(),
-                token_env: "GLEAN_INDEXING_TOKEN".into(),
+                token_env: Some("GLEAN_INDEXING_TOKEN".into()),
+                token_file: None,
                 datasource: None,
             },
             crawl: self.crawl.clone(),

@@ -1,0 +1,349 @@
+//! Several `harness serve` replicas reading the same tenants directory, coordinated through
+//! PostgreSQL (`harness serve --database-url-env NAME`). A replica crawls only the tenants it
+//! holds a lease on ([`pg_state::Leases`]); it renews them every third of the ttl, takes a
+//! fair share of the tenants (all of them over the live replicas), and gives back the excess
+//! when replicas join. A lease it cannot renew is lost for good: the tenant's running crawl is
+//! stopped at once (its stop flag), every state write it still tries is refused by the
+//! database's fence, and no upload leaves after the lease's local deadline ([`FencedSink`]).
+//! On SIGTERM the replica releases its leases and leaves, so the others take over at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use crawl_engine::types::{ConnectorInfo, User};
+use crawl_engine::{Document, Sink, UsersUpload};
+use pg_state::{Holder, Lease, Leases, PgBudgetLedger, PgStore};
+
+use crate::setup::ExternalState;
+
+/// A lease this replica holds, and the flag its crawl stops on.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub lease: Lease,
+    /// Set when the lease is lost (or the service stops): the crawl stops at once.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// This replica's view of the cluster.
+pub struct Cluster {
+    url: String,
+    leases: Leases,
+    held: Mutex<BTreeMap<String, Held>>,
+    db: Mutex<Option<postgres::Client>>,
+    holders: Mutex<BTreeMap<String, Holder>>,
+    rounds: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("owner", &self.leases.owner())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Connects, runs the migrations, and stands ready to claim. `url` never appears in an
+    /// error.
+    pub fn connect(url: String, owner: String, ttl: Duration) -> anyhow::Result<Arc<Cluster>> {
+        let mut db = pg_state::connect(&url)?;
+        let found = pg_state::migrate::run(&mut db)?;
+        if found < pg_state::migrate::VERSION {
+            tracing::info!(
+                "state database migrated from schema {found} to {}",
+                pg_state::migrate::VERSION
+            );
+        }
+        Ok(Arc::new(Cluster {
+            url,
+            leases: Leases::new(owner, ttl)?,
+            held: Mutex::new(BTreeMap::new()),
+            db: Mutex::new(Some(db)),
+            holders: Mutex::new(BTreeMap::new()),
+            rounds: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    pub fn owner(&self) -> &str {
+        self.leases.owner()
+    }
+
+    /// How often [`Cluster::tick`] should run.
+    pub fn tick_every(&self) -> Duration {
+        self.leases.renew_every()
+    }
+
+    /// The lease on `tenant`, if this replica holds it and its local deadline has not passed.
+    pub fn holds(&self, tenant: &str) -> Option<Held> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.get(tenant)
+            .filter(|h| !h.stop.load(Ordering::SeqCst) && h.lease.fresh())
+            .cloned()
+    }
+
+    /// Whether the lease of `epoch` on `tenant` is still this replica's, by its local deadline.
+    fn still_holds(&self, tenant: &str, epoch: i64) -> bool {
+        self.holds(tenant).is_some_and(|h| h.lease.epoch == epoch)
+    }
+
+    /// Which replica holds `tenant`, as last seen.
+    pub fn holder(&self, tenant: &str) -> Option<String> {
+        let holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        holders
+            .get(tenant)
+            .filter(|h| h.live)
+            .and_then(|h| h.owner.clone())
+    }
+
+    /// The tenant's state in the database, written under `held`'s lease.
+    pub fn open_state(&self, held: &Held) -> anyhow::Result<ExternalState> {
+        let mut db = pg_state::connect(&self.url)?;
+        let budget = PgBudgetLedger::load(&mut db, &held.lease.tenant)?;
+        let store = PgStore::open(db, &held.lease)?;
+        let ledger = PgBudgetLedger::new(pg_state::connect(&self.url)?, &held.lease);
+        Ok(ExternalState {
+            store: Box::new(store),
+            budget,
+            ledger: Arc::new(ledger),
+        })
+    }
+
+    /// `inner` with every write checked against the lease first.
+    pub fn fence(self: &Arc<Self>, inner: Box<dyn Sink>, held: &Held) -> Box<dyn Sink> {
+        Box::new(FencedSink {
+            inner,
+            cluster: self.clone(),
+            tenant: held.lease.tenant.clone(),
+            epoch: held.lease.epoch,
+        })
+    }
+
+    /// One round: heartbeat, renew what is held (a renewal that fails loses the lease), give
+    /// back leases of tenants gone or beyond a fair share, claim up to the fair share.
+    /// `known` are the tenants this replica can serve; `running` those crawling now.
+    pub fn tick(&self, known: &[String], running: &BTreeSet<String>) {
+        let mut slot = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            match pg_state::connect(&self.url) {
+                Ok(db) => *slot = Some(db),
+                Err(e) => {
+                    tracing::warn!("the state database is unreachable: {e:#}");
+                    self.expire_overdue();
+                    return;
+                }
+            }
+        }
+        let Some(db) = slot.as_mut() else { return };
+        if let Err(e) = self.round(db, known, running) {
+            tracing::warn!("a lease round failed: {e:#}");
+            *slot = None;
+            self.expire_overdue();
+        }
+    }
+
+    fn round(
+        &self,
+        db: &mut postgres::Client,
+        known: &[String],
+        running: &BTreeSet<String>,
+    ) -> anyhow::Result<()> {
+        self.leases.heartbeat(db)?;
+        self.leases.register(db, known)?;
+        // The first round only says this replica is here: replicas starting together see
+        // each other before anyone claims, so the first claims are already fair.
+        if self.rounds.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        self.renew_all(db)?;
+        let share = fair_share(known.len(), self.leases.live_replicas(db)?);
+        let give_back = self.excess(known, running, share);
+        for h in give_back {
+            self.drop_lease(&h.lease.tenant);
+            self.leases.release(db, &h.lease)?;
+        }
+        let held_now = self.held.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let room = share.saturating_sub(held_now);
+        if room > 0 {
+            let wanted: Vec<String> = {
+                let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+                known
+                    .iter()
+                    .filter(|t| !held.contains_key(*t))
+                    .cloned()
+                    .collect()
+            };
+            let claimed = self
+                .leases
+                .claim(db, &wanted, i64::try_from(room).unwrap_or(0))?;
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            for lease in claimed {
+                tracing::info!(tenant = %lease.tenant, epoch = lease.epoch, "lease claimed");
+                let stop = Arc::new(AtomicBool::new(false));
+                held.insert(lease.tenant.clone(), Held { lease, stop });
+            }
+        }
+        let holders = Leases::holders(db)?;
+        *self.holders.lock().unwrap_or_else(|e| e.into_inner()) =
+            holders.into_iter().map(|h| (h.tenant.clone(), h)).collect();
+        Ok(())
+    }
+
+    /// The leases to give back: tenants gone from the directory, and beyond `share` (idle
+    /// tenants first; then running ones, whose crawl stops at its checkpoint and resumes on
+    /// the replica that claims it).
+    fn excess(&self, known: &[String], running: &BTreeSet<String>, share: usize) -> Vec<Held> {
+        let keep: BTreeSet<&String> = known.iter().collect();
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let (gone, kept): (Vec<&Held>, Vec<&Held>) =
+            held.values().partition(|h| !keep.contains(&h.lease.tenant));
+        let over = kept.len().saturating_sub(share);
+        let (idle, busy): (Vec<&Held>, Vec<&Held>) = kept
+            .into_iter()
+            .partition(|h| !running.contains(&h.lease.tenant));
+        gone.into_iter()
+            .chain(idle.into_iter().chain(busy).take(over))
+            .cloned()
+            .collect()
+    }
+
+    /// Renews every held lease; a lost one stops its crawl and is forgotten.
+    fn renew_all(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
+        let mut leases: Vec<Lease> = {
+            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            held.values().map(|h| h.lease.clone()).collect()
+        };
+        for lease in &mut leases {
+            match self.leases.renew(db, lease) {
+                Ok(()) => {
+                    let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(h) = held.get_mut(&lease.tenant) {
+                        h.lease = lease.clone();
+                    }
+                }
+                Err(e) if e.downcast_ref::<pg_state::LeaseLost>().is_some() => {
+                    tracing::warn!(tenant = %lease.tenant, "{e}");
+                    self.drop_lease(&lease.tenant);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the tenant's crawl and forgets its lease.
+    fn drop_lease(&self, tenant: &str) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = held.remove(tenant) {
+            h.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// With the database out of reach, leases past their local deadline are lost.
+    fn expire_overdue(&self) {
+        let overdue: Vec<String> = {
+            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            held.iter()
+                .filter(|(_, h)| !h.lease.fresh())
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        for tenant in overdue {
+            tracing::warn!(tenant = %tenant, "the lease ran out with the database unreachable: stopping");
+            self.drop_lease(&tenant);
+        }
+    }
+
+    /// Stops every crawl, gives every lease back and leaves: another replica takes over at once.
+    pub fn drain(&self) {
+        let all: Vec<Held> = {
+            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            held.values().cloned().collect()
+        };
+        for h in &all {
+            h.stop.store(true, Ordering::SeqCst);
+        }
+        let mut slot = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = slot.as_mut() {
+            for h in &all {
+                self.leases.release(db, &h.lease).ok();
+            }
+            self.leases.leave(db).ok();
+        }
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Tenants per replica: all of them over the live replicas, rounded up.
+fn fair_share(tenants: usize, replicas: u64) -> usize {
+    let replicas = usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
+    tenants.div_ceil(replicas)
+}
+
+/// A sink that checks, before every write to the index, that this replica still holds the
+/// tenant's lease by its local deadline: a replica paused past its lease uploads nothing when
+/// it wakes. (What remains: an upload already on the wire when the deadline passes. Uploads
+/// are idempotent by document id, and the new holder re-sends what it did not checkpoint.)
+struct FencedSink {
+    inner: Box<dyn Sink>,
+    cluster: Arc<Cluster>,
+    tenant: String,
+    epoch: i64,
+}
+
+impl FencedSink {
+    fn check(&self) -> anyhow::Result<()> {
+        if self.cluster.still_holds(&self.tenant, self.epoch) {
+            return Ok(());
+        }
+        Err(pg_state::LeaseLost {
+            tenant: self.tenant.clone(),
+            epoch: self.epoch,
+        })
+        .context("nothing is uploaded without the tenant's lease")
+    }
+}
+
+impl Sink for FencedSink {
+    fn ensure_datasource(&self, datasource: &str, info: &ConnectorInfo) -> anyhow::Result<()> {
+        self.check()?;
+        self.inner.ensure_datasource(datasource, info)
+    }
+    fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload> {
+        self.check()?;
+        self.inner.begin_users(datasource)
+    }
+    fn index_users_page(
+        &self,
+        upload: &UsersUpload,
+        users: &[User],
+        first: bool,
+        last: bool,
+    ) -> anyhow::Result<()> {
+        self.check()?;
+        self.inner.index_users_page(upload, users, first, last)
+    }
+    fn validate(&self, datasource: &str, doc: &Document) -> Result<(), String> {
+        self.inner.validate(datasource, doc)
+    }
+    fn index_documents(&self, datasource: &str, docs: &[Document]) -> anyhow::Result<()> {
+        self.check()?;
+        self.inner.index_documents(datasource, docs)
+    }
+    fn delete_document(&self, datasource: &str, object_type: &str, id: &str) -> anyhow::Result<()> {
+        self.check()?;
+        self.inner.delete_document(datasource, object_type, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shares_round_up() {
+        assert_eq!(super::fair_share(30, 3), 10);
+        assert_eq!(super::fair_share(31, 3), 11);
+        assert_eq!(super::fair_share(5, 0), 5);
+    }
+}
