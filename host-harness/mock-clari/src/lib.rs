@@ -11,8 +11,8 @@
 mod extra;
 pub mod generate;
 pub mod model;
-pub mod query;
 pub mod proxy;
+pub mod query;
 mod server;
 
 use std::net::SocketAddr;

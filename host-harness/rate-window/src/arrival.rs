@@ -38,7 +38,6 @@
 //! lowers the effective `max` by one, and every `max * RECOVER_AFTER_WINDOWS` answers without
 //! a 429 give one back.
 
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -253,7 +252,9 @@ impl ArrivalLimiter {
         let rtt = now.saturating_duration_since(admitted);
         let latest_arrival = match kind.as_deref() {
             Some(kind) => {
-                let delay = s.fastest(kind).map(|f| rtt.saturating_sub(f) + JITTER_FLOOR);
+                let delay = s
+                    .fastest(kind)
+                    .map(|f| rtt.saturating_sub(f) + JITTER_FLOOR);
                 s.sample(kind, rtt);
                 delay.map_or(now, |d| admitted + d.min(rtt))
             }
@@ -334,7 +335,10 @@ mod tests {
         arrivals.sort();
         let mut best = 0;
         for (i, &a) in arrivals.iter().enumerate() {
-            let n = arrivals[i..].iter().take_while(|&&b| b - a < window).count();
+            let n = arrivals[i..]
+                .iter()
+                .take_while(|&&b| b - a < window)
+                .count();
             best = best.max(n);
         }
         best
@@ -361,7 +365,11 @@ mod tests {
     /// pseudo-random sequence), after which the server counts them and works `server` before
     /// answering: the arrivals the server counts. Runs on the manual clock, moving it to the
     /// next event (an answer, or the limiter's next free slot).
-    fn delayed_arrivals(lim: &ArrivalLimiter, clock: &ManualClock, server: Duration) -> Vec<Instant> {
+    fn delayed_arrivals(
+        lim: &ArrivalLimiter,
+        clock: &ManualClock,
+        server: Duration,
+    ) -> Vec<Instant> {
         let mut seed = 7u64;
         let (mut arrivals, mut under_way) = (Vec::new(), Vec::new());
         while arrivals.len() < 300 || !under_way.is_empty() {
@@ -372,7 +380,9 @@ mod tests {
             } else {
                 match lim.acquire(Duration::ZERO) {
                     Ok(t) => {
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         let delay = MS((seed >> 33) % 51);
                         arrivals.push(clock.now() + delay);
                         under_way.push((clock.now() + delay + server, t));

@@ -63,7 +63,11 @@ fn holder_note(file: &mut std::fs::File) -> String {
     let mut note = String::new();
     let _ = file.rewind();
     let _ = file.take(MAX_NOTE).read_to_string(&mut note);
-    let note: String = note.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let note: String = note
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if note.is_empty() {
         "a process that has not said which".into()
     } else {
