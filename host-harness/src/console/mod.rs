@@ -391,9 +391,21 @@ async fn call_response(
         );
     };
     let runtime = c.service.runtime().clone();
-    let page = blocking(move || search::call_page(&runtime, &config, &name, &id, fetch))
-        .await
-        .and_then(|p| p);
+    let service = c.service.clone();
+    let page = blocking(move || {
+        if !fetch {
+            return search::call_page(&runtime, &config, &name, &id, false);
+        }
+        // One budget and one set of rate limiters per tenant: no fetch beside its crawl.
+        service
+            .exclusive(&name, || {
+                search::call_page(&runtime, &config, &name, &id, true)
+            })
+            .map_err(|why| anyhow::anyhow!(why))
+            .and_then(|p| p)
+    })
+    .await
+    .and_then(|p| p);
     match page {
         Ok(p) => html(
             StatusCode::OK,

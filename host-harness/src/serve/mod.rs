@@ -414,6 +414,36 @@ impl Service {
         Some(view)
     }
 
+    /// Runs `f` (a fetch from the console) with tenant `name` marked running, so no crawl of
+    /// it starts meanwhile: the two would each hold a budget and rate limiters of their own,
+    /// and the last to save its count would win. Refused while a crawl runs.
+    pub fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+        {
+            let mut tenants = self.lock();
+            let t = tenants
+                .get_mut(name)
+                .ok_or_else(|| format!("there is no tenant `{}`", tenant_file::excerpt(name)))?;
+            if t.running {
+                return Err(format!(
+                    "a crawl of `{}` is running; fetch again once it has ended (the two would spend the budget and the rate separately)",
+                    tenant_file::excerpt(name)
+                ));
+            }
+            t.running = true;
+        }
+        // Cleared however `f` ends, a panic included.
+        struct Clear<'a>(&'a Service, &'a str);
+        impl Drop for Clear<'_> {
+            fn drop(&mut self) {
+                if let Some(t) = self.0.lock().get_mut(self.1) {
+                    t.running = false;
+                }
+            }
+        }
+        let _clear = Clear(self, name);
+        Ok(f())
+    }
+
     /// Applies `f` to tenant `name`; `false` when there is none.
     fn with_tenant(&self, name: &str, f: impl FnOnce(&mut Tenant)) -> bool {
         match self.lock().get_mut(name) {
@@ -1104,8 +1134,10 @@ impl Service {
             .instances
             .inc_by(p.connector.instances_created() - instances_before);
         let egress = p.connector.egress();
+        // Every series is labelled by the tenant's file name (what the admin API calls it),
+        // never by the instance name inside the file.
         let tenant = metrics::TenantLabel {
-            tenant: config.name.clone(),
+            tenant: tenant_name.to_string(),
         };
         let throttled = egress.counters().throttled.load(Ordering::Relaxed);
         self.metrics
@@ -1122,7 +1154,7 @@ impl Service {
             self.metrics
                 .responses
                 .get_or_create(&metrics::StatusLabel {
-                    tenant: config.name.clone(),
+                    tenant: tenant_name.to_string(),
                     upstream: upstream.clone(),
                     status: status.to_string(),
                 })
