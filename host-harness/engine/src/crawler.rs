@@ -235,10 +235,41 @@ impl<'a> Crawler<'a> {
     /// Streams the source's users to the index page by page: one page is held back until the
     /// next one is known, so the index learns which page is the last. Memory holds two pages.
     fn index_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
+        let users = self.list_all_users(report)?;
+        // The identity store is replaced only when the set changed since the last upload that
+        // the index acknowledged: an unchanged crawl sends Glean nothing for it.
+        let hash = users_hash(datasource, &users);
+        if self.store.meta().users_hash.as_deref() == Some(hash.as_str()) {
+            report.users_unchanged = true;
+            return Ok(());
+        }
         let upload = self.sink.begin_users(datasource)?;
+        let chunks: Vec<&[User]> = if users.is_empty() {
+            vec![&[]]
+        } else {
+            users.chunks(USERS_PER_UPLOAD).collect()
+        };
+        let count = chunks.len();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            self.sink
+                .index_users_page(&upload, chunk, n == 0, n + 1 == count)
+                .context("uploading users to the index")?;
+            report.users_indexed += chunk.len() as u64;
+        }
+        self.hooks.crash.point("users uploaded");
+        let mut meta = self.store.meta().clone();
+        meta.users_hash = Some(hash);
+        self.commit(Checkpoint {
+            meta,
+            ..Checkpoint::default()
+        })?;
+        Ok(())
+    }
+
+    /// Every user the connector lists (bounded by `[crawl.limits] max_users`).
+    fn list_all_users(&mut self, report: &mut CrawlReport) -> anyhow::Result<Vec<User>> {
         let mut cursor: Option<String> = None;
-        let mut held: Option<Vec<User>> = None;
-        let mut first = true;
+        let mut all = Vec::new();
         loop {
             let page = self
                 .retry_call(|| self.source.list_users(cursor.as_deref()))
@@ -246,29 +277,15 @@ impl<'a> Crawler<'a> {
                 .context("listing users")?;
             self.usage
                 .users(page.users.len() as u64, self.hooks.clock.instant())?;
-            let users = self.clean_users(page.users, report);
-            if let Some(previous) = held.replace(users) {
-                self.sink
-                    .index_users_page(&upload, &previous, first, false)
-                    .context("uploading users to the index")?;
-                first = false;
-                report.users_indexed += previous.len() as u64;
-            }
+            all.extend(self.clean_users(page.users, report));
             match page.next_cursor {
                 Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
                 Some(_) => anyhow::bail!(
                     "the connector returned the same users cursor twice; its user listing would never end (a connector bug)"
                 ),
-                None => break,
+                None => return Ok(all),
             }
         }
-        let last = held.unwrap_or_default();
-        self.sink
-            .index_users_page(&upload, &last, first, true)
-            .context("uploading users to the index")?;
-        report.users_indexed += last.len() as u64;
-        self.hooks.crash.point("users uploaded");
-        Ok(())
     }
 
     /// Users that carry a configured secret are not uploaded (a connector that echoes a
@@ -603,6 +620,24 @@ impl<'a> Crawler<'a> {
         self.hooks.observer.on(Event::Checkpointed(report));
         Ok(())
     }
+}
+
+/// Users per page of an identity upload.
+const USERS_PER_UPLOAD: usize = 1000;
+
+/// SHA-256 of the users as they would be uploaded to `datasource`, in listing order.
+fn users_hash(datasource: &str, users: &[User]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(datasource.as_bytes());
+    for u in users {
+        for field in [u.id.as_str(), u.email.as_str(), u.name.as_str()] {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+        h.update([u8::from(u.active)]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `e` is the operator's to fix (a [`ConfigProblem`], or the connector saying its

@@ -48,6 +48,8 @@ pub struct CrawlReport {
     /// Why it stopped early.
     pub stopped: Option<String>,
     pub users_indexed: u64,
+    /// The users were the same as at the last upload: nothing was sent to the index for them.
+    pub users_unchanged: bool,
     pub listed: u64,
     pub fetched: u64,
     pub indexed: u64,

@@ -73,6 +73,10 @@ pub struct StateMeta {
     /// planner polls more often while the source is busy.
     #[serde(default)]
     pub last_change_at: Option<i64>,
+    /// SHA-256 of the users last uploaded to the index (and acknowledged): the identity store
+    /// is uploaded again only when the set changed.
+    #[serde(default)]
+    pub users_hash: Option<String>,
 }
 
 impl StateMeta {

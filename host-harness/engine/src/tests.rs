@@ -545,3 +545,36 @@ fn a_document_carrying_a_secret_is_refused_naming_the_document() {
     assert!(!r.failures[0].message.contains("hunter2"));
     assert!(!sink.docs.lock().unwrap().contains_key("item-003"));
 }
+
+#[test]
+fn users_are_uploaded_only_when_they_changed() {
+    let (mut source, sink, mut store) = (
+        FakeSource::new(3, 5),
+        FakeSink::default(),
+        MemoryStore::default(),
+    );
+    let users_uploads = |sink: &FakeSink| {
+        sink.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("users"))
+            .count()
+    };
+    let first = full(&source, &sink, &mut store);
+    assert_eq!((first.users_indexed, first.users_unchanged), (1, false));
+    assert_eq!(users_uploads(&sink), 1);
+    // Nothing changed: the identity store is not sent again, on either kind of crawl.
+    let again = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert!(
+        again.users_unchanged && again.users_indexed == 0,
+        "{again:?}"
+    );
+    full(&source, &sink, &mut store);
+    assert_eq!(users_uploads(&sink), 1);
+    // A renamed user is a change: the set goes out again, whole.
+    source.users[0].name = "Renamed".into();
+    let changed = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert_eq!((changed.users_indexed, changed.users_unchanged), (1, false));
+    assert_eq!(users_uploads(&sink), 2);
+}
