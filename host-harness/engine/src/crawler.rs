@@ -93,6 +93,10 @@ pub struct Crawler<'a> {
     pub(crate) usage: Usage,
     /// Records of unchanged documents whose fingerprint moved, for the next checkpoint.
     refreshed: Vec<(String, crate::store::DocRecord)>,
+    /// The users this crawl listed (their emails): what documents may name.
+    principals: Option<HashSet<String>>,
+    /// The identities were uploaded this crawl (they changed).
+    users_changed: bool,
 }
 
 impl<'a> Crawler<'a> {
@@ -111,6 +115,8 @@ impl<'a> Crawler<'a> {
             hooks: Hooks::default(),
             usage,
             refreshed: Vec::new(),
+            principals: None,
+            users_changed: false,
         }
     }
 
@@ -146,6 +152,12 @@ impl<'a> Crawler<'a> {
 
         let result = self
             .index_users(&datasource, &mut report)
+            .and_then(|()| {
+                if self.users_changed {
+                    self.release_held(&datasource, &mut report)?;
+                }
+                Ok(())
+            })
             .and_then(|()| self.crawl_listing(mode, &datasource, &mut report));
         if let Err(e) = &result {
             report.completed = false;
@@ -236,6 +248,7 @@ impl<'a> Crawler<'a> {
     /// next one is known, so the index learns which page is the last. Memory holds two pages.
     fn index_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
         let users = self.list_all_users(report)?;
+        self.principals = Some(crate::closure::principals(&users));
         // The identity store is replaced only when the set changed since the last upload that
         // the index acknowledged: an unchanged crawl sends Glean nothing for it.
         let hash = users_hash(datasource, &users);
@@ -257,6 +270,7 @@ impl<'a> Crawler<'a> {
             report.users_indexed += chunk.len() as u64;
         }
         self.hooks.crash.point("users uploaded");
+        self.users_changed = true;
         let mut meta = self.store.meta().clone();
         meta.users_hash = Some(hash);
         self.commit(Checkpoint {
@@ -472,7 +486,7 @@ impl<'a> Crawler<'a> {
     }
 
     /// Stages 2 to 4: fetched, mapped, acknowledged by the index.
-    fn process_page(
+    pub(crate) fn process_page(
         &mut self,
         datasource: &str,
         listed: Vec<Listed>,
@@ -526,6 +540,15 @@ impl<'a> Crawler<'a> {
             );
             report.record_failure(&id, ErrorKind::System, msg);
             return Ok(None);
+        }
+        if let Some(known) = &self.principals {
+            let unknown = crate::closure::unknown(known, &f.doc.permissions);
+            if !unknown.is_empty() {
+                report.held += 1;
+                let kind = ErrorKind::Held(f.doc.item.access.visibility);
+                report.record_failure(&id, kind, crate::closure::held_message(&unknown));
+                return Ok(None);
+            }
         }
         report.access.count(&f.doc.permissions);
         if let Err(why) = self.sink.validate(datasource, &f.doc) {
@@ -592,7 +615,7 @@ impl<'a> Crawler<'a> {
     }
 
     /// Stage 5, checkpointed: the index has acknowledged everything before `cursor`.
-    fn checkpoint_page(
+    pub(crate) fn checkpoint_page(
         &mut self,
         mode: CrawlMode,
         acknowledged: Vec<Acknowledged>,

@@ -5,6 +5,7 @@
 //! empty-listing guards, the item-id check, checkpoints only after the index acknowledged,
 //! bounded work whatever the connector returns.
 
+mod closure;
 mod crawler;
 mod deletions;
 pub mod limits;

@@ -50,6 +50,11 @@ pub struct CrawlReport {
     pub users_indexed: u64,
     /// The users were the same as at the last upload: nothing was sent to the index for them.
     pub users_unchanged: bool,
+    /// Documents held, not uploaded, because their permissions name users missing from the
+    /// identity store (listed among the failures, kind `held-*`).
+    pub held: u64,
+    /// Documents held by an earlier crawl that went out with this one's identities.
+    pub released: u64,
     pub listed: u64,
     pub fetched: u64,
     pub indexed: u64,
@@ -126,6 +131,13 @@ impl fmt::Display for CrawlReport {
             self.users_indexed,
             self.requests
         )?;
+        if self.held + self.released > 0 {
+            writeln!(
+                f,
+                "  held {:>6} (their permissions name users missing from the identity store; listed among the failures)   released {:>5}",
+                self.held, self.released
+            )?;
+        }
         for (reason, n) in &self.skipped {
             writeln!(f, "    skipped {n:>5}: {reason}")?;
         }

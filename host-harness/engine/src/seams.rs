@@ -24,6 +24,10 @@ pub enum ErrorKind {
     System,
     /// The item does not exist at the source.
     NotFound,
+    /// Held, not uploaded: its permissions name a user missing from the identity store the
+    /// harness uploaded (the index would silently give them no access). Fetched again, with
+    /// this visibility, once the identities change.
+    Held(Visibility),
 }
 
 impl ErrorKind {
@@ -33,6 +37,19 @@ impl ErrorKind {
             ErrorKind::Transient => "transient",
             ErrorKind::System => "system",
             ErrorKind::NotFound => "not-found",
+            ErrorKind::Held(Visibility::Public) => "held-public",
+            ErrorKind::Held(Visibility::Restricted) => "held-restricted",
+            ErrorKind::Held(Visibility::Unknown) => "held-unknown",
+        }
+    }
+
+    /// The visibility of a held item, from a stored failure's kind.
+    pub fn held_visibility(kind: &str) -> Option<Visibility> {
+        match kind {
+            "held-public" => Some(Visibility::Public),
+            "held-restricted" => Some(Visibility::Restricted),
+            "held-unknown" => Some(Visibility::Unknown),
+            _ => None,
         }
     }
 }

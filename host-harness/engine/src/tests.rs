@@ -26,6 +26,8 @@ struct FakeSource {
     liar: Mutex<Option<String>>,
     title: Mutex<String>,
     users: Vec<User>,
+    /// A member added to every restricted item's permissions.
+    extra_member: Mutex<Option<String>>,
     log: Mutex<Vec<String>>,
 }
 
@@ -57,6 +59,7 @@ impl FakeSource {
                 name: "A".into(),
                 active: true,
             }],
+            extra_member: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         }
     }
@@ -184,7 +187,11 @@ impl Source for FakeSource {
             properties: vec![],
             access: AccessFacts {
                 visibility,
-                members: Some(vec!["a@example.com".into()]),
+                members: Some(
+                    std::iter::once("a@example.com".to_string())
+                        .chain(self.extra_member.lock().unwrap().clone())
+                        .collect(),
+                ),
             },
         })
     }
@@ -577,4 +584,56 @@ fn users_are_uploaded_only_when_they_changed() {
     let changed = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
     assert_eq!((changed.users_indexed, changed.users_unchanged), (1, false));
     assert_eq!(users_uploads(&sink), 2);
+}
+
+#[test]
+fn a_document_naming_an_unknown_user_is_held_until_the_user_exists() {
+    let (mut source, sink, mut store) = (
+        FakeSource::new(9, 5),
+        FakeSink::default(),
+        MemoryStore::default(),
+    );
+    // Restricted items (0, 3, 6) also name a user the source does not list.
+    *source.extra_member.lock().unwrap() = Some("Ghost@Example.com".into());
+    let first = full(&source, &sink, &mut store);
+    assert!(first.completed);
+    assert_eq!((first.held, first.indexed), (3, 6), "{first}");
+    let names_ghost = |sink: &FakeSink| {
+        sink.docs.lock().unwrap().values().any(|d| {
+            matches!(&d.permissions, Permissions::Users(u) if u.iter().any(|p| p.contains("host")))
+        })
+    };
+    assert!(
+        !names_ghost(&sink),
+        "a document naming an unknown user was uploaded"
+    );
+    let (_, failures) = store.failures(100).unwrap();
+    let held: Vec<_> = failures
+        .iter()
+        .filter(|(_, f)| f.kind == "held-restricted")
+        .collect();
+    assert_eq!(held.len(), 3);
+    assert!(
+        held[0].1.message.contains("Ghost@Example.com"),
+        "{:?}",
+        held[0]
+    );
+    // Nothing changed: still held, still not uploaded.
+    crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert_eq!(sink.docs.lock().unwrap().len(), 6);
+    // The user appears (case aside): the held documents go out at the next crawl.
+    source.users.push(User {
+        id: "u2".into(),
+        email: "ghost@example.com".into(),
+        name: "Ghost".into(),
+        active: true,
+    });
+    let next = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert_eq!(next.released, 3, "{next}");
+    assert_eq!(sink.docs.lock().unwrap().len(), 9);
+    let (_, failures) = store.failures(100).unwrap();
+    assert!(
+        failures.iter().all(|(_, f)| !f.kind.starts_with("held")),
+        "{failures:?}"
+    );
 }

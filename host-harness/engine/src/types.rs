@@ -24,7 +24,7 @@ impl CrawlMode {
 }
 
 /// Who may see an item, as far as the source established it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Visibility {
     Public,
