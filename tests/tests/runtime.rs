@@ -270,3 +270,20 @@ fn randomness_is_the_hosts_and_repeatable_under_a_fixed_clock() {
         "otherwise it is fresh"
     );
 }
+
+#[test]
+fn threads_loading_one_component_at_once_compile_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::with_disk_cache(Some(dir.path().join("compiled"))).unwrap();
+    let bytes = std::fs::read(host_harness::probe_component().unwrap()).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| rt.load(&bytes).unwrap());
+        }
+    });
+    assert_eq!(rt.compilations(), 1, "compiled more than once");
+    // A second runtime (another process, say) finds it on disk.
+    let again = Runtime::with_disk_cache(Some(dir.path().join("compiled"))).unwrap();
+    again.load(&bytes).unwrap();
+    assert_eq!(again.compilations(), 0, "not read from the disk cache");
+}

@@ -50,6 +50,10 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Mutex<HashMap<String, Arc<CompiledConnector>>>,
+    /// Compilations under way, by digest (single flight).
+    compiling: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// How many compilations ran (for tests of the single flight).
+    compilations: std::sync::atomic::AtomicU64,
     /// Where compiled code is kept across processes, by component digest and engine.
     disk_cache: Option<std::path::PathBuf>,
     pooling: bool,
@@ -141,10 +145,17 @@ impl Runtime {
             engine,
             linker,
             cache: Mutex::new(HashMap::new()),
+            compiling: Mutex::new(HashMap::new()),
+            compilations: std::sync::atomic::AtomicU64::new(0),
             disk_cache: dir,
             pooling,
             slots: Arc::new(slots::Slots::new(POOL_INSTANCES as usize)),
         }))
+    }
+
+    /// Components compiled (not found in memory or on disk) by this runtime so far.
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the pooling allocator is in use.
@@ -158,6 +169,28 @@ impl Runtime {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&digest).cloned()) {
             return Ok(hit);
         }
+        // One compilation per digest: a second caller waits for the first, then finds it.
+        let flight = {
+            let mut flights = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
+            flights.entry(digest.clone()).or_default().clone()
+        };
+        let _compiling = flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&digest).cloned()) {
+            return Ok(hit);
+        }
+        let loaded = self.load_uncached(bytes, digest.clone());
+        self.compiling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&digest);
+        loaded
+    }
+
+    fn load_uncached(
+        &self,
+        bytes: &[u8],
+        digest: String,
+    ) -> Result<Arc<CompiledConnector>, LoadError> {
         let version = contract::check_component(bytes)?;
         let component = self.compile(bytes, &digest)?;
         let pre = self
@@ -185,40 +218,43 @@ impl Runtime {
 
     fn compile(&self, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
         let engine_hash = engine_hash(&self.engine);
-        let cache =
-            self.disk_cache
-                .as_ref()
-                .and_then(|dir| match compiled_cache::prepare_dir(dir) {
-                    Ok(()) => Some(dir.join(format!("{digest}-{engine_hash}.cwasm"))),
-                    Err(e) => {
-                        tracing::warn!("not using the compiled-code cache: {e}");
-                        None
-                    }
-                });
-        if let Some(path) = &cache
-            && path.exists()
+        let name = format!("{digest}-{engine_hash}.cwasm");
+        let cache = self.disk_cache.as_ref().and_then(|dir| {
+            match compiled_cache::prepare_dir(dir).and_then(|()| compiled_cache::Dir::open(dir)) {
+                Ok(handle) => Some((dir, handle)),
+                Err(e) => {
+                    tracing::warn!("not using the compiled-code cache: {e}");
+                    None
+                }
+            }
+        });
+        if let Some((dir, handle)) = &cache
+            && let Some(serialized) = handle.read(&name, MAX_COMPILED_BYTES)
         {
-            // SAFETY: the file was written by `Component::serialize` of this engine
-            // configuration (its name carries the component digest and the engine's
-            // compatibility hash), in a directory `prepare_dir` just checked is owned by this
-            // user and closed to everyone else; wasmtime also checks the engine version and
-            // configuration and refuses a mismatch.
-            match unsafe { Component::deserialize_file(&self.engine, path) } {
+            // SAFETY: the bytes were read through a handle on a directory checked (on that
+            // handle) to be owned by this user and closed to everyone else, from a regular
+            // file of this user's that no one else may write, not through a symlink; its name
+            // carries the component digest and the engine's compatibility hash, and wasmtime
+            // also checks the engine version and configuration and refuses a mismatch.
+            match unsafe { Component::deserialize(&self.engine, &serialized) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!("ignoring the compiled cache {}: {e}", path.display()),
+                Err(e) => tracing::warn!(
+                    "ignoring the compiled cache {}: {e}",
+                    dir.join(&name).display()
+                ),
             }
         }
+        self.compilations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let component = Component::from_binary(&self.engine, bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        if let Some(path) = &cache
+        if let Some((dir, handle)) = &cache
             && let Ok(serialized) = component.serialize()
         {
-            if let Err(e) = compiled_cache::store(path, &serialized) {
-                tracing::warn!("could not cache compiled code at {}: {e}", path.display());
+            if let Err(e) = handle.store(&name, &serialized) {
+                tracing::warn!("could not cache compiled code in {}: {e}", dir.display());
             }
-            if let Some(dir) = path.parent() {
-                compiled_cache::prune(dir, &engine_hash, path);
-            }
+            compiled_cache::prune(dir, &engine_hash, &dir.join(&name));
         }
         Ok(component)
     }
@@ -232,6 +268,9 @@ impl Runtime {
         self.load(&bytes)
     }
 }
+
+/// A compiled-cache entry larger than this is not read (compiled components are a few MiB).
+const MAX_COMPILED_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The engine's compatibility hash as stable hex: SHA-256 of what wasmtime feeds the hasher
 /// (not `DefaultHasher`, whose output may change between Rust releases).

@@ -128,6 +128,7 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         recent_deletions: meta_get(conn, "recent_deletions")?.unwrap_or_default(),
         full_crawls: 0,
         last_change_at: None,
+        users_hash: None,
     };
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
@@ -376,6 +377,7 @@ mod tests {
             recent_deletions: vec![(10, 2)],
             full_crawls: 3,
             last_change_at: None,
+            users_hash: None,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
