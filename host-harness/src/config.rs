@@ -342,29 +342,7 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let c = file.connector;
         check_name(&c.name)?;
-        let component = component_ref(
-            c.component.clone(),
-            c.oci.clone(),
-            c.digest.clone(),
-            base_dir,
-        )?;
-        let component = match (component, c.oci_plain_http) {
-            (
-                ComponentRef::Oci {
-                    reference, digest, ..
-                },
-                plain_http,
-            ) => ComponentRef::Oci {
-                reference,
-                digest,
-                plain_http,
-                pin_origin: "digest in the configuration's [connector]".into(),
-            },
-            (_, true) => bail!(
-                "[connector] oci_plain_http applies to a registry named by `oci`, and there is none; remove it"
-            ),
-            (other, false) => other,
-        };
+        let component = component_ref(&c, base_dir)?;
         let settings = settings(c.settings)?;
         let l = c.limits;
         in_range("[connector.limits] memory_mb", l.memory_mb, 16, 1024)?;
@@ -428,37 +406,41 @@ impl Config {
     }
 }
 
-fn component_ref(
-    path: Option<PathBuf>,
-    oci: Option<String>,
-    digest: Option<String>,
-    base_dir: &Path,
-) -> anyhow::Result<ComponentRef> {
-    if let Some(d) = &digest {
+fn component_ref(c: &ConnectorSection, base_dir: &Path) -> anyhow::Result<ComponentRef> {
+    if let Some(d) = &c.digest {
         check_digest(d)?;
     }
-    Ok(match (path, oci, digest) {
-        (Some(_), Some(_), _) => {
-            bail!("[connector] names both `component` (a file) and `oci` (a reference); keep one")
-        }
-        (None, Some(reference), Some(digest)) => ComponentRef::Oci {
-            reference,
-            digest,
-            plain_http: false,
-            pin_origin: String::new(),
+    if c.oci_plain_http && c.oci.is_none() {
+        bail!(
+            "[connector] oci_plain_http applies to a registry named by `oci`, and there is none; remove it"
+        );
+    }
+    Ok(
+        match (c.component.clone(), c.oci.clone(), c.digest.clone()) {
+            (Some(_), Some(_), _) => {
+                bail!(
+                    "[connector] names both `component` (a file) and `oci` (a reference); keep one"
+                )
+            }
+            (None, Some(reference), Some(digest)) => ComponentRef::Oci {
+                reference,
+                digest,
+                plain_http: c.oci_plain_http,
+                pin_origin: "digest in the configuration's [connector]".into(),
+            },
+            (None, Some(reference), None) => bail!(
+                "[connector] oci = \"{reference}\" needs digest = \"sha256:…\" so that exactly that artifact runs; `harness pull` prints it"
+            ),
+            (Some(p), None, digest) => ComponentRef::File {
+                path: base_dir.join(p),
+                digest,
+            },
+            (None, None, Some(_)) => bail!(
+                "[connector] digest pins the embedded component, which needs no pin; name the component with `component` or `oci`"
+            ),
+            (None, None, None) => ComponentRef::Embedded,
         },
-        (None, Some(reference), None) => bail!(
-            "[connector] oci = \"{reference}\" needs digest = \"sha256:…\" so that exactly that artifact runs; `harness pull` prints it"
-        ),
-        (Some(p), None, digest) => ComponentRef::File {
-            path: base_dir.join(p),
-            digest,
-        },
-        (None, None, Some(_)) => bail!(
-            "[connector] digest pins the embedded component, which needs no pin; name the component with `component` or `oci`"
-        ),
-        (None, None, None) => ComponentRef::Embedded,
-    })
+    )
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {

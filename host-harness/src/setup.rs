@@ -214,6 +214,40 @@ pub fn check(runtime: &Runtime, config: &Config) -> anyhow::Result<ConnectorInfo
     Ok(info)
 }
 
+/// The crawl state (in memory for a replay, from outside, or the SQLite file beside the
+/// configuration) and the egress with the weekly budget that state keeps.
+fn state(
+    config: &Config,
+    replay: bool,
+    external: Option<ExternalState>,
+    mut egress: Egress,
+    time: Option<&Arc<rate_window::VirtualClock>>,
+) -> anyhow::Result<(Box<dyn StateStore>, Egress)> {
+    if replay {
+        return Ok((Box::new(MemoryStore::default()), egress));
+    }
+    let (store, usage, ledger): (
+        Box<dyn StateStore>,
+        _,
+        Arc<dyn egress::budget::BudgetLedger>,
+    ) = match external {
+        Some(s) => (s.store, s.budget, s.ledger),
+        None => {
+            let store = SqliteStore::open(&config.state_dir, &config.name)?;
+            let ledger = Arc::new(BudgetWriter::open(&store)?);
+            let usage = store.budget;
+            (Box::new(store), usage, ledger)
+        }
+    };
+    egress = egress.with_budget(Arc::new(WeeklyBudget::new(
+        config.crawl.weekly_request_budget,
+        usage,
+        Some(ledger),
+    )));
+    hold_after_recent_requests(&egress.limiters(), usage.last_sent_ms, time);
+    Ok((store, egress))
+}
+
 /// [`prepare`] with recording, replay or a directory index.
 pub fn prepare_with(
     runtime: &Runtime,
@@ -243,34 +277,7 @@ pub fn prepare_with(
     if let Some(t) = &run.time {
         egress = egress.with_virtual_time(t.clone());
     }
-    let store: Box<dyn StateStore> = if replay {
-        Box::new(MemoryStore::default())
-    } else if let Some(state) = run.state {
-        egress = egress.with_budget(Arc::new(WeeklyBudget::new(
-            config.crawl.weekly_request_budget,
-            state.budget,
-            Some(state.ledger),
-        )));
-        hold_after_recent_requests(
-            &egress.limiters(),
-            state.budget.last_sent_ms,
-            run.time.as_ref(),
-        );
-        state.store
-    } else {
-        let store = SqliteStore::open(&config.state_dir, &config.name)?;
-        egress = egress.with_budget(Arc::new(WeeklyBudget::new(
-            config.crawl.weekly_request_budget,
-            store.budget,
-            Some(Arc::new(BudgetWriter::open(&store)?)),
-        )));
-        hold_after_recent_requests(
-            &egress.limiters(),
-            store.budget.last_sent_ms,
-            run.time.as_ref(),
-        );
-        Box::new(store)
-    };
+    let (store, egress) = state(config, replay, run.state, egress, run.time.as_ref())?;
     let egress = Arc::new(egress.with_tape(run.tape));
     let connector = WasmSource::new(
         compiled,

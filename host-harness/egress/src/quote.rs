@@ -8,7 +8,12 @@ pub const MAX_QUOTED_CHARS: usize = 120;
 
 /// `text` made safe to print inside a host message.
 pub fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_QUOTED_CHARS) + 8);
+    quote_at_most(text, MAX_QUOTED_CHARS)
+}
+
+/// [`quote`] capped at `max` printed characters (escapes count as what they print).
+pub fn quote_at_most(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 8);
     let mut shown = 0usize;
     for c in text.chars() {
         let piece: String = if unsafe_char(c) {
@@ -17,7 +22,7 @@ pub fn quote(text: &str) -> String {
             c.to_string()
         };
         let n = piece.chars().count();
-        if shown + n > MAX_QUOTED_CHARS {
+        if shown + n > max {
             out.push('…');
             break;
         }

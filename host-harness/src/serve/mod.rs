@@ -1056,6 +1056,80 @@ impl Service {
 
     /// Prepares and runs one crawl; `Err(wait)` when nothing was due after all.
     #[allow(clippy::type_complexity)]
+    /// The tenant's crawl, prepared: on one machine with its SQLite state and the service's
+    /// stop flag; with replicas, only under its lease, with its state in the database, uploads
+    /// fenced and the lease's stop flag. `Err(wait)` when the lease is not this replica's.
+    fn prepare_crawl(
+        &self,
+        tenant_name: &str,
+        config: &Config,
+    ) -> anyhow::Result<Result<(crate::setup::Prepared, Arc<AtomicBool>), Duration>> {
+        let Some(cluster) = &self.options.cluster else {
+            let p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+            return Ok(Ok((p, self.stop.clone())));
+        };
+        // Not ours (any more): nothing to do until the lease comes back.
+        let Some(held) = cluster.holds(tenant_name) else {
+            return Ok(Err(cluster.tick_every()));
+        };
+        let run = crate::setup::RunOptions {
+            state: Some(cluster.open_state(&held)?),
+            ..crate::setup::RunOptions::default()
+        };
+        let mut p = crate::setup::prepare_with(&self.runtime, config, run)?;
+        p.index = cluster.fence(p.index, &held);
+        Ok(Ok((p, held.stop)))
+    }
+
+    /// The crawl's egress figures into the metrics; answers the week's requests and the 429s.
+    fn record_egress(
+        &self,
+        tenant_name: &str,
+        config: &Config,
+        egress: &egress::Egress,
+        now: i64,
+    ) -> (u64, u64) {
+        // Every series is labelled by the tenant's file name (what the admin API calls it),
+        // never by the instance name inside the file.
+        let tenant = metrics::TenantLabel {
+            tenant: tenant_name.to_string(),
+        };
+        let throttled = egress.counters().throttled.load(Ordering::Relaxed);
+        self.metrics
+            .throttled
+            .get_or_create(&tenant)
+            .inc_by(throttled);
+        let by_status = egress
+            .counters()
+            .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for ((upstream, status), n) in by_status {
+            self.metrics
+                .responses
+                .get_or_create(&metrics::StatusLabel {
+                    tenant: tenant_name.to_string(),
+                    upstream,
+                    status: status.to_string(),
+                })
+                .inc_by(n);
+        }
+        let used = egress
+            .budget()
+            .map_or(0, |b| b.usage().current(now).requests);
+        let limit = config.crawl.weekly_request_budget;
+        self.metrics
+            .budget_used
+            .get_or_create(&tenant)
+            .set(used as i64);
+        self.metrics
+            .budget_left
+            .get_or_create(&tenant)
+            .set(limit.saturating_sub(used) as i64);
+        (used, throttled)
+    }
+
     fn crawl_once(
         &self,
         tenant_name: &str,
@@ -1069,24 +1143,9 @@ impl Service {
         let mut config = config.clone();
         config.refresh_secrets(&env)?;
         let config = &config;
-        let (mut p, stop) = match &self.options.cluster {
-            None => (
-                crate::setup::prepare(&self.runtime, config, GuestClock::System)?,
-                self.stop.clone(),
-            ),
-            Some(cluster) => {
-                // Not ours (any more): nothing to do until the lease comes back.
-                let Some(held) = cluster.holds(tenant_name) else {
-                    return Ok(Err(cluster.tick_every()));
-                };
-                let run = crate::setup::RunOptions {
-                    state: Some(cluster.open_state(&held)?),
-                    ..crate::setup::RunOptions::default()
-                };
-                let mut p = crate::setup::prepare_with(&self.runtime, config, run)?;
-                p.index = cluster.fence(p.index, &held);
-                (p, held.stop)
-            }
+        let (mut p, stop) = match self.prepare_crawl(tenant_name, config)? {
+            Ok(prepared) => prepared,
+            Err(wait) => return Ok(Err(wait)),
         };
         let egress = p.connector.egress().clone();
         egress.stop_on(stop.clone());
@@ -1133,45 +1192,7 @@ impl Service {
         self.metrics
             .instances
             .inc_by(p.connector.instances_created() - instances_before);
-        let egress = p.connector.egress();
-        // Every series is labelled by the tenant's file name (what the admin API calls it),
-        // never by the instance name inside the file.
-        let tenant = metrics::TenantLabel {
-            tenant: tenant_name.to_string(),
-        };
-        let throttled = egress.counters().throttled.load(Ordering::Relaxed);
-        self.metrics
-            .throttled
-            .get_or_create(&tenant)
-            .inc_by(throttled);
-        for ((upstream, status), n) in egress
-            .counters()
-            .by_status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            self.metrics
-                .responses
-                .get_or_create(&metrics::StatusLabel {
-                    tenant: tenant_name.to_string(),
-                    upstream: upstream.clone(),
-                    status: status.to_string(),
-                })
-                .inc_by(*n);
-        }
-        let used = egress
-            .budget()
-            .map_or(0, |b| b.usage().current(now).requests);
-        let limit = config.crawl.weekly_request_budget;
-        self.metrics
-            .budget_used
-            .get_or_create(&tenant)
-            .set(used as i64);
-        self.metrics
-            .budget_left
-            .get_or_create(&tenant)
-            .set(limit.saturating_sub(used) as i64);
+        let (used, throttled) = self.record_egress(tenant_name, config, p.connector.egress(), now);
         let now = chrono::Utc::now().timestamp();
         let next = match crate::schedule::due(
             &p,

@@ -63,24 +63,7 @@ pub fn read(dir: &Path, path: &Path) -> anyhow::Result<String> {
 /// `message` made safe to show: control characters escaped (so nothing in it can start a new
 /// line of a log or a page), and at most [`MAX_EXCERPT_CHARS`] characters.
 pub fn excerpt(message: &str) -> String {
-    let mut out = String::new();
-    let mut len = 0usize;
-    for c in message.chars() {
-        // Escapes count as what they print, so the cap holds on the printed text.
-        let piece: String = if c.is_control() {
-            c.escape_default().collect()
-        } else {
-            c.to_string()
-        };
-        let n = piece.chars().count();
-        if len + n > MAX_EXCERPT_CHARS {
-            out.push('…');
-            break;
-        }
-        len += n;
-        out.push_str(&piece);
-    }
-    out
+    egress::quote::quote_at_most(message, MAX_EXCERPT_CHARS)
 }
 
 #[cfg(test)]
