@@ -35,6 +35,21 @@ fn tenant_file(dir: &Path, n: usize, clari: &str, glean: &str) {
 
 struct Replica {
     child: Child,
+    base: String,
+}
+
+/// POSTs to a replica's admin API; answers the status.
+fn post(base: &str, path: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .post(format!("{base}{path}"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send_empty()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
 }
 
 impl Drop for Replica {
@@ -82,7 +97,16 @@ fn start(name: &str, tenants: &Path, db_url: &str, env: &[(String, String)]) -> 
         .stderr(std::fs::File::create(tenants.join(format!("{name}.log"))).unwrap())
         .spawn()
         .unwrap();
-    Replica { child }
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{name}'s admin API"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Replica { child, base }
 }
 
 /// The tail of what the replicas logged (warnings and errors), for a failure's message.
@@ -180,6 +204,16 @@ fn replicas_take_over_killed_and_paused_ones_and_never_write_twice() {
                     .all(|r| live.iter().any(|l| l.1 == *r))
         },
     );
+    // An operator's request goes to the replica holding the tenant; another refuses it,
+    // saying where to send it, instead of queueing what it cannot run.
+    let (tenant, holder) = live_leases(&mut db)
+        .into_iter()
+        .find(|l| l.1 == "r2")
+        .map(|l| (l.0, l.1))
+        .unwrap();
+    let path = format!("/tenants/{tenant}/crawl?mode=incremental");
+    assert_eq!(holder, "r2");
+    assert_eq!(post(&replicas[0].base, &path), 409);
     wait_for(dir.path(), "crawls under way", 60, || {
         clari.control().request_count() >= 150
     });

@@ -285,6 +285,8 @@ pub enum CrawlRefusal {
     Unknown,
     Paused,
     Quarantined,
+    /// With several replicas: another replica holds the tenant's lease.
+    HeldElsewhere,
 }
 
 impl std::fmt::Display for CrawlRefusal {
@@ -294,6 +296,9 @@ impl std::fmt::Display for CrawlRefusal {
             CrawlRefusal::Paused => "the tenant is paused: resume it first, then ask for a crawl",
             CrawlRefusal::Quarantined => {
                 "the tenant is quarantined after failed crawls: fix the cause, resume it, then ask for a crawl"
+            }
+            CrawlRefusal::HeldElsewhere => {
+                "another replica holds this tenant's lease (GET /tenants/NAME names it in held_by): send the request to that replica"
             }
         })
     }
@@ -490,6 +495,12 @@ impl Service {
         }
         if t.quarantined {
             return Err(CrawlRefusal::Quarantined);
+        }
+        // A request this replica cannot run would wait here unseen: say where to send it.
+        if let Some(c) = &self.options.cluster
+            && c.holds(name).is_none()
+        {
+            return Err(CrawlRefusal::HeldElsewhere);
         }
         t.requested = Some(mode);
         Ok(())
