@@ -176,6 +176,9 @@ pub struct Control {
     dice: Mutex<generate::Rng>,
     scripted: Mutex<Vec<ScriptedFailure>>,
     arrivals: Mutex<std::collections::VecDeque<Instant>>,
+    /// Users left out of `/users` (as a deactivated or not yet synced user is), by email;
+    /// their calls still name them.
+    unlisted_users: Mutex<std::collections::BTreeSet<String>>,
     /// Changes to make when the clock reaches their time, earliest last.
     scheduled: Mutex<Vec<(DateTime<Utc>, Change)>>,
     /// Ids of calls added by scheduled changes, by the key the schedule gave them.
@@ -217,6 +220,7 @@ impl Control {
             }),
             scripted: Mutex::new(Vec::new()),
             arrivals: Mutex::new(std::collections::VecDeque::new()),
+            unlisted_users: Mutex::new(std::collections::BTreeSet::new()),
             scheduled: Mutex::new(Vec::new()),
             keyed: Mutex::new(std::collections::HashMap::new()),
         }
@@ -556,6 +560,29 @@ impl Control {
                 })
             }
         })
+    }
+
+    /// Leaves the user with `email` out of `/users` (`false`: lists it again); calls still
+    /// name the user among their participants.
+    pub fn set_user_listed(&self, email: &str, listed: bool) {
+        let mut hidden = self
+            .unlisted_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if listed {
+            hidden.remove(&email.to_lowercase());
+        } else {
+            hidden.insert(email.to_lowercase());
+        }
+    }
+
+    /// Whether `/users` lists the user with `email`.
+    pub(crate) fn user_listed(&self, email: &str) -> bool {
+        let hidden = self
+            .unlisted_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        !hidden.contains(&email.to_lowercase())
     }
 
     pub fn set_private(&self, id: &str, private: bool) -> anyhow::Result<()> {

@@ -137,7 +137,7 @@ async fn api(
         match uri.path() {
             "/calls" => calls(&s.control, &raw),
             "/call-details" => call_details(&s.control, &raw),
-            "/users" => Ok(json!({"users": s.control.with(|w| w.users.iter().map(|u| u.json()).collect::<Vec<_>>())}).to_string()),
+            "/users" => Ok(json!({"users": s.control.with(|w| w.users.iter().filter(|u| s.control.user_listed(&u.email)).map(|u| u.json()).collect::<Vec<_>>())}).to_string()),
             "/topics" => Ok(s.control.with(extra::topics).to_string()),
             "/v2/topics" => Ok(s.control.with(extra::topics_v2).to_string()),
             "/scorecard" => s
