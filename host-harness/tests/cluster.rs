@@ -68,6 +68,17 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn start(name: &str, tenants: &Path, db_url: &str, env: &[(String, String)]) -> Replica {
+    start_with(name, tenants, db_url, env, Some(LEASE_SECONDS))
+}
+
+/// A replica; `lease` `None` runs the default lease.
+fn start_with(
+    name: &str,
+    tenants: &Path,
+    db_url: &str,
+    env: &[(String, String)],
+    lease: Option<u64>,
+) -> Replica {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -82,12 +93,12 @@ fn start(name: &str, tenants: &Path, db_url: &str, env: &[(String, String)]) -> 
             "--database-url-env",
             "HARNESS_DB",
         ])
-        .args([
-            "--lease-seconds",
-            &LEASE_SECONDS.to_string(),
-            "--replica",
-            name,
-        ])
+        .args(
+            lease
+                .map(|l| vec!["--lease-seconds".to_string(), l.to_string()])
+                .unwrap_or_default(),
+        )
+        .args(["--replica", name])
         .env("HARNESS_DB", db_url)
         .env("HARNESS_ADMIN_TOKEN", TOKEN)
         .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
@@ -308,4 +319,69 @@ fn replicas_take_over_killed_and_paused_ones_and_never_write_twice() {
     assert!(counted >= served, "counted {counted} < served {served}");
     assert!(counted - served <= 64, "counted {counted}, served {served}");
     let _ = r1;
+}
+
+/// Takeover time with the default lease (15 s), after SIGKILL and after SIGSTOP of the replica
+/// holding the tenants: from the signal until the other replica holds every tenant. A
+/// benchmark, not a test (BENCHMARKS.md): `cargo test -p host-harness --test cluster --
+/// --ignored --nocapture takeover`.
+#[test]
+#[ignore]
+fn takeover_benchmark() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.database("takeover").unwrap();
+    let mut db = pg_state::connect(&url).unwrap();
+    pg_state::migrate::run(&mut db).unwrap();
+    let defaults = MockClariConfig::default();
+    let clari = MockClari::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig {
+            calls: 5,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockGleanConfig::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = Vec::new();
+    for n in 0..10 {
+        tenant_file(dir.path(), n, &clari.base_url(), &glean.base_url());
+        env.push((format!("T{n:02}_KEY"), format!("{}-{n}", defaults.api_key)));
+        env.push((format!("T{n:02}_PASSWORD"), defaults.api_password.clone()));
+    }
+    for sig in ["KILL", "STOP"] {
+        let mut took = Vec::new();
+        for round in 0..5 {
+            let (a, b) = (format!("a{sig}{round}"), format!("b{sig}{round}"));
+            let ra = start_with(&a, dir.path(), &url, &env, None);
+            let rb = start_with(&b, dir.path(), &url, &env, None);
+            wait_for(dir.path(), "both replicas holding tenants", 120, || {
+                let live = live_leases(&mut db);
+                live.len() == 10 && live.iter().any(|l| l.1 == a) && live.iter().any(|l| l.1 == b)
+            });
+            signal(&ra.child, sig);
+            let t0 = Instant::now();
+            wait_for(dir.path(), "the takeover", 120, || {
+                let live = live_leases(&mut db);
+                live.len() == 10 && live.iter().all(|l| l.1 == b)
+            });
+            took.push(t0.elapsed().as_secs_f64());
+            drop(ra);
+            // rb leaves cleanly, releasing its leases for the next round.
+            signal(&rb.child, "TERM");
+            std::thread::sleep(Duration::from_secs(2));
+            drop(rb);
+        }
+        took.sort_by(f64::total_cmp);
+        let p50 = took[took.len() / 2];
+        let p95 = took[((took.len() as f64 * 0.95).ceil() as usize).saturating_sub(1)];
+        println!(
+            "takeover after SIG{sig}: {took:?} s; p50 {p50:.1} s, p95 {p95:.1} s (lease 15 s)"
+        );
+    }
 }

@@ -23,6 +23,20 @@ pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
         .context("connecting to the state database (the URL is not shown)")
 }
 
+/// [`connect`] for a replica whose leases last `ttl`: a session left idle inside a
+/// transaction (its process paused by SIGSTOP, a frozen VM) is ended by the server after a
+/// third of the ttl, releasing its row locks, so it cannot hold a lease row locked past its
+/// expiry and stall the takeover.
+pub fn connect_for_leases(url: &str, ttl: std::time::Duration) -> anyhow::Result<postgres::Client> {
+    let mut db = connect(url)?;
+    let idle_ms = (ttl / 3).as_millis().clamp(1000, 3_600_000);
+    db.batch_execute(&format!(
+        "SET idle_in_transaction_session_timeout = {idle_ms}"
+    ))
+    .context("setting the session's idle-in-transaction limit")?;
+    Ok(db)
+}
+
 /// `text` with `url` and any password in it replaced.
 fn redact(text: &str, url: &str) -> String {
     let mut out = text.replace(url, "<database URL>");

@@ -241,3 +241,42 @@ fn the_store_keeps_what_the_memory_store_keeps() {
     assert_eq!(reopened.meta(), mem.meta());
     assert_eq!(reopened.document("a").unwrap(), mem.document("a").unwrap());
 }
+
+#[test]
+fn a_paused_holder_mid_transaction_does_not_stall_the_takeover() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "paused");
+    let ttl = Duration::from_secs(3);
+    let (a, b) = (
+        Leases::new("a", ttl).unwrap(),
+        Leases::new("b", ttl).unwrap(),
+    );
+    let mut db = connect(&url).unwrap();
+    a.register(&mut db, &["acme".to_string()]).unwrap();
+    let lease = a.claim(&mut db, &["acme".into()], 1).unwrap().remove(0);
+    // a's writer stops (SIGSTOP) in the middle of a fenced write: its transaction holds the
+    // lease row locked and never ends.
+    let mut paused = pg_state::connect_for_leases(&url, ttl).unwrap();
+    let mut tx = paused.transaction().unwrap();
+    pg_state::lease::fence(&mut tx, "acme", "a", lease.epoch).unwrap();
+    let started = std::time::Instant::now();
+    let mut claimed = Vec::new();
+    while claimed.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the takeover stalled on a locked row"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        claimed = b.claim(&mut db, &["acme".into()], 1).unwrap();
+    }
+    // The server ended the idle session (a third of the ttl), so the lease went at expiry.
+    assert!(
+        started.elapsed() < ttl + Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        tx.commit().is_err(),
+        "the paused session was ended, its write lost"
+    );
+}

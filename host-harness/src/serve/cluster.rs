@@ -35,6 +35,7 @@ pub struct Cluster {
     db: Mutex<Option<postgres::Client>>,
     holders: Mutex<BTreeMap<String, Holder>>,
     rounds: std::sync::atomic::AtomicU64,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -49,7 +50,7 @@ impl Cluster {
     /// Connects, runs the migrations, and stands ready to claim. `url` never appears in an
     /// error.
     pub fn connect(url: String, owner: String, ttl: Duration) -> anyhow::Result<Arc<Cluster>> {
-        let mut db = pg_state::connect(&url)?;
+        let mut db = pg_state::connect_for_leases(&url, ttl)?;
         let found = pg_state::migrate::run(&mut db)?;
         if found < pg_state::migrate::VERSION {
             tracing::info!(
@@ -64,7 +65,13 @@ impl Cluster {
             db: Mutex::new(Some(db)),
             holders: Mutex::new(BTreeMap::new()),
             rounds: std::sync::atomic::AtomicU64::new(0),
+            ttl,
         }))
+    }
+
+    /// A connection whose session the server ends when it idles in a transaction.
+    fn session(&self) -> anyhow::Result<postgres::Client> {
+        pg_state::connect_for_leases(&self.url, self.ttl)
     }
 
     pub fn owner(&self) -> &str {
@@ -100,10 +107,10 @@ impl Cluster {
 
     /// The tenant's state in the database, written under `held`'s lease.
     pub fn open_state(&self, held: &Held) -> anyhow::Result<ExternalState> {
-        let mut db = pg_state::connect(&self.url)?;
+        let mut db = self.session()?;
         let budget = PgBudgetLedger::load(&mut db, &held.lease.tenant)?;
         let store = PgStore::open(db, &held.lease)?;
-        let ledger = PgBudgetLedger::new(pg_state::connect(&self.url)?, &held.lease);
+        let ledger = PgBudgetLedger::new(self.session()?, &held.lease);
         Ok(ExternalState {
             store: Box::new(store),
             budget,
@@ -127,7 +134,7 @@ impl Cluster {
     pub fn tick(&self, known: &[String], running: &BTreeSet<String>) {
         let mut slot = self.db.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            match pg_state::connect(&self.url) {
+            match self.session() {
                 Ok(db) => *slot = Some(db),
                 Err(e) => {
                     tracing::warn!("the state database is unreachable: {e:#}");
