@@ -354,3 +354,157 @@ mod v0_2_0_imports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! No guest text forges a host line: what a hostile guest logs, and the refusals its
+    //! requests draw, reach the host's log as one escaped, bounded line each.
+
+    use std::fmt::{Debug, Write as _};
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata};
+
+    use super::{HostState, http, log};
+    use crawl_engine::text as guest_text;
+    use egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
+
+    /// Every event, rendered as `target: message field=value...` with values as printed.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    /// One event's fields, as a formatter would print them.
+    struct Line(String);
+
+    impl Visit for Line {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut line = Line(format!("{}:", event.metadata().target()));
+            event.record(&mut line);
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Guest strings that would forge, clear or flood the host's output if printed raw.
+    fn hostile() -> Vec<String> {
+        vec![
+            "/x\r\nINFO crawl: full crawl completed".into(),
+            "/x\u{1b}[2J\u{1b}[31mERROR".into(),
+            "/x\0nul".into(),
+            format!("/{}", "a".repeat(10_000)),
+            "\n".repeat(10_000),
+            "\0".repeat(10_000),
+            "/x\u{202e}desrever".into(),
+        ]
+    }
+
+    /// Fails, naming `what`, when `line` holds a line break, an escape, a NUL or is too long.
+    fn assert_one_bounded_line(what: &str, line: &str, max: usize) {
+        for bad in ['\r', '\n', '\u{1b}', '\0', '\u{202e}'] {
+            assert!(!line.contains(bad), "{what}: {bad:?} got through: {line:?}");
+        }
+        let start: String = line.chars().take(200).collect();
+        assert!(
+            line.len() <= max,
+            "{what}: {} bytes (at most {max}): {start}…",
+            line.len()
+        );
+    }
+
+    fn host() -> HostState {
+        let route = UpstreamRoute {
+            name: "clari".into(),
+            base: BaseUrl::parse("http://127.0.0.1:9/api").expect("a valid base URL"),
+            credentials: vec![("X-Api-Key".into(), Secret::new("hunter2-value"))],
+            auth_headers: vec!["X-Api-Key".into()],
+            limiter: egress::upstream_limiter(1000.0),
+            allow_private_network: true,
+        };
+        let egress = Egress::new(vec![route], EgressLimits::default(), Redactor::new());
+        let settings = Arc::new(Default::default());
+        HostState::new(
+            Arc::new(egress),
+            settings,
+            "hostile".into(),
+            1 << 20,
+            Default::default(),
+        )
+    }
+
+    /// The requests a hostile guest sends with `text` as upstream, path and header.
+    fn requests(text: &str) -> Vec<http::Request> {
+        let req = |upstream: &str, path: &str, headers: Vec<(String, String)>| http::Request {
+            upstream: upstream.into(),
+            method: http::Method::Get,
+            path_and_query: path.into(),
+            headers,
+            body: None,
+        };
+        vec![
+            req(text, "/calls", vec![]),
+            req("clari", text, vec![]),
+            req("clari", &format!("/..{text}"), vec![]),
+            req(
+                "clari",
+                "/calls",
+                vec![("authorization".into(), text.into())],
+            ),
+            req("clari", "/calls", vec![(text.into(), "v".into())]),
+        ]
+    }
+
+    #[test]
+    fn no_guest_text_forges_a_host_line() {
+        let capture = Capture::default();
+        let mut state = host();
+        let mut refusals = Vec::new();
+        tracing::subscriber::with_default(capture.clone(), || {
+            for text in hostile() {
+                for level in [log::Level::Trace, log::Level::Info, log::Level::Error] {
+                    log::Host::write(&mut state, level, text.clone());
+                }
+                for req in requests(&text) {
+                    if let Err(e) = http::Host::send(&mut state, req) {
+                        refusals.push(format!("{e:?}"));
+                    }
+                }
+            }
+        });
+        let lines = capture.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let logged = lines.iter().filter(|l| l.starts_with("connector:")).count();
+        assert_eq!(logged, 3 * hostile().len(), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.starts_with("egress:")), "{lines:#?}");
+        // The guest's line, plus the target and the connector's name.
+        let max = guest_text::MAX_LOG_LINE_BYTES + 128;
+        for line in &lines {
+            assert_one_bounded_line("a host log line", line, max);
+        }
+        assert!(refusals.len() >= 2 * hostile().len(), "{refusals:#?}");
+        for refusal in &refusals {
+            assert_one_bounded_line("a refusal the guest sees", refusal, 2048);
+        }
+    }
+}
