@@ -22,9 +22,6 @@ pub mod secrets;
 pub mod tape;
 pub mod transport;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -182,9 +182,7 @@ impl Player {
         let queue = answers.get_mut(&k).ok_or_else(|| {
             EgressError::Transport(format!(
                 "the recording has no answer for {} {} on `{}`; record again with this connector version and settings",
-                k.1,
-                crate::quote::quote(&k.2),
-                crate::quote::quote(&k.0)
+                k.1, k.2, k.0
             ))
         })?;
         let ex = if queue.len() > 1 {

@@ -161,9 +161,7 @@ impl<'a> Crawler<'a> {
             .and_then(|()| self.crawl_listing(mode, &datasource, &mut report));
         if let Err(e) = &result {
             report.completed = false;
-            // The error may carry a connector's words: one escaped, bounded line.
-            let why = self.source.redact(&format!("{e:#}"));
-            report.stopped = Some(text::clean(&why, text::MAX_REPORT_TEXT_BYTES));
+            report.stopped = Some(self.source.redact(&format!("{e:#}")));
         }
         report.requests = self.source.requests_sent() - requests_before;
         report.elapsed = self
@@ -516,10 +514,8 @@ impl<'a> Crawler<'a> {
                         .or_default() += 1;
                 }
                 Err(e) => {
-                    // The connector's own words: escaped and bounded before they are shown.
-                    let redacted = self.source.redact(&e.message);
-                    let msg = text::clean(&redacted, text::MAX_REPORT_TEXT_BYTES);
-                    tracing::warn!(item = %text::escape(&id), "not indexed: {msg}");
+                    let msg = self.source.redact(&e.message);
+                    tracing::warn!(item = %id, "not indexed: {msg}");
                     report.record_failure(&id, e.kind, msg);
                 }
             }

@@ -9,7 +9,6 @@ use crate::crawler::Crawler;
 use crate::report::CrawlReport;
 use crate::seams::ErrorKind;
 use crate::store::{Checkpoint, DocRecord};
-use crate::text;
 use crate::types::Visibility;
 
 /// How long the brake remembers deletions.
@@ -86,15 +85,10 @@ impl Crawler<'_> {
         for (id, record) in self.store.unlisted_documents()? {
             match self.retry_call(|| self.source.fetch_item(&id, Visibility::Unknown)) {
                 Err(e) if e.kind == ErrorKind::NotFound => confirmed.push((id, record)),
-                Ok(_) => tracing::info!(
-                    item = %text::escape(&id),
-                    "not in the listing but still at the source: kept"
-                ),
-                Err(e) => tracing::warn!(
-                    item = %text::escape(&id),
-                    "could not confirm deletion ({}): kept",
-                    text::clean(&self.source.redact(&e.message), text::MAX_REPORT_TEXT_BYTES)
-                ),
+                Ok(_) => {
+                    tracing::info!(item = %id, "not in the listing but still at the source: kept")
+                }
+                Err(e) => tracing::warn!(item = %id, "could not confirm deletion ({e}): kept"),
             }
         }
         Ok(confirmed)
