@@ -52,11 +52,14 @@ pub const RECOVER_AFTER_WINDOWS: u32 = 10;
 /// the moment its counter runs after it reads the request).
 pub const JITTER_FLOOR: Duration = Duration::from_millis(20);
 
-/// Round trips kept per kind of request for its fastest recent one.
-const SAMPLES_KEPT: usize = 32;
+/// Round trips kept per kind of request for its fastest recent one: a long memory, so the
+/// fastest is close to the path's real floor and a busy spell does not raise it (a raised
+/// floor underestimates how late a request arrived).
+const SAMPLES_KEPT: usize = 256;
 
-/// Round trips of a kind needed before its fastest one is trusted (until then, proof mode).
-const SAMPLES_NEEDED: usize = 4;
+/// Round trips of a kind needed before its fastest one is trusted (until then, proof mode):
+/// a few samples taken on a loaded machine all run slow, and their minimum is no floor.
+const SAMPLES_NEEDED: usize = 16;
 
 /// Kinds of request tracked; requests of further kinds use the proof mode (a connector that
 /// makes up a new path for each request cannot grow the limiter's memory).
