@@ -170,17 +170,16 @@ fn write_checkpoint(
     for (id, rec) in &cp.upserts {
         tx.execute(&upsert, &[&tenant, id, &serde_json::to_value(rec)?])?;
     }
-    let ids = |v: &[String]| v.to_vec();
     tx.execute(
         "DELETE FROM documents WHERE tenant = $1 AND id = ANY($2)",
-        &[&tenant, &ids(&cp.deletes)],
+        &[&tenant, &cp.deletes],
     )?;
     if cp.reset_listed {
         tx.execute("DELETE FROM listed WHERE tenant = $1", &[&tenant])?;
     }
     tx.execute(
         "INSERT INTO listed (tenant, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-        &[&tenant, &ids(&cp.listed)],
+        &[&tenant, &cp.listed],
     )?;
     write_failures(tx, tenant, cp)?;
     if let Some(held) = &cp.held {
