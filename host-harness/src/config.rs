@@ -51,7 +51,7 @@ pub struct ScheduleSection {
 }
 
 fn default_min_poll_seconds() -> u64 {
-    60
+    30
 }
 fn default_retry_seconds() -> u64 {
     60
@@ -61,7 +61,7 @@ fn default_adaptive() -> bool {
 }
 
 fn default_incremental_minutes() -> u64 {
-    15
+    5
 }
 fn default_full_hours() -> u64 {
     24
@@ -200,7 +200,7 @@ pub struct CrawlSection {
 }
 
 fn default_deep_refresh() -> u64 {
-    7
+    14
 }
 
 fn default_weekly_budget() -> u64 {

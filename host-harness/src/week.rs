@@ -38,7 +38,14 @@ pub struct WeekOptions {
     pub per_day: usize,
     pub days: u32,
     pub seed: u64,
+    /// Percent of Clari's answers that take [`SLOW_BY`] longer (a bad day at the source).
+    pub slow_percent: u32,
+    /// Percent of Clari's answers that are 500, 502 or 504.
+    pub error_percent: u32,
 }
+
+/// How much longer a slow answer takes.
+pub const SLOW_BY: Duration = Duration::from_secs(3);
 
 impl Default for WeekOptions {
     fn default() -> Self {
@@ -47,6 +54,8 @@ impl Default for WeekOptions {
             per_day: 400,
             days: 7,
             seed: 7,
+            slow_percent: 0,
+            error_percent: 0,
         }
     }
 }
@@ -249,6 +258,7 @@ struct Ran {
     started: i64,
     finished: i64,
     requests: u64,
+    indexed: u64,
 }
 
 /// The week's figures.
@@ -268,6 +278,13 @@ pub struct WeekReport {
     pub titles: (usize, usize, usize),
     pub deals: (usize, usize, usize),
     pub deletions: (usize, usize, usize),
+    /// Edits, relinks and deletions made at least a day before the week's end that did not
+    /// reach the index within 24 hours.
+    pub late: usize,
+    /// The longest time an edit, relink or deletion took to reach the index, seconds.
+    pub slowest_reconciliation: i64,
+    /// Requests used in the week by each midnight GMT (day 1 is Monday 00:00).
+    pub used_by_midnight: Vec<(i64, u64)>,
 }
 
 impl WeekReport {
@@ -277,15 +294,58 @@ impl WeekReport {
     }
 }
 
-/// Runs the simulated week and prints its figures.
-// Longer than 80 lines on purpose: the week reads top to bottom as set-up, backfill, the
-// week's loop and its report.
-pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
-    let wall = Instant::now();
-    // Sunday 2026-11-22 00:00 GMT; the index is filled the day before.
-    let week_start = 1_795_305_600;
-    let backfill_at = week_start - 86_400;
-    let clock = Arc::new(VirtualClock::new(backfill_at));
+/// The harness as the week runs it: one prepared instance, its clocks, and a crawl step.
+struct Harness {
+    config: Config,
+    prepared: setup::Prepared,
+    clock: Arc<VirtualClock>,
+    guest_now: &'static std::sync::atomic::AtomicI64,
+}
+
+impl Harness {
+    /// One step: the crawl the planner wants now (or `mode`), or the wait until it.
+    fn step(&mut self, mode: Option<CrawlMode>) -> anyhow::Result<Option<Ran>> {
+        let now = self.clock.epoch_secs();
+        self.guest_now
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        let mode = match mode {
+            Some(m) => m,
+            None => match crate::schedule::due(
+                &self.prepared,
+                &self.config.schedule,
+                self.config.crawl.weekly_request_budget,
+                now,
+            ) {
+                Ok(m) => m,
+                Err(wait) => {
+                    self.clock.advance(Duration::from_secs(wait.max(1) as u64));
+                    return Ok(None);
+                }
+            },
+        };
+        let p = &mut self.prepared;
+        let before = p.connector.egress().request_count();
+        let engine_clock = EngineClock(self.clock.clone());
+        let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
+            .with_hooks(crawl_engine::Hooks {
+                clock: &engine_clock,
+                observer: &crawl_engine::Silent,
+                crash: &crawl_engine::NoCrash,
+            })
+            .run(mode)?;
+        Ok(Some(Ran {
+            mode,
+            started: now,
+            finished: self.clock.epoch_secs(),
+            requests: p.connector.egress().request_count() - before,
+            indexed: report.indexed,
+        }))
+    }
+}
+
+/// The mocks and the harness, on one virtual clock starting at `start`.
+fn set_up(o: &WeekOptions, start: i64) -> anyhow::Result<(MockClari, MockGlean, Harness, TempDir)> {
+    let clock = Arc::new(VirtualClock::new(start));
     let defaults = MockClariConfig::default();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let clari = MockClari::spawn(
@@ -294,7 +354,7 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
             seed: o.seed,
             calls: o.calls,
             users: 60,
-            anchor: at(backfill_at),
+            anchor: at(start),
             history_days: 365,
             clock: clock.clone(),
             faults: mock_clari::Faults {
@@ -312,7 +372,7 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
         },
     )?;
     let state = std::env::temp_dir().join(format!("harness-week-{}", std::process::id()));
-    let _cleanup = TempDir(state.clone());
+    let cleanup = TempDir(state.clone());
     let text = config_text(
         &clari.base_url(),
         &glean.base_url(),
@@ -328,13 +388,12 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
     let file = crate::config::parse_file(&text)?;
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
     let runtime = crate::cached_runtime()?;
-    let engine_clock = EngineClock(clock.clone());
     // One instance of the harness for the whole run, as `harness run` keeps; the connector's
     // clock is a cell moved to virtual now before each crawl.
     let guest_now: &'static std::sync::atomic::AtomicI64 = Box::leak(Box::new(
         std::sync::atomic::AtomicI64::new(clock.epoch_secs()),
     ));
-    let mut p = setup::prepare_with(
+    let prepared = setup::prepare_with(
         &runtime,
         &config,
         RunOptions {
@@ -343,163 +402,330 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
             ..RunOptions::default()
         },
     )?;
-    let mut crawl =
-        |mode: Option<CrawlMode>| -> anyhow::Result<Option<(Ran, crawl_engine::CrawlReport)>> {
-            let now = clock.epoch_secs();
-            guest_now.store(now, std::sync::atomic::Ordering::Relaxed);
-            let mode = match mode {
-                Some(m) => m,
-                None => match crate::schedule::due(
-                    &p,
-                    &config.schedule,
-                    config.crawl.weekly_request_budget,
-                    now,
-                ) {
-                    Ok(m) => m,
-                    Err(wait) => {
-                        clock.advance(Duration::from_secs(wait.max(1) as u64));
-                        return Ok(None);
-                    }
-                },
-            };
-            let before = p.connector.egress().request_count();
-            let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
-                .with_hooks(crawl_engine::Hooks {
-                    clock: &engine_clock,
-                    observer: &crawl_engine::Silent,
-                    crash: &crawl_engine::NoCrash,
-                })
-                .run(mode)?;
-            let ran = Ran {
-                mode,
-                started: now,
-                finished: clock.epoch_secs(),
-                requests: p.connector.egress().request_count() - before,
-            };
-            Ok(Some((ran, report)))
-        };
+    let harness = Harness {
+        config,
+        prepared,
+        clock,
+        guest_now,
+    };
+    Ok((clari, glean, harness, cleanup))
+}
 
+/// What the week's loop saw.
+#[derive(Default)]
+struct Seen {
+    ran: Vec<Ran>,
+    /// Call key to seconds from finishing processing to indexed.
+    fresh: BTreeMap<u64, i64>,
+    /// Index in the script's list to seconds from the change to the index showing it.
+    titles: BTreeMap<usize, i64>,
+    deals: BTreeMap<usize, i64>,
+    deletions: BTreeMap<usize, i64>,
+    /// Requests used in the week at each midnight GMT, by day (1 = Monday 00:00).
+    used_by_midnight: Vec<(i64, u64)>,
+}
+
+/// Runs the simulated week and prints its figures.
+pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
+    let wall = Instant::now();
+    // Sunday 2026-11-22 00:00 GMT; the index is filled the day before.
+    let week_start = 1_795_305_600;
+    let (clari, glean, mut h, _cleanup) = set_up(o, week_start - 86_400)?;
     println!(
-        "simulated week: {} calls over 12 months, {} new calls a working day in two time zones, default configuration",
-        o.calls, o.per_day
+        "simulated week: {} calls over 12 months, {} new calls a working day in two time zones, default configuration{}",
+        o.calls,
+        o.per_day,
+        faults_text(o)
     );
     let before = clari.control().request_count();
-    let (backfill, report) = crawl(Some(CrawlMode::Full))?.expect("a forced crawl runs");
+    let backfill = h
+        .step(Some(CrawlMode::Full))?
+        .ok_or_else(|| anyhow::anyhow!("the backfill did not run"))?;
     println!(
         "  backfill the day before (not counted in the week): {} requests, {} indexed, {} of virtual time, {:.0} s of wall time",
         clari.control().request_count() - before,
-        report.indexed,
+        backfill.indexed,
         minutes(backfill.finished - backfill.started),
         wall.elapsed().as_secs_f64()
     );
-
     let mut rng = Rng(o.seed ^ 0x5EED);
     let s = script(&clari, o, week_start, &mut rng);
-    clock.advance_to(week_start);
+    h.clock.advance_to(week_start);
     clari.control().apply_due();
+    clari.control().set_faults(mock_clari::Faults {
+        rate_limit_per_sec: Some(10),
+        error_rate: f64::from(o.error_percent.min(100)) / 100.0,
+        slow_share: f64::from(o.slow_percent.min(100)) / 100.0,
+        slow_by: SLOW_BY,
+        ..mock_clari::Faults::default()
+    });
     let requests_at_start = clari.control().request_count();
     let throttled_at_start = clari.control().throttled_count();
     let week_end = week_start + i64::from(o.days) * 86_400;
-    let mut ran: Vec<Ran> = Vec::new();
-    let mut fresh: BTreeMap<u64, i64> = BTreeMap::new();
-    let mut edits_seen: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut deals_seen: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut deletions_seen: BTreeMap<usize, i64> = BTreeMap::new();
-    while clock.epoch_secs() < week_end {
-        clari.control().apply_due();
-        let Some((r, _)) = crawl(None)? else {
-            continue;
-        };
-        // Freshness: each call that finished processing, from then to its being indexed.
-        let store = state_store::SqliteStore::open(&config.state_dir, &config.name)?;
-        for (key, finished) in &s.finishes {
-            if fresh.contains_key(key) || *finished > r.finished {
-                continue;
-            }
-            if let Some(id) = clari.control().keyed_id(*key)
-                && let Some(d) = store.document(&id)?
-                && d.indexed_at >= *finished
-            {
-                fresh.insert(*key, d.indexed_at - finished);
-            }
-        }
-        drop(store);
-        if r.mode == CrawlMode::Full {
-            reconciled(
-                &glean,
-                &s,
-                r.finished,
-                &mut edits_seen,
-                &mut deals_seen,
-                &mut deletions_seen,
-            );
-        }
-        ran.push(r);
-    }
-    let week_requests = clari.control().request_count() - requests_at_start;
-    let throttled = clari.control().throttled_count() - throttled_at_start;
-    let polls = ran
-        .iter()
-        .filter(|r| r.mode == CrawlMode::Incremental)
-        .count();
-    let fulls: Vec<&Ran> = ran.iter().filter(|r| r.mode == CrawlMode::Full).collect();
-    let freshness: Vec<i64> = fresh.values().copied().collect();
+    let seen = the_week(
+        &clari,
+        &glean,
+        &mut h,
+        &s,
+        week_start,
+        week_end,
+        requests_at_start,
+    )?;
+    let report = WeekReport {
+        requests: clari.control().request_count() - requests_at_start,
+        throttled: clari.control().throttled_count() - throttled_at_start,
+        polls: seen
+            .ran
+            .iter()
+            .filter(|r| r.mode == CrawlMode::Incremental)
+            .count(),
+        full_crawls: seen
+            .ran
+            .iter()
+            .filter(|r| r.mode == CrawlMode::Full)
+            .count(),
+        freshness: seen.fresh.values().copied().collect(),
+        finished: s.finishes.iter().filter(|(_, f)| *f < week_end).count(),
+        titles: counts(
+            &seen.titles,
+            &s.titles.iter().map(|t| t.2).collect::<Vec<_>>(),
+            &seen.ran,
+        ),
+        deals: counts(
+            &seen.deals,
+            &s.deals.iter().map(|t| t.2).collect::<Vec<_>>(),
+            &seen.ran,
+        ),
+        deletions: counts(
+            &seen.deletions,
+            &s.deletions.iter().map(|t| t.1).collect::<Vec<_>>(),
+            &seen.ran,
+        ),
+        late: late(&seen, &s, week_end),
+        slowest_reconciliation: [&seen.titles, &seen.deals, &seen.deletions]
+            .iter()
+            .flat_map(|m| m.values().copied())
+            .max()
+            .unwrap_or(-1),
+        used_by_midnight: seen.used_by_midnight.clone(),
+    };
     println!(
         "  the week (virtual, Sunday 00:00 GMT to Sunday 00:00 GMT), {:.0} s of wall time:",
         wall.elapsed().as_secs_f64()
     );
+    print_report(&report, &seen, &s, week_start);
+    Ok(report)
+}
+
+fn faults_text(o: &WeekOptions) -> String {
+    let mut parts = Vec::new();
+    if o.slow_percent > 0 {
+        parts.push(format!(
+            "{}% of answers {} s slower",
+            o.slow_percent,
+            SLOW_BY.as_secs()
+        ));
+    }
+    if o.error_percent > 0 {
+        parts.push(format!("{}% of answers 5xx", o.error_percent));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; Clari's bad day: {}", parts.join(", "))
+    }
+}
+
+/// The week's loop: crawls as the planner decides, and what each brought to the index.
+fn the_week(
+    clari: &MockClari,
+    glean: &MockGlean,
+    h: &mut Harness,
+    s: &Script,
+    week_start: i64,
+    week_end: i64,
+    requests_at_start: u64,
+) -> anyhow::Result<Seen> {
+    let mut seen = Seen::default();
+    let mut next_midnight = week_start + 86_400;
+    while h.clock.epoch_secs() < week_end {
+        while h.clock.epoch_secs() >= next_midnight && next_midnight < week_end {
+            let day = (next_midnight - week_start) / 86_400;
+            let used = clari.control().request_count() - requests_at_start;
+            seen.used_by_midnight.push((day, used));
+            next_midnight += 86_400;
+        }
+        clari.control().apply_due();
+        let Some(r) = h.step(None)? else {
+            continue;
+        };
+        note_freshness(clari, h, s, &r, &mut seen.fresh)?;
+        if r.mode == CrawlMode::Full {
+            reconciled(
+                glean,
+                s,
+                r.finished,
+                &mut seen.titles,
+                &mut seen.deals,
+                &mut seen.deletions,
+            );
+        }
+        seen.ran.push(r);
+    }
+    Ok(seen)
+}
+
+/// Freshness: each call that finished processing, from then to its being indexed.
+fn note_freshness(
+    clari: &MockClari,
+    h: &Harness,
+    s: &Script,
+    r: &Ran,
+    fresh: &mut BTreeMap<u64, i64>,
+) -> anyhow::Result<()> {
+    let store = state_store::SqliteStore::open(&h.config.state_dir, &h.config.name)?;
+    for (key, finished) in &s.finishes {
+        if fresh.contains_key(key) || *finished > r.finished {
+            continue;
+        }
+        if let Some(id) = clari.control().keyed_id(*key)
+            && let Some(d) = store.document(&id)?
+            && d.indexed_at >= *finished
+        {
+            fresh.insert(*key, d.indexed_at - finished);
+        }
+    }
+    Ok(())
+}
+
+/// (reconciled, made before the last full crawl started, made in all).
+fn counts(seen: &BTreeMap<usize, i64>, made: &[i64], ran: &[Ran]) -> (usize, usize, usize) {
+    let last_full = ran
+        .iter()
+        .filter(|r| r.mode == CrawlMode::Full)
+        .map(|r| r.started)
+        .max()
+        .unwrap_or(i64::MIN);
+    (
+        seen.len(),
+        made.iter().filter(|t| **t < last_full).count(),
+        made.len(),
+    )
+}
+
+/// Changes made at least a day before `week_end` that did not reach the index within 24 h.
+fn late(seen: &Seen, s: &Script, week_end: i64) -> usize {
+    let due = |when: i64| when + 86_400 <= week_end;
+    let over = |m: &BTreeMap<usize, i64>, i: usize| m.get(&i).is_none_or(|d| *d > 86_400);
+    let titles = s.titles.iter().enumerate();
+    let deals = s.deals.iter().enumerate();
+    let deletions = s.deletions.iter().enumerate();
+    titles
+        .filter(|(i, t)| due(t.2) && over(&seen.titles, *i))
+        .count()
+        + deals
+            .filter(|(i, t)| due(t.2) && over(&seen.deals, *i))
+            .count()
+        + deletions
+            .filter(|(i, t)| due(t.1) && over(&seen.deletions, *i))
+            .count()
+}
+
+/// The day of the week (0 = Sunday) of `t` in a week starting at `week_start`.
+fn weekday(t: i64, week_start: i64) -> usize {
+    ((t - week_start).div_euclid(86_400)).rem_euclid(7) as usize
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+fn print_report(r: &WeekReport, seen: &Seen, s: &Script, week_start: i64) {
+    let fulls: Vec<&Ran> = seen
+        .ran
+        .iter()
+        .filter(|x| x.mode == CrawlMode::Full)
+        .collect();
+    let polling: u64 = seen
+        .ran
+        .iter()
+        .filter(|x| x.mode == CrawlMode::Incremental)
+        .map(|x| x.requests)
+        .sum();
     println!(
-        "    requests to Clari           {week_requests} (budget 100,000; polling {}, full crawls {})",
-        ran.iter()
-            .filter(|r| r.mode == CrawlMode::Incremental)
-            .map(|r| r.requests)
-            .sum::<u64>(),
-        fulls.iter().map(|r| r.requests).sum::<u64>()
+        "    requests to Clari           {} (budget 100,000; polling {polling}, full crawls {})",
+        r.requests,
+        fulls.iter().map(|x| x.requests).sum::<u64>()
     );
-    println!("    429 answers                 {throttled}");
+    println!("    429 answers                 {}", r.throttled);
     println!(
-        "    crawls                      {polls} incremental polls, {} reconciling full crawls (at {})",
+        "    crawls                      {} incremental polls, {} reconciling full crawls (at {})",
+        r.polls,
         fulls.len(),
         fulls
             .iter()
-            .map(|r| at(r.started).format("%a %H:%M").to_string())
+            .map(|x| at(x.started).format("%a %H:%M").to_string())
             .collect::<Vec<_>>()
             .join(", ")
     );
     println!(
-        "    freshness, finished processing to indexed: p50 {}, p95 {}, max {} ({} of {} calls; goal p95 <= 2 min)",
-        minutes(pct(&freshness, 0.5)),
-        minutes(pct(&freshness, 0.95)),
-        minutes(pct(&freshness, 1.0)),
-        freshness.len(),
-        s.finishes.iter().filter(|(_, f)| *f < week_end).count()
+        "    freshness, finished processing to indexed: p50 {}, p95 {}, max {} ({} of {} calls; goal p95 <= 60 s, max <= 3 min)",
+        minutes(r.freshness_at(0.5)),
+        minutes(r.freshness_at(0.95)),
+        minutes(r.freshness_at(1.0)),
+        r.freshness.len(),
+        r.finished
     );
-    // Where the slow ones are: calls indexed more than 2 minutes after finishing, by the GMT
-    // hour they finished in.
+    print_freshness_by_day(seen, s, week_start);
+    print_waits(seen);
+    print_reconciliation(r, seen, s, week_start);
+    println!(
+        "    budget used / left at each midnight GMT: {}",
+        r.used_by_midnight
+            .iter()
+            .map(|(day, used)| format!(
+                "{} {} / {}",
+                DAYS[(*day as usize) % 7],
+                used,
+                100_000u64.saturating_sub(*used)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+fn print_freshness_by_day(seen: &Seen, s: &Script, week_start: i64) {
     let finished_at: BTreeMap<u64, i64> = s.finishes.iter().copied().collect();
-    let mut slow_by_hour: BTreeMap<i64, usize> = BTreeMap::new();
-    for (key, delay) in &fresh {
-        if *delay > 120
-            && let Some(f) = finished_at.get(key)
-        {
-            *slow_by_hour.entry(f.rem_euclid(86_400) / 3600).or_default() += 1;
+    let mut by_day: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+    for (key, delay) in &seen.fresh {
+        if let Some(f) = finished_at.get(key) {
+            by_day
+                .entry(weekday(*f, week_start))
+                .or_default()
+                .push(*delay);
         }
     }
-    if !slow_by_hour.is_empty() {
-        println!(
-            "    calls indexed over 2 min after finishing, by GMT hour finished: {}",
-            slow_by_hour
-                .iter()
-                .map(|(h, n)| format!("{h:02}h {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    // The waits between one poll's end and the next poll's start, by GMT hour, and the polls'
-    // own length: what freshness is made of.
+    println!(
+        "    freshness by weekday finished (calls: p50/p95/max): {}",
+        by_day
+            .iter()
+            .map(|(d, v)| format!(
+                "{} {}: {}/{}/{}",
+                DAYS[*d],
+                v.len(),
+                minutes(pct(v, 0.5)),
+                minutes(pct(v, 0.95)),
+                minutes(pct(v, 1.0))
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// The waits between one crawl's end and the next poll's start, by GMT hour, and the polls'
+/// own length: what freshness is made of.
+fn print_waits(seen: &Seen) {
     let mut gaps: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     let mut lengths: Vec<i64> = Vec::new();
-    for pair in ran.windows(2) {
+    for pair in seen.ran.windows(2) {
         if pair[1].mode == CrawlMode::Incremental {
             gaps.entry(pair[1].started.rem_euclid(86_400) / 3600)
                 .or_default()
@@ -526,40 +752,59 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
             lengths[lengths.len() - 1]
         );
     }
-    let last_full = fulls.last().map_or(i64::MIN, |r| r.started);
-    let before_last = |times: Vec<i64>| times.iter().filter(|t| **t < last_full).count();
-    let titles_due = before_last(s.titles.iter().map(|t| t.2).collect());
-    let deals_due = before_last(s.deals.iter().map(|t| t.2).collect());
-    let deletions_due = before_last(s.deletions.iter().map(|t| t.1).collect());
-    for (what, seen, due, total) in [
-        ("title edits", &edits_seen, titles_due, s.titles.len()),
-        ("CRM relinks", &deals_seen, deals_due, s.deals.len()),
+}
+
+fn print_reconciliation(r: &WeekReport, seen: &Seen, s: &Script, week_start: i64) {
+    let kinds: [(&str, &BTreeMap<usize, i64>, Vec<i64>, (usize, usize, usize)); 3] = [
+        (
+            "title edits",
+            &seen.titles,
+            s.titles.iter().map(|t| t.2).collect(),
+            r.titles,
+        ),
+        (
+            "CRM relinks",
+            &seen.deals,
+            s.deals.iter().map(|t| t.2).collect(),
+            r.deals,
+        ),
         (
             "deletions",
-            &deletions_seen,
-            deletions_due,
-            s.deletions.len(),
+            &seen.deletions,
+            s.deletions.iter().map(|t| t.1).collect(),
+            r.deletions,
         ),
-    ] {
-        let delays: Vec<i64> = seen.values().copied().collect();
+    ];
+    for (what, done, made, (n, due, total)) in &kinds {
+        let delays: Vec<i64> = done.values().copied().collect();
         println!(
-            "    {what:<27} reconciled {} of the {due} made before the last full crawl ({total} in all): p50 {}, max {}",
-            delays.len(),
+            "    {what:<27} reconciled {n} of the {due} made before the last full crawl ({total} in all): p50 {}, max {}",
             minutes(pct(&delays, 0.5)),
             minutes(pct(&delays, 1.0)),
         );
+        let mut by_day: BTreeMap<usize, (usize, usize, i64)> = BTreeMap::new();
+        for (i, when) in made.iter().enumerate() {
+            let e = by_day.entry(weekday(*when, week_start)).or_default();
+            e.0 += 1;
+            if let Some(d) = done.get(&i) {
+                e.1 += 1;
+                e.2 = e.2.max(*d);
+            }
+        }
+        println!(
+            "      by weekday made (reconciled/made, slowest): {}",
+            by_day
+                .iter()
+                .map(|(d, (m, n, max))| format!("{} {n}/{m} {}", DAYS[*d], minutes(*max)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    Ok(WeekReport {
-        requests: week_requests,
-        throttled,
-        polls,
-        full_crawls: fulls.len(),
-        finished: s.finishes.iter().filter(|(_, f)| *f < week_end).count(),
-        freshness,
-        titles: (edits_seen.len(), titles_due, s.titles.len()),
-        deals: (deals_seen.len(), deals_due, s.deals.len()),
-        deletions: (deletions_seen.len(), deletions_due, s.deletions.len()),
-    })
+    println!(
+        "    made a day or more before the end and not reconciled within 24 h: {} (slowest reconciliation {})",
+        r.late,
+        minutes(r.slowest_reconciliation)
+    );
 }
 
 /// After a full crawl that ended at `now`, notes which edits and deletions reached the index.

@@ -8,7 +8,10 @@ use connector_sdk::settings;
 pub const HISTORY_MONTHS: &str = "history_months";
 /// Setting key: calls per `/calls` page (1..=100). Clari answers 502 above about 6 MB.
 pub const PAGE_SIZE: &str = "page_size";
-/// Setting key: how far before the last crawl's start an incremental crawl looks again.
+/// Setting key: how far before the last crawl's start an incremental crawl looks again. It
+/// covers a status change that reaches the listing a little after its `last_modified_time`
+/// and a skew between the host's clock and Clari's; what it misses the nightly
+/// reconciling crawl finds.
 pub const INCREMENTAL_OVERLAP_MINUTES: &str = "incremental_overlap_minutes";
 
 /// Validated settings. Fields are private so every value went through [`Settings::parse`].
@@ -24,7 +27,7 @@ impl Default for Settings {
         Settings {
             history_months: 12,
             page_size: 25,
-            incremental_overlap_minutes: 60,
+            incremental_overlap_minutes: 10,
         }
     }
 }
@@ -124,9 +127,9 @@ mod tests {
                 s.page_size(),
                 s.incremental_overlap_minutes()
             ),
-            (12, 25, 60)
+            (12, 25, 10)
         );
-        assert_eq!(s.incremental_overlap_ms(), 3_600_000);
+        assert_eq!(s.incremental_overlap_ms(), 600_000);
     }
 
     #[test]

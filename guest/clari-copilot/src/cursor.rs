@@ -5,7 +5,7 @@
 //! ```text
 //! mid-crawl:  {"v":1,"state":"listing","mode":"full","end":<ms>,"slices":[[from,to],...],
 //!              "skip":<n>,"matched":<n|null>,"recent":["id",...]}
-//! finished:   {"v":1,"state":"checkpoint","since":<ms>}
+//! finished:   {"v":1,"state":"checkpoint","since":<ms>,"pending":"id@<ms>,..."}
 //! ```
 //!
 //! Slices are half-open `[from, to)` windows in epoch milliseconds, contiguous and in
@@ -13,7 +13,8 @@
 //! for that slice when paging began (a drop means calls left it, so paging steps back).
 //! `recent` holds the last ids listed, to drop repeats. `end` is the crawl's start: a
 //! finished crawl hands it on as the checkpoint `since` the next incremental crawl starts
-//! from.
+//! from. `pending` (omitted when empty) lists the calls last seen on their way to being
+//! processed, with their `last_modified_time` (see [`Pending`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,117 @@ pub const MAX_SKIP: u64 = 10_000;
 
 /// How many recently listed ids a cursor remembers for de-duplication.
 pub const RECENT_IDS: usize = 250;
+
+/// How many calls on their way to being processed a cursor remembers (the newest).
+pub const MAX_PENDING: usize = 200;
+
+/// A call is taken as still on its way for at most this long after its status last
+/// changed (a recording of up to two hours, then processing); after that it is forgotten.
+pub const PENDING_HORIZON_MS: i64 = 3 * 3_600_000;
+
+/// A call last listed on its way to being processed (recording or processing), with its
+/// `last_modified_time` (epoch ms). Clari moves that time whenever the status changes, so
+/// while an incremental listing does not show the call again, it is still on its way: the
+/// listing re-announces it as skipped, which tells the host that the source is in motion
+/// (it keeps polling at its shortest interval) without a request spent on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub modified_at: i64,
+    /// Handed on by the previous checkpoint and not shown by this listing yet (written as
+    /// a `~` before the id): re-announced when the listing is done.
+    pub carried: bool,
+}
+
+/// Calls on their way, written in the cursor as one string `id@ms,~id@ms,...` (a list of
+/// pairs cost the component kilobytes of deserialising code). An id holding `,`, `@` or `~`
+/// is not tracked (Clari's ids are UUIDs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingList(pub Vec<Pending>);
+
+impl PendingList {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `id` can be written in the list.
+    pub fn can_hold(id: &str) -> bool {
+        !id.is_empty() && !id.contains([',', '@', '~'])
+    }
+
+    #[inline(never)]
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if p.carried {
+                out.push('~');
+            }
+            out.push_str(&p.id);
+            out.push('@');
+            out.push_str(&p.modified_at.to_string());
+        }
+        out
+    }
+
+    #[inline(never)]
+    fn decode(raw: &str) -> Result<PendingList, String> {
+        let mut out = Vec::new();
+        for part in raw.split(',').filter(|p| !p.is_empty()) {
+            if out.len() >= MAX_PENDING {
+                return Err(format!("more than {MAX_PENDING} calls on their way"));
+            }
+            let (id, ms) = part
+                .rsplit_once('@')
+                .ok_or("a call on its way without its time")?;
+            let modified_at = ms
+                .parse::<i64>()
+                .map_err(|_| "a call on its way with an unusable time")?;
+            let (id, carried) = match id.strip_prefix('~') {
+                Some(id) => (id, true),
+                None => (id, false),
+            };
+            out.push(Pending {
+                id: id.to_string(),
+                modified_at,
+                carried,
+            });
+        }
+        Ok(PendingList(out))
+    }
+}
+
+impl Serialize for PendingList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.encode())
+    }
+}
+
+impl<'de> Deserialize<'de> for PendingList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        PendingList::decode(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Keeps the newest [`MAX_PENDING`] entries still within the horizon of `now_ms`.
+#[inline(never)]
+pub fn trim_pending(pending: &mut Vec<Pending>, now_ms: i64) {
+    pending.retain(|p| now_ms.saturating_sub(p.modified_at) <= PENDING_HORIZON_MS);
+    // Entries come one at a time, so this drops one or two; no sort (it would add kilobytes
+    // of code to the component).
+    while pending.len() > MAX_PENDING {
+        let oldest = (0..pending.len()).min_by_key(|&i| pending[i].modified_at);
+        match oldest {
+            Some(i) => {
+                pending.swap_remove(i);
+            }
+            None => break,
+        }
+    }
+}
 
 /// A half-open window `[from, to)` of epoch milliseconds with `from < to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +230,10 @@ pub struct Listing {
     /// larger page (its response-size cap). Grows back page by page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_limit: Option<u32>,
+    /// Calls on their way to being processed: as this listing saw them, or carried from
+    /// the previous checkpoint.
+    #[serde(default, skip_serializing_if = "PendingList::is_empty")]
+    pub pending: PendingList,
 }
 
 impl Listing {
@@ -152,7 +268,11 @@ pub enum Cursor {
     Listing(Listing),
     /// A finished crawl: the next incremental crawl lists calls modified after `since`
     /// (minus the overlap).
-    Checkpoint { since: i64 },
+    Checkpoint {
+        since: i64,
+        #[serde(default, skip_serializing_if = "PendingList::is_empty")]
+        pending: PendingList,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -217,6 +337,7 @@ mod tests {
             matched: Some(80),
             recent: vec![],
             page_limit: None,
+            pending: PendingList::default(),
         };
         l.remember("a");
         let c = Cursor::Listing(l);
@@ -226,9 +347,67 @@ mod tests {
             r#"{"v":1,"state":"listing","mode":"full","end":1000,"slices":[[0,500],[500,1000]],"skip":25,"matched":80,"recent":["a"]}"#
         );
         assert_eq!(Cursor::decode(&raw).unwrap(), c);
-        let ck = Cursor::Checkpoint { since: 42 };
+        let ck = Cursor::Checkpoint {
+            since: 42,
+            pending: PendingList::default(),
+        };
         assert_eq!(ck.encode(), r#"{"v":1,"state":"checkpoint","since":42}"#);
         assert_eq!(Cursor::decode(&ck.encode()).unwrap(), ck);
+        let ck = Cursor::Checkpoint {
+            since: 42,
+            pending: PendingList(vec![
+                Pending {
+                    id: "c1".into(),
+                    modified_at: 40,
+                    carried: false,
+                },
+                Pending {
+                    id: "c2".into(),
+                    modified_at: -3,
+                    carried: true,
+                },
+            ]),
+        };
+        assert_eq!(
+            ck.encode(),
+            r#"{"v":1,"state":"checkpoint","since":42,"pending":"c1@40,~c2@-3"}"#
+        );
+        assert_eq!(Cursor::decode(&ck.encode()).unwrap(), ck);
+    }
+
+    #[test]
+    fn pending_calls_are_bounded_in_number_and_age() {
+        let now = 10 * PENDING_HORIZON_MS;
+        let mut p: Vec<Pending> = (0..(MAX_PENDING as i64 + 50))
+            .map(|i| Pending {
+                id: i.to_string(),
+                modified_at: now - i * 1000,
+                carried: false,
+            })
+            .collect();
+        p.push(Pending {
+            id: "old".into(),
+            modified_at: now - PENDING_HORIZON_MS - 1,
+            carried: true,
+        });
+        trim_pending(&mut p, now);
+        assert_eq!(p.len(), MAX_PENDING);
+        assert!(p.iter().all(|x| x.id != "old"));
+        // The newest are kept.
+        assert!(p.iter().any(|x| x.id == "0"));
+        assert!(p.iter().all(|x| x.id != (MAX_PENDING + 49).to_string()));
+        let too_many = format!(
+            r#"{{"v":1,"state":"checkpoint","since":1,"pending":"{}"}}"#,
+            (0..=MAX_PENDING)
+                .map(|i| format!("{i}@1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(Cursor::decode(&too_many).is_err());
+        for bad in ["a", "a@", "a@x", "a@1,b"] {
+            let raw = format!(r#"{{"v":1,"state":"checkpoint","since":1,"pending":"{bad}"}}"#);
+            assert!(Cursor::decode(&raw).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -278,6 +457,7 @@ mod tests {
             matched: None,
             recent: vec![],
             page_limit: None,
+            pending: PendingList::default(),
         };
         for i in 0..(RECENT_IDS + 10) {
             l.remember(&i.to_string());

@@ -12,6 +12,14 @@
 //! status is `POST_PROCESSING_DONE`, `skipped` with a reason otherwise or when a field the
 //! listing needs is unusable. A call without an id is logged and left out.
 //!
+//! Calls on their way (recording or processing) are remembered in the checkpoint (at most
+//! [`crate::cursor::MAX_PENDING`], for at most [`crate::cursor::PENDING_HORIZON_MS`] after their
+//! status last changed). The overlap of an incremental crawl is short (10 minutes by default),
+//! so a call that has been processing for half an hour is no longer listed; its status has not
+//! changed, or Clari would have moved its `last_modified_time` into the window. The listing's
+//! last page re-announces it as skipped, at no request's cost, so the host knows the
+//! workspace is in motion and keeps polling at its shortest interval until the call is done.
+//!
 //! Paging is by `skip` inside a slice. When Clari's `matched` for a slice drops while it is
 //! paged (calls left it, so later ones moved down), paging steps back by the drop and the
 //! repeats are dropped by id; calls added meanwhile only cause repeats, which the host and
@@ -22,7 +30,7 @@ use serde_json::Value;
 
 use crate::client::{CallsPage, CallsQuery, Client, Clock, MAX_SKIP};
 use crate::config::Settings;
-use crate::cursor::{Cursor, Listing, Mode, Slice};
+use crate::cursor::{Cursor, Listing, Mode, Pending, PendingList, Slice, trim_pending};
 use crate::privacy::{self, PageRange};
 use crate::status::CallStatus;
 use crate::time;
@@ -120,14 +128,64 @@ fn grow_back(listing: &mut Listing, configured: u32) {
     }
 }
 
-/// The page with its continuation: `done` with the checkpoint when nothing is left.
-fn finish(changes: Vec<Change>, listing: Listing) -> ChangePage {
-    let next = if listing.slices.is_empty() {
-        ListingNext::Done(Cursor::Checkpoint { since: listing.end }.encode())
-    } else {
-        ListingNext::More(Cursor::Listing(listing).encode())
+/// The page with its continuation: `done` with the checkpoint when nothing is left. The
+/// last page re-announces the carried calls still on their way (see [`Pending`]).
+#[inline(never)]
+fn finish(mut changes: Vec<Change>, mut listing: Listing) -> ChangePage {
+    if !listing.slices.is_empty() {
+        let next = ListingNext::More(Cursor::Listing(listing).encode());
+        return ChangePage { changes, next };
+    }
+    let mut pending = std::mem::take(&mut listing.pending.0);
+    trim_pending(&mut pending, listing.end);
+    for p in pending.iter_mut().filter(|p| p.carried) {
+        changes.push(Change {
+            id: p.id.clone(),
+            modified_at: Some(p.modified_at),
+            state: ChangeState::Skipped(STILL_ON_ITS_WAY.into()),
+            fingerprint: None,
+        });
+        p.carried = false;
+    }
+    let since = listing.end;
+    ChangePage {
+        changes,
+        next: ListingNext::Done(
+            Cursor::Checkpoint {
+                since,
+                pending: PendingList(pending),
+            }
+            .encode(),
+        ),
+    }
+}
+
+/// The reason a carried call is re-announced as skipped.
+const STILL_ON_ITS_WAY: &str =
+    "not processed yet (its status has not changed since it was last listed)";
+
+/// Notes what one listed entry says about the calls on their way to being processed: it
+/// leaves the carried ones, and joins the pending ones while its status is in flight.
+#[inline(never)]
+fn track_pending(listing: &mut Listing, entry: &Entry, now_ms: i64) {
+    let (id, on_its_way, modified_at) = match entry {
+        Entry::Ready { id, .. } => (id, false, None),
+        Entry::Skipped {
+            id,
+            on_its_way,
+            modified_at,
+            ..
+        } => (id, *on_its_way, *modified_at),
     };
-    ChangePage { changes, next }
+    listing.pending.0.retain(|p| &p.id != id);
+    if on_its_way && PendingList::can_hold(id) {
+        listing.pending.0.push(Pending {
+            id: id.clone(),
+            modified_at: modified_at.unwrap_or(now_ms),
+            carried: false,
+        });
+        trim_pending(&mut listing.pending.0, listing.end);
+    }
 }
 
 /// The listing to continue: from the cursor, or a fresh one.
@@ -151,8 +209,8 @@ fn resume(
         },
         CrawlMode::Incremental => match decoded {
             Some(Ok(Cursor::Listing(l))) if l.mode == Mode::Incremental => Ok(l),
-            Some(Ok(Cursor::Checkpoint { since })) => {
-                Ok(fresh_incremental(settings, since, now_ms))
+            Some(Ok(Cursor::Checkpoint { since, pending })) => {
+                Ok(fresh_incremental(settings, since, pending.0, now_ms))
             }
             Some(Ok(Cursor::Listing(_))) => Err(Error::config(
                 "the cursor belongs to an unfinished full crawl; finish the full crawl before an incremental one",
@@ -179,11 +237,22 @@ fn fresh_full(settings: &Settings, now_ms: i64) -> Listing {
         matched: None,
         recent: Vec::new(),
         page_limit: None,
+        pending: PendingList::default(),
     }
 }
 
-/// An incremental crawl of calls modified in `[since - overlap, now]`.
-fn fresh_incremental(settings: &Settings, since: i64, now_ms: i64) -> Listing {
+/// An incremental crawl of calls modified in `[since - overlap, now]`, carrying the calls
+/// the last one left on their way to being processed.
+fn fresh_incremental(
+    settings: &Settings,
+    since: i64,
+    mut carried: Vec<Pending>,
+    now_ms: i64,
+) -> Listing {
+    trim_pending(&mut carried, now_ms);
+    for p in &mut carried {
+        p.carried = true;
+    }
     let end = now_ms.saturating_add(1);
     let from = since.saturating_sub(settings.incremental_overlap_ms());
     Listing {
@@ -194,6 +263,7 @@ fn fresh_incremental(settings: &Settings, since: i64, now_ms: i64) -> Listing {
         matched: None,
         recent: Vec::new(),
         page_limit: None,
+        pending: PendingList(carried),
     }
 }
 
@@ -257,6 +327,8 @@ enum Entry {
         id: String,
         modified_at: Option<i64>,
         reason: String,
+        /// Recording or processing: it will be eligible soon.
+        on_its_way: bool,
     },
 }
 
@@ -284,7 +356,9 @@ fn page_changes(
             continue;
         }
         listing.remember(&id);
-        entries.push(classify(raw, id, clock));
+        let entry = classify(raw, id, clock);
+        track_pending(listing, &entry, listing.end);
+        entries.push(entry);
     }
     let range = PageRange::covering(
         clock,
@@ -321,6 +395,7 @@ fn page_changes(
                 id,
                 modified_at,
                 reason,
+                ..
             } => Change {
                 id,
                 modified_at,
@@ -365,6 +440,7 @@ fn classify(raw: &Value, id: String, clock: Clock) -> Entry {
             id: id.clone(),
             modified_at,
             reason,
+            on_its_way: false,
         }
     };
     let status = match call.status.as_deref() {
@@ -376,6 +452,7 @@ fn classify(raw: &Value, id: String, clock: Clock) -> Entry {
             id,
             modified_at,
             reason,
+            on_its_way: status.is_on_its_way(),
         };
     }
     let (field, raw_point) = match clock {

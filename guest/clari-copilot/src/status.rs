@@ -50,6 +50,12 @@ impl CallStatus {
         }
     }
 
+    /// Recording or processing now: the call will be eligible soon (a scheduled meeting
+    /// may be days away, so it is not).
+    pub fn is_on_its_way(&self) -> bool {
+        matches!(self, CallStatus::InFlight(s) if s != "SCHEDULED")
+    }
+
     pub fn is_eligible(&self) -> bool {
         matches!(self, CallStatus::PostProcessingDone)
     }

@@ -525,7 +525,7 @@ fn listing_errors_keep_their_category() {
 #[test]
 fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
     let since = now() - 6 * HOUR;
-    let overlap = 60 * 60_000;
+    let overlap = 10 * 60_000;
     let mk = |id: &str, modified: i64| FakeCall {
         modified_ms: modified,
         ..FakeCall::done(id, modified - HOUR)
@@ -541,7 +541,7 @@ fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
         },
         FakeCall {
             status: "PROCESSED".into(),
-            ..mk("processed", since + 3 * HOUR)
+            ..mk("processed", since + 4 * HOUR)
         },
         mk("at-now", now()),
     ]);
@@ -573,9 +573,14 @@ fn incremental_starts_at_the_checkpoint_minus_the_overlap() {
         skipped_reason(&run.changes, "processed").as_deref(),
         Some("status PROCESSED: not processed yet")
     );
+    // The processed call is on its way: the checkpoint remembers it.
     assert_eq!(
         run.done,
-        format!(r#"{{"v":1,"state":"checkpoint","since":{}}}"#, now() + 1)
+        format!(
+            r#"{{"v":1,"state":"checkpoint","since":{},"pending":"processed@{}"}}"#,
+            now() + 1,
+            since + 4 * HOUR
+        )
     );
     let first = &fake.calls_requests()[0];
     let get = |k: &str| {
@@ -784,5 +789,63 @@ fn a_502_for_a_large_page_halves_the_page_then_it_grows_back() {
         limits.last().map(String::as_str),
         Some("25"),
         "and grew back: {limits:?}"
+    );
+}
+
+#[test]
+fn calls_on_their_way_are_re_announced_until_they_finish() {
+    let since = now() - 5 * 60_000;
+    let mk = |id: &str, status: &str, modified: i64| FakeCall {
+        modified_ms: modified,
+        status: status.into(),
+        ..FakeCall::done(id, modified - HOUR)
+    };
+    let fake = FakeClari::with_calls(vec![
+        // Still recording, last changed long before the overlap: not listed again.
+        mk("recording", "INPROGRESS", now() - 2 * HOUR),
+        // Finished since the last crawl: listed ready.
+        mk("finished", "POST_PROCESSING_DONE", now() - 60_000),
+        // Newly processing: listed and remembered.
+        mk("processing", "PROCESSING", now() - 30_000),
+        // A meeting scheduled for later: skipped, not on its way.
+        mk("scheduled", "SCHEDULED", now() - 20_000),
+    ]);
+    let checkpoint = format!(
+        r#"{{"v":1,"state":"checkpoint","since":{since},"pending":"recording@{},finished@{},stale@{}"}}"#,
+        now() - 2 * HOUR,
+        now() - HOUR,
+        now() - 4 * HOUR
+    );
+    let run = crawl(
+        &connector(25),
+        &fake,
+        CrawlMode::Incremental,
+        Some(checkpoint),
+        10,
+    );
+    assert_eq!(
+        ids(&run.changes),
+        vec!["finished", "processing", "scheduled", "recording"]
+    );
+    assert_eq!(
+        visibility(&run.changes, "finished"),
+        Some(Visibility::Public)
+    );
+    assert_eq!(
+        skipped_reason(&run.changes, "recording").as_deref(),
+        Some("not processed yet (its status has not changed since it was last listed)")
+    );
+    // No request was spent on the carried call: one listing page and its privacy pass.
+    assert_eq!(fake.calls_requests().len(), 2);
+    // The checkpoint keeps the calls still on its way, and forgets the finished and the
+    // stale (older than the horizon).
+    assert_eq!(
+        run.done,
+        format!(
+            r#"{{"v":1,"state":"checkpoint","since":{},"pending":"recording@{},processing@{}"}}"#,
+            now() + 1,
+            now() - 2 * HOUR,
+            now() - 30_000
+        )
     );
 }

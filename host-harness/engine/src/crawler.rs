@@ -55,7 +55,7 @@ impl Default for CrawlOptions {
             datasource: None,
             stop: None,
             limits: CrawlLimits::default(),
-            deep_refresh_every: 7,
+            deep_refresh_every: 14,
         }
     }
 }

@@ -82,6 +82,12 @@ pub struct Faults {
     pub error_rate: f64,
     /// Added to every answer.
     pub latency: Duration,
+    /// Share of answers (seeded, deterministic) that take `slow_by` longer: a backend having
+    /// a bad day. On a virtual clock the time passes at once (see `rate_window::Clock::elapse`).
+    #[serde(default)]
+    pub slow_share: f64,
+    #[serde(default)]
+    pub slow_by: Duration,
     /// `/call-details` answers broken JSON for these ids.
     pub malformed_call_ids: Vec<String>,
     /// Status for wrong credentials: 401, or 403.
@@ -111,6 +117,8 @@ impl Default for Faults {
             max_response_bytes: None,
             error_rate: 0.0,
             latency: Duration::ZERO,
+            slow_share: 0.0,
+            slow_by: Duration::ZERO,
             malformed_call_ids: Vec::new(),
             wrong_credentials_status: 401,
             retry_after_secs: None,

@@ -115,6 +115,12 @@ async fn api(
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
+    if faults.slow_share > 0.0
+        && s.control.roll() < faults.slow_share
+        && !s.config.clock.elapse(faults.slow_by)
+    {
+        tokio::time::sleep(faults.slow_by).await;
+    }
     if faults.error_rate > 0.0 && s.control.roll() < faults.error_rate {
         let status = *[
             StatusCode::INTERNAL_SERVER_ERROR,

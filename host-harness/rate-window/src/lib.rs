@@ -31,6 +31,11 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// A blocking acquirer was just admitted (a virtual clock then stands still until the
     /// request is answered: see [`VirtualClock::release`]).
     fn admitted(&self) {}
+    /// Lets `d` pass at once, as a request under way that takes that long (a simulated
+    /// server's slow answer), and says so; `false` (the default): the caller must wait.
+    fn elapse(&self, _d: Duration) -> bool {
+        false
+    }
 }
 
 /// Real time: `Instant::now()` and `std::thread::sleep`.
@@ -158,6 +163,10 @@ impl Clock for Unheld {
 impl Clock for VirtualClock {
     fn now(&self) -> Instant {
         self.origin + *lock(&self.offset)
+    }
+    fn elapse(&self, d: Duration) -> bool {
+        self.advance(d);
+        true
     }
     fn admitted(&self) {
         HELD_HERE.with(|h| h.set(h.get() + 1));

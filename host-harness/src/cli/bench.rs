@@ -115,6 +115,12 @@ pub struct WeekArgs {
     days: u32,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Percent of Clari's answers during the week that take 3 s longer (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    slow_percent: u32,
+    /// Percent of Clari's answers during the week that are 500, 502 or 504 (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    error_percent: u32,
 }
 
 pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
@@ -123,6 +129,8 @@ pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
         per_day: a.per_day,
         days: a.days.clamp(1, 28),
         seed: a.seed,
+        slow_percent: a.slow_percent,
+        error_percent: a.error_percent,
     })
     .map(|_| ())
 }

@@ -287,7 +287,7 @@ pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
                 tr { td { "Stale data" }
                      td { @match last { Some(l) => { "Last crawl " (relative(l.finished_at, now)) ", " @if l.completed { "completed" } @else { "not completed" } ". " }, None => {} }
                           @match v.next_crawl_in_seconds { Some(s) => { "Next in " (seconds(s)) ". " }, None => { "No crawl is scheduled (" (v.state) "). " } }
-                          (v.consecutive_failures) " failures in a row. Edits the listing cannot show are caught by the deep refresh (each call at least every 7 full crawls)." } }
+                          (v.consecutive_failures) " failures in a row. Edits the listing cannot show are caught by the deep refresh (each call at least every 14 full crawls by default)." } }
             }
             @if !d.held.is_empty() || last.is_some_and(|l| l.deletions_held > 0) {
                 h2 { "Held deletions" }
