@@ -138,36 +138,7 @@ fn script(clari: &MockClari, o: &WeekOptions, week_start: i64, rng: &mut Rng) ->
         if !weekday {
             continue;
         }
-        for zone in 0..2 {
-            // EMEA works 08:00-17:00 GMT, the Americas 14:00-23:00 GMT.
-            let opens = midnight + if zone == 0 { 8 * 3600 } else { 14 * 3600 };
-            for _ in 0..o.per_day / 2 {
-                let start = opens + rng.below(9 * 3600) as i64;
-                let ends = start + 900 + rng.below(45 * 60) as i64;
-                let finishes = ends + 600 + rng.below(30 * 60) as i64;
-                key += 1;
-                control.schedule(
-                    at(ends),
-                    Change::Add {
-                        key,
-                        spec: NewCall {
-                            status: "PROCESSING".into(),
-                            private: rng.below(100) < 15,
-                            title: None,
-                            time: Some(at(start)),
-                        },
-                    },
-                );
-                control.schedule(
-                    at(finishes),
-                    Change::SetStatus {
-                        key,
-                        status: "POST_PROCESSING_DONE".into(),
-                    },
-                );
-                s.finishes.push((key, finishes));
-            }
-        }
+        new_calls(&control, o.per_day, midnight, rng, &mut key, &mut s);
         let working = |rng: &mut Rng| midnight + 8 * 3600 + rng.below(15 * 3600) as i64;
         for n in 0..30 {
             let Some(id) = draw(rng) else { break };
@@ -203,6 +174,48 @@ fn script(clari: &MockClari, o: &WeekOptions, week_start: i64, rng: &mut Rng) ->
         }
     }
     s
+}
+
+/// One working day's new calls, in two time zones: each appears while processing when its
+/// meeting ends and finishes processing 10-40 minutes later.
+fn new_calls(
+    control: &mock_clari::Control,
+    per_day: usize,
+    midnight: i64,
+    rng: &mut Rng,
+    key: &mut u64,
+    s: &mut Script,
+) {
+    for zone in 0..2 {
+        // EMEA works 08:00-17:00 GMT, the Americas 14:00-23:00 GMT.
+        let opens = midnight + if zone == 0 { 8 * 3600 } else { 14 * 3600 };
+        for _ in 0..per_day / 2 {
+            let start = opens + rng.below(9 * 3600) as i64;
+            let ends = start + 900 + rng.below(45 * 60) as i64;
+            let finishes = ends + 600 + rng.below(30 * 60) as i64;
+            *key += 1;
+            control.schedule(
+                at(ends),
+                Change::Add {
+                    key: *key,
+                    spec: NewCall {
+                        status: "PROCESSING".into(),
+                        private: rng.below(100) < 15,
+                        title: None,
+                        time: Some(at(start)),
+                    },
+                },
+            );
+            control.schedule(
+                at(finishes),
+                Change::SetStatus {
+                    key: *key,
+                    status: "POST_PROCESSING_DONE".into(),
+                },
+            );
+            s.finishes.push((*key, finishes));
+        }
+    }
 }
 
 fn config_text(clari: &str, glean: &str, state: &str) -> String {
@@ -471,7 +484,32 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
         week_end,
         requests_at_start,
     )?;
-    let report = WeekReport {
+    let report = summarize(
+        &clari,
+        &s,
+        &seen,
+        week_end,
+        requests_at_start,
+        throttled_at_start,
+    );
+    println!(
+        "  the week (virtual, Sunday 00:00 GMT to Sunday 00:00 GMT), {:.0} s of wall time:",
+        wall.elapsed().as_secs_f64()
+    );
+    print_report(&report, &seen, &s, week_start);
+    Ok(report)
+}
+
+/// The week's figures from what the loop saw.
+fn summarize(
+    clari: &MockClari,
+    s: &Script,
+    seen: &Seen,
+    week_end: i64,
+    requests_at_start: u64,
+    throttled_at_start: u64,
+) -> WeekReport {
+    WeekReport {
         requests: clari.control().request_count() - requests_at_start,
         throttled: clari.control().throttled_count() - throttled_at_start,
         polls: seen
@@ -501,20 +539,14 @@ pub fn run(o: &WeekOptions) -> anyhow::Result<WeekReport> {
             &s.deletions.iter().map(|t| t.1).collect::<Vec<_>>(),
             &seen.ran,
         ),
-        late: late(&seen, &s, week_end),
+        late: late(seen, s, week_end),
         slowest_reconciliation: [&seen.titles, &seen.deals, &seen.deletions]
             .iter()
             .flat_map(|m| m.values().copied())
             .max()
             .unwrap_or(-1),
         used_by_midnight: seen.used_by_midnight.clone(),
-    };
-    println!(
-        "  the week (virtual, Sunday 00:00 GMT to Sunday 00:00 GMT), {:.0} s of wall time:",
-        wall.elapsed().as_secs_f64()
-    );
-    print_report(&report, &seen, &s, week_start);
-    Ok(report)
+    }
 }
 
 fn faults_text(o: &WeekOptions) -> String {
