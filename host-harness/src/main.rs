@@ -14,6 +14,6 @@ fn main() {
         .init();
     if let Err(e) = host_harness::cli::dispatch(cli) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(host_harness::cli::Exit::code_of(&e));
     }
 }

@@ -214,16 +214,29 @@ pub fn check(runtime: &Runtime, config: &Config) -> anyhow::Result<ConnectorInfo
     Ok(info)
 }
 
-/// The crawl state (in memory for a replay, from outside, or the SQLite file beside the
-/// configuration) and the egress with the weekly budget that state keeps.
+/// Which crawl state a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateUse {
+    /// The instance's own: checkpoints, documents, failures, budget.
+    Own,
+    /// A replay: fresh state in memory, no budget (nothing reaches the network).
+    Replay,
+    /// A recording: fresh state in memory, so that every item is fetched onto the tape and
+    /// the instance's cursor, documents and crawl history are left alone; the requests are
+    /// real, so they still count in the instance's weekly budget.
+    Record,
+}
+
+/// The crawl state (in memory for a replay or a recording, from outside, or the SQLite file
+/// beside the configuration) and the egress with the weekly budget that state keeps.
 fn state(
     config: &Config,
-    replay: bool,
+    uses: StateUse,
     external: Option<ExternalState>,
     mut egress: Egress,
     time: Option<&Arc<rate_window::VirtualClock>>,
 ) -> anyhow::Result<(Box<dyn StateStore>, Egress)> {
-    if replay {
+    if uses == StateUse::Replay {
         return Ok((Box::new(MemoryStore::default()), egress));
     }
     let (store, usage, ledger): (
@@ -238,6 +251,11 @@ fn state(
             let usage = store.budget;
             (Box::new(store), usage, ledger)
         }
+    };
+    let store: Box<dyn StateStore> = if uses == StateUse::Record {
+        Box::new(MemoryStore::default())
+    } else {
+        store
     };
     egress = egress.with_budget(Arc::new(WeeklyBudget::new(
         config.crawl.weekly_request_budget,
@@ -254,7 +272,11 @@ pub fn prepare_with(
     config: &Config,
     run: RunOptions,
 ) -> anyhow::Result<Prepared> {
-    let replay = matches!(run.tape, Tape::Replay(_));
+    let uses = match run.tape {
+        Tape::Replay(_) => StateUse::Replay,
+        Tape::Record(_) => StateUse::Record,
+        _ => StateUse::Own,
+    };
     let clock = match &run.tape {
         Tape::Replay(player) => GuestClock::Fixed(player.clock()),
         _ => run.clock,
@@ -277,7 +299,7 @@ pub fn prepare_with(
     if let Some(t) = &run.time {
         egress = egress.with_virtual_time(t.clone());
     }
-    let (store, egress) = state(config, replay, run.state, egress, run.time.as_ref())?;
+    let (store, egress) = state(config, uses, run.state, egress, run.time.as_ref())?;
     let egress = Arc::new(egress.with_tape(run.tape));
     let connector = WasmSource::new(
         compiled,

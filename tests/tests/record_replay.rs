@@ -134,3 +134,65 @@ fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
         "a replay writes what the recorded crawl wrote"
     );
 }
+
+/// The instance's state as a recording must leave it: cursor, last full crawl, documents.
+fn own_state(config: &Config) -> (String, Option<i64>, u64, u64) {
+    use host_harness::crawl::state::{SqliteStore, StateStore};
+    let store = SqliteStore::open(&config.state_dir, &config.name).unwrap();
+    let meta = store.meta().clone();
+    (
+        format!("{:?}", meta.incremental_cursor),
+        meta.last_full.map(|f| f.started_at),
+        store.document_count().unwrap(),
+        store.budget.requests,
+    )
+}
+
+#[test]
+fn a_recording_crawls_fresh_state_and_leaves_the_instances_state_alone() {
+    let tmp = tempfile::Builder::new()
+        .prefix("e2e-record-fresh-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path();
+    let clari = MockClari::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig {
+            seed: 32,
+            calls: 40,
+            anchor: Utc::now(),
+            api_key: KEY.into(),
+            api_password: PASSWORD.into(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let own = config(&clari.base_url(), &root.join("own"), true);
+    // The instance crawls once: everything indexed, its state written.
+    crawl(&own, Tape::Off, &root.join("first"));
+    let before = own_state(&own);
+    assert!(before.2 > 10, "{before:?}");
+    // A recording on the same configuration fetches every item again (onto the tape)...
+    let tape = root.join("clari.tape");
+    let recorder = Recorder::create(&tape, Utc::now().timestamp()).unwrap();
+    crawl(&own, Tape::Record(recorder), &root.join("recorded"));
+    // ...and leaves the instance's cursor, crawl history and documents as they were; its
+    // requests were real, so the weekly budget counts them.
+    let after = own_state(&own);
+    assert_eq!(
+        (&after.0, after.1, after.2),
+        (&before.0, before.1, before.2)
+    );
+    assert!(after.3 > before.3, "budget {} -> {}", before.3, after.3);
+    // The tape holds the whole crawl: a replay indexes every item again.
+    crawl(
+        &config("http://127.0.0.1:9", &root.join("replay"), false),
+        Tape::Replay(Player::open(&tape).unwrap()),
+        &root.join("replayed"),
+    );
+    assert_eq!(
+        files(&root.join("replayed")),
+        files(&root.join("recorded")),
+        "the replay writes what the recording wrote"
+    );
+}

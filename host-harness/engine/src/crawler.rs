@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::limits::{CrawlLimits, Usage};
-use crate::report::CrawlReport;
+use crate::limits::{CrawlLimits, LimitReached, Usage};
+use crate::report::{CrawlReport, Ending};
 use crate::retry::RetryPolicy;
 use crate::seams::{
     Clock, CrashHook, ErrorKind, Event, NoCrash, Observer, Silent, Sink, Source, SourceError,
@@ -162,6 +162,13 @@ impl<'a> Crawler<'a> {
         if let Err(e) = &result {
             report.completed = false;
             report.stopped = Some(self.source.redact(&format!("{e:#}")));
+            report.ending = Some(if e.chain().any(|c| c.is::<LimitReached>()) {
+                Ending::Limit
+            } else if self.stopping() {
+                Ending::Interrupted
+            } else {
+                Ending::Failed
+            });
         }
         report.requests = self.source.requests_sent() - requests_before;
         report.elapsed = self

@@ -19,7 +19,7 @@ pub mod types;
 
 pub use crawler::{ConfigProblem, CrawlOptions, Crawler, Hooks, is_config_error};
 pub use deletions::DELETION_WINDOW_SECS;
-pub use report::{AccessCounts, CrawlReport, Failure};
+pub use report::{AccessCounts, CrawlReport, Ending, Failure};
 pub use seams::{
     Clock, CrashHook, Document, ErrorKind, Event, NoCrash, Observer, Silent, Sink, Source,
     SourceError, SystemClock, UsersUpload,

@@ -18,6 +18,19 @@ pub struct Failure {
     pub message: String,
 }
 
+/// How a crawl that did not complete ended: what `harness crawl`'s exit code and the
+/// service's outcome label tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// A crawl limit (`[crawl.limits]`) was reached: stopped at a checkpoint by design.
+    Limit,
+    /// Asked to stop (a signal, a lost lease): stopped at a checkpoint.
+    Interrupted,
+    /// The source or the index ended it (after retries): the next crawl resumes.
+    Failed,
+}
+
 /// Documents by who can see them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AccessCounts {
@@ -47,6 +60,8 @@ pub struct CrawlReport {
     pub completed: bool,
     /// Why it stopped early.
     pub stopped: Option<String>,
+    /// How it ended when it did not complete.
+    pub ending: Option<Ending>,
     pub users_indexed: u64,
     /// The users were the same as at the last upload: nothing was sent to the index for them.
     pub users_unchanged: bool,

@@ -32,7 +32,9 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Record the connector's HTTP traffic (no secrets) to this file.
+    /// Record the connector's HTTP traffic (no secrets) to this file. The recording crawls on
+    /// fresh state (every item is fetched onto the tape) and leaves the instance's cursor,
+    /// documents and crawl history alone; its requests count in the weekly budget.
     #[arg(long, conflicts_with = "replay")]
     record: Option<PathBuf>,
     /// Answer the connector's HTTP requests from a recording: no network, no credentials.
@@ -94,10 +96,35 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         print!("{report}");
     }
-    if !report.completed {
-        anyhow::bail!(
-            "the crawl stopped before its end; the next run resumes from the last checkpoint"
-        );
-    }
-    Ok(())
+    outcome(&report)
+}
+
+/// Exit codes of `harness crawl` beyond 0 (completed) and 1 (could not run: the message says
+/// why), as the README documents them.
+pub const EXIT_COMPLETED_WITH_FAILURES: i32 = 3;
+pub const EXIT_STOPPED: i32 = 4;
+pub const EXIT_FAILED: i32 = 5;
+
+/// The crawl's outcome as the process's exit: `Ok` only when it completed with no failed item.
+fn outcome(report: &crawl_engine::CrawlReport) -> anyhow::Result<()> {
+    use crawl_engine::Ending;
+    let failed = report.failures.len();
+    let (code, message) = match (report.completed, report.ending) {
+        (true, _) if failed == 0 => return Ok(()),
+        (true, _) => (
+            EXIT_COMPLETED_WITH_FAILURES,
+            format!(
+                "the crawl completed, but {failed} item(s) were not indexed (listed above); the next crawl tries them again"
+            ),
+        ),
+        (false, Some(Ending::Limit | Ending::Interrupted)) => (
+            EXIT_STOPPED,
+            "the crawl stopped before its end (a crawl limit or a stop request); the next run resumes from the last checkpoint".to_string(),
+        ),
+        (false, _) => (
+            EXIT_FAILED,
+            "the crawl failed before its end (the source or the index, see above); the next run resumes from the last checkpoint".to_string(),
+        ),
+    };
+    Err(crate::cli::Exit { code, message }.into())
 }

@@ -64,11 +64,15 @@ pub fn run_clari(a: ClariArgs) -> anyhow::Result<()> {
         },
         ..Default::default()
     };
-    println!(
-        "mock Clari Copilot API on http://{} ({} calls, seed {}); send X-Api-Key: {} and X-Api-Password: {}",
-        a.addr, a.calls, a.seed, config.api_key, config.api_password
+    let banner = format!(
+        "({} calls, seed {}); send X-Api-Key: {} and X-Api-Password: {}",
+        a.calls, a.seed, config.api_key, config.api_password
     );
-    serve(a.addr, |l| mock_clari::serve(l, config))
+    serve(
+        a.addr,
+        |bound| format!("mock Clari Copilot API on http://{bound} {banner}"),
+        |l| mock_clari::serve(l, config),
+    )
 }
 
 #[derive(clap::Args)]
@@ -85,15 +89,23 @@ pub fn run_glean(a: GleanArgs) -> anyhow::Result<()> {
         state_file: a.state_file,
         ..Default::default()
     };
-    println!(
-        "mock Glean indexing API on http://{}; send Authorization: Bearer {}",
-        a.addr, config.token
-    );
-    serve(a.addr, |l| mock_glean::serve(l, config))
+    let token = config.token.clone();
+    serve(
+        a.addr,
+        |bound| {
+            format!("mock Glean indexing API on http://{bound}; send Authorization: Bearer {token}")
+        },
+        |l| mock_glean::serve(l, config),
+    )
 }
 
-/// Serves `f` on `addr` until Ctrl-C.
-fn serve<F, Fut>(addr: SocketAddr, f: F) -> anyhow::Result<()>
+/// Serves `f` on `addr` until Ctrl-C, after printing `banner` of the address it bound (with
+/// port 0, the port the system chose).
+fn serve<F, Fut>(
+    addr: SocketAddr,
+    banner: impl FnOnce(SocketAddr) -> String,
+    f: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(tokio::net::TcpListener) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -103,6 +115,12 @@ where
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("could not listen on {addr}"))?;
+        let bound = listener
+            .local_addr()
+            .with_context(|| format!("the address bound for {addr}"))?;
+        println!("{}", banner(bound));
+        use std::io::Write;
+        std::io::stdout().flush().ok();
         tokio::select! {
             r = f(listener) => r,
             _ = tokio::signal::ctrl_c() => Ok(()),

@@ -14,6 +14,28 @@ pub mod status;
 
 use clap::{Parser, Subcommand};
 
+/// An error that ends the process with a particular exit code (any other error exits 1).
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+impl Exit {
+    /// The exit code for `e`: its [`Exit`] code, or 1.
+    pub fn code_of(e: &anyhow::Error) -> i32 {
+        e.downcast_ref::<Exit>().map_or(1, |x| x.code)
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "harness",
