@@ -14,6 +14,7 @@ pub mod demo;
 pub mod inspect;
 pub mod oci;
 pub mod planner;
+pub mod preflight;
 pub mod progress;
 pub mod render;
 pub mod schedule;

@@ -136,7 +136,7 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "polling interval now:   {} s (from {} s while calls are finishing to {} min when quiet)",
+        "polling interval now:   {} s (from {} s while the source is busy to {} min when quiet)",
         plan.poll_interval, schedule.min_poll_seconds, schedule.incremental_minutes
     );
     let _ = writeln!(
@@ -149,7 +149,7 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "expected freshness:     about {} s from a call finishing processing to its being indexed",
+        "expected freshness:     about {} s from an item being ready at the source to its being indexed",
         plan.expected_freshness
     );
     Ok(out)
