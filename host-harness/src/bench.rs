@@ -120,6 +120,17 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
     drop(hogs);
     std::fs::remove_dir_all(&dir).ok();
 
+    print_crawl(o, &report, &clari, wall);
+    Ok(())
+}
+
+/// The crawl benchmark's figures against the rate-limit floor and the minimum needed.
+fn print_crawl(
+    o: &BenchOptions,
+    report: &crawl_engine::CrawlReport,
+    clari: &MockClari,
+    wall: Duration,
+) {
     let served = clari.control().request_count();
     let throttled = clari.control().throttled_count();
     let page = 25u64;
@@ -162,7 +173,6 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         floor.as_secs_f64(),
         wall.as_secs_f64() / floor.as_secs_f64().max(0.001)
     );
-    Ok(())
 }
 
 /// The checkpoint benchmark: for each index size, fills a fresh SQLite state store with that

@@ -56,8 +56,8 @@ impl Drop for TenantScope {
     }
 }
 
-/// Every public path: auth first, then faults, then routing.
-// Longer than 80 lines on purpose: the request pipeline in the order a gateway runs it (auth, throttle, faults, routing); splitting it would hide that order.
+/// Every public path, in the order a gateway runs it: auth, throttle, the backend's faults,
+/// routing, the response cap.
 async fn api(
     State(s): State<Arc<Shared>>,
     method: Method,
@@ -96,10 +96,40 @@ async fn api(
         }
         return response;
     }
-    if let Some((status, retry_after)) = s
-        .control
-        .scripted_failure(uri.path(), q.as_deref().unwrap_or_default())
+    if let Some(r) = backend_fault(&s, &faults, uri.path(), q.as_deref().unwrap_or_default()).await
     {
+        return r;
+    }
+    // Route on the workspace the key selects (no await from here to the answer).
+    let _tenant = TenantScope::enter(tenant.flatten());
+    let raw = q.unwrap_or_default();
+    let result = route(&s, &method, uri.path(), &raw);
+    match result {
+        // The AWS gateway in front of Clari answers 502 above its response cap.
+        Ok(body)
+            if faults
+                .max_response_bytes
+                .is_some_and(|cap| body.len() > cap) =>
+        {
+            json_response(
+                StatusCode::BAD_GATEWAY,
+                json!({"message": "Internal server error"}).to_string(),
+            )
+        }
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(r) => r,
+    }
+}
+
+/// The backend's faults after the gateway let a request through: a scripted failure, added
+/// latency, a slow answer, a random 5xx.
+async fn backend_fault(
+    s: &Shared,
+    faults: &crate::Faults,
+    path: &str,
+    query: &str,
+) -> Option<Response> {
+    if let Some((status, retry_after)) = s.control.scripted_failure(path, query) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
         let mut response = json_response(
             status,
@@ -110,7 +140,7 @@ async fn api(
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
-        return response;
+        return Some(response);
     }
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
@@ -129,49 +159,36 @@ async fn api(
         ]
         .get((s.control.roll() * 3.0) as usize % 3)
         .unwrap_or(&StatusCode::BAD_GATEWAY);
-        return json_response(
+        return Some(json_response(
             status,
             json!({"message": "Internal server error"}).to_string(),
-        );
+        ));
     }
-    // Route on the workspace the key selects (no await from here to the answer).
-    let _tenant = TenantScope::enter(tenant.flatten());
-    let raw = q.unwrap_or_default();
-    let result = if method != Method::GET {
+    None
+}
+
+/// The answer of the API for `path` (a workspace already selected).
+fn route(s: &Shared, method: &Method, path: &str, raw: &str) -> Result<String, Response> {
+    if *method != Method::GET {
         Err(message(StatusCode::NOT_FOUND, "Not found"))
     } else {
-        match uri.path() {
-            "/calls" => calls(&s.control, &raw),
-            "/call-details" => call_details(&s.control, &raw),
+        match path {
+            "/calls" => calls(&s.control, raw),
+            "/call-details" => call_details(&s.control, raw),
             "/users" => Ok(json!({"users": s.control.with(|w| w.users.iter().filter(|u| s.control.user_listed(&u.email)).map(|u| u.json()).collect::<Vec<_>>())}).to_string()),
             "/topics" => Ok(s.control.with(extra::topics).to_string()),
             "/v2/topics" => Ok(s.control.with(extra::topics_v2).to_string()),
             "/scorecard" => s
                 .control
-                .with(|w| extra::scorecards(w, &raw))
+                .with(|w| extra::scorecards(w, raw))
                 .map(|v| v.to_string())
                 .map_err(|m| message(StatusCode::BAD_REQUEST, &m)),
             "/scorecard-template" => Ok(extra::scorecard_templates().to_string()),
-            "/get-account" => lookup(s.control.with(|w| extra::account(w, &raw))),
-            "/get-contact" => lookup(s.control.with(|w| extra::contact(w, &raw))),
-            "/get-deal" => lookup(s.control.with(|w| extra::deal(w, &raw))),
+            "/get-account" => lookup(s.control.with(|w| extra::account(w, raw))),
+            "/get-contact" => lookup(s.control.with(|w| extra::contact(w, raw))),
+            "/get-deal" => lookup(s.control.with(|w| extra::deal(w, raw))),
             _ => Err(message(StatusCode::NOT_FOUND, "Not found")),
         }
-    };
-    match result {
-        // The AWS gateway in front of Clari answers 502 above its response cap.
-        Ok(body)
-            if faults
-                .max_response_bytes
-                .is_some_and(|cap| body.len() > cap) =>
-        {
-            json_response(
-                StatusCode::BAD_GATEWAY,
-                json!({"message": "Internal server error"}).to_string(),
-            )
-        }
-        Ok(body) => json_response(StatusCode::OK, body),
-        Err(r) => r,
     }
 }
 

@@ -143,8 +143,51 @@ fn facets(config: &[&CustomDatasourceConfig], docs: &[&DocumentDefinition]) -> V
         .collect()
 }
 
+/// One hit as a search result: its text, a snippet around the terms, its metadata.
+fn result(
+    config: &CustomDatasourceConfig,
+    d: &DocumentDefinition,
+    terms: &[String],
+) -> SearchResult {
+    let body = d
+        .body
+        .as_ref()
+        .and_then(|b| b.text_content.clone())
+        .unwrap_or_default();
+    let summary = d.summary.as_ref().and_then(|b| b.text_content.clone());
+    let custom_data = d
+        .custom_properties
+        .iter()
+        .flatten()
+        .filter_map(|p| Some((p.name.clone()?, p.value.clone()?)))
+        .collect();
+    SearchResult {
+        title: d.title.clone().unwrap_or_default(),
+        url: d.view_url.clone().unwrap_or_default(),
+        snippets: vec![Snippet {
+            text: snippet(&body, terms),
+        }],
+        document: ResultDocument {
+            id: d.id.clone().unwrap_or_default(),
+            datasource: d.datasource.clone(),
+            doc_type: d.object_type.clone().unwrap_or_default(),
+            metadata: ResultMetadata {
+                datasource: d.datasource.clone(),
+                object_type: d.object_type.clone().unwrap_or_default(),
+                create_time: iso(d.created_at),
+                update_time: iso(d.updated_at),
+                author: d.author.clone(),
+                container: d.container.clone(),
+                tags: d.tags.clone().unwrap_or_default(),
+                custom_data,
+                summary,
+                datasource_icon: config.icon_url.clone(),
+            },
+        },
+    }
+}
+
 /// Runs `request` as the user `email`.
-// Longer than 80 lines on purpose: one search pass (permissions, filters, scoring, facets) that reads as the algorithm it is.
 pub fn search(index: &Index, request: &SearchRequest, email: &str) -> SearchResponse {
     let terms: Vec<String> = request
         .query
@@ -181,44 +224,7 @@ pub fn search(index: &Index, request: &SearchRequest, email: &str) -> SearchResp
     let results = hits
         .into_iter()
         .take(request.page_size.unwrap_or(10).clamp(1, 100))
-        .map(|(_, config, d)| {
-            let body = d
-                .body
-                .as_ref()
-                .and_then(|b| b.text_content.clone())
-                .unwrap_or_default();
-            let summary = d.summary.as_ref().and_then(|b| b.text_content.clone());
-            let custom_data = d
-                .custom_properties
-                .iter()
-                .flatten()
-                .filter_map(|p| Some((p.name.clone()?, p.value.clone()?)))
-                .collect();
-            SearchResult {
-                title: d.title.clone().unwrap_or_default(),
-                url: d.view_url.clone().unwrap_or_default(),
-                snippets: vec![Snippet {
-                    text: snippet(&body, &terms),
-                }],
-                document: ResultDocument {
-                    id: d.id.clone().unwrap_or_default(),
-                    datasource: d.datasource.clone(),
-                    doc_type: d.object_type.clone().unwrap_or_default(),
-                    metadata: ResultMetadata {
-                        datasource: d.datasource.clone(),
-                        object_type: d.object_type.clone().unwrap_or_default(),
-                        create_time: iso(d.created_at),
-                        update_time: iso(d.updated_at),
-                        author: d.author.clone(),
-                        container: d.container.clone(),
-                        tags: d.tags.clone().unwrap_or_default(),
-                        custom_data,
-                        summary,
-                        datasource_icon: config.icon_url.clone(),
-                    },
-                },
-            }
-        })
+        .map(|(_, config, d)| result(config, d, &terms))
         .collect();
     SearchResponse {
         results,

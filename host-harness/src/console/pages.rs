@@ -443,19 +443,7 @@ pub fn search(p: &SearchPage, csrf: &str) -> Markup {
         Some(csrf),
         html! {
             h1 { "Search preview" }
-            form method="get" action="/console/search" id="search-form" class="card" {
-                label { "Tenant " select name="tenant" id="tenant" { @for t in &p.tenants { option value=(t) selected[*t == p.tenant] { (t) } } } }
-                " "
-                label { "Search as " (user_select("user", "user", &p.people, &p.user, "choose a person…", true)) }
-                " "
-                label { "compare with " (user_select("vs", "vs", &p.people, &p.other, "nobody", false)) }
-                br;
-                input type="search" name="q" id="q" value=(p.query) size="50" placeholder="pricing, competitor, next steps…";
-                @for (f, v) in &p.filters { input type="hidden" name="f" value=(format!("{f}={v}")); }
-                @if let Some(d) = p.since_days { input type="hidden" name="since" value=(d); }
-                " " button type="submit" id="go" { "Search" }
-                @if p.people.is_none() { p.meta { "This Glean does not list its identities; type an email." } }
-            }
+            (search_form(p))
             @if let Some(e) = &p.error { p.error { (e) } }
             @if !facet_labels_done.is_empty() || p.since_days.is_some() {
                 p { "Filters: " @for l in &facet_labels_done { span.tag { (l) } }
@@ -468,54 +456,85 @@ pub fn search(p: &SearchPage, csrf: &str) -> Markup {
             }
             @if !p.user.is_empty() {
                 div.layout {
-                    div.facets id="facets" {
-                        @for f in &p.facets {
-                            h2 { (f.label) }
-                            ul data-facet=(f.field) {
-                                @for (value, count, on) in &f.buckets {
-                                    @let mut next = p.filters.clone();
-                                    @let toggled = if *on { next.retain(|(ff, vv)| !(ff == &f.field && vv == value)); next } else { next.push((f.field.clone(), value.clone())); next };
-                                    li { a class=[on.then_some("on")] href=(p.link(&toggled, p.since_days)) data-value=(value) { (value) } " " span.muted { "(" (count) ")" } }
-                                }
-                            }
-                        }
-                        h2 { "Date" }
-                        ul data-facet="date" {
-                            @for (days, count) in &p.date_counts {
-                                @let on = p.since_days == Some(*days);
-                                li { a class=[on.then_some("on")] href=(p.link(&p.filters, if on { None } else { Some(*days) })) { "last " (days) " days" } " " span.muted { "(" (count) ")" } }
-                            }
-                        }
-                    }
+                    (search_facets(p))
                     div style="flex:1" id="results" {
                         p.meta { (p.total) " results" @if p.results.len() < p.total { ", the first " (p.results.len()) " shown" } }
-                        @for r in &p.results {
-                            div.card.result data-id=(r.id) data-hidden-from-other=(r.hidden_from_other) {
-                                div.icon { (PreEscaped(CLARI_ICON)) }
-                                div {
-                                    a.title href=(safe_href(&r.url)) { (highlight(&r.title, &p.query)) }
-                                    div.meta {
-                                        @if let Some(w) = &r.when { (iso_utc(w)) }
-                                        @if let Some(d) = &r.duration_minutes { " · " (d) " min" }
-                                        @if let Some(o) = &r.organizer { " · organized by " (o) }
-                                        @if let Some(o) = &r.opportunity { " · opportunity " (o) }
-                                        @if let Some(a) = &r.account { " · " (a) }
-                                    }
-                                    div { (highlight(&r.snippet, &p.query)) }
-                                    div { @for t in &r.topics { span.tag { (t) } } }
-                                    div.why {
-                                        "Why " (if p.user == "*admin*" { "it is visible" } else { "you see it" }) ": " span.access { (r.access.words()) }
-                                        @if r.hidden_from_other { " " span.hidden-from { "not visible to " (p.other) } }
-                                        " · " a href=(format!("/console/tenants/{}/calls/{}", p.tenant, r.id)) { "call page" }
-                                    }
-                                }
-                            }
-                        }
+                        @for r in &p.results { (search_result(p, r)) }
                     }
                 }
             }
         },
     )
+}
+
+/// The search form: tenant, who to search as and compare with, the query.
+fn search_form(p: &SearchPage) -> Markup {
+    html! {
+        form method="get" action="/console/search" id="search-form" class="card" {
+            label { "Tenant " select name="tenant" id="tenant" { @for t in &p.tenants { option value=(t) selected[*t == p.tenant] { (t) } } } }
+            " "
+            label { "Search as " (user_select("user", "user", &p.people, &p.user, "choose a person…", true)) }
+            " "
+            label { "compare with " (user_select("vs", "vs", &p.people, &p.other, "nobody", false)) }
+            br;
+            input type="search" name="q" id="q" value=(p.query) size="50" placeholder="pricing, competitor, next steps…";
+            @for (f, v) in &p.filters { input type="hidden" name="f" value=(format!("{f}={v}")); }
+            @if let Some(d) = p.since_days { input type="hidden" name="since" value=(d); }
+            " " button type="submit" id="go" { "Search" }
+            @if p.people.is_none() { p.meta { "This Glean does not list its identities; type an email." } }
+        }
+    }
+}
+
+/// The facets beside the results, each value a link that toggles its filter.
+fn search_facets(p: &SearchPage) -> Markup {
+    html! {
+        div.facets id="facets" {
+            @for f in &p.facets {
+                h2 { (f.label) }
+                ul data-facet=(f.field) {
+                    @for (value, count, on) in &f.buckets {
+                        @let mut next = p.filters.clone();
+                        @let toggled = if *on { next.retain(|(ff, vv)| !(ff == &f.field && vv == value)); next } else { next.push((f.field.clone(), value.clone())); next };
+                        li { a class=[on.then_some("on")] href=(p.link(&toggled, p.since_days)) data-value=(value) { (value) } " " span.muted { "(" (count) ")" } }
+                    }
+                }
+            }
+            h2 { "Date" }
+            ul data-facet="date" {
+                @for (days, count) in &p.date_counts {
+                    @let on = p.since_days == Some(*days);
+                    li { a class=[on.then_some("on")] href=(p.link(&p.filters, if on { None } else { Some(*days) })) { "last " (days) " days" } " " span.muted { "(" (count) ")" } }
+                }
+            }
+        }
+    }
+}
+
+/// One result as search shows it, with why the user sees it.
+fn search_result(p: &SearchPage, r: &ResultView) -> Markup {
+    html! {
+        div.card.result data-id=(r.id) data-hidden-from-other=(r.hidden_from_other) {
+            div.icon { (PreEscaped(CLARI_ICON)) }
+            div {
+                a.title href=(safe_href(&r.url)) { (highlight(&r.title, &p.query)) }
+                div.meta {
+                    @if let Some(w) = &r.when { (iso_utc(w)) }
+                    @if let Some(d) = &r.duration_minutes { " · " (d) " min" }
+                    @if let Some(o) = &r.organizer { " · organized by " (o) }
+                    @if let Some(o) = &r.opportunity { " · opportunity " (o) }
+                    @if let Some(a) = &r.account { " · " (a) }
+                }
+                div { (highlight(&r.snippet, &p.query)) }
+                div { @for t in &r.topics { span.tag { (t) } } }
+                div.why {
+                    "Why " (if p.user == "*admin*" { "it is visible" } else { "you see it" }) ": " span.access { (r.access.words()) }
+                    @if r.hidden_from_other { " " span.hidden-from { "not visible to " (p.other) } }
+                    " · " a href=(format!("/console/tenants/{}/calls/{}", p.tenant, r.id)) { "call page" }
+                }
+            }
+        }
+    }
 }
 
 pub struct CallPage {

@@ -227,69 +227,102 @@ fn fill(page: &mut SearchPage, glean: &GleanTarget, p: &Params) -> anyhow::Resul
     }
     let response = glean.search(&p.user, &request(p, &glean.datasource, p.since_days, PAGE))?;
     page.total = response.total_count;
-    let hidden: Option<HashSet<String>> = if p.other.is_empty() || p.other == p.user {
-        None
-    } else {
-        let theirs = glean.search(&p.other, &request(p, &glean.datasource, p.since_days, 100))?;
-        let visible: HashSet<String> = theirs
-            .results
-            .iter()
-            .map(|r| r.document.id.clone())
-            .collect();
-        // Everything the first user can see (beyond this page too) for the counts.
-        let mine = glean.search(&p.user, &request(p, &glean.datasource, p.since_days, 100))?;
-        let only_mine = mine
-            .results
-            .iter()
-            .filter(|r| !visible.contains(&r.document.id))
-            .count();
-        page.comparison = Some((response.total_count, theirs.total_count, only_mine));
-        Some(visible)
-    };
+    let hidden = compare(page, glean, p, response.total_count)?;
     for r in &response.results {
-        let m = &r.document.metadata;
-        let cd = &m.custom_data;
-        let access = match documents.as_ref().and_then(|d| d.get(&r.document.id)) {
-            Some(doc) => access_of(doc, Some(&p.user)),
-            None => match glean.debug_document(&m.object_type, &r.document.id) {
-                Ok(debug) => {
-                    let perms: Option<glean_api::DocumentPermissionsDefinition> =
-                        serde_json::from_value(debug["uploadedPermissions"].clone()).ok();
-                    let doc = DocumentDefinition {
-                        permissions: perms,
-                        ..Default::default()
-                    };
-                    access_of(&doc, Some(&p.user))
-                }
-                Err(_) => Access::Unknown,
-            },
-        };
-        page.results.push(ResultView {
-            id: r.document.id.clone(),
-            title: r.title.clone(),
-            url: r.url.clone(),
-            when: m.create_time.clone(),
-            duration_minutes: cd.get("durationMinutes").and_then(text),
-            organizer: m
-                .author
-                .as_ref()
-                .and_then(|a| a.name.clone().or(a.email.clone()))
-                .or_else(|| cd.get("organizer").and_then(text)),
-            opportunity: cd.get("opportunity").and_then(text),
-            account: cd.get("account").and_then(text),
-            snippet: m
-                .summary
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .or_else(|| r.snippets.first().map(|s| s.text.clone()))
-                .map(|s| crate::render::snippet(&s, 300))
-                .unwrap_or_default(),
-            topics: list(cd.get("topic")),
-            access,
-            hidden_from_other: hidden.as_ref().is_some_and(|v| !v.contains(&r.document.id)),
-        });
+        let view = result_view(r, documents.as_ref(), glean, p, hidden.as_ref());
+        page.results.push(view);
     }
-    page.facets = FACETS
+    page.facets = facet_views(&response, p);
+    for days in DATE_RANGES {
+        let n = glean
+            .search(&p.user, &request(p, &glean.datasource, Some(*days), 1))?
+            .total_count;
+        page.date_counts.push((*days, n));
+    }
+    Ok(())
+}
+
+/// With a second person to compare with: the counts for the page, and the ids they see.
+fn compare(
+    page: &mut SearchPage,
+    glean: &GleanTarget,
+    p: &Params,
+    total: usize,
+) -> anyhow::Result<Option<HashSet<String>>> {
+    if p.other.is_empty() || p.other == p.user {
+        return Ok(None);
+    }
+    let theirs = glean.search(&p.other, &request(p, &glean.datasource, p.since_days, 100))?;
+    let visible: HashSet<String> = theirs
+        .results
+        .iter()
+        .map(|r| r.document.id.clone())
+        .collect();
+    // Everything the first user can see (beyond this page too) for the counts.
+    let mine = glean.search(&p.user, &request(p, &glean.datasource, p.since_days, 100))?;
+    let only_mine = mine
+        .results
+        .iter()
+        .filter(|r| !visible.contains(&r.document.id))
+        .count();
+    page.comparison = Some((total, theirs.total_count, only_mine));
+    Ok(Some(visible))
+}
+
+/// One search result as the page shows it, with who may see it.
+fn result_view(
+    r: &glean_api::search::SearchResult,
+    documents: Option<&BTreeMap<String, DocumentDefinition>>,
+    glean: &GleanTarget,
+    p: &Params,
+    hidden: Option<&HashSet<String>>,
+) -> ResultView {
+    let m = &r.document.metadata;
+    let cd = &m.custom_data;
+    let access = match documents.and_then(|d| d.get(&r.document.id)) {
+        Some(doc) => access_of(doc, Some(&p.user)),
+        None => match glean.debug_document(&m.object_type, &r.document.id) {
+            Ok(debug) => {
+                let perms: Option<glean_api::DocumentPermissionsDefinition> =
+                    serde_json::from_value(debug["uploadedPermissions"].clone()).ok();
+                let doc = DocumentDefinition {
+                    permissions: perms,
+                    ..Default::default()
+                };
+                access_of(&doc, Some(&p.user))
+            }
+            Err(_) => Access::Unknown,
+        },
+    };
+    ResultView {
+        id: r.document.id.clone(),
+        title: r.title.clone(),
+        url: r.url.clone(),
+        when: m.create_time.clone(),
+        duration_minutes: cd.get("durationMinutes").and_then(text),
+        organizer: m
+            .author
+            .as_ref()
+            .and_then(|a| a.name.clone().or(a.email.clone()))
+            .or_else(|| cd.get("organizer").and_then(text)),
+        opportunity: cd.get("opportunity").and_then(text),
+        account: cd.get("account").and_then(text),
+        snippet: m
+            .summary
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| r.snippets.first().map(|s| s.text.clone()))
+            .map(|s| crate::render::snippet(&s, 300))
+            .unwrap_or_default(),
+        topics: list(cd.get("topic")),
+        access,
+        hidden_from_other: hidden.is_some_and(|v| !v.contains(&r.document.id)),
+    }
+}
+
+/// The facets of a search answer, each value marked when its filter is on.
+fn facet_views(response: &glean_api::search::SearchResponse, p: &Params) -> Vec<FacetView> {
+    FACETS
         .iter()
         .filter_map(|(field, label)| {
             let f = response
@@ -309,14 +342,7 @@ fn fill(page: &mut SearchPage, glean: &GleanTarget, p: &Params) -> anyhow::Resul
                     .collect(),
             })
         })
-        .collect();
-    for days in DATE_RANGES {
-        let n = glean
-            .search(&p.user, &request(p, &glean.datasource, Some(*days), 1))?
-            .total_count;
-        page.date_counts.push((*days, n));
-    }
-    Ok(())
+        .collect()
 }
 
 /// The admin view: every document matching the query and filters, with who may see it,
