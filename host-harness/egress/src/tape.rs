@@ -180,9 +180,12 @@ impl Player {
             .lock()
             .map_err(|_| EgressError::Transport("the recording is unavailable".into()))?;
         let queue = answers.get_mut(&k).ok_or_else(|| {
+            // The path and the upstream name are the guest's: quoted, escaped and bounded.
             EgressError::Transport(format!(
                 "the recording has no answer for {} {} on `{}`; record again with this connector version and settings",
-                k.1, k.2, k.0
+                k.1,
+                crate::quote::quote(&k.2),
+                crate::quote::quote(&k.0)
             ))
         })?;
         let ex = if queue.len() > 1 {
@@ -265,6 +268,13 @@ mod tests {
         assert_eq!(player.answer(&req("/calls?skip=0")).unwrap().status, 200);
         assert_eq!(player.answer(&req("/bin")).unwrap().body, vec![0xff, 0xfe]);
         assert!(player.answer(&req("/other")).is_err());
+        // A miss quotes the guest's path escaped and bounded: no forged line, no flood.
+        let hostile = format!("/x\r\nERROR forged{}", "a".repeat(10_000));
+        let Err(EgressError::Transport(miss)) = player.answer(&req(&hostile)) else {
+            panic!("a miss is an error");
+        };
+        assert!(!miss.contains('\n') && !miss.contains('\r'), "{miss}");
+        assert!(miss.len() < 600, "{} bytes", miss.len());
         std::fs::remove_file(&path).ok();
     }
 }

@@ -57,9 +57,29 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}… ({} more bytes cut)", &text[..end], text.len() - end)
 }
 
-/// Truncated first (so escaping works on a bounded string), then escaped.
+/// Escaped, and at most about `max` bytes of escaped text (an escape is never split): the
+/// cap holds for what is printed, so 10,000 control characters cannot print as 60 KB.
 pub fn clean(text: &str, max: usize) -> String {
-    escape(&truncate(text, max))
+    let escaped = escape(&truncate(text, max));
+    if escaped.len() <= max.saturating_add(48) {
+        return escaped;
+    }
+    // Cut the escaped text after the last whole character or escape within `max`.
+    let mut out = String::with_capacity(max + 48);
+    let mut shown_input = 0usize;
+    for c in text.chars() {
+        let piece = escape(c.encode_utf8(&mut [0u8; 4]));
+        if out.len() + piece.len() > max {
+            break;
+        }
+        out.push_str(&piece);
+        shown_input += c.len_utf8();
+    }
+    out.push_str(&format!(
+        "… ({} more bytes cut)",
+        text.len().saturating_sub(shown_input)
+    ));
+    out
 }
 
 /// The log volume of one export call.
@@ -113,6 +133,16 @@ mod tests {
         assert_eq!(truncate("short", 10), "short");
         let big = "x".repeat(10_000_000);
         assert!(clean(&big, MAX_MESSAGE_BYTES).len() < MAX_MESSAGE_BYTES + 64);
+        // The cap holds for the escaped text too: control characters print several bytes each.
+        let nuls = "\u{0}".repeat(10_000);
+        let cleaned = clean(&nuls, MAX_MESSAGE_BYTES);
+        assert!(
+            cleaned.len() < MAX_MESSAGE_BYTES + 64,
+            "{} bytes",
+            cleaned.len()
+        );
+        assert!(cleaned.ends_with("more bytes cut)"), "{cleaned}");
+        assert!(!cleaned.contains('\u{0}'));
     }
 
     #[test]
