@@ -340,6 +340,21 @@ async fn scenario(c: &Client, w: &World) {
     let table = text(c, "#tenants").await;
     assert!(table.contains("acme"), "{table}");
     assert!(table.contains("deletions held"), "{table}");
+    // Both kinds of crawl are offered, each saying which it is.
+    assert!(
+        table.contains("Crawl new changes") && table.contains("Full crawl"),
+        "{table}"
+    );
+    for mode in ["incremental", "full"] {
+        c.find(Locator::Css(&format!(
+            "#tenants input[name='mode'][value='{mode}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no {mode} crawl button: {e}"));
+    }
+    // The budget reads as requests against it, not as "0.0%".
+    assert!(table.contains("requests of"), "{table}");
+    assert!(!table.contains("0.0%"), "{table}");
     shot(c, "console-tenants.png").await;
 
     // The session cookie without the form's CSRF token is refused.
@@ -484,7 +499,8 @@ async fn scenario(c: &Client, w: &World) {
     assert_eq!(title, MARKUP_TITLE);
     let scripts = c
         .execute(
-            "return document.querySelectorAll('script, b').length",
+            // The console's own script (local times) aside, nothing from the title runs.
+            "return document.querySelectorAll('script:not(#local-time), b').length",
             vec![],
         )
         .await
@@ -532,6 +548,12 @@ async fn scenario(c: &Client, w: &World) {
         .for_element(Locator::Css("#plots svg"))
         .await
         .unwrap();
+    // Times read in UTC with the viewer's local time beside them.
+    let page = text(c, "main").await;
+    assert!(
+        page.contains(" UTC (") && page.contains("your time)"),
+        "{page}"
+    );
     shot(c, "console-tenant.png").await;
 }
 

@@ -10,12 +10,28 @@ pub fn utc(epoch_seconds: i64) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// An ISO 8601 time as `2026-11-25 14:03 UTC` (unparsable text is shown as given).
-pub fn iso_utc(iso: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(iso)
-        .map(|d| utc(d.timestamp()))
-        .unwrap_or_else(|_| iso.to_string())
+/// A time for people: UTC in the page (`2026-11-25 14:03 UTC`), in a `<time>` element whose
+/// `datetime` the page's script reads to add the viewer's local time beside it.
+pub fn when(epoch_seconds: i64) -> Markup {
+    match chrono::DateTime::from_timestamp(epoch_seconds, 0) {
+        Some(d) => html! {
+            time datetime=(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) { (utc(epoch_seconds)) }
+        },
+        None => html! { "?" },
+    }
 }
+
+/// [`when`] of an ISO 8601 time (unparsable text is shown as given).
+pub fn when_iso(iso: &str) -> Markup {
+    match chrono::DateTime::parse_from_rfc3339(iso) {
+        Ok(d) => when(d.timestamp()),
+        Err(_) => html! { (iso) },
+    }
+}
+
+/// The page's script: each `<time datetime>` gets the viewer's local time beside the UTC
+/// text (nothing else runs; the text stays right without it).
+pub const LOCAL_TIME_SCRIPT: &str = r#"document.querySelectorAll('time[datetime]').forEach(function(t){var d=new Date(t.getAttribute('datetime'));if(isNaN(d))return;var s=document.createElement('span');s.className='local-time';s.textContent=' ('+d.toLocaleString([], {year:'numeric',month:'2-digit',day:'2-digit',hour:'2-digit',minute:'2-digit'})+' your time)';t.after(s);});"#;
 
 /// `3 min ago`, `in 40 s`.
 pub fn relative(epoch_seconds: i64, now: i64) -> String {

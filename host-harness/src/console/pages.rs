@@ -5,7 +5,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::advice;
-use super::format::{highlight, iso_utc, relative, seconds, utc};
+use super::format::{LOCAL_TIME_SCRIPT, highlight, relative, seconds, when, when_iso};
 use crate::serve::{LastCrawl, TenantView};
 
 const STYLE: &str = r#"
@@ -75,6 +75,7 @@ pub fn layout(title: &str, signed_in: bool, csrf: Option<&str>, body: Markup) ->
                     }
                 }
                 main { (body) }
+                script id="local-time" { (PreEscaped(LOCAL_TIME_SCRIPT)) }
             }
         }
     }
@@ -129,7 +130,9 @@ fn budget_gauge(v: &TenantView) -> Markup {
     html! {
         meter min="0" max=(limit) low=(limit * 7 / 10) high=(limit * 9 / 10) optimum="0" value=(v.budget_used) {}
         br;
-        span.meta { (v.budget_used) " of " (v.budget_limit) " this week (" (format!("{:.1}", share * 100.0)) "%)" }
+        // Requests against the budget; a share only once it says something (not "0.0%").
+        span.meta.budget { (v.budget_used) " requests of " (v.budget_limit) " this week"
+            @if share >= 0.01 { " (" (format!("{:.0}", share * 100.0)) "%)" } }
     }
 }
 
@@ -218,7 +221,8 @@ pub fn tenants(views: &[TenantView], csrf: &str, now: i64) -> Markup {
                                 @if v.last_crawl.as_ref().is_some_and(|l| l.deletions_held > 0) {
                                     (action(csrf, &v.name, "approve-deletions", "Approve held deletions", None))
                                 }
-                                (action(csrf, &v.name, "crawl", "Crawl now", Some(("mode", "incremental"))))
+                                (action(csrf, &v.name, "crawl", "Crawl new changes", Some(("mode", "incremental"))))
+                                (action(csrf, &v.name, "crawl", "Full crawl", Some(("mode", "full"))))
                                 @if v.state == "paused" || v.state == "quarantined" {
                                     (action(csrf, &v.name, "resume", "Resume", None))
                                 } @else {
@@ -313,7 +317,7 @@ pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
                 table id="history" {
                     tr { th { "Finished" } th { "Mode" } th { "Outcome" } th { "Indexed" } th { "Deleted" } th { "Requests" } th { "429s" } th { "Duration" } }
                     @for l in d.history.iter().rev().take(30) {
-                        tr { td { (utc(l.finished_at)) } td { (l.mode) }
+                        tr { td { (when(l.finished_at)) } td { (l.mode) }
                              td { @if l.completed { "completed" } @else if let Some(e) = &l.error { "failed: " (crawl_engine::text::truncate(e, 120)) } @else { "stopped" } }
                              td { (l.indexed) } td { (l.deleted) } td { (l.requests) } td { (l.throttled) } td { (format!("{:.1} s", l.seconds)) } }
                     }
@@ -519,7 +523,7 @@ fn search_result(p: &SearchPage, r: &ResultView) -> Markup {
             div {
                 a.title href=(safe_href(&r.url)) { (highlight(&r.title, &p.query)) }
                 div.meta {
-                    @if let Some(w) = &r.when { (iso_utc(w)) }
+                    @if let Some(w) = &r.when { (when_iso(w)) }
                     @if let Some(d) = &r.duration_minutes { " · " (d) " min" }
                     @if let Some(o) = &r.organizer { " · organized by " (o) }
                     @if let Some(o) = &r.opportunity { " · opportunity " (o) }
@@ -560,7 +564,7 @@ pub fn call(c: &CallPage, csrf: &str, now: i64) -> Markup {
             h1 { "Call " code { (c.id) } " · tenant " a href=(format!("/console/tenants/{}", c.tenant)) { (c.tenant) } }
             @if let Some(e) = &c.error { p.error { (e) } }
             div.card id="fetch-facts" {
-                p { "Last fetched and indexed: " @match c.indexed_at { Some(t) => { (utc(t)) " (" (relative(t, now)) ")" }, None => span.muted { "not in this tenant's state" } } }
+                p { "Last fetched and indexed: " @match c.indexed_at { Some(t) => { (when(t)) " (" (relative(t, now)) ")" }, None => span.muted { "not in this tenant's state" } } }
                 p { "Why: " (c.why_fetched) }
                 @if let Some(fp) = &c.fingerprint { p.meta { "Listing fingerprint " code { (fp) } } }
                 @if let Some((kind, msg, at)) = &c.failure { p.error { "Last failure (" (kind) ", " (relative(*at, now)) "): " (msg) br; "→ " (advice::for_error(msg)) } }
