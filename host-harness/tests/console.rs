@@ -472,8 +472,25 @@ async fn scenario(c: &Client, w: &World) {
     .await
     .unwrap();
     assert!(text(c, "#document").await.contains(&w.private_call));
-    let permissions = text(c, "#permissions").await;
-    assert!(permissions.contains(&w.insider), "{permissions}");
+    // The call as search shows it: its title as the heading (not the bare id), its fields,
+    // its body in paragraphs (no literal `\n`), people by name with the email on hover, and
+    // the raw JSON kept behind a disclosure.
+    let heading = text(c, "h1").await;
+    assert!(!heading.contains(&w.private_call), "{heading}");
+    c.find(Locator::Css("#document table.fields"))
+        .await
+        .expect("the document's fields");
+    let body = text(c, "#document .body").await;
+    assert!(!body.is_empty() && !body.contains("\\n"), "{body}");
+    c.find(Locator::Css(&format!(
+        "#permissions span.person[title='{}']",
+        w.insider
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("{} is not named among the people: {e}", w.insider));
+    c.find(Locator::Css("#document details pre#document-json"))
+        .await
+        .expect("the raw document behind a disclosure");
     assert!(
         text(c, "#fetch-facts")
             .await

@@ -541,9 +541,28 @@ fn search_result(p: &SearchPage, r: &ResultView) -> Markup {
     }
 }
 
+/// A document as search shows it: what the call page puts above the raw JSON.
+#[derive(Debug, Default)]
+pub struct DocumentView {
+    pub title: Option<String>,
+    /// Label and value, in the order the document gives them.
+    pub fields: Vec<(String, String)>,
+    /// The body's paragraphs (its lines), at most [`MAX_PARAGRAPHS`].
+    pub paragraphs: Vec<String>,
+    /// People allowed, as (name, email); the name is the email when Glean knows no name.
+    pub people: Vec<(String, String)>,
+    pub groups: Vec<String>,
+    /// Everyone who can use the datasource may see it.
+    pub everyone: bool,
+}
+
+/// The most body paragraphs a call page shows (the raw JSON holds the rest).
+pub const MAX_PARAGRAPHS: usize = 400;
+
 pub struct CallPage {
     pub tenant: String,
     pub id: String,
+    pub view: DocumentView,
     pub document: Option<String>,
     pub permissions: Option<String>,
     pub access: Option<Access>,
@@ -556,12 +575,18 @@ pub struct CallPage {
 }
 
 pub fn call(c: &CallPage, csrf: &str, now: i64) -> Markup {
+    let heading = c
+        .view
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Call {}", c.id));
     layout(
-        &c.id,
+        &heading,
         true,
         Some(csrf),
         html! {
-            h1 { "Call " code { (c.id) } " · tenant " a href=(format!("/console/tenants/{}", c.tenant)) { (c.tenant) } }
+            h1 { (heading) }
+            p.meta { "Call " code { (c.id) } " · tenant " a href=(format!("/console/tenants/{}", c.tenant)) { (c.tenant) } }
             @if let Some(e) = &c.error { p.error { (e) } }
             div.card id="fetch-facts" {
                 p { "Last fetched and indexed: " @match c.indexed_at { Some(t) => { (when(t)) " (" (relative(t, now)) ")" }, None => span.muted { "not in this tenant's state" } } }
@@ -569,27 +594,67 @@ pub fn call(c: &CallPage, csrf: &str, now: i64) -> Markup {
                 @if let Some(fp) = &c.fingerprint { p.meta { "Listing fingerprint " code { (fp) } } }
                 @if let Some((kind, msg, at)) = &c.failure { p.error { "Last failure (" (kind) ", " (relative(*at, now)) "): " (msg) br; "→ " (advice::for_error(msg)) } }
             }
-            h2 { "Permissions" }
+            h2 { "Who can see it" }
             div.card id="permissions" {
-                @if let Some(a) = &c.access { p { "Who can see it: " strong { (a.words()) } } }
-                @match &c.permissions { Some(p) => pre { (p) }, None => p.muted { "The index holds no permissions for it." } }
-            }
-            h2 { "The document as the index holds it" }
-            @match &c.document { Some(d) => pre id="document" { (d) }, None => p.muted { "The index holds no such document." } }
-            h2 { "Source fields" }
-            @match &c.source {
-                None => {
-                    p.meta { "Fetch the call from the source now, through the connector's sandbox (this costs requests from the weekly budget). Secrets are redacted." }
-                    form method="post" action=(format!("/console/tenants/{}/calls/{}/fetch", c.tenant, c.id)) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        button type="submit" id="fetch-source" { "Fetch from source" }
-                    }
+                @if let Some(a) = &c.access { p { strong { (a.words()) } } }
+                (people_list(&c.view))
+                @match &c.permissions {
+                    Some(p) => details { summary { "Permissions as the index holds them (JSON)" } pre { (p) } },
+                    None => p.muted { "The index holds no permissions for it." },
                 }
-                Some(Ok(s)) => pre id="source" { (s) },
-                Some(Err(e)) => p.error id="source" { (e) br; "→ " (advice::for_error(e)) },
             }
+            h2 { "The document as search shows it" }
+            @match &c.document {
+                Some(d) => div.card id="document" {
+                    (document_view(&c.view))
+                    p.meta { "Document id " code { (c.id) } }
+                    details { summary { "The document as the index holds it (JSON)" } pre id="document-json" { (d) } }
+                },
+                None => p.muted id="document" { "The index holds no such document." },
+            }
+            h2 { "Source fields" }
+            (source_section(c, csrf))
         },
     )
+}
+
+/// People (by name, the email on hover) and groups allowed to see a document.
+fn people_list(v: &DocumentView) -> Markup {
+    html! {
+        @if v.everyone { p { "Everyone who can use the datasource." } }
+        @if !v.people.is_empty() {
+            p { "People: " @for (i, (name, email)) in v.people.iter().enumerate() {
+                @if i > 0 { ", " } span.person title=(email) { (name) } } }
+        }
+        @if !v.groups.is_empty() { p { "Groups: " @for g in &v.groups { span.tag { (g) } } } }
+    }
+}
+
+/// Title, fields and body paragraphs, as text (never markup).
+fn document_view(v: &DocumentView) -> Markup {
+    html! {
+        @if !v.fields.is_empty() {
+            table.fields { @for (label, value) in &v.fields { tr { th { (label) } td { (value) } } } }
+        }
+        div.body { @for para in &v.paragraphs { p { (para) } } }
+    }
+}
+
+/// The fetch-from-source form, or what it brought.
+fn source_section(c: &CallPage, csrf: &str) -> Markup {
+    html! {
+        @match &c.source {
+            None => {
+                p.meta { "Fetch the call from the source now, through the connector's sandbox (this costs requests from the weekly budget). Secrets are redacted." }
+                form method="post" action=(format!("/console/tenants/{}/calls/{}/fetch", c.tenant, c.id)) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" id="fetch-source" { "Fetch from source" }
+                }
+            }
+            Some(Ok(s)) => pre id="source" { (s) },
+            Some(Err(e)) => p.error id="source" { (e) br; "→ " (advice::for_error(e)) },
+        }
+    }
 }
 
 pub fn message(title: &str, text: &str, csrf: Option<&str>) -> Markup {
@@ -671,6 +736,14 @@ mod tests {
     #[test]
     fn a_call_page_escapes_the_document_permissions_and_source() {
         let page = CallPage {
+            view: DocumentView {
+                title: Some(EVIL.into()),
+                fields: vec![(EVIL.into(), EVIL.into())],
+                paragraphs: vec![EVIL.into()],
+                people: vec![(EVIL.into(), EVIL.into())],
+                groups: vec![EVIL.into()],
+                everyone: false,
+            },
             tenant: EVIL.into(),
             id: EVIL.into(),
             document: Some(EVIL.into()),

@@ -11,7 +11,9 @@ use glean_api::DocumentDefinition;
 use glean_api::search::{FacetFilter, FacetFilterValue, SearchRequest, SearchRequestOptions};
 
 use super::glean::GleanTarget;
-use super::pages::{Access, CallPage, FacetView, ResultView, SearchPage};
+use super::pages::{
+    Access, CallPage, DocumentView, FacetView, MAX_PARAGRAPHS, ResultView, SearchPage,
+};
 use crate::config::Config;
 use crate::serve::Service;
 
@@ -497,6 +499,69 @@ pub fn state_facts(config: &Config) -> anyhow::Result<StateFacts> {
     })
 }
 
+/// A document as search shows it: title, fields, body paragraphs, and who may see it, people
+/// by the names `people` gives (the email otherwise).
+fn document_view(doc: &DocumentDefinition, people: &[super::glean::Person]) -> DocumentView {
+    let name_of = |email: &str| {
+        people
+            .iter()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
+            .map(|p| p.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| email.to_string())
+    };
+    let mut fields = Vec::new();
+    if let Some(t) = doc.created_at {
+        fields.push(("When".to_string(), super::format::utc(t)));
+    }
+    if let Some(a) = &doc.author {
+        let who = match (&a.name, &a.email) {
+            (Some(n), _) if !n.is_empty() => n.clone(),
+            (_, Some(e)) => name_of(e),
+            _ => String::new(),
+        };
+        fields.push(("Organizer".to_string(), who));
+    }
+    for prop in doc.custom_properties.iter().flatten() {
+        if let (Some(n), Some(v)) = (&prop.name, &prop.value) {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            fields.push((n.clone(), value));
+        }
+    }
+    let body = doc
+        .body
+        .as_ref()
+        .and_then(|b| b.text_content.clone())
+        .unwrap_or_default();
+    let paragraphs = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(MAX_PARAGRAPHS)
+        .map(String::from)
+        .collect();
+    let perms = doc.permissions.as_ref();
+    DocumentView {
+        title: doc.title.clone().filter(|t| !t.trim().is_empty()),
+        fields,
+        paragraphs,
+        people: perms
+            .and_then(|p| p.allowed_users.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.email.clone())
+            .map(|e| (name_of(&e), e))
+            .collect(),
+        groups: perms
+            .and_then(|p| p.allowed_groups.clone())
+            .unwrap_or_default(),
+        everyone: perms.is_some_and(|p| p.allow_all_datasource_users_access == Some(true)),
+    }
+}
+
 /// A call's page; with `fetch`, its fields fetched from the source now through the sandbox.
 pub fn call_page(
     runtime: &std::sync::Arc<wasm_runtime::Runtime>,
@@ -509,6 +574,7 @@ pub fn call_page(
     let mut page = CallPage {
         tenant: tenant.to_string(),
         id: id.to_string(),
+        view: Default::default(),
         document: None,
         permissions: None,
         access: None,
@@ -525,6 +591,8 @@ pub fn call_page(
             if let Some(doc) = docs.get(id) {
                 object_type = doc.object_type.clone().unwrap_or(object_type);
                 page.access = Some(access_of(doc, None));
+                let names = glean.people().ok().flatten().unwrap_or_default();
+                page.view = document_view(doc, &names);
                 page.permissions = doc
                     .permissions
                     .as_ref()
