@@ -192,6 +192,7 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
                         hash: format!("{tag}-{i:058}"),
                         indexed_at: 1_795_611_600,
                         fingerprint: None,
+                        fetched_because: None,
                     },
                 )
             })

@@ -69,6 +69,7 @@ impl Crawler<'_> {
                     id,
                     visibility,
                     fingerprint: None,
+                    because: "it was held until the people its permissions name were in the identity store, and they now are".into(),
                 })
             })
             .collect();

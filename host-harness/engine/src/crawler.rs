@@ -375,7 +375,7 @@ impl<'a> Crawler<'a> {
                     *report.errors.entry(e.kind).or_default() += 1;
                     anyhow::Error::new(e).context("listing changes")
                 })?;
-            let listed = self.take_listed(&page.changes, &mut seen, report)?;
+            let listed = self.take_listed(mode, &page.changes, &mut seen, report)?;
             let page_ids: Vec<String> = page.changes.iter().map(|c| c.id.clone()).collect();
             let acknowledged = self.process_page(datasource, listed, report)?;
             let done = match page.next {
@@ -431,6 +431,7 @@ impl<'a> Crawler<'a> {
     /// Stage 1, listed: the page's new, usable ids; skipped ones are counted.
     fn take_listed(
         &mut self,
+        mode: CrawlMode,
         changes: &[crate::types::Change],
         seen: &mut HashSet<String>,
         report: &mut CrawlReport,
@@ -452,16 +453,19 @@ impl<'a> Crawler<'a> {
             new_ids += 1;
             report.listed += 1;
             match &change.state {
-                ChangeState::Ready(_) if self.unchanged_by_fingerprint(change)? => {
-                    report.unchanged += 1;
-                    report.not_fetched += 1;
-                    report.recovered.push(change.id.clone());
-                }
-                ChangeState::Ready(v) => listed.push(Listed {
-                    id: change.id.clone(),
-                    visibility: *v,
-                    fingerprint: change.fingerprint.clone(),
-                }),
+                ChangeState::Ready(v) => match self.fetch_reason(change, mode)? {
+                    None => {
+                        report.unchanged += 1;
+                        report.not_fetched += 1;
+                        report.recovered.push(change.id.clone());
+                    }
+                    Some(because) => listed.push(Listed {
+                        id: change.id.clone(),
+                        visibility: *v,
+                        fingerprint: change.fingerprint.clone(),
+                        because,
+                    }),
+                },
                 ChangeState::Skipped(reason) => {
                     let reason = text::clean(reason, text::MAX_REASON_BYTES);
                     *report.skipped.entry(reason).or_default() += 1
@@ -472,24 +476,39 @@ impl<'a> Crawler<'a> {
         Ok(listed)
     }
 
-    /// Whether the listing shows `change` unchanged since it was indexed, and it is not in
-    /// this crawl's share of the deep refresh: then it is not fetched.
-    fn unchanged_by_fingerprint(&self, change: &crate::types::Change) -> anyhow::Result<bool> {
-        let Some(fp) = &change.fingerprint else {
-            return Ok(false);
+    /// Why `change` is fetched, in words; `None` when the listing shows it unchanged since it
+    /// was indexed and it is not in this crawl's share of the deep refresh.
+    fn fetch_reason(
+        &self,
+        change: &crate::types::Change,
+        mode: CrawlMode,
+    ) -> anyhow::Result<Option<String>> {
+        let stored = self.store.document(&change.id)?;
+        let Some(stored) = stored else {
+            return Ok(Some("it was new to the index".into()));
         };
-        let due = stages::deep_refresh_due(
-            &change.id,
-            self.store.meta().full_crawls,
-            self.options.deep_refresh_every,
-        );
-        if due {
-            return Ok(false);
+        let Some(fp) = &change.fingerprint else {
+            return Ok(Some(match mode {
+                CrawlMode::Incremental => "an incremental crawl listed it as changed".into(),
+                CrawlMode::Full => {
+                    "the connector gives no listing fingerprint, so every full crawl fetches it"
+                        .into()
+                }
+            }));
+        };
+        if stored.fingerprint.as_deref() != Some(fp.as_str()) {
+            return Ok(Some(
+                "its listing entry changed since it was last fetched (title, status, CRM links, people or privacy)".into(),
+            ));
         }
-        Ok(self
-            .store
-            .document(&change.id)?
-            .is_some_and(|d| d.fingerprint.as_deref() == Some(fp.as_str())))
+        let every = self.options.deep_refresh_every;
+        if stages::deep_refresh_due(&change.id, self.store.meta().full_crawls, every) {
+            return Ok(Some(format!(
+                "its turn in the deep refresh (each item is fetched at least every {} full crawls, for what a listing cannot show)",
+                every.max(1)
+            )));
+        }
+        Ok(None)
     }
 
     /// Stages 2 to 4: fetched, mapped, acknowledged by the index.
@@ -597,6 +616,7 @@ impl<'a> Crawler<'a> {
             size: bytes.len(),
             doc: f.doc,
             fingerprint: f.fingerprint,
+            because: f.because,
         }))
     }
 

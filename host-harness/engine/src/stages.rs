@@ -19,6 +19,8 @@ pub struct Listed {
     pub id: String,
     pub visibility: Visibility,
     pub fingerprint: Option<String>,
+    /// Why this crawl fetches it, in words (kept with the document: the console shows it).
+    pub because: String,
 }
 
 /// An item fetched with its permissions mapped.
@@ -26,6 +28,7 @@ pub struct Listed {
 pub struct Fetched {
     pub doc: Document,
     pub fingerprint: Option<String>,
+    pub because: String,
 }
 
 /// A document checked, hashed and due for upload.
@@ -37,6 +40,7 @@ pub struct Mapped {
     pub size: usize,
     pub doc: Document,
     pub fingerprint: Option<String>,
+    pub because: String,
 }
 
 /// A document the index acknowledged.
@@ -55,6 +59,7 @@ impl Acknowledged {
                 hash: m.hash,
                 indexed_at: at,
                 fingerprint: m.fingerprint,
+                fetched_because: Some(m.because),
             },
         }
     }
@@ -162,6 +167,7 @@ pub fn fetch_all(
                         .map(|doc| Fetched {
                             doc,
                             fingerprint: l.fingerprint.clone(),
+                            because: l.because.clone(),
                         });
                     results
                         .lock()

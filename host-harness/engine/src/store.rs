@@ -20,6 +20,9 @@ pub struct DocRecord {
     /// The listing fingerprint the item had when it was last fetched.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Why the crawl that uploaded this version fetched it, in words.
+    #[serde(default)]
+    pub fetched_because: Option<String>,
 }
 
 /// An item that could not be indexed, and why.

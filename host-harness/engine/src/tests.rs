@@ -449,6 +449,21 @@ fn unchanged_documents_are_not_uploaded_again() {
         MemoryStore::default(),
     );
     full(&source, &sink, &mut store);
+    let because = |store: &MemoryStore| -> Vec<Option<String>> {
+        store
+            .documents
+            .values()
+            .map(|d| d.fetched_because.clone())
+            .collect()
+    };
+    // Each document keeps why the crawl that uploaded it fetched it.
+    assert!(
+        because(&store)
+            .iter()
+            .all(|b| b.as_deref() == Some("it was new to the index")),
+        "{:?}",
+        because(&store)
+    );
     let uploads = sink.uploads.load(Ordering::SeqCst);
     let r = full(&source, &sink, &mut store);
     assert_eq!((r.indexed, r.unchanged), (0, 12), "{r}");
@@ -456,6 +471,13 @@ fn unchanged_documents_are_not_uploaded_again() {
     *source.title.lock().unwrap() = "New title".into();
     let r = full(&source, &sink, &mut store);
     assert_eq!(r.indexed, 12);
+    assert!(
+        because(&store).iter().all(|b| b
+            .as_deref()
+            .is_some_and(|b| b.contains("no listing fingerprint"))),
+        "{:?}",
+        because(&store)
+    );
 }
 
 #[test]

@@ -88,6 +88,7 @@ fn doc(hash: &str) -> DocRecord {
         hash: hash.into(),
         indexed_at: 1,
         fingerprint: Some(format!("f-{hash}")),
+        fetched_because: Some("it was new to the index".into()),
     }
 }
 

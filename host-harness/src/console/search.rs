@@ -622,8 +622,11 @@ pub fn call_page(
                     .map(|k| done + k)
                     .find(|n| n % every == turn)
                     .unwrap_or(done);
+                let because = d.fetched_because.clone().unwrap_or_else(|| {
+                    "not recorded (indexed by a harness that did not keep the reason)".into()
+                });
                 page.why_fetched = format!(
-                    "a crawl fetched it because it was new to the index, its listing entry changed (fingerprint), an incremental crawl listed it as modified, or it was its turn in the deep refresh; its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
+                    "{because}. Its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
                     next + 1
                 );
             }

@@ -16,14 +16,14 @@ mod lock;
 pub use egress::budget::{BudgetUsage, week_start};
 pub use lock::StateLock;
 
-const STATE_VERSION: u32 = 2;
+const STATE_VERSION: u32 = 3;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS listed (id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS documents (
         id TEXT PRIMARY KEY, object_type TEXT NOT NULL, hash TEXT NOT NULL, indexed_at INTEGER NOT NULL,
-        fingerprint TEXT);
+        fingerprint TEXT, fetched_because TEXT);
     CREATE TABLE IF NOT EXISTS held_deletions (id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS failures (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
@@ -76,6 +76,10 @@ impl SqliteStore {
             .unwrap_or(STATE_VERSION);
         if version == 1 {
             migrate_from_1(&conn).map_err(|e| corrupt(&path, e))?;
+            version = 2;
+        }
+        if version == 2 {
+            migrate_from_2(&conn).map_err(|e| corrupt(&path, e))?;
             version = STATE_VERSION;
         }
         if version != STATE_VERSION {
@@ -133,6 +137,20 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
     meta_put(&tx, "state", &meta)?;
+    meta_put(&tx, "version", &2u32)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Version 3 keeps why each document was last fetched.
+fn migrate_from_2(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    let has: bool = tx
+        .prepare("SELECT 1 FROM pragma_table_info('documents') WHERE name = 'fetched_because'")?
+        .exists([])?;
+    if !has {
+        tx.execute_batch("ALTER TABLE documents ADD COLUMN fetched_because TEXT;")?;
+    }
     meta_put(&tx, "version", &STATE_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -171,6 +189,7 @@ fn doc_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, DocRecord)> {
             hash: r.get(2)?,
             indexed_at: r.get(3)?,
             fingerprint: r.get(4)?,
+            fetched_because: r.get(5)?,
         },
     ))
 }
@@ -182,7 +201,7 @@ impl StateStore for SqliteStore {
 
     fn document(&self, id: &str) -> anyhow::Result<Option<DocRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, object_type, hash, indexed_at, fingerprint FROM documents WHERE id = ?1",
+            "SELECT id, object_type, hash, indexed_at, fingerprint, fetched_because FROM documents WHERE id = ?1",
         )?;
         Ok(stmt.query_row([id], doc_row).optional()?.map(|(_, r)| r))
     }
@@ -203,7 +222,7 @@ impl StateStore for SqliteStore {
 
     fn unlisted_documents(&self) -> anyhow::Result<Vec<(String, DocRecord)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, object_type, hash, indexed_at, fingerprint FROM documents
+            "SELECT id, object_type, hash, indexed_at, fingerprint, fetched_because FROM documents
              WHERE id NOT IN (SELECT id FROM listed) ORDER BY id",
         )?;
         let rows = stmt.query_map([], doc_row)?;
@@ -257,9 +276,11 @@ fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> anyhow::
     meta_put(tx, "state", &cp.meta)?;
     {
         let mut up = tx.prepare_cached(
-            "INSERT INTO documents (id, object_type, hash, indexed_at, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO documents (id, object_type, hash, indexed_at, fingerprint, fetched_because)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(id) DO UPDATE SET object_type = excluded.object_type, hash = excluded.hash,
-                 indexed_at = excluded.indexed_at, fingerprint = excluded.fingerprint",
+                 indexed_at = excluded.indexed_at, fingerprint = excluded.fingerprint,
+                 fetched_because = excluded.fetched_because",
         )?;
         for (id, rec) in &cp.upserts {
             up.execute((
@@ -268,6 +289,7 @@ fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> anyhow::
                 &rec.hash,
                 rec.indexed_at,
                 &rec.fingerprint,
+                &rec.fetched_because,
             ))?;
         }
         let mut del = tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?;
@@ -348,6 +370,7 @@ mod tests {
             hash: h.into(),
             indexed_at: 1,
             fingerprint: Some("fp".into()),
+            fetched_because: Some("it was new to the index".into()),
         }
     }
 
@@ -484,6 +507,43 @@ mod tests {
         );
         assert_eq!(s.budget.requests, 7);
         assert_eq!(s.document_count().unwrap(), 1);
+        assert_eq!(s.document("a").unwrap().unwrap().fetched_because, None);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_version_2_database_gains_the_fetch_reason_without_loss() {
+        let dir = std::env::temp_dir().join(format!("store-v2-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.state.sqlite");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            // Version 2's documents had a fingerprint and no reason.
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE documents (id TEXT PRIMARY KEY, object_type TEXT NOT NULL,
+                     hash TEXT NOT NULL, indexed_at INTEGER NOT NULL, fingerprint TEXT);
+                 INSERT INTO meta VALUES ('version', '2');
+                 INSERT INTO documents VALUES ('a', 'call', 'h', 1, 'fp');",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&dir, "old").unwrap();
+        let a = s.document("a").unwrap().unwrap();
+        assert_eq!(
+            (a.fingerprint.as_deref(), a.fetched_because),
+            (Some("fp"), None)
+        );
+        let mut cp = Checkpoint::default();
+        cp.upserts.push(("b".into(), doc("h2")));
+        s.commit(cp).unwrap();
+        drop(s);
+        let s = SqliteStore::open(&dir, "old").unwrap();
+        assert_eq!(
+            s.document("b").unwrap().unwrap().fetched_because.as_deref(),
+            Some("it was new to the index")
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
