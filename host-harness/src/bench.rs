@@ -312,28 +312,7 @@ pub fn density(
     calls: usize,
     failing: usize,
 ) -> anyhow::Result<()> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let clari_defaults = MockClariConfig::default();
-    // SAFETY: set before any thread of this process is started.
-    unsafe {
-        std::env::set_var("DENSITY_GLEAN_TOKEN", MockGleanConfig::default().token);
-        // Each tenant's secrets in variables of its own (a tenant may not use another's).
-        for i in 0..tenants {
-            std::env::set_var(
-                format!("DENSITY_{i}_KEY"),
-                format!("{}-{i}", clari_defaults.api_key),
-            );
-            std::env::set_var(
-                format!("DENSITY_{i}_PASSWORD"),
-                &clari_defaults.api_password,
-            );
-        }
-        for i in 0..failing {
-            std::env::set_var(format!("DENSITY_F{i}_KEY"), format!("failing-{i}"));
-            std::env::set_var(format!("DENSITY_F{i}_PASSWORD"), "failing");
-        }
-    }
+    density_secrets(tenants, failing);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let clari = MockClari::spawn(
         loopback,
@@ -351,10 +330,53 @@ pub fn density(
         },
     )?;
     let dir = std::env::temp_dir().join(format!("harness-density-{}", std::process::id()));
+    let tenants_dir =
+        density_tenants(&dir, tenants, failing, &clari.base_url(), &glean.base_url())?;
+    let run = density_run(tenants_dir, workers, minutes)?;
+    println!(
+        "density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min"
+    );
+    print_density(&run, failing);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Each tenant's secrets in variables of its own (a tenant may not use another's).
+fn density_secrets(tenants: usize, failing: usize) {
+    let clari_defaults = MockClariConfig::default();
+    // SAFETY: set before any thread of this process is started.
+    unsafe {
+        std::env::set_var("DENSITY_GLEAN_TOKEN", MockGleanConfig::default().token);
+        for i in 0..tenants {
+            std::env::set_var(
+                format!("DENSITY_{i}_KEY"),
+                format!("{}-{i}", clari_defaults.api_key),
+            );
+            std::env::set_var(
+                format!("DENSITY_{i}_PASSWORD"),
+                &clari_defaults.api_password,
+            );
+        }
+        for i in 0..failing {
+            std::env::set_var(format!("DENSITY_F{i}_KEY"), format!("failing-{i}"));
+            std::env::set_var(format!("DENSITY_F{i}_PASSWORD"), "failing");
+        }
+    }
+}
+
+/// The tenant files under `dir/tenants`: `tenants` against the mock, `failing` against a black
+/// hole (a loopback listener that accepts connections and holds them without a word).
+fn density_tenants(
+    dir: &std::path::Path,
+    tenants: usize,
+    failing: usize,
+    clari: &str,
+    glean: &str,
+) -> anyhow::Result<std::path::PathBuf> {
     let tenants_dir = dir.join("tenants");
     std::fs::create_dir_all(&tenants_dir)?;
-    // One tenant file: its own name, datasource, secrets (variables `<prefix>KEY_<i>` and
-    // `<prefix>PASSWORD_<i>`) and state, against `source`.
+    // One tenant file: its own name, datasource, secrets (variables `DENSITY_<secrets>KEY`
+    // and `DENSITY_<secrets>PASSWORD`) and state, against `source`.
     let state = dir.join("state");
     let write_tenant = |name: &str, source: &str, secrets: &str| {
         std::fs::write(
@@ -367,15 +389,13 @@ pub fn density(
                  [glean]\nbase_url = \"{glean}\"\ntoken_env = \"DENSITY_GLEAN_TOKEN\"\ndatasource = \"{name}\"\n\
                  [schedule]\nincremental_minutes = 1\nfull_hours = 24\n",
                 state = state.display(),
-                glean = glean.base_url(),
             ),
         )
     };
     for i in 0..tenants {
-        write_tenant(&format!("t{i}"), &clari.base_url(), &format!("{i}_"))?;
+        write_tenant(&format!("t{i}"), clari, &format!("{i}_"))?;
     }
-    // The black hole: accepts connections and holds them without a word.
-    let hole = std::net::TcpListener::bind(loopback)?;
+    let hole = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let hole_url = format!("http://{}", hole.local_addr()?);
     std::thread::spawn(move || {
         let mut held = Vec::new();
@@ -386,6 +406,30 @@ pub fn density(
     for i in 0..failing {
         write_tenant(&format!("f{i}"), &hole_url, &format!("F{i}_"))?;
     }
+    Ok(tenants_dir)
+}
+
+/// What one density run measured.
+struct DensityRun {
+    startup: Duration,
+    crawls_done: usize,
+    peak_rss_kib: u64,
+    wall: f64,
+    cpu: f64,
+    views: Vec<crate::serve::TenantView>,
+    /// (when dispatched, scheduler lag) of the healthy tenants' crawls.
+    lags: Vec<(Instant, Duration)>,
+    started: Instant,
+}
+
+/// Runs the service over `tenants_dir` for `minutes`, sampling resident memory every second.
+fn density_run(
+    tenants_dir: std::path::PathBuf,
+    workers: usize,
+    minutes: u64,
+) -> anyhow::Result<DensityRun> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let stop = Arc::new(AtomicBool::new(false));
     let service = crate::serve::Service::new(
         crate::cached_runtime()?,
@@ -406,11 +450,11 @@ pub fn density(
         std::thread::sleep(Duration::from_millis(50));
     }
     let startup = started.elapsed();
-    let mut peak_rss = 0;
+    let mut peak_rss_kib = 0;
     let end = started + Duration::from_secs(minutes * 60);
     while Instant::now() < end {
         std::thread::sleep(Duration::from_secs(1));
-        peak_rss = peak_rss.max(rss_kib().0);
+        peak_rss_kib = peak_rss_kib.max(rss_kib().0);
     }
     let crawls_done = service
         .views()
@@ -419,24 +463,40 @@ pub fn density(
         .count();
     stop.store(true, Ordering::SeqCst);
     let _ = runner.join();
-    let wall = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_start;
-    let views = service.views();
-    let quarantined = views.iter().filter(|v| v.state == "quarantined").count();
-    let healthy_failed: Vec<&crate::serve::TenantView> = views
-        .iter()
-        .filter(|v| v.name.starts_with('t'))
-        .filter(|v| {
-            v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some())
-        })
-        .collect();
-    let lags: Vec<(Instant, Duration)> = service
+    let lags = service
         .lags
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .filter(|d| d.tenant.starts_with('t'))
         .map(|d| (d.at, d.lag))
+        .collect();
+    Ok(DensityRun {
+        startup,
+        crawls_done,
+        peak_rss_kib,
+        wall: started.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu_start,
+        views: service.views(),
+        lags,
+        started,
+    })
+}
+
+/// The density run's figures.
+fn print_density(run: &DensityRun, failing: usize) {
+    let quarantined = run
+        .views
+        .iter()
+        .filter(|v| v.state == "quarantined")
+        .count();
+    let healthy_failed: Vec<&crate::serve::TenantView> = run
+        .views
+        .iter()
+        .filter(|v| v.name.starts_with('t'))
+        .filter(|v| {
+            v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some())
+        })
         .collect();
     let pct = |mut v: Vec<f64>, p: f64| -> f64 {
         if v.is_empty() {
@@ -445,15 +505,13 @@ pub fn density(
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * p) as usize]
     };
-    let all: Vec<f64> = lags.iter().map(|(_, l)| l.as_secs_f64()).collect();
-    let warm: Vec<f64> = lags
+    let all: Vec<f64> = run.lags.iter().map(|(_, l)| l.as_secs_f64()).collect();
+    let warm: Vec<f64> = run
+        .lags
         .iter()
-        .filter(|(at, _)| at.duration_since(started) > Duration::from_secs(60))
+        .filter(|(at, _)| at.duration_since(run.started) > Duration::from_secs(60))
         .map(|(_, l)| l.as_secs_f64())
         .collect();
-    println!(
-        "density benchmark: {tenants} tenants, {calls} calls each, incremental every minute, {workers} workers, {minutes} min"
-    );
     if failing > 0 {
         println!(
             "  plus {failing} failing tenants (a source that never answers); {quarantined} quarantined by the end; lags below are the healthy tenants'"
@@ -461,18 +519,20 @@ pub fn density(
     }
     println!(
         "  start-up (all tenant files checked)  {:.1} s",
-        startup.as_secs_f64()
+        run.startup.as_secs_f64()
     );
-    println!("  tenants crawled at least once       {crawls_done}");
-    println!("  crawls dispatched                   {}", lags.len());
+    println!("  tenants crawled at least once       {}", run.crawls_done);
+    println!("  crawls dispatched                   {}", run.lags.len());
     println!(
         "  resident memory: peak {} MiB (VmHWM {} MiB)",
-        peak_rss / 1024,
+        run.peak_rss_kib / 1024,
         rss_kib().1 / 1024
     );
     println!(
-        "  CPU: {cpu:.0} s over {wall:.0} s wall ({:.0}% of one core)",
-        cpu / wall * 100.0
+        "  CPU: {:.0} s over {:.0} s wall ({:.0}% of one core)",
+        run.cpu,
+        run.wall,
+        run.cpu / run.wall * 100.0
     );
     println!(
         "  scheduler lag, all crawls:          p50 {:.2} s, p95 {:.2} s",
@@ -497,8 +557,6 @@ pub fn density(
             .map(|e| format!(" (e.g. {})", crawl_engine::text::truncate(&e, 200)))
             .unwrap_or_default()
     );
-    std::fs::remove_dir_all(&dir).ok();
-    Ok(())
 }
 
 /// (VmRSS, VmHWM) of this process, in KiB.

@@ -45,11 +45,17 @@ pub fn render(
     schedule: &crate::config::ScheduleSection,
     now: i64,
 ) -> anyhow::Result<String> {
-    let state = store.meta();
-    let held = store.held_deletions()?;
-    let (failed, failures) = store.failures(20)?;
     let mut out = String::new();
     let _ = writeln!(out, "instance {name}  (state {path})");
+    crawls(&mut out, store)?;
+    held_and_failed(&mut out, store)?;
+    budget_and_plan(&mut out, store.meta(), budget, weekly_budget, schedule, now);
+    Ok(out)
+}
+
+/// The last crawls, the documents, an unfinished full crawl and the cursor.
+fn crawls(out: &mut String, store: &dyn StateStore) -> anyhow::Result<()> {
+    let state = store.meta();
     let _ = writeln!(out, "last full crawl:        {}", outcome(&state.last_full));
     let _ = writeln!(
         out,
@@ -79,6 +85,13 @@ pub fn render(
             "none (run a full crawl first)"
         }
     );
+    Ok(())
+}
+
+/// Deletions held by the brake and items that failed.
+fn held_and_failed(out: &mut String, store: &dyn StateStore) -> anyhow::Result<()> {
+    let held = store.held_deletions()?;
+    let (failed, failures) = store.failures(20)?;
     if held.is_empty() {
         let _ = writeln!(out, "deletions held:         none");
     } else {
@@ -101,6 +114,18 @@ pub fn render(
     if failed > 20 {
         let _ = writeln!(out, "  ... and {} more", failed - 20);
     }
+    Ok(())
+}
+
+/// The week's budget and the planner's plan.
+fn budget_and_plan(
+    out: &mut String,
+    state: &crawl_engine::StateMeta,
+    budget: BudgetUsage,
+    weekly_budget: u64,
+    schedule: &crate::config::ScheduleSection,
+    now: i64,
+) {
     let used = budget.current(now).requests;
     let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
     let warn = if share >= 90.0 {
@@ -152,7 +177,6 @@ pub fn render(
         "expected freshness:     about {} s from an item being ready at the source to its being indexed",
         plan.expected_freshness
     );
-    Ok(out)
 }
 
 #[cfg(test)]

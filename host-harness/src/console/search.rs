@@ -354,12 +354,47 @@ fn admin_view(
     docs: &BTreeMap<String, DocumentDefinition>,
     p: &Params,
 ) -> anyhow::Result<()> {
+    let matched = admin_matches(docs, p);
+    page.total = matched.len();
+    page.facets = admin_facets(&matched, p);
+    let now = chrono::Utc::now().timestamp();
+    page.date_counts = DATE_RANGES
+        .iter()
+        .map(|d| {
+            let from = now - i64::from(*d) * 86_400;
+            (
+                *d,
+                matched
+                    .iter()
+                    .filter(|x| x.created_at.is_some_and(|c| c > from))
+                    .count(),
+            )
+        })
+        .collect();
+    let mut sorted = matched;
+    // Failed-closed documents first: they are what an admin looks for here.
+    sorted.sort_by_key(|d| {
+        (
+            access_of(d, None) != Access::Nobody,
+            std::cmp::Reverse(d.created_at),
+        )
+    });
+    for d in sorted.into_iter().take(PAGE) {
+        page.results.push(admin_result(d));
+    }
+    Ok(())
+}
+
+/// The documents matching the query's terms, the filters and the date range.
+fn admin_matches<'a>(
+    docs: &'a BTreeMap<String, DocumentDefinition>,
+    p: &Params,
+) -> Vec<&'a DocumentDefinition> {
     let terms: Vec<String> = p.query.split_whitespace().map(str::to_lowercase).collect();
     let since = p
         .since_days
         .map(|d| chrono::Utc::now().timestamp() - i64::from(d) * 86_400);
-    let matched: Vec<&DocumentDefinition> = docs
-        .values()
+    docs.values()
         .filter(|d| {
             let hay = format!(
                 "{} {} {}",
@@ -384,10 +419,13 @@ fn admin_view(
             })
         })
         .filter(|d| since.is_none_or(|s| d.created_at.is_some_and(|c| c > s)))
-        .collect();
-    page.total = matched.len();
+        .collect()
+}
+
+/// Facet counts over the matched documents, the 20 largest values of each.
+fn admin_facets(matched: &[&DocumentDefinition], p: &Params) -> Vec<FacetView> {
     let mut facet_counts: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
-    for d in &matched {
+    for d in matched {
         for (field, _) in FACETS {
             let mut values = list(doc_property(d, field));
             values.sort();
@@ -397,7 +435,7 @@ fn admin_view(
             }
         }
     }
-    page.facets = FACETS
+    FACETS
         .iter()
         .filter_map(|(field, label)| {
             let counts = facet_counts.get(field)?;
@@ -416,57 +454,36 @@ fn admin_view(
                 buckets,
             })
         })
-        .collect();
-    let now = chrono::Utc::now().timestamp();
-    page.date_counts = DATE_RANGES
-        .iter()
-        .map(|d| {
-            let from = now - i64::from(*d) * 86_400;
-            (
-                *d,
-                matched
-                    .iter()
-                    .filter(|x| x.created_at.is_some_and(|c| c > from))
-                    .count(),
-            )
-        })
-        .collect();
-    let mut sorted = matched;
-    // Failed-closed documents first: they are what an admin looks for here.
-    sorted.sort_by_key(|d| {
-        (
-            access_of(d, None) != Access::Nobody,
-            std::cmp::Reverse(d.created_at),
-        )
-    });
-    for d in sorted.into_iter().take(PAGE) {
-        page.results.push(ResultView {
-            id: d.id.clone().unwrap_or_default(),
-            title: d.title.clone().unwrap_or_default(),
-            url: d.view_url.clone().unwrap_or_default(),
-            when: d
-                .created_at
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|t| t.to_rfc3339()),
-            duration_minutes: doc_property(d, "durationMinutes").and_then(text),
-            organizer: d
-                .author
-                .as_ref()
-                .and_then(|a| a.name.clone().or(a.email.clone())),
-            opportunity: doc_property(d, "opportunity").and_then(text),
-            account: doc_property(d, "account").and_then(text),
-            snippet: d
-                .summary
-                .as_ref()
-                .and_then(|c| c.text_content.clone())
-                .map(|s| crate::render::snippet(&s, 300))
-                .unwrap_or_default(),
-            topics: list(doc_property(d, "topic")),
-            access: access_of(d, None),
-            hidden_from_other: false,
-        });
+        .collect()
+}
+
+/// One document of the admin view as a result, with who may see it.
+fn admin_result(d: &DocumentDefinition) -> ResultView {
+    ResultView {
+        id: d.id.clone().unwrap_or_default(),
+        title: d.title.clone().unwrap_or_default(),
+        url: d.view_url.clone().unwrap_or_default(),
+        when: d
+            .created_at
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339()),
+        duration_minutes: doc_property(d, "durationMinutes").and_then(text),
+        organizer: d
+            .author
+            .as_ref()
+            .and_then(|a| a.name.clone().or(a.email.clone())),
+        opportunity: doc_property(d, "opportunity").and_then(text),
+        account: doc_property(d, "account").and_then(text),
+        snippet: d
+            .summary
+            .as_ref()
+            .and_then(|c| c.text_content.clone())
+            .map(|s| crate::render::snippet(&s, 300))
+            .unwrap_or_default(),
+        topics: list(doc_property(d, "topic")),
+        access: access_of(d, None),
+        hidden_from_other: false,
     }
-    Ok(())
 }
 
 /// What the tenant's state says: documents, held deletions, item failures.
