@@ -212,16 +212,25 @@ fn message_svg(title: &str, message: &str, w: u32, h: u32) -> String {
 // ---------------------------------------------------------------------------------------------
 // Layout and drawing
 
-fn draw_chart(
-    title: &str,
+/// Where the parts of a chart go: the header's height (title and legend rows), the ticks that
+/// fit on each axis and the room their labels need.
+struct Layout {
+    legend: Vec<LegendItem>,
+    header_h: u32,
+    y_ticks: Vec<f64>,
+    y_fmt: NumberFormat,
+    y_area: u32,
+    time_ticks: TimeTicks,
+    y_label: String,
+}
+
+fn layout(
     y_label: &str,
     series: &[CleanSeries],
-    w: u32,
-    h: u32,
-) -> Result<String, String> {
-    let (t_lo, t_hi) = time_range(series).ok_or("no points")?;
-    let (v_lo, v_hi) = value_range(series).ok_or("no points")?;
-
+    (w, h): (u32, u32),
+    (t_lo, t_hi): (i64, i64),
+    (v_lo, v_hi): (f64, f64),
+) -> Layout {
     // Header: title, then legend rows (only when there is more than one series).
     let legend = if series.len() > 1 {
         legend_layout(series, w)
@@ -251,6 +260,36 @@ fn draw_chart(
     });
     let y_label = fit_text(y_label, LABEL_PX, f64::from(plot_h));
 
+    Layout {
+        legend,
+        header_h,
+        y_ticks,
+        y_fmt,
+        y_area,
+        time_ticks,
+        y_label,
+    }
+}
+
+fn draw_chart(
+    title: &str,
+    y_label: &str,
+    series: &[CleanSeries],
+    w: u32,
+    h: u32,
+) -> Result<String, String> {
+    let (t_lo, t_hi) = time_range(series).ok_or("no points")?;
+    let (v_lo, v_hi) = value_range(series).ok_or("no points")?;
+    let Layout {
+        legend,
+        header_h,
+        y_ticks,
+        y_fmt,
+        y_area,
+        time_ticks,
+        y_label,
+    } = layout(y_label, series, (w, h), (t_lo, t_hi), (v_lo, v_hi));
+
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
@@ -261,12 +300,9 @@ fn draw_chart(
         let title_style = TextStyle::from((FONT, TITLE_SIZE).into_font())
             .color(&TEXT)
             .pos(Pos::new(HPos::Center, VPos::Center));
+        let centre = ((w / 2) as i32, (TITLE_BAND / 2 + 2) as i32);
         header
-            .draw_text(
-                &title,
-                &title_style,
-                ((w / 2) as i32, (TITLE_BAND / 2 + 2) as i32),
-            )
+            .draw_text(&title, &title_style, centre)
             .map_err(|e| e.to_string())?;
         draw_legend(&header, series, &legend)?;
 
@@ -308,23 +344,32 @@ fn draw_chart(
         }
         mesh.draw().map_err(|e| e.to_string())?;
 
-        for (i, s) in series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let marker = if s.points.len() <= MAX_MARKED_POINTS {
-                3
-            } else {
-                0
-            };
-            chart
-                .draw_series(
-                    LineSeries::new(s.points.iter().copied(), color.filled().stroke_width(2))
-                        .point_size(marker),
-                )
-                .map_err(|e| e.to_string())?;
-        }
+        draw_lines(&mut chart, series)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(buf)
+}
+
+/// The chart area: time on x, values on y, both with the ticks the layout chose.
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<TickedAxis<i64>, TickedAxis<f64>>>;
+
+/// One line per series, in the palette's colours, marked at each point when there are few.
+fn draw_lines(chart: &mut Plot<'_, '_>, series: &[CleanSeries]) -> Result<(), String> {
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let marker = if s.points.len() <= MAX_MARKED_POINTS {
+            3
+        } else {
+            0
+        };
+        chart
+            .draw_series(
+                LineSeries::new(s.points.iter().copied(), color.filled().stroke_width(2))
+                    .point_size(marker),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 struct LegendItem {
