@@ -61,8 +61,27 @@ fn each_outcome_has_its_exit_code() {
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
-    let (code, err) = crawl(&config(dir.path(), "clean", &clari, &glean, ""));
+    let clean = config(dir.path(), "clean", &clari, &glean, "");
+    let (code, err) = crawl(&clean);
     assert_eq!(code, 0, "{err}");
+    // A recording crawls fresh state: an incremental one is refused up front, saying why.
+    let defaults = MockClariConfig::default();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["crawl", "--mode", "incremental", "--record"])
+        .arg(dir.path().join("x.tape"))
+        .arg("--config")
+        .arg(&clean)
+        .env("CLARI_API_KEY", &defaults.api_key)
+        .env("CLARI_API_PASSWORD", &defaults.api_password)
+        .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("need --mode full"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // One call's details are broken JSON: the crawl completes, that call is not indexed.
     let broken = clari

@@ -33,13 +33,15 @@ fn config(clari: &str, dir: &Path, secrets: bool) -> Config {
     Config::from_file(file, Path::new("."), &env).unwrap()
 }
 
-fn crawl(config: &Config, tape: Tape, out: &Path) {
+/// One full crawl with the guest clock fixed at `now` (a recording's own clock: taken twice,
+/// a second could pass between the two and the replay would ask other questions).
+fn crawl(config: &Config, tape: Tape, out: &Path, now: i64) {
     let runtime = host_harness::cached_runtime().unwrap();
     let mut p = prepare_with(
         &runtime,
         config,
         RunOptions {
-            clock: GuestClock::Fixed(Utc::now().timestamp()),
+            clock: GuestClock::Fixed(now),
             tape,
             output_dir: Some(out.to_path_buf()),
             time: None,
@@ -95,11 +97,13 @@ fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
             },
         )
         .unwrap();
-        let recorder = Recorder::create(&tape, Utc::now().timestamp()).unwrap();
+        let now = Utc::now().timestamp();
+        let recorder = Recorder::create(&tape, now).unwrap();
         crawl(
             &config(&clari.base_url(), &root.join("rec"), true),
             Tape::Record(recorder),
             &root.join("recorded"),
+            now,
         );
         // The mock goes away here: the replays reach no network.
     }
@@ -111,15 +115,19 @@ fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
     assert!(text.lines().count() > 10);
 
     let gone = "http://127.0.0.1:9";
+    // A replay runs on the recording's clock, whatever `now` says.
+    let later = Utc::now().timestamp() + 3600;
     crawl(
         &config(gone, &root.join("r1"), false),
         Tape::Replay(Player::open(&tape).unwrap()),
         &root.join("replay1"),
+        later,
     );
     crawl(
         &config(gone, &root.join("r2"), false),
         Tape::Replay(Player::open(&tape).unwrap()),
         &root.join("replay2"),
+        later,
     );
     let one = files(&root.join("replay1"));
     assert!(one.len() > 10);
@@ -169,13 +177,14 @@ fn a_recording_crawls_fresh_state_and_leaves_the_instances_state_alone() {
     .unwrap();
     let own = config(&clari.base_url(), &root.join("own"), true);
     // The instance crawls once: everything indexed, its state written.
-    crawl(&own, Tape::Off, &root.join("first"));
+    crawl(&own, Tape::Off, &root.join("first"), Utc::now().timestamp());
     let before = own_state(&own);
     assert!(before.2 > 10, "{before:?}");
     // A recording on the same configuration fetches every item again (onto the tape)...
     let tape = root.join("clari.tape");
-    let recorder = Recorder::create(&tape, Utc::now().timestamp()).unwrap();
-    crawl(&own, Tape::Record(recorder), &root.join("recorded"));
+    let now = Utc::now().timestamp();
+    let recorder = Recorder::create(&tape, now).unwrap();
+    crawl(&own, Tape::Record(recorder), &root.join("recorded"), now);
     // ...and leaves the instance's cursor, crawl history and documents as they were; its
     // requests were real, so the weekly budget counts them.
     let after = own_state(&own);
@@ -189,6 +198,7 @@ fn a_recording_crawls_fresh_state_and_leaves_the_instances_state_alone() {
         &config("http://127.0.0.1:9", &root.join("replay"), false),
         Tape::Replay(Player::open(&tape).unwrap()),
         &root.join("replayed"),
+        now,
     );
     assert_eq!(
         files(&root.join("replayed")),

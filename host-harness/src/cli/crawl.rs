@@ -46,6 +46,13 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    // Recordings and replays crawl fresh state, which has no cursor to start an incremental
+    // crawl from.
+    if matches!(a.mode, Mode::Incremental) && (a.record.is_some() || a.replay.is_some()) {
+        anyhow::bail!(
+            "--record and --replay crawl fresh state, so they need --mode full (an incremental crawl starts from the instance's cursor)"
+        );
+    }
     // A replay needs no credentials: nothing reaches the network.
     let replaying = a.replay.is_some();
     let env =
