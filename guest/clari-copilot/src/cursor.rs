@@ -64,7 +64,6 @@ impl PendingList {
         !id.is_empty() && !id.contains([',', '@', '~'])
     }
 
-    #[inline(never)]
     fn encode(&self) -> String {
         let mut out = String::new();
         for (i, p) in self.0.iter().enumerate() {
@@ -81,7 +80,6 @@ impl PendingList {
         out
     }
 
-    #[inline(never)]
     fn decode(raw: &str) -> Result<PendingList, String> {
         let mut out = Vec::new();
         for part in raw.split(',').filter(|p| !p.is_empty()) {
@@ -122,7 +120,6 @@ impl<'de> Deserialize<'de> for PendingList {
 }
 
 /// Keeps the newest [`MAX_PENDING`] entries still within the horizon of `now_ms`.
-#[inline(never)]
 pub fn trim_pending(pending: &mut Vec<Pending>, now_ms: i64) {
     pending.retain(|p| now_ms.saturating_sub(p.modified_at) <= PENDING_HORIZON_MS);
     // Entries come one at a time, so this drops one or two; no sort (it would add kilobytes

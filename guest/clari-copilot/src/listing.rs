@@ -130,7 +130,6 @@ fn grow_back(listing: &mut Listing, configured: u32) {
 
 /// The page with its continuation: `done` with the checkpoint when nothing is left. The
 /// last page re-announces the carried calls still on their way (see [`Pending`]).
-#[inline(never)]
 fn finish(mut changes: Vec<Change>, mut listing: Listing) -> ChangePage {
     if !listing.slices.is_empty() {
         let next = ListingNext::More(Cursor::Listing(listing).encode());
@@ -166,7 +165,6 @@ const STILL_ON_ITS_WAY: &str =
 
 /// Notes what one listed entry says about the calls on their way to being processed: it
 /// leaves the carried ones, and joins the pending ones while its status is in flight.
-#[inline(never)]
 fn track_pending(listing: &mut Listing, entry: &Entry, now_ms: i64) {
     let (id, on_its_way, modified_at) = match entry {
         Entry::Ready { id, .. } => (id, false, None),
