@@ -323,8 +323,8 @@ fn replicas_take_over_killed_and_paused_ones_and_never_write_twice() {
 
 /// Takeover time with the default lease (15 s), after SIGKILL and after SIGSTOP of the replica
 /// holding the tenants: from the signal until the other replica holds every tenant. A
-/// benchmark, not a test (BENCHMARKS.md): `cargo test -p host-harness --test cluster --
-/// --ignored --nocapture takeover`.
+/// benchmark, not a test (BENCHMARKS.md): `cargo test -p host-harness --test integration --
+/// --ignored --nocapture cluster::takeover`.
 #[test]
 #[ignore]
 fn takeover_benchmark() {

@@ -6,7 +6,7 @@
 //! A benchmark, run on demand:
 //!
 //! ```sh
-//! cargo test --release -p host-harness --test db_cost -- --ignored --nocapture
+//! cargo test --release -p host-harness --test integration -- --ignored --nocapture db_cost::
 //! ```
 
 use std::io::{Read, Write};
@@ -113,7 +113,7 @@ fn frontend(mut from: TcpStream, mut to: TcpStream, counts: &Counts) {
 }
 
 #[test]
-#[ignore = "a benchmark: cargo test --release -p host-harness --test db_cost -- --ignored --nocapture"]
+#[ignore = "a benchmark: cargo test --release -p host-harness --test integration -- --ignored --nocapture db_cost::"]
 fn postgres_statements_and_bytes_per_crawl() {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let clari = MockClari::spawn(

@@ -1,7 +1,7 @@
 //! End to end: the real Clari Copilot component in the real host, crawling the mock Clari
 //! Copilot API into the mock Glean indexing API.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

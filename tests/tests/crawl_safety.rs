@@ -2,7 +2,7 @@
 //! deletion is held by the brake until the operator allows it), and a crawl under Clari's
 //! 10 requests/s limit never trips it.
 
-mod common;
+use crate::common;
 
 use common::{DATASOURCE, World, WorldBuilder};
 use host_harness::crawl::CrawlReport;

@@ -7,7 +7,7 @@
 //! with the standard one (the default limit is 256 MiB; Clari's gateway answers 502 above
 //! about 6 MB).
 
-mod common;
+use crate::common;
 
 use common::parity::Pair;
 use serde_json::Value;

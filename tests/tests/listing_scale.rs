@@ -2,7 +2,7 @@
 //! past Clari's `skip` cap of 10,000, is listed by the real component through the real host,
 //! every call exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -4,7 +4,7 @@
 //! not, and the connector's unit tests only ever run the native one. A divergence here once
 //! moved transcript lines to the previous second inside the component only.
 
-mod common;
+use crate::common;
 
 use common::parity::Pair;
 

@@ -3,7 +3,7 @@
 //! private calls: those calls are held, never uploaded naming a user the index does not know,
 //! and go out at the next crawl once `/users` lists the user again.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! workspace fetches only its rolling deep-refresh share, and edits the listing shows (a
 //! title, a CRM relink) still reach the index within one full crawl.
 
-mod common;
+use crate::common;
 
 use common::{DATASOURCE, WorldBuilder};
 use host_harness::crawl::types::CrawlMode;

@@ -2,7 +2,7 @@
 //! (no secrets on the tape), then replayed twice with the mocks gone and no credentials; both
 //! replays write byte-identical documents, the same the recorded crawl produced.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

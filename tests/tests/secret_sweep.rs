@@ -2,7 +2,7 @@
 //! a wrong password — and every output is searched for them: reports (text and JSON), errors,
 //! the state database, the indexed documents and a recording tape. None may hold a secret.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! a clean crawl leaves it) or stops the crawl at a checkpoint, loudly, with every indexed
 //! document keeping its permissions.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,26 @@
+//! The host's integration tests, one module per file, in one test binary: each test binary
+//! links the whole host (wasmtime, the mocks, PostgreSQL's client), about 100 to 200 MB in a
+//! debug build, so twenty binaries filled a CI machine's disk and spent minutes linking.
+//! `cargo test -p host-harness --test integration NAME` runs one file's tests (`NAME::`).
+
+mod artifact;
+mod check;
+mod cluster;
+mod console;
+mod contract_versions;
+mod crash;
+mod db_cost;
+mod deploy_manifests;
+mod exit_codes;
+mod forged_lines;
+mod glean_outage;
+mod guarantees;
+mod kill_budget;
+mod mock_commands;
+mod oci_operators;
+mod one_writer;
+mod rate_as_counted;
+mod relocatable;
+mod secret_files;
+mod serve;
+mod week;
