@@ -4,6 +4,7 @@
 //! `cargo test -p host-harness --test integration NAME` runs one file's tests (`NAME::`).
 
 mod artifact;
+mod build_command;
 mod check;
 mod cluster;
 mod console;

@@ -205,11 +205,11 @@ mod tests {
     impl Transport for Canned {
         fn send(&self, request: &Request) -> Result<Response, Error> {
             self.seen.borrow_mut().push(request.path_and_query());
-            Ok(Response {
-                status: self.status,
-                headers: self.headers.clone(),
-                body: self.body.clone().into_bytes(),
-            })
+            Ok(Response::from_parts(
+                self.status,
+                self.headers.clone(),
+                self.body.clone().into_bytes(),
+            ))
         }
     }
 

@@ -38,11 +38,6 @@ const MAX_PAGE_SIZE: u32 = 100;
 const MAX_OVERLAP_MINUTES: u32 = 60 * 24 * 31;
 
 impl Settings {
-    /// Reads the settings from the host.
-    pub fn from_host() -> Result<Self, Error> {
-        Self::parse(settings::get)
-    }
-
     /// Parses the settings from `lookup` (key to raw value).
     pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let d = Settings::default();

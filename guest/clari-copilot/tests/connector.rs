@@ -6,6 +6,7 @@ mod common;
 use clari_copilot_connector::config::Settings;
 use clari_copilot_connector::{ClariCopilot, describe};
 use common::{FakeClari, json_response};
+use connector_sdk::{Connector as _, Ctx};
 use connector_sdk::{Error, PropertyKind, Visibility};
 use serde_json::json;
 
@@ -87,7 +88,7 @@ fn every_property_an_item_carries_is_declared() {
         let fake = FakeClari::default();
         fake.details.borrow_mut().insert(id.clone(), body);
         let item = connector()
-            .fetch_item_with(&fake, 0, &id, Visibility::Public)
+            .fetch_item(&Ctx::new(&fake).at_ms(0), &id, Visibility::Public)
             .unwrap();
         for p in &item.properties {
             assert!(
@@ -110,8 +111,10 @@ fn check_and_users() {
         {"email": "noid@acme.com", "name": "  "},
         "junk"
     ]});
-    connector().check_with(&fake, 0).unwrap();
-    let page = connector().list_users_with(&fake, 0).unwrap();
+    connector().check(&Ctx::new(&fake).at_ms(0)).unwrap();
+    let page = connector()
+        .list_users(&Ctx::new(&fake).at_ms(0), None)
+        .unwrap();
     assert_eq!(page.next_cursor, None);
     let got: Vec<(String, String, String, bool)> = page
         .users
@@ -158,20 +161,20 @@ fn check_maps_refused_credentials_to_config() {
             json!({"errorMessage": "Credentials not provided!, see documentation: https://api-doc.copilot.clari.com"}),
         )))
     });
-    match connector().check_with(&fake, 0).unwrap_err() {
+    match connector().check(&Ctx::new(&fake).at_ms(0)).unwrap_err() {
         Error::Config(m) => {
             assert!(m.contains("check the Clari Copilot API key and password (Workspace Settings > Integrations > Clari Copilot API)"), "{m}");
         }
         e => panic!("{e:?}"),
     }
     assert!(matches!(
-        connector().list_users_with(&fake, 0),
+        connector().list_users(&Ctx::new(&fake).at_ms(0), None),
         Err(Error::Config(_))
     ));
     let fake = FakeClari::default();
     fake.set_fault(|_| Some(Ok(json_response(200, json!({"people": []})))));
     assert!(matches!(
-        connector().list_users_with(&fake, 0),
+        connector().list_users(&Ctx::new(&fake).at_ms(0), None),
         Err(Error::System(_))
     ));
 }
@@ -197,7 +200,7 @@ fn fetch_errors() {
         .borrow_mut()
         .insert("minimal".into(), json!({"call": {}}));
     let c = connector();
-    let fetch = |id: &str| c.fetch_item_with(&fake, 0, id, Visibility::Public);
+    let fetch = |id: &str| c.fetch_item(&Ctx::new(&fake).at_ms(0), id, Visibility::Public);
     assert!(matches!(fetch("missing"), Err(Error::NotFound(_))));
     for (id, field) in [
         ("other", "`id`"),
@@ -253,7 +256,7 @@ fn fetch_http_errors_keep_their_category() {
             Some(Ok(r))
         });
         let e = connector()
-            .fetch_item_with(&fake, 0, "x", Visibility::Public)
+            .fetch_item(&Ctx::new(&fake).at_ms(0), "x", Visibility::Public)
             .unwrap_err();
         let ok = match (&e, expect) {
             (Error::Config(_), "config") | (Error::NotFound(_), "not-found") => true,
@@ -281,13 +284,13 @@ fn a_call_older_than_the_history_window_is_not_found() {
     // 2026-11-25T00:00:00Z; the default window is 12 months.
     let now_ms = 1_795_564_800_000;
     let c = connector();
-    let old = c.fetch_item_with(&fake, now_ms, "old", Visibility::Public);
+    let old = c.fetch_item(&Ctx::new(&fake).at_ms(now_ms), "old", Visibility::Public);
     assert!(
         matches!(&old, Err(Error::NotFound(m)) if m.contains("history window")),
         "{old:?}"
     );
     assert!(
-        c.fetch_item_with(&fake, now_ms, "recent", Visibility::Public)
+        c.fetch_item(&Ctx::new(&fake).at_ms(now_ms), "recent", Visibility::Public)
             .is_ok()
     );
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use connector_sdk::{Connector as _, Ctx};
 use std::collections::{BTreeMap, BTreeSet};
 
 use clari_copilot_connector::ClariCopilot;
@@ -45,7 +46,7 @@ fn crawl(
     };
     for _ in 0..max_pages {
         let page = c
-            .list_changes_with(fake, now(), mode, cursor.as_deref())
+            .list_changes(&Ctx::new(fake).at_ms(now()), mode, cursor.as_deref())
             .unwrap();
         out.changes.extend(page.changes);
         match page.next {
@@ -262,7 +263,11 @@ fn resuming_from_any_cursor_loses_nothing() {
             let mut out = Vec::new();
             for _ in 0..=stop {
                 let p = c
-                    .list_changes_with(&fake, now(), CrawlMode::Full, cursor.as_deref())
+                    .list_changes(
+                        &Ctx::new(&fake).at_ms(now()),
+                        CrawlMode::Full,
+                        cursor.as_deref(),
+                    )
                     .unwrap();
                 out.extend(p.changes);
                 cursor = match p.next {
@@ -320,7 +325,7 @@ fn a_failed_public_pass_fails_the_page_and_a_retry_gets_it_right() {
     let c = connector(25);
     // The page fails as a whole, retryably: nothing of it is handed over as `unknown`.
     let e = c
-        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, None)
         .unwrap_err();
     assert!(matches!(e, connector_sdk::Error::Transient { .. }), "{e:?}");
     assert!(format!("{e:?}").contains("public"), "{e:?}");
@@ -468,7 +473,7 @@ fn a_listing_answer_without_calls_stops_the_crawl_instead_of_ending_it() {
     let fake = FakeClari::default();
     fake.set_fault(|_| Some(Ok(json_response(200, json!({"message": "maintenance"})))));
     let e = connector(25)
-        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, None)
         .unwrap_err();
     assert!(
         matches!(&e, Error::System(m) if m.contains("`calls`")),
@@ -500,7 +505,7 @@ fn listing_errors_keep_their_category() {
             Some(Ok(r))
         });
         let e = connector(25)
-            .list_changes_with(&fake, now(), CrawlMode::Full, None)
+            .list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, None)
             .unwrap_err();
         match (check, &e) {
             ("config", Error::Config(m)) => assert!(
@@ -517,7 +522,7 @@ fn listing_errors_keep_their_category() {
     let fake = FakeClari::default();
     fake.set_fault(|_| Some(Err(Error::transient("timed out: no answer"))));
     assert!(matches!(
-        connector(25).list_changes_with(&fake, now(), CrawlMode::Full, None),
+        connector(25).list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, None),
         Err(Error::Transient { .. })
     ));
 }
@@ -655,7 +660,11 @@ fn cursors_that_do_not_fit_the_mode() {
         Some(r#"{"v":9,"state":"checkpoint","since":1}"#),
     ] {
         let e = c
-            .list_changes_with(&fake, now(), CrawlMode::Incremental, cursor)
+            .list_changes(
+                &Ctx::new(&fake).at_ms(now()),
+                CrawlMode::Incremental,
+                cursor,
+            )
             .unwrap_err();
         assert!(
             matches!(&e, Error::Config(m) if m.contains("full crawl")),
@@ -668,7 +677,7 @@ fn cursors_that_do_not_fit_the_mode() {
         Some(r#"{"v":1,"state":"checkpoint","since":5}"#),
     ] {
         let page = c
-            .list_changes_with(&fake, now(), CrawlMode::Full, cursor)
+            .list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, cursor)
             .unwrap();
         assert_eq!(ids(&page.changes), vec!["a"]);
         assert!(matches!(page.next, ListingNext::Done(_)));
@@ -686,7 +695,11 @@ fn cursors_that_do_not_fit_the_mode() {
         10,
     );
     let e = c
-        .list_changes_with(&fake, now(), CrawlMode::Incremental, Some(&run.cursors[0]))
+        .list_changes(
+            &Ctx::new(&fake).at_ms(now()),
+            CrawlMode::Incremental,
+            Some(&run.cursors[0]),
+        )
         .unwrap_err();
     assert!(matches!(e, Error::Config(_)));
 }
@@ -695,7 +708,7 @@ fn cursors_that_do_not_fit_the_mode() {
 fn empty_window_is_done_at_once() {
     let fake = FakeClari::default();
     let page = ClariCopilot::with_settings(Settings::default())
-        .list_changes_with(&fake, now(), CrawlMode::Full, None)
+        .list_changes(&Ctx::new(&fake).at_ms(now()), CrawlMode::Full, None)
         .unwrap();
     assert!(page.changes.is_empty());
     assert!(matches!(page.next, ListingNext::Done(_)));

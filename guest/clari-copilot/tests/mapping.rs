@@ -7,6 +7,7 @@ mod common;
 use clari_copilot_connector::config::Settings;
 use clari_copilot_connector::{ClariCopilot, permissions};
 use common::FakeClari;
+use connector_sdk::{Connector as _, Ctx};
 use connector_sdk::{Item, Permissions, PropertyValue, Visibility};
 use serde_json::{Value, json};
 
@@ -21,7 +22,7 @@ fn fetch(fixture: &str, visibility: Visibility) -> Item {
     let fake = FakeClari::default();
     fake.details.borrow_mut().insert(id.clone(), body);
     let item = ClariCopilot::with_settings(Settings::default())
-        .fetch_item_with(&fake, 0, &id, visibility)
+        .fetch_item(&Ctx::new(&fake).at_ms(0), &id, visibility)
         .unwrap();
     assert_eq!(item.id, id);
     item

@@ -55,7 +55,7 @@
 
 use connector_sdk::http::{HostTransport, Request, Transport};
 use connector_sdk::{
-    AccessFacts, Change, ChangePage, ChangeState, ConnectorInfo, CrawlMode, Error, Item,
+    AccessFacts, Change, ChangePage, ChangeState, ConnectorInfo, CrawlMode, Ctx, Error, Item,
     ListingNext, ObjectType, Permissions, Property, PropertyDefinition, PropertyKind,
     PropertyValue, Upstream, User, UserPage, Visibility, log, settings,
 };
@@ -240,7 +240,7 @@ fn echo_upstream() -> Result<String, Error> {
 }
 
 impl connector_sdk::Connector for Probe {
-    fn new() -> Result<Self, Error> {
+    fn new(_ctx: &Ctx) -> Result<Self, Error> {
         let hostile = match settings::get("hostile") {
             Some(raw) => Hostile::parse(&raw)?,
             None => None,
@@ -273,25 +273,30 @@ impl connector_sdk::Connector for Probe {
         }
     }
 
-    fn list_changes(&self, _mode: CrawlMode, cursor: Option<String>) -> Result<ChangePage, Error> {
+    fn list_changes(
+        &self,
+        _ctx: &Ctx,
+        _mode: CrawlMode,
+        cursor: Option<&str>,
+    ) -> Result<ChangePage, Error> {
         maybe_trap("list-changes");
         match self.hostile {
             Some(Hostile::EmptyPages) => {
-                let page = page_of(cursor.as_deref())?;
+                let page = page_of(cursor)?;
                 return Ok(ChangePage {
                     changes: Vec::new(),
                     next: ListingNext::More(next_cursor(page)),
                 });
             }
             Some(Hostile::SameIds) => {
-                let page = page_of(cursor.as_deref())?;
+                let page = page_of(cursor)?;
                 return Ok(ChangePage {
                     changes: (0..5).map(|i| ready(format!("same-{i}"))).collect(),
                     next: ListingNext::More(next_cursor(page)),
                 });
             }
             Some(Hostile::ManyItems | Hostile::BigItems) => {
-                let page = page_of(cursor.as_deref())?;
+                let page = page_of(cursor)?;
                 let size = number("page_size", 100)?;
                 return Ok(ChangePage {
                     changes: (0..size)
@@ -346,7 +351,7 @@ impl connector_sdk::Connector for Probe {
         })
     }
 
-    fn fetch_item(&self, id: String, _visibility: Visibility) -> Result<Item, Error> {
+    fn fetch_item(&self, _ctx: &Ctx, id: &str, _visibility: Visibility) -> Result<Item, Error> {
         maybe_trap("fetch-item");
         match self.hostile {
             Some(Hostile::ManyItems) => Ok(small_item(&id)),
@@ -381,22 +386,22 @@ impl connector_sdk::Connector for Probe {
         }
     }
 
-    fn map_permissions(facts: AccessFacts) -> Permissions {
+    fn map_permissions(facts: &AccessFacts) -> Permissions {
         maybe_trap("map-permissions");
-        match (facts.visibility, facts.members) {
+        match (facts.visibility, &facts.members) {
             (Visibility::Public, _) => Permissions::AllUsers,
             (Visibility::Restricted, Some(members)) if !members.is_empty() => {
-                Permissions::Users(members)
+                Permissions::Users(members.clone())
             }
             _ => Permissions::Nobody,
         }
     }
 
-    fn list_users(&self, cursor: Option<String>) -> Result<UserPage, Error> {
+    fn list_users(&self, _ctx: &Ctx, cursor: Option<&str>) -> Result<UserPage, Error> {
         maybe_trap("list-users");
         match self.hostile {
             Some(Hostile::UsersFlood) => {
-                let page = page_of(cursor.as_deref())?;
+                let page = page_of(cursor)?;
                 let size = number("page_size", 1000)?;
                 let users = (0..size)
                     .map(|i| {
@@ -426,7 +431,7 @@ impl connector_sdk::Connector for Probe {
         })
     }
 
-    fn check(&self) -> Result<(), Error> {
+    fn check(&self, _ctx: &Ctx) -> Result<(), Error> {
         let action = settings::get("action").unwrap_or_default();
         match action.as_str() {
             "request" => {

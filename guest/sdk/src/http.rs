@@ -11,8 +11,10 @@ use crate::bindings::connector::platform::http as wit;
 
 pub use wit::Method;
 
-/// An outbound request to a named upstream.
+/// An outbound request to a named upstream. Built with [`Request::get`] / [`Request::new`]
+/// and the builder methods (the fields can be read; new ones may be added).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Request {
     pub upstream: String,
     pub method: Method,
@@ -25,9 +27,21 @@ pub struct Request {
 impl Request {
     /// A GET of `path` (starting with "/") on `upstream`.
     pub fn get(upstream: &str, path: &str) -> Self {
+        Request::new(Method::Get, upstream, path)
+    }
+
+    /// A POST of `body` as JSON to `path` on `upstream`.
+    pub fn post_json(upstream: &str, path: &str, body: &serde_json::Value) -> Self {
+        Request::new(Method::Post, upstream, path)
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+    }
+
+    /// A `method` request of `path` (starting with "/") on `upstream`.
+    pub fn new(method: Method, upstream: &str, path: &str) -> Self {
         Request {
             upstream: upstream.to_string(),
-            method: Method::Get,
+            method,
             path: path.to_string(),
             query: Vec::new(),
             headers: Vec::new(),
@@ -54,6 +68,11 @@ impl Request {
         self
     }
 
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
     /// The path with its percent-encoded query string.
     pub fn path_and_query(&self) -> String {
         let mut out = self.path.clone();
@@ -68,20 +87,26 @@ impl Request {
 
     /// A short description for error messages: "GET /calls".
     pub fn describe(&self) -> String {
-        let method = match self.method {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-            Method::Head => "HEAD",
-        };
-        format!("{method} {}", self.path)
+        format!("{} {}", method_name(self.method), self.path)
     }
 }
 
-/// An answer from an upstream (any status).
+/// The method's name on the wire: "GET".
+pub fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Head => "HEAD",
+    }
+}
+
+/// An answer from an upstream (any status). Built with [`Response::new`] or
+/// [`Response::of_json`] (the fields can be read; new ones may be added).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -89,6 +114,36 @@ pub struct Response {
 }
 
 impl Response {
+    /// An answer with `status` and `body`, no headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// An answer from its parts (a transport that got one over the wire).
+    pub fn from_parts(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A JSON answer (with its `content-type`).
+    pub fn of_json(status: u16, body: &serde_json::Value) -> Self {
+        Response::new(status, body.to_string()).with_header("content-type", "application/json")
+    }
+
+    /// The answer with one more header.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -118,10 +173,8 @@ impl Response {
     /// `Retry-After` in milliseconds, as seconds or as an HTTP date (measured from the guest
     /// clock the host provides).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        let delay = rate_window::retry_after::parse(
-            self.header("retry-after")?,
-            std::time::SystemTime::now(),
-        )?;
+        let delay =
+            crate::time::retry_after(self.header("retry-after")?, std::time::SystemTime::now())?;
         Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
     }
 

@@ -1,10 +1,22 @@
 //! Levelled log lines through the host's `log` import (stderr when built natively, for tests).
+//! Connector methods usually log through their [`crate::Ctx`], which a test can capture.
 
-use crate::bindings::connector::platform::log::Level;
+use crate::ctx::Level;
 
-fn write(level: Level, message: &str) {
+/// Writes one line at `level` to the host's log.
+pub fn write(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
-    crate::bindings::connector::platform::log::write(level, message);
+    {
+        use crate::bindings::connector::platform::log::{Level as Wit, write};
+        let wit = match level {
+            Level::Trace => Wit::Trace,
+            Level::Debug => Wit::Debug,
+            Level::Info => Wit::Info,
+            Level::Warn => Wit::Warn,
+            Level::Error => Wit::Error,
+        };
+        write(wit, message);
+    }
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("[{level:?}] {message}");
 }

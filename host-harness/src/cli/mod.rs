@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod bench;
+pub mod build;
 pub mod check;
 pub mod crawl;
 pub mod demo;
@@ -73,6 +74,8 @@ pub enum Command {
     Check(check::Args),
     /// Print what a connector component declares (name, upstreams, object types).
     Describe(describe::Args),
+    /// Build a connector crate into an optimised, stamped component, and report its size.
+    Build(build::Args),
     /// What a connector component is: contract, metadata, declarations, interface, digest.
     Inspect(artifact::InspectArgs),
     /// Write a component as an OCI image layout (the wasm artifact format).
@@ -102,6 +105,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status::run(a),
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),
+        Command::Build(a) => build::run(a),
         Command::Inspect(a) => artifact::inspect(a),
         Command::Package(a) => artifact::package(a),
         Command::Push(a) => artifact::push(a),

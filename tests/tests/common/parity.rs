@@ -3,12 +3,12 @@
 //! host import, then both sides answer from the recording through the same egress (policy,
 //! replay, scrub; no network). Used by the parity test and the native-vs-wasm benchmark.
 
+use connector_sdk::{Connector as _, Ctx};
 use std::path::Path;
 
 use chrono::Utc;
 use clari_copilot_connector::ClariCopilot;
 use clari_copilot_connector::config::Settings;
-use connector_sdk::Connector as _;
 use connector_sdk::http::{Request, Response, Transport};
 use host_harness::config::Config;
 use host_harness::egress::tape::{Player, Recorder};
@@ -43,11 +43,7 @@ impl Transport for EgressTransport<'_> {
         };
         self.0
             .send(&out)
-            .map(|r| Response {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            })
+            .map(|r| Response::from_parts(r.status, r.headers, r.body))
             .map_err(|e| connector_sdk::Error::transient(e.to_string()))
     }
 }
@@ -190,13 +186,12 @@ impl Pair {
         id: &str,
     ) -> Result<(connector_sdk::Item, connector_sdk::Permissions), connector_sdk::Error> {
         let transport = EgressTransport(self.wasm.egress());
-        let item = self.native.fetch_item_with(
-            &transport,
-            self.now_ms,
+        let item = self.native.fetch_item(
+            &Ctx::new(&transport).at_ms(self.now_ms),
             id,
             connector_sdk::Visibility::Public,
         )?;
-        let permissions = ClariCopilot::map_permissions(item.access.clone());
+        let permissions = ClariCopilot::map_permissions(&item.access);
         Ok((item, permissions))
     }
 

@@ -73,11 +73,7 @@ pub struct FakeClari {
 }
 
 pub fn json_response(status: u16, body: Value) -> Response {
-    Response {
-        status,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-    }
+    Response::of_json(status, &body)
 }
 
 fn bad_request(message: &str) -> Response {
