@@ -18,6 +18,7 @@ mod glean_outage;
 mod guarantees;
 mod kill_budget;
 mod mock_commands;
+mod new_connector;
 mod oci_operators;
 mod one_writer;
 mod rate_as_counted;

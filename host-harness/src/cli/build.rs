@@ -52,7 +52,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
         }
         println!(
-            "  contract {}, sha256 {}",
+            "  contract {}, digest {}",
             report.contract_version, report.digest
         );
     }

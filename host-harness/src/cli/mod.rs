@@ -9,6 +9,7 @@ pub mod crawl;
 pub mod demo;
 pub mod describe;
 pub mod mocks;
+pub mod new;
 pub mod run;
 pub mod serve;
 pub mod status;
@@ -74,6 +75,8 @@ pub enum Command {
     Check(check::Args),
     /// Print what a connector component declares (name, upstreams, object types).
     Describe(describe::Args),
+    /// Scaffold a connector crate: a working connector, its tests, a recording, a configuration.
+    New(new::Args),
     /// Build a connector crate into an optimised, stamped component, and report its size.
     Build(build::Args),
     /// What a connector component is: contract, metadata, declarations, interface, digest.
@@ -105,6 +108,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status::run(a),
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),
+        Command::New(a) => new::run(a),
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => artifact::inspect(a),
         Command::Package(a) => artifact::package(a),
