@@ -131,7 +131,7 @@ fn properties(
     topics: &[String],
 ) -> Vec<Property> {
     let mut out = Vec::new();
-    let participants = people.search_terms();
+    let participants = people.facet_values();
     if !participants.is_empty() {
         out.push(prop("participant", PropertyValue::TextList(participants)));
     }

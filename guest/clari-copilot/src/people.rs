@@ -152,9 +152,11 @@ impl<'a> People<'a> {
             .unwrap_or_else(|| format!("Speaker {pid}"))
     }
 
-    /// Every participant name and email, once each (case-insensitively), in call order.
-    pub fn search_terms(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    /// The participant facet: one value per person, in call order — the name when the call
+    /// gives one (for any of the person's entries, matched by email), else the email — so a
+    /// person is one facet value, not a name and an email. Emails stay searchable in the body.
+    pub fn facet_values(&self) -> Vec<String> {
+        let mut people: Vec<Someone> = Vec::new();
         let everyone = self
             .internal()
             .into_iter()
@@ -162,10 +164,20 @@ impl<'a> People<'a> {
             .chain(self.external())
             .chain(self.joined());
         for s in everyone {
-            for term in [s.name, s.email].into_iter().flatten() {
-                if !out.iter().any(|t| t.eq_ignore_ascii_case(&term)) {
-                    out.push(term);
-                }
+            let email = s.email.as_ref().map(|e| e.to_lowercase());
+            let same = people
+                .iter_mut()
+                .find(|p| email.is_some() && p.email.as_ref().map(|e| e.to_lowercase()) == email);
+            match same {
+                Some(known) if known.name.is_none() => known.name = s.name,
+                Some(_) => {}
+                None => people.push(s),
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        for value in people.into_iter().filter_map(|p| p.name.or(p.email)) {
+            if !out.iter().any(|t| t.eq_ignore_ascii_case(&value)) {
+                out.push(value);
             }
         }
         out
@@ -241,14 +253,29 @@ mod tests {
         );
         assert_eq!(p.internal().len(), 1, "one entry per email");
         assert_eq!(p.members(), Some(vec!["rep@acme.com".to_string()]));
-        assert_eq!(
-            p.search_terms(),
-            vec!["April Rep".to_string(), "rep@acme.com".to_string()]
-        );
+        assert_eq!(p.facet_values(), vec!["April Rep".to_string()], "one value a person");
         assert_eq!(People::of(&call(json!({}))).members(), None);
         assert_eq!(
             People::of(&call(json!({"users": []}))).members(),
             Some(vec![])
+        );
+    }
+
+    #[test]
+    fn the_participant_facet_has_one_value_a_person() {
+        let c = call(json!({
+            "users": [{"userEmail": "rep@acme.com", "personId": 0}],
+            "externalParticipants": [{"email": "Buyer@Client.com"}, {"email": "cfo@client.com"}],
+            "joinedParticipants": [
+                {"name": "Bea Buyer", "email": "buyer@client.com"},
+                {"name": "April Rep", "email": "REP@acme.com"},
+                {"name": "Walk-in"}
+            ]
+        }));
+        assert_eq!(
+            People::of(&c).facet_values(),
+            ["April Rep", "Bea Buyer", "cfo@client.com", "Walk-in"],
+            "a name wherever the call gives one, an email only for someone it never names"
         );
     }
 }
