@@ -5,6 +5,7 @@
 //! demo and benchmark.
 
 pub mod bench;
+pub mod canary;
 pub mod cli;
 pub mod component;
 pub mod config;

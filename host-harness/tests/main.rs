@@ -5,6 +5,7 @@
 
 mod artifact;
 mod build_command;
+mod canary;
 mod check;
 mod cluster;
 mod console;

@@ -253,7 +253,11 @@ mod tests {
         );
         assert_eq!(p.internal().len(), 1, "one entry per email");
         assert_eq!(p.members(), Some(vec!["rep@acme.com".to_string()]));
-        assert_eq!(p.facet_values(), vec!["April Rep".to_string()], "one value a person");
+        assert_eq!(
+            p.facet_values(),
+            vec!["April Rep".to_string()],
+            "one value a person"
+        );
         assert_eq!(People::of(&call(json!({}))).members(), None);
         assert_eq!(
             People::of(&call(json!({"users": []}))).members(),

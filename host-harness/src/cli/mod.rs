@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod bench;
 pub mod build;
+pub mod canary;
 pub mod check;
 pub mod crawl;
 pub mod demo;
@@ -75,6 +76,8 @@ pub enum Command {
     Check(check::Args),
     /// Print what a connector component declares (name, upstreams, object types).
     Describe(describe::Args),
+    /// Run a candidate component beside the pinned one on a recording; compare, judge, promote.
+    Canary(canary::Args),
     /// Scaffold a connector crate: a working connector, its tests, a recording, a configuration.
     New(new::Args),
     /// Build a connector crate into an optimised, stamped component, and report its size.
@@ -108,6 +111,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status::run(a),
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),
+        Command::Canary(a) => canary::run(a),
         Command::New(a) => new::run(a),
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => artifact::inspect(a),

@@ -1,0 +1,143 @@
+//! `harness canary`: a candidate component next to the configuration's pinned one, on a
+//! recording, compared and judged; `--promote` rewrites the pin when the verdict passes (or
+//! with `--force`). Exit 0: within the thresholds; 6: rejected (the pin is untouched).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::canary::{self, CanaryReport, Thresholds};
+use crate::config::Config;
+
+/// The exit code of a rejected canary.
+pub const REJECTED: i32 = 6;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    config: PathBuf,
+    /// The candidate component file.
+    #[arg(long)]
+    candidate: PathBuf,
+    /// A recording of the tenant's source (`harness crawl --record FILE`): both versions crawl
+    /// it, with no network and nothing uploaded.
+    #[arg(long)]
+    tape: PathBuf,
+    /// Rewrite the configuration's pin to the candidate when the verdict passes.
+    #[arg(long)]
+    promote: bool,
+    /// With --promote: rewrite the pin even when the verdict fails.
+    #[arg(long, requires = "promote")]
+    force: bool,
+    #[arg(long, default_value_t = 0)]
+    max_acl_changes: usize,
+    #[arg(long)]
+    allow_acl_widening: bool,
+    #[arg(long, default_value_t = 0)]
+    max_removed: usize,
+    /// A share between 0 and 1.
+    #[arg(long, default_value_t = 0.1)]
+    max_changed_share: f64,
+    #[arg(long)]
+    allow_new_upstreams: bool,
+    #[arg(long, default_value_t = 2.0)]
+    max_cpu_ratio: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&a.max_changed_share) || !(a.max_cpu_ratio > 0.0) {
+        anyhow::bail!(
+            "--max-changed-share is a share between 0 and 1, --max-cpu-ratio a positive ratio"
+        );
+    }
+    // Both sides replay: nothing reaches the network, so no secret is needed.
+    let env = |k: &str| super::env(k).or_else(|| Some("canary-needs-no-secret".into()));
+    let config = Config::load(&a.config, &env)?;
+    let thresholds = Thresholds {
+        max_acl_changes: a.max_acl_changes,
+        allow_acl_widening: a.allow_acl_widening,
+        max_removed: a.max_removed,
+        max_changed_share: a.max_changed_share,
+        allow_new_upstreams: a.allow_new_upstreams,
+        max_cpu_ratio: a.max_cpu_ratio,
+    };
+    let candidate = canary::candidate_path(&a.candidate)
+        .with_context(|| format!("the candidate {}", a.candidate.display()))?;
+    let report = canary::run(&config, &candidate, &a.tape, &thresholds)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    let promote = a.promote && (report.verdict.pass || a.force);
+    if promote {
+        let digest = crate::inspect::inspect(&std::fs::read(&candidate)?)?.digest;
+        canary::promote::rewrite_pin(&a.config, &candidate, &digest)?;
+        println!(
+            "promoted: {} now pins {} ({digest})",
+            a.config.display(),
+            candidate.display()
+        );
+    } else if a.promote {
+        println!("not promoted: the pin is unchanged");
+    }
+    if report.verdict.pass || promote {
+        Ok(())
+    } else {
+        Err(super::Exit {
+            code: REJECTED,
+            message: "the candidate is rejected: see the reasons above".into(),
+        }
+        .into())
+    }
+}
+
+/// The report for people: verdict, ACL changes first, then documents, fields, declarations.
+pub fn render(r: &CanaryReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let d = &r.diff;
+    let verdict = if r.verdict.pass { "PASS" } else { "REJECT" };
+    let _ = writeln!(out, "canary: {verdict}");
+    for reason in &r.verdict.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    let _ = writeln!(
+        out,
+        "permissions: {} changed, {} widened",
+        d.acl_changed, d.acl_widened
+    );
+    for c in &d.acl {
+        let mark = if c.widened { "WIDENED" } else { "changed" };
+        let _ = writeln!(out, "  {mark} {}: {} → {}", c.id, c.before, c.after);
+    }
+    let _ = writeln!(
+        out,
+        "documents: {} compared, {} added {:?}, {} removed {:?}, {} with changed fields",
+        d.compared, d.added_count, d.added, d.removed_count, d.removed, d.changed_documents
+    );
+    for (name, f) in &d.fields {
+        let _ = writeln!(
+            out,
+            "  {name}: {} added, {} changed, {} removed; e.g. {}",
+            f.added,
+            f.changed,
+            f.removed,
+            f.example.as_deref().unwrap_or("-")
+        );
+    }
+    for line in &d.declaration {
+        let _ = writeln!(out, "declaration: {line}");
+    }
+    for (side, s) in [("pinned", &r.pinned), ("candidate", &r.candidate)] {
+        let _ = writeln!(
+            out,
+            "{side}: {} (contract {}): listed {}, fetched {}, indexed {}, failed {}, {} µs CPU per item",
+            s.component, s.contract, s.listed, s.fetched, s.indexed, s.failed, s.cpu_us_per_item
+        );
+    }
+    out
+}
