@@ -33,6 +33,22 @@ fn config(clari: &str, dir: &Path, secrets: bool) -> Config {
     Config::from_file(file, Path::new("."), &env).unwrap()
 }
 
+/// A mock Clari Copilot of 40 calls generated from `seed`, with the test's credentials.
+fn mock_clari(seed: u64) -> MockClari {
+    MockClari::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig {
+            seed,
+            calls: 40,
+            anchor: Utc::now(),
+            api_key: KEY.into(),
+            api_password: PASSWORD.into(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap()
+}
+
 /// One full crawl with the guest clock fixed at `now` (a recording's own clock: taken twice,
 /// a second could pass between the two and the replay would ask other questions).
 fn crawl(config: &Config, tape: Tape, out: &Path, now: i64) -> u64 {
@@ -86,18 +102,7 @@ fn a_recorded_crawl_replays_byte_for_byte_without_network_or_secrets() {
     let root = tmp.path();
     let tape = root.join("clari.tape");
     {
-        let clari = MockClari::spawn(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MockClariConfig {
-                seed: 31,
-                calls: 40,
-                anchor: Utc::now(),
-                api_key: KEY.into(),
-                api_password: PASSWORD.into(),
-                ..MockClariConfig::default()
-            },
-        )
-        .unwrap();
+        let clari = mock_clari(31);
         let now = Utc::now().timestamp();
         let recorder = Recorder::create(&tape, now).unwrap();
         crawl(
@@ -160,18 +165,7 @@ fn the_sdk_test_kit_replays_a_host_recording_natively() {
     let root = tmp.path();
     let tape = root.join("clari.tape");
     let indexed = {
-        let clari = MockClari::spawn(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MockClariConfig {
-                seed: 33,
-                calls: 40,
-                anchor: Utc::now(),
-                api_key: KEY.into(),
-                api_password: PASSWORD.into(),
-                ..MockClariConfig::default()
-            },
-        )
-        .unwrap();
+        let clari = mock_clari(33);
         let now = Utc::now().timestamp();
         let recorder = Recorder::create(&tape, now).unwrap();
         let cfg = config(&clari.base_url(), &root.join("rec"), true);
@@ -227,18 +221,7 @@ fn a_recording_crawls_fresh_state_and_leaves_the_instances_state_alone() {
         .tempdir()
         .unwrap();
     let root = tmp.path();
-    let clari = MockClari::spawn(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        MockClariConfig {
-            seed: 32,
-            calls: 40,
-            anchor: Utc::now(),
-            api_key: KEY.into(),
-            api_password: PASSWORD.into(),
-            ..MockClariConfig::default()
-        },
-    )
-    .unwrap();
+    let clari = mock_clari(32);
     let own = config(&clari.base_url(), &root.join("own"), true);
     // The instance crawls once: everything indexed, its state written.
     crawl(&own, Tape::Off, &root.join("first"), Utc::now().timestamp());
