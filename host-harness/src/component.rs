@@ -28,6 +28,37 @@ pub fn check_pin(what: &str, bytes: &[u8], pinned: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bytes of a component file shared by every tenant that runs the same one: ten thousand tenant
+/// files naming one component hold one copy, not ten thousand. Entries whose last user is gone
+/// are dropped as new ones arrive.
+pub fn intern(bytes: Vec<u8>) -> (std::sync::Arc<[u8]>, String) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    static INTERNED: OnceLock<Mutex<HashMap<String, Weak<[u8]>>>> = OnceLock::new();
+    let digest = wasm_runtime::component_digest(&bytes);
+    let mut map = INTERNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(shared) = map.get(&digest).and_then(Weak::upgrade) {
+        return (shared, digest);
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    let shared: Arc<[u8]> = Arc::from(bytes);
+    map.insert(digest.clone(), Arc::downgrade(&shared));
+    (shared, digest)
+}
+
+/// The embedded Clari Copilot component and its digest, hashed once per process.
+pub fn embedded() -> anyhow::Result<(&'static [u8], &'static str)> {
+    static DIGEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let bytes = crate::clari_copilot_wasm()?;
+    Ok((
+        bytes,
+        DIGEST.get_or_init(|| wasm_runtime::component_digest(bytes)),
+    ))
+}
+
 /// The component's bytes, checked against the pin.
 pub fn load(component: &ComponentRef) -> anyhow::Result<std::borrow::Cow<'static, [u8]>> {
     match component {

@@ -277,6 +277,8 @@ pub enum ComponentRef {
         bytes: std::sync::Arc<[u8]>,
         /// Where they came from, for messages.
         origin: String,
+        /// `wasm_runtime::component_digest` of the bytes, computed once when they were read.
+        digest: String,
     },
 }
 

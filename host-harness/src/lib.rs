@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod crash;
 pub mod demo;
+pub mod density;
 pub mod inspect;
 pub mod oci;
 pub mod planner;

@@ -16,7 +16,7 @@ use index_sink::{DirIndex, GleanIndex};
 use state_store::{BudgetWriter, SqliteStore};
 use wasm_runtime::{GuestClock, Runtime, WasmSource};
 
-use crate::config::Config;
+use crate::config::{ComponentRef, Config};
 
 /// Everything a crawl needs.
 pub struct Prepared {
@@ -109,6 +109,16 @@ fn hold_after_recent_requests(
     }
 }
 
+/// The component for messages: never its bytes.
+pub fn component_label(c: &ComponentRef) -> String {
+    match c {
+        ComponentRef::Embedded => "the embedded Clari Copilot component".into(),
+        ComponentRef::File { path, .. } => path.display().to_string(),
+        ComponentRef::Oci { reference, .. } => reference.clone(),
+        ComponentRef::Loaded { origin, .. } => origin.clone(),
+    }
+}
+
 /// What the connector declares, asked with no network at all.
 fn describe(
     runtime: &Runtime,
@@ -116,24 +126,64 @@ fn describe(
     clock: GuestClock,
     redactor: &Redactor,
 ) -> anyhow::Result<(Arc<wasm_runtime::CompiledConnector>, ConnectorInfo)> {
-    let bytes = crate::component::load(&config.component)?;
-    let compiled = runtime
-        .load(&bytes)
-        .with_context(|| format!("loading the connector ({:?})", config.component))?;
-    let probe = WasmSource::new(
-        compiled.clone(),
-        Arc::new(Egress::new(
-            Vec::new(),
-            EgressLimits::default(),
-            redactor.clone(),
-        )),
-        config.settings.clone(),
-        config.limits.clone(),
-        clock,
-        &config.name,
-    );
-    let info = Source::describe(&probe).context("asking the connector to describe itself")?;
+    // Bytes whose digest is known are not hashed again on every crawl.
+    let compiled = match &config.component {
+        ComponentRef::Embedded => {
+            let (bytes, digest) = crate::component::embedded()?;
+            runtime.load_with_digest(bytes, digest)
+        }
+        ComponentRef::Loaded { bytes, digest, .. } => runtime.load_with_digest(bytes, digest),
+        other => runtime.load(&crate::component::load(other)?),
+    }
+    .with_context(|| {
+        format!(
+            "loading the connector ({})",
+            component_label(&config.component)
+        )
+    })?;
+    let key = format!("{}\0{:?}", compiled.digest(), config.settings);
+    let info = described(key, || {
+        let probe = WasmSource::new(
+            compiled.clone(),
+            Arc::new(Egress::new(
+                Vec::new(),
+                EgressLimits::default(),
+                redactor.clone(),
+            )),
+            config.settings.clone(),
+            config.limits.clone(),
+            clock,
+            &config.name,
+        );
+        Source::describe(&probe).context("asking the connector to describe itself")
+    })?;
     Ok((compiled, info))
+}
+
+/// Declarations already asked for, by component digest and settings.
+const DESCRIBED_MAX: usize = 4096;
+
+/// `ask`'s answer, asked once per component and settings rather than at every crawl (an
+/// instance for each was 7% of an unchanged crawl's host CPU in the density benchmark). A
+/// failed answer is not kept. The memo starts over when it holds [`DESCRIBED_MAX`] entries.
+fn described(
+    key: String,
+    ask: impl FnOnce() -> anyhow::Result<ConnectorInfo>,
+) -> anyhow::Result<ConnectorInfo> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static MEMO: OnceLock<Mutex<HashMap<String, ConnectorInfo>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    if let Some(info) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(info.clone());
+    }
+    let info = ask()?;
+    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if memo.len() >= DESCRIBED_MAX {
+        memo.clear();
+    }
+    memo.insert(key, info.clone());
+    Ok(info)
 }
 
 /// The routes the configuration grants the connector.

@@ -165,7 +165,18 @@ impl Runtime {
 
     /// Checks the contract version, compiles (once per digest) and pre-instantiates.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<CompiledConnector>, LoadError> {
-        let digest = hex(&Sha256::digest(bytes));
+        self.load_with_digest(bytes, &component_digest(bytes))
+    }
+
+    /// [`Runtime::load`] for a caller that already holds [`component_digest`] of `bytes`
+    /// (computed once when the bytes were read): a cached component is found without hashing
+    /// its bytes again on every crawl.
+    pub fn load_with_digest(
+        &self,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Arc<CompiledConnector>, LoadError> {
+        let digest = digest.to_string();
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&digest).cloned()) {
             return Ok(hit);
         }
@@ -307,6 +318,11 @@ fn spawn_epoch_ticker(engine: &Engine) {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key a component is cached under: the SHA-256 of its bytes, in hex.
+pub fn component_digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// A pre-instantiated component, by the contract version it was built for.

@@ -44,7 +44,7 @@ pub fn crawl(
     out: &Path,
 ) -> anyhow::Result<Side> {
     let mut config = config.clone();
-    let label = describe_ref(&component);
+    let label = crate::setup::component_label(&component);
     config.component = component;
     let player = Player::open(tape)?;
     let clock = player.clock();
@@ -77,15 +77,6 @@ pub fn crawl(
         info: p.info.clone(),
         documents,
     })
-}
-
-fn describe_ref(c: &ComponentRef) -> String {
-    match c {
-        ComponentRef::Embedded => "the embedded Clari Copilot component".into(),
-        ComponentRef::File { path, .. } => path.display().to_string(),
-        ComponentRef::Oci { reference, .. } => reference.clone(),
-        ComponentRef::Loaded { origin, .. } => origin.clone(),
-    }
 }
 
 /// Every `documents/*.json` the crawl wrote, by the document's `id`.

@@ -99,7 +99,7 @@ pub struct DensityArgs {
 }
 
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
-    crate::bench::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
+    crate::density::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
 }
 
 #[derive(clap::Args)]

@@ -82,13 +82,20 @@ pub struct GleanArgs {
     /// Keep the index in this file across restarts.
     #[arg(long)]
     state_file: Option<PathBuf>,
+    /// Glean's documented rate limits off: one mock standing in for the Glean instances of
+    /// many tenants (the density benchmark).
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 pub fn run_glean(a: GleanArgs) -> anyhow::Result<()> {
-    let config = mock_glean::MockGleanConfig {
+    let mut config = mock_glean::MockGleanConfig {
         state_file: a.state_file,
         ..Default::default()
     };
+    if a.no_rate_limits {
+        config.rate_limits = mock_glean::RateLimits::off();
+    }
     let token = config.token.clone();
     serve(
         a.addr,

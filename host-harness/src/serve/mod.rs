@@ -546,9 +546,11 @@ impl Service {
         }
         if let ComponentRef::File { path: file, .. } = &config.component {
             let bytes = crate::component::load(&config.component)?;
+            let (bytes, digest) = crate::component::intern(bytes.into_owned());
             config.component = ComponentRef::Loaded {
-                bytes: Arc::from(bytes.into_owned()),
+                bytes,
                 origin: file.display().to_string(),
+                digest,
             };
         }
         let info = crate::setup::check(&self.runtime, &config)?;
@@ -613,7 +615,9 @@ impl Service {
         let tenants = self.lock();
         let t = tenants.get(name)?;
         let component = match t.config.as_ref().map(|c| &c.component) {
-            Some(ComponentRef::Loaded { bytes, origin }) => Some((origin.clone(), bytes.clone())),
+            Some(ComponentRef::Loaded { bytes, origin, .. }) => {
+                Some((origin.clone(), bytes.clone()))
+            }
             _ => None,
         };
         Some(Known {

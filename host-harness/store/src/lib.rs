@@ -69,8 +69,14 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
         )
-        .and_then(|()| conn.execute_batch(SCHEMA))
         .map_err(|e| corrupt(&path, e))?;
+        no_checkpoint_on_close(&conn).map_err(|e| corrupt(&path, e))?;
+        let stored = meta_get::<u32>(&conn, "version").ok().flatten();
+        // The schema statements only for a new database or one to migrate: parsing them on
+        // every open was a visible share of an unchanged crawl's CPU (BENCHMARKS.md, density).
+        if stored != Some(STATE_VERSION) {
+            conn.execute_batch(SCHEMA).map_err(|e| corrupt(&path, e))?;
+        }
         let mut version = meta_get::<u32>(&conn, "version")
             .map_err(|e| corrupt(&path, e))?
             .unwrap_or(STATE_VERSION);
@@ -123,6 +129,18 @@ impl SqliteStore {
 
 /// Version 1 kept the meta in separate keys; version 2 keeps them in one `state` row. The
 /// tables are the same.
+/// The write-ahead log is not folded into the database when a connection closes: a crawl
+/// opens and closes its state every time, and that checkpoint (with its fsync and the log's
+/// deletion) was a tenth of an unchanged crawl's CPU. SQLite still checkpoints on its own every
+/// 1,000 pages, and [`SqliteStore::settle`] does on demand.
+fn no_checkpoint_on_close(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map(|_| ())
+}
+
 fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     let meta = StateMeta {
         incremental_cursor: meta_get(conn, "incremental_cursor")?,
@@ -342,6 +360,7 @@ impl BudgetWriter {
         let conn = rusqlite::Connection::open(&store.path).map_err(|e| corrupt(&store.path, e))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(|e| corrupt(&store.path, e))?;
+        no_checkpoint_on_close(&conn).map_err(|e| corrupt(&store.path, e))?;
         Ok(BudgetWriter {
             conn: std::sync::Mutex::new(conn),
         })
