@@ -358,7 +358,8 @@ pub fn prepare_with(
         config.limits.clone(),
         clock,
         &config.name,
-    );
+    )
+    .with_description(info.clone());
     Ok(Prepared {
         connector,
         info,
