@@ -1,5 +1,6 @@
-//! The one `Retry-After` parser of the workspace (RFC 9110 §10.2.3): delay-seconds or an
-//! HTTP-date, turned into a delay from `now`.
+//! The host's `Retry-After` parser (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, turned
+//! into a delay from `now`. The guest SDK has its own (`connector_sdk::time::retry_after`) so that
+//! it depends on no host crate.
 
 use std::time::{Duration, SystemTime};
 
