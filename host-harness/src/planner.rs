@@ -90,12 +90,8 @@ pub struct Plan {
     pub expected_freshness: i64,
 }
 
-/// Sunday 00:00 GMT at or before `now`.
-pub fn week_start(now: i64) -> i64 {
-    // 1970-01-01 was a Thursday: Sunday 00:00 came 4 days later.
-    let sunday = 3 * 86_400;
-    now - (now - sunday).rem_euclid(WEEK)
-}
+/// Sunday 00:00 GMT at or before `now`: the week of the budget's own count (one definition).
+pub use egress::budget::week_start;
 
 /// The wait between polls for a source last seen changing at `last_change`, judged by how
 /// quiet it had been when it was last looked at (`looked_at`, the end of the last crawl): the
