@@ -105,6 +105,12 @@ impl MockGlean {
         f(&guard)
     }
 
+    /// Authorized calls to the indexing API so far, by endpoint (`adddatasource`,
+    /// `bulkindexdocuments`, ...).
+    pub fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.with(|i| i.calls())
+    }
+
     /// The documents indexed in `datasource`, by id.
     pub fn documents(&self, datasource: &str) -> Vec<DocumentDefinition> {
         self.with(|i| i.documents(datasource))

@@ -232,6 +232,10 @@ async fn endpoint(
     if let Err(r) = authorized(&app, &headers) {
         return r;
     }
+    app.index
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .count_call(&endpoint);
     if matches!(endpoint.as_str(), "indexdocuments" | "bulkindexdocuments") {
         while app.hold_uploads.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -84,6 +84,9 @@ pub struct Index {
     datasources: BTreeMap<String, Datasource>,
     #[serde(skip)]
     state_file: Option<PathBuf>,
+    /// Authorized calls to the indexing API, by endpoint (for tests that count requests).
+    #[serde(skip)]
+    calls: BTreeMap<String, u64>,
 }
 
 fn key(object_type: &str, id: &str) -> String {
@@ -91,6 +94,21 @@ fn key(object_type: &str, id: &str) -> String {
 }
 
 impl Index {
+    /// Counts one authorized call to `endpoint` (bounded: the mock knows its endpoints, and an
+    /// unknown one is counted under one key).
+    pub fn count_call(&mut self, endpoint: &str) {
+        let key = if endpoint.len() <= 64 && endpoint.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            endpoint
+        } else {
+            "(other)"
+        };
+        *self.calls.entry(key.to_string()).or_default() += 1;
+    }
+
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls.clone()
+    }
+
     pub fn load(state_file: Option<PathBuf>) -> anyhow::Result<Self> {
         let mut index = match &state_file {
             Some(p) if p.exists() => serde_json::from_slice(&std::fs::read(p)?).map_err(|e| {
