@@ -296,30 +296,7 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
     );
     println!("  tenants crawled at least once       {}", run.crawls_done);
     println!("  crawls dispatched                   {}", run.lags.len());
-    println!(
-        "  host resident memory: peak {} MiB (VmHWM {} MiB), {:.2} MiB a tenant",
-        run.peak_rss_kib / 1024,
-        status_kib_self("VmHWM:") / 1024,
-        run.peak_rss_kib as f64 / 1024.0 / tenants.max(1) as f64
-    );
-    println!(
-        "  host CPU: {:.0} s over {:.0} s wall ({:.0}% of one core), {:.1} ms a crawl",
-        run.cpu,
-        run.wall,
-        run.cpu / run.wall * 100.0,
-        run.cpu * 1000.0 / run.lags.len().max(1) as f64
-    );
-    if let Some(cpu) = run.warm_cpu {
-        let warm = run
-            .lags
-            .iter()
-            .filter(|(at, _)| at.duration_since(run.started) > Duration::from_secs(60))
-            .count();
-        println!(
-            "  host CPU after the first minute (incremental crawls, mostly unchanged): {:.1} ms a crawl ({warm} crawls)",
-            cpu * 1000.0 / warm.max(1) as f64
-        );
-    }
+    print_host_cost(run, tenants);
     println!(
         "  scheduler lag, all crawls:          p50 {:.2} s, p95 {:.2} s",
         pct(all.clone(), 0.5),
@@ -346,6 +323,34 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
 }
 
 /// (VmRSS, VmHWM) of this process, in KiB.
+/// The host's memory and CPU, whole and per tenant or crawl.
+fn print_host_cost(run: &DensityRun, tenants: usize) {
+    println!(
+        "  host resident memory: peak {} MiB (VmHWM {} MiB), {:.2} MiB a tenant",
+        run.peak_rss_kib / 1024,
+        status_kib_self("VmHWM:") / 1024,
+        run.peak_rss_kib as f64 / 1024.0 / tenants.max(1) as f64
+    );
+    println!(
+        "  host CPU: {:.0} s over {:.0} s wall ({:.0}% of one core), {:.1} ms a crawl",
+        run.cpu,
+        run.wall,
+        run.cpu / run.wall * 100.0,
+        run.cpu * 1000.0 / run.lags.len().max(1) as f64
+    );
+    if let Some(cpu) = run.warm_cpu {
+        let warm = run
+            .lags
+            .iter()
+            .filter(|(at, _)| at.duration_since(run.started) > Duration::from_secs(60))
+            .count();
+        println!(
+            "  host CPU after the first minute (incremental crawls, mostly unchanged): {:.1} ms a crawl ({warm} crawls)",
+            cpu * 1000.0 / warm.max(1) as f64
+        );
+    }
+}
+
 /// A `/proc/<pid>/status` field in KiB (0 when unreadable).
 fn status_kib(pid: u32, field: &str) -> u64 {
     status_field(&format!("/proc/{pid}/status"), field)
