@@ -222,37 +222,33 @@ fn documents_in(endpoint: &str, body: &Bytes) -> usize {
         .unwrap_or(0)
 }
 
-// Longer than 80 lines on purpose: one routing table of every indexing endpoint, in the order of Glean's reference.
-async fn endpoint(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(endpoint): Path<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authorized(&app, &headers) {
-        return r;
-    }
-    app.index
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .count_call(&endpoint);
-    if matches!(endpoint.as_str(), "indexdocuments" | "bulkindexdocuments") {
+/// What every indexing call passes before it is routed: the token, the call count, a held
+/// upload, the body size, the rate limits. `Err` is the answer to send instead.
+async fn admit(
+    app: &App,
+    headers: &HeaderMap,
+    endpoint: &str,
+    body: &Bytes,
+) -> Result<(), Response> {
+    authorized(app, headers)?;
+    lock(app).count_call(endpoint);
+    if matches!(endpoint, "indexdocuments" | "bulkindexdocuments") {
         while app.hold_uploads.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
     if body.len() > app.max_body_bytes {
-        return error(
+        return Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "the request body is {} bytes, over the {} byte limit; send fewer documents per request",
                 body.len(),
                 app.max_body_bytes
             ),
-        );
+        ));
     }
-    if let Err(after) = app.limiter.admit(&endpoint, documents_in(&endpoint, &body)) {
-        return (
+    if let Err(after) = app.limiter.admit(endpoint, documents_in(endpoint, body)) {
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
             [
                 (header::RETRY_AFTER, after.to_string()),
@@ -261,7 +257,20 @@ async fn endpoint(
             json!({"error": format!("rate limit exceeded for /{endpoint}; retry after {after} s")})
                 .to_string(),
         )
-            .into_response();
+            .into_response());
+    }
+    Ok(())
+}
+
+// Longer than 80 lines on purpose: one routing table of every indexing endpoint, in the order of Glean's reference.
+async fn endpoint(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admit(&app, &headers, &endpoint, &body).await {
+        return r;
     }
     macro_rules! with {
         ($t:ty, |$req:ident| $e:expr) => {
