@@ -1,10 +1,12 @@
 //! Builds connector crates into the components the harness runs: `cargo build --target
 //! wasm32-wasip2`, binaryen's `wasm-opt` over the main core module, and standard metadata
-//! stamped from the crate's manifest. `harness build [PATH]` runs it for any connector crate;
+//! stamped from the crate's manifest, with the source limits the crate declares
+//! ([`manifest`]). `harness build [PATH]` runs it for any connector crate;
 //! the harness's own build script runs it for the guests of this workspace, found by their
 //! `cdylib` target, so both ship components made the same way.
 
 mod cargo;
+pub mod manifest;
 mod optimize;
 mod sections;
 mod stamp;
@@ -105,7 +107,10 @@ fn ship(
         Some(program) => optimize::optimize(program, &name, &raw, &out_dir.join("wasm-opt"))?,
         None => raw.clone(),
     };
-    let stamped = stamp::stamp(&optimized, package, provenance)?;
+    let mut stamped = stamp::stamp(&optimized, package, provenance)?;
+    if let Some(m) = manifest::Manifest::from_package(package)? {
+        stamped = manifest::stamp(&stamped, &m);
+    }
     let path = out_dir.join(&file);
     replace_file(&path, &stamped)?;
     Ok(Built {
