@@ -1,10 +1,10 @@
 //! Builds the guest components with the `component-build` library, as `harness build` builds
 //! any connector crate: every package of this workspace with a `cdylib` target (today the
-//! Clari Copilot connector and the probe connector the sandbox tests use), compiled for
+//! Clari Copilot and Gong connectors and the probe connector the sandbox tests use), compiled for
 //! `wasm32-wasip2` with the `guest` profile, run through binaryen's `wasm-opt` and stamped
 //! with their metadata. The components the harness embeds are copied into `OUT_DIR` (no path
 //! of the build machine reaches the binary); a failed guest build is reported as a warning and
-//! as `CLARI_COPILOT_COMPONENT_ERROR`, so the host itself still builds and says what went wrong
+//! as `GUEST_BUILD_ERROR`, so the host itself still builds and says what went wrong
 //! when the component is needed. Set `HARNESS_SKIP_GUEST_BUILD=1` to skip it.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 const PROFILE: &str = "guest";
 /// The components the harness binary embeds (by file name): the ones it runs without a
 /// configured component (the demo, the benchmark). Every other guest is built all the same.
-const EMBEDDED: &[&str] = &["clari_copilot_connector.wasm", "probe_connector.wasm"];
+const EMBEDDED: &[&str] = &[
+    "clari_copilot_connector.wasm",
+    "gong_connector.wasm",
+    "probe_connector.wasm",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -44,11 +48,11 @@ fn main() {
     let error = match built {
         Ok(()) => String::new(),
         Err(e) => {
-            println!("cargo:warning=the Clari Copilot component was not built: {e}");
+            println!("cargo:warning=the guest components were not built: {e}");
             e.replace('\n', " ")
         }
     };
-    println!("cargo:rustc-env=CLARI_COPILOT_COMPONENT_ERROR={error}");
+    println!("cargo:rustc-env=GUEST_BUILD_ERROR={error}");
     embed_component(&target_dir);
 }
 

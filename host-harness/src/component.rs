@@ -1,5 +1,5 @@
 //! The bytes of the configured component, checked against their pin before anything is
-//! compiled: the embedded Clari Copilot component, a file, or an OCI artifact pulled (and
+//! compiled: a built-in component, a file, or an OCI artifact pulled (and
 //! cached) by digest.
 
 use anyhow::Context;
@@ -49,20 +49,10 @@ pub fn intern(bytes: Vec<u8>) -> (std::sync::Arc<[u8]>, String) {
     (shared, digest)
 }
 
-/// The embedded Clari Copilot component and its digest, hashed once per process.
-pub fn embedded() -> anyhow::Result<(&'static [u8], &'static str)> {
-    static DIGEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let bytes = crate::clari_copilot_wasm()?;
-    Ok((
-        bytes,
-        DIGEST.get_or_init(|| wasm_runtime::component_digest(bytes)),
-    ))
-}
-
 /// The component's bytes, checked against the pin.
 pub fn load(component: &ComponentRef) -> anyhow::Result<std::borrow::Cow<'static, [u8]>> {
     match component {
-        ComponentRef::Embedded => Ok(crate::clari_copilot_wasm()?.into()),
+        ComponentRef::Embedded(b) => Ok(b.bytes()?.into()),
         ComponentRef::File { path, digest } => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("could not read the component {}", path.display()))?;

@@ -84,8 +84,11 @@ impl Default for ScheduleSection {
 pub struct ConnectorSection {
     /// Instance name: keys the state file. Letters, digits, `-` and `_`.
     pub name: String,
-    /// Path to the component; default: the Clari Copilot component embedded in the harness.
+    /// Path to the component; default: a built-in connector (`builtin`).
     pub component: Option<PathBuf>,
+    /// A connector built into the harness, by name (`claricopilot`, `gong`); the default when
+    /// neither `component` nor `oci` is given is `claricopilot`.
+    pub builtin: Option<String>,
     /// An OCI reference to pull the component from (e.g. `registry.example/connectors/clari:0.2.0`);
     /// needs `digest`.
     pub oci: Option<String>,
@@ -157,6 +160,19 @@ pub struct UpstreamSection {
     /// Credential header name to where its value comes from.
     #[serde(default)]
     pub credentials: BTreeMap<String, SecretSource>,
+    /// HTTP Basic authentication: the host composes `Authorization: Basic base64(user:pass)`
+    /// from two secrets; the connector sees neither.
+    pub basic: Option<BasicSection>,
+}
+
+/// `[upstreams.NAME.basic]`: the two parts of an HTTP Basic credential (RFC 7617).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicSection {
+    pub username: SecretSource,
+    pub password: SecretSource,
+    /// The header to send it in; default `Authorization`.
+    pub header: Option<String>,
 }
 
 pub use crate::secret_source::{SecretFrom, SecretSource};
@@ -255,8 +271,8 @@ pub struct Config {
 /// Where the connector component comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentRef {
-    /// The Clari Copilot component embedded in the harness.
-    Embedded,
+    /// A component built into the harness.
+    Embedded(crate::builtin::Builtin),
     /// A file, optionally pinned by digest.
     File {
         path: PathBuf,
@@ -303,9 +319,99 @@ pub struct Upstream {
     /// Requests per second ([`egress::DEFAULT_RATE_PER_SECOND`] when not configured).
     pub rate_per_second: f64,
     pub allow_private_network: bool,
+    /// Header name and value the host adds to every request.
     pub credentials: Vec<(String, Secret)>,
+    /// Secrets never sent as they are but scrubbed like the credentials: the username and
+    /// the password a `basic` credential is composed from.
+    pub scrub_only: Vec<Secret>,
     /// Where each credential comes from, to resolve it again before a crawl.
-    pub credential_sources: Vec<(String, SecretFrom)>,
+    pub credential_sources: Vec<(String, CredentialFrom)>,
+}
+
+/// Where one credential header's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialFrom {
+    /// `[upstreams.NAME.credentials]`: the value is the secret.
+    Header(SecretFrom),
+    /// `[upstreams.NAME.basic]`: `Basic ` and the base64 of `username:password`.
+    Basic {
+        username: SecretFrom,
+        password: SecretFrom,
+    },
+}
+
+/// A credential read now: the header value, and the secrets it was made of (scrubbed too).
+#[derive(Debug, Clone)]
+pub struct ResolvedCredential {
+    pub value: Secret,
+    pub parts: Vec<Secret>,
+}
+
+impl CredentialFrom {
+    /// Every source it reads (what isolates tenants).
+    pub fn sources(&self) -> Vec<&SecretFrom> {
+        match self {
+            CredentialFrom::Header(from) => vec![from],
+            CredentialFrom::Basic { username, password } => vec![username, password],
+        }
+    }
+
+    /// Reads it now, for `header` of upstream `upstream`. Errors name settings and
+    /// variables or files, never a value.
+    pub fn resolve(
+        &self,
+        upstream: &str,
+        header: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<ResolvedCredential> {
+        match self {
+            CredentialFrom::Header(from) => Ok(ResolvedCredential {
+                value: from.resolve(
+                    &format!("[upstreams.{upstream}.credentials] `{header}`"),
+                    env,
+                )?,
+                parts: Vec::new(),
+            }),
+            CredentialFrom::Basic { username, password } => {
+                let user_setting = format!("[upstreams.{upstream}.basic] username");
+                let pass_setting = format!("[upstreams.{upstream}.basic] password");
+                let user = username.resolve(&user_setting, env)?;
+                let pass = password.resolve(&pass_setting, env)?;
+                if user.expose().contains(':') {
+                    bail!(
+                        "{user_setting} (from {}) contains `:`, which HTTP Basic cannot carry in a username (RFC 7617: the first `:` ends it); \
+                         if it holds `username:password`, put the username alone there and the password under `password`",
+                        username.key()
+                    );
+                }
+                for (setting, from, secret) in [
+                    (&user_setting, username, &user),
+                    (&pass_setting, password, &pass),
+                ] {
+                    if secret.expose().chars().any(char::is_control) {
+                        bail!(
+                            "{setting} (from {}) contains a control character (a line break?), which RFC 7617 forbids; \
+                             store the value alone, on one line",
+                            from.key()
+                        );
+                    }
+                }
+                Ok(ResolvedCredential {
+                    value: Secret::new(basic_value(user.expose(), pass.expose())),
+                    parts: vec![user, pass],
+                })
+            }
+        }
+    }
+}
+
+/// `Basic ` and the standard base64 of `username:password` (RFC 7617).
+fn basic_value(username: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -373,7 +479,9 @@ impl Config {
         }
         let secret_sources = upstreams
             .values()
-            .flat_map(|u: &Upstream| u.credential_sources.iter().map(|(_, s)| s.key()))
+            .flat_map(|u: &Upstream| &u.credential_sources)
+            .flat_map(|(_, from)| from.sources())
+            .map(SecretFrom::key)
             .collect();
         let g = file.glean;
         BaseUrl::parse(&g.base_url).context("[glean] base_url")?;
@@ -417,6 +525,16 @@ fn component_ref(c: &ConnectorSection, base_dir: &Path) -> anyhow::Result<Compon
             "[connector] oci_plain_http applies to a registry named by `oci`, and there is none; remove it"
         );
     }
+    if let Some(name) = &c.builtin {
+        if c.component.is_some() || c.oci.is_some() || c.digest.is_some() {
+            bail!(
+                "[connector] builtin = \"{name}\" names a connector built into the harness; remove `component`, `oci` and `digest`, or remove `builtin`"
+            );
+        }
+        return Ok(ComponentRef::Embedded(crate::builtin::Builtin::named(
+            name,
+        )?));
+    }
     Ok(
         match (c.component.clone(), c.oci.clone(), c.digest.clone()) {
             (Some(_), Some(_), _) => {
@@ -440,7 +558,9 @@ fn component_ref(c: &ConnectorSection, base_dir: &Path) -> anyhow::Result<Compon
             (None, None, Some(_)) => bail!(
                 "[connector] digest pins the embedded component, which needs no pin; name the component with `component` or `oci`"
             ),
-            (None, None, None) => ComponentRef::Embedded,
+            (None, None, None) => {
+                ComponentRef::Embedded(crate::builtin::Builtin::default_connector())
+            }
         },
     )
 }
@@ -498,11 +618,7 @@ impl Config {
     ) -> anyhow::Result<bool> {
         let mut changed = false;
         for (name, u) in &mut self.upstreams {
-            let mut fresh = Vec::with_capacity(u.credential_sources.len());
-            for (header, from) in &u.credential_sources {
-                let setting = format!("[upstreams.{name}.credentials] `{header}`");
-                fresh.push((header.clone(), from.resolve(&setting, env)?));
-            }
+            let (fresh, parts) = resolve_credentials(name, &u.credential_sources, env)?;
             let same = fresh.len() == u.credentials.len()
                 && fresh
                     .iter()
@@ -512,6 +628,8 @@ impl Config {
                 u.credentials = fresh;
                 changed = true;
             }
+            // The parts only change with the values composed from them.
+            u.scrub_only = parts;
         }
         let token = self.glean.token_from.resolve(GLEAN_TOKEN, env)?;
         if token.expose() != self.glean.token.expose() {
@@ -537,21 +655,75 @@ fn upstream(
     {
         bail!("[upstreams.{name}] rate_per_second must be above 0 and at most 10000 (found {r})");
     }
-    let mut credentials = Vec::new();
     let mut credential_sources = Vec::new();
     for (header, source) in u.credentials {
         let setting = format!("[upstreams.{name}.credentials] `{header}`");
         let from = SecretFrom::parse(&source, &setting, base_dir)?;
-        credentials.push((header.clone(), from.resolve(&setting, env)?));
-        credential_sources.push((header, from));
+        credential_sources.push((header, CredentialFrom::Header(from)));
     }
+    if let Some(b) = u.basic {
+        let header = b.header.unwrap_or_else(|| "Authorization".to_string());
+        if header.is_empty() || !header.bytes().all(is_token_byte) {
+            bail!(
+                "[upstreams.{name}.basic] header `{}` is not an HTTP header name; use letters, digits and `-` (or leave it out for `Authorization`)",
+                egress::quote::quote(&header)
+            );
+        }
+        if let Some((other, _)) = credential_sources
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(&header))
+        {
+            bail!(
+                "[upstreams.{name}] sets the header `{other}` twice: under [upstreams.{name}.credentials] and as [upstreams.{name}.basic]; \
+                 keep one (remove `{other}` from [upstreams.{name}.credentials], or the [upstreams.{name}.basic] table)"
+            );
+        }
+        let username = SecretFrom::parse(
+            &b.username,
+            &format!("[upstreams.{name}.basic] username"),
+            base_dir,
+        )?;
+        let password = SecretFrom::parse(
+            &b.password,
+            &format!("[upstreams.{name}.basic] password"),
+            base_dir,
+        )?;
+        credential_sources.push((header, CredentialFrom::Basic { username, password }));
+    }
+    let (credentials, scrub_only) = resolve_credentials(name, &credential_sources, env)?;
     Ok(Upstream {
         base,
         rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
         allow_private_network: u.allow_private_network,
         credentials,
+        scrub_only,
         credential_sources,
     })
+}
+
+/// A character of an HTTP header name (RFC 9110 `tchar`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Credential headers with their values, and the secrets they were composed from.
+type Resolved = (Vec<(String, Secret)>, Vec<Secret>);
+
+/// Every credential of upstream `name` read now: the headers, and the parts they were
+/// composed from.
+fn resolve_credentials(
+    name: &str,
+    sources: &[(String, CredentialFrom)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Resolved> {
+    let mut credentials = Vec::with_capacity(sources.len());
+    let mut parts = Vec::new();
+    for (header, from) in sources {
+        let r = from.resolve(name, header, env)?;
+        credentials.push((header.clone(), r.value));
+        parts.extend(r.parts);
+    }
+    Ok((credentials, parts))
 }
 
 /// `value` of `setting` within `lo..=hi`, or an error naming the setting, the range and the
@@ -691,6 +863,210 @@ token_env = "T"
             !dbg.contains("key-value-1") && !dbg.contains("token-value-1"),
             "{dbg}"
         );
+    }
+
+    /// An upstream with HTTP Basic credentials (RFC 7617's example pair).
+    const BASIC: &str = r#"
+[connector]
+name = "gong-prod"
+[upstreams.gong]
+base_url = "https://api.gong.io"
+[upstreams.gong.basic]
+username = { env = "GONG_USER" }
+password = { env = "GONG_PASSWORD" }
+[glean]
+base_url = "https://acme-be.glean.com"
+token_env = "T"
+"#;
+
+    fn basic_env(k: &str) -> Option<String> {
+        match k {
+            "GONG_USER" => Some("Aladdin".into()),
+            "GONG_PASSWORD" => Some("open sesame".into()),
+            other => env(other),
+        }
+    }
+
+    fn headers(u: &Upstream) -> Vec<(String, String)> {
+        u.credentials
+            .iter()
+            .map(|(h, s)| (h.clone(), s.expose().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn basic_composes_the_authorization_header_from_two_secrets() {
+        let c = parse(BASIC, &basic_env).unwrap();
+        let u = &c.upstreams["gong"];
+        assert_eq!(
+            headers(u),
+            [(
+                "Authorization".to_string(),
+                "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()
+            )]
+        );
+        assert_eq!(
+            u.scrub_only.iter().map(Secret::expose).collect::<Vec<_>>(),
+            ["Aladdin", "open sesame"]
+        );
+        // Both parts isolate tenants.
+        assert_eq!(
+            c.secret_sources,
+            [
+                "the environment variable `GONG_USER`",
+                "the environment variable `GONG_PASSWORD`"
+            ]
+        );
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("Aladdin") && !dbg.contains("open sesame") && !dbg.contains("QWxh"),
+            "{dbg}"
+        );
+        // Another header, and parts from files.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("user"), "Aladdin\n").unwrap();
+        std::fs::write(dir.path().join("pass"), "open sesame\n").unwrap();
+        let text = BASIC
+            .replace("{ env = \"GONG_USER\" }", "{ file = \"user\" }")
+            .replace(
+                "{ env = \"GONG_PASSWORD\" }",
+                "{ file = \"pass\" }\nheader = \"X-Gong-Auth\"",
+            );
+        let c = Config::from_file(toml::from_str(&text).unwrap(), dir.path(), &env).unwrap();
+        assert_eq!(
+            headers(&c.upstreams["gong"]),
+            [(
+                "X-Gong-Auth".to_string(),
+                "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn basic_is_recomposed_when_a_part_rotates() {
+        let mut c = parse(BASIC, &basic_env).unwrap();
+        assert!(!c.refresh_secrets(&basic_env).unwrap());
+        let rotated = |k: &str| match k {
+            "GONG_PASSWORD" => Some("new-password".into()),
+            other => basic_env(other),
+        };
+        assert!(c.refresh_secrets(&rotated).unwrap());
+        let u = &c.upstreams["gong"];
+        // base64("Aladdin:new-password")
+        assert_eq!(
+            u.credentials[0].1.expose(),
+            "Basic QWxhZGRpbjpuZXctcGFzc3dvcmQ="
+        );
+        assert_eq!(u.scrub_only[1].expose(), "new-password");
+        assert!(!c.refresh_secrets(&rotated).unwrap());
+        // A part that disappears fails the refresh naming the setting and the variable.
+        let e = c
+            .refresh_secrets(&|k| if k == "GONG_USER" { None } else { rotated(k) })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[upstreams.gong.basic] username") && e.contains("`GONG_USER`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn basic_refuses_what_http_basic_cannot_carry_without_showing_it() {
+        let with = |user: &'static str, pass: &'static str| {
+            move |k: &str| match k {
+                "GONG_USER" => Some(user.to_string()),
+                "GONG_PASSWORD" => Some(pass.to_string()),
+                other => env(other),
+            }
+        };
+        let e = format!(
+            "{:#}",
+            parse(BASIC, &with("Ala:ddin", "open sesame")).unwrap_err()
+        );
+        assert!(
+            e.contains("[upstreams.gong.basic] username")
+                && e.contains("`GONG_USER`")
+                && e.contains("`:`")
+                && !e.contains("Ala:ddin"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            parse(BASIC, &with("Aladdin", "open\nsesame")).unwrap_err()
+        );
+        assert!(
+            e.contains("[upstreams.gong.basic] password") && !e.contains("sesame"),
+            "{e}"
+        );
+        // Empty parts.
+        let e = format!("{:#}", parse(BASIC, &with("", "open sesame")).unwrap_err());
+        assert!(e.contains("[upstreams.gong.basic] username"), "{e}");
+        let e = format!("{:#}", parse(BASIC, &with("Aladdin", "")).unwrap_err());
+        assert!(e.contains("[upstreams.gong.basic] password"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pass"), "\n").unwrap();
+        let text = BASIC.replace("{ env = \"GONG_PASSWORD\" }", "{ file = \"pass\" }");
+        let e = format!(
+            "{:#}",
+            Config::from_file(toml::from_str(&text).unwrap(), dir.path(), &basic_env).unwrap_err()
+        );
+        assert!(e.contains("password") && e.contains("empty"), "{e}");
+        // A missing part, an unknown key, a source naming both or neither.
+        for (from, to, says) in [
+            ("password = { env = \"GONG_PASSWORD\" }\n", "", "password"),
+            (
+                "[upstreams.gong.basic]",
+                "[upstreams.gong.basic]\nuser = 1",
+                "user",
+            ),
+            (
+                "{ env = \"GONG_USER\" }",
+                "{ env = \"GONG_USER\", file = \"u\" }",
+                "both",
+            ),
+            ("{ env = \"GONG_USER\" }", "{}", "username needs"),
+            (
+                "[upstreams.gong.basic]",
+                "[upstreams.gong.basic]\nheader = \"Auth orization\"",
+                "not an HTTP header name",
+            ),
+        ] {
+            let text = BASIC.replace(from, to);
+            assert_ne!(text, BASIC, "{from}");
+            let e = match toml::from_str::<ConfigFile>(&text) {
+                Err(e) => e.to_string(),
+                Ok(f) => format!(
+                    "{:#}",
+                    Config::from_file(f, Path::new("/etc/harness"), &basic_env).unwrap_err()
+                ),
+            };
+            assert!(e.contains(says), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn basic_and_a_credentials_entry_for_one_header_are_refused() {
+        for header in ["Authorization", "authorization"] {
+            let text = BASIC.replace(
+                "[glean]",
+                &format!("[upstreams.gong.credentials]\n{header} = {{ env = \"K\" }}\n[glean]"),
+            );
+            let e = format!("{:#}", parse(&text, &basic_env).unwrap_err());
+            assert!(
+                e.contains("[upstreams.gong.credentials]")
+                    && e.contains("[upstreams.gong.basic]")
+                    && e.contains("keep one"),
+                "{e}"
+            );
+        }
+        // Other headers beside it are fine.
+        let text = BASIC.replace(
+            "[glean]",
+            "[upstreams.gong.credentials]\nX-Tenant = { env = \"K\" }\n[glean]",
+        );
+        let c = parse(&text, &basic_env).unwrap();
+        assert_eq!(c.upstreams["gong"].credentials.len(), 2);
+        assert_eq!(c.secret_sources.len(), 3);
     }
 
     #[test]

@@ -73,12 +73,12 @@ batch_size = 100
     )
 }
 
-fn loopback() -> SocketAddr {
+pub(crate) fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 /// A temporary state directory, removed however the demo ends.
-struct TempState(std::path::PathBuf);
+pub(crate) struct TempState(pub(crate) std::path::PathBuf);
 
 impl Drop for TempState {
     fn drop(&mut self) {
@@ -183,7 +183,7 @@ fn serve_console(
 }
 
 /// Loads the connector, saying how.
-fn load(config: &Config) -> anyhow::Result<setup::Prepared> {
+pub(crate) fn load(config: &Config) -> anyhow::Result<setup::Prepared> {
     let runtime = crate::cached_runtime()?;
     let t = Instant::now();
     let prepared = setup::prepare(&runtime, config, GuestClock::System)?;
@@ -275,7 +275,7 @@ fn change_the_source(clari: &MockClari, glean: &MockGlean, datasource: &str) -> 
 }
 
 /// Searches as someone on a private call, then as a colleague who was not on it.
-fn search_as_people(glean: &MockGlean, datasource: &str) {
+pub(crate) fn search_as_people(glean: &MockGlean, datasource: &str) {
     let docs = glean.documents(datasource);
     println!(
         "\nindex now holds {} documents in datasource `{datasource}`\n",
@@ -343,7 +343,10 @@ fn search_as_people(glean: &MockGlean, datasource: &str) {
 }
 
 /// One crawl, with the 429s it met.
-fn crawl(prepared: &mut setup::Prepared, mode: CrawlMode) -> anyhow::Result<(CrawlReport, u64)> {
+pub(crate) fn crawl(
+    prepared: &mut setup::Prepared,
+    mode: CrawlMode,
+) -> anyhow::Result<(CrawlReport, u64)> {
     let throttled = || {
         prepared
             .connector

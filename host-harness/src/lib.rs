@@ -5,6 +5,7 @@
 //! demo and benchmark.
 
 pub mod bench;
+pub mod builtin;
 pub mod canary;
 pub mod cli;
 pub mod component;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod crash;
 pub mod demo;
+pub mod demo_gong;
 pub mod density;
 pub mod inspect;
 pub mod oci;
@@ -43,11 +45,6 @@ pub mod crawl {
     }
 }
 
-/// The Clari Copilot component, embedded in the binary at build time: an installed or
-/// copied `harness` needs no build tree.
-const CLARI_COPILOT_WASM: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/clari_copilot_connector.wasm"));
-
 /// The probe component (a test connector driven by its settings), embedded for
 /// `harness bench-instance` and the sandbox tests.
 const PROBE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/probe_connector.wasm"));
@@ -56,12 +53,13 @@ const PROBE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/probe_connec
 /// for `harness bench-instance`.
 pub const PROBE_0_1_0_WASM: &[u8] = include_bytes!("../../tests/fixtures/probe-0.1.0.wasm");
 
+/// `bytes` of an embedded component, or why the build left it out.
 fn embedded(name: &str, bytes: &'static [u8]) -> anyhow::Result<&'static [u8]> {
     if bytes.is_empty() {
         anyhow::bail!(
             "the {name} component was not built when the harness was compiled ({}); \
-             build it with `cargo build --profile guest --target wasm32-wasip2 -p clari-copilot-connector -p probe-connector --target-dir target/guest` and rebuild the harness",
-            env!("CLARI_COPILOT_COMPONENT_ERROR")
+             build the guests with `harness build guest/<crate>` or fix the error and rebuild the harness",
+            env!("GUEST_BUILD_ERROR")
         );
     }
     Ok(bytes)
@@ -69,7 +67,7 @@ fn embedded(name: &str, bytes: &'static [u8]) -> anyhow::Result<&'static [u8]> {
 
 /// The embedded Clari Copilot component (the default connector).
 pub fn clari_copilot_wasm() -> anyhow::Result<&'static [u8]> {
-    embedded("Clari Copilot", CLARI_COPILOT_WASM)
+    builtin::Builtin::default_connector().bytes()
 }
 
 /// The embedded probe component.
@@ -104,6 +102,11 @@ fn as_temp_file(stem: &str, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> 
 /// The embedded Clari Copilot component as a file (for tests and tools that take a path).
 pub fn clari_copilot_component() -> anyhow::Result<std::path::PathBuf> {
     as_temp_file("clari-copilot", clari_copilot_wasm()?)
+}
+
+/// The embedded Gong component as a file (for tests and tools that take a path).
+pub fn gong_component() -> anyhow::Result<std::path::PathBuf> {
+    builtin::Builtin::named("gong")?.as_file()
 }
 
 /// A connector's description as pretty JSON (for `harness describe`).

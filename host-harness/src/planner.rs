@@ -1,17 +1,22 @@
-//! The budget planner: when to poll and when to reconcile, so that Clari's weekly request
-//! budget (weeks from Sunday 00:00 GMT) never runs out and calls are indexed as soon after
-//! they finish processing as the budget allows.
+//! The budget planner: when to poll and when to reconcile, so that a source's request budget
+//! never runs out and calls are indexed as soon after they finish processing as the budget
+//! allows. A budget is counted per [`BudgetPeriod`]: Clari's per week (weeks from Sunday
+//! 00:00 GMT, [`plan`]), Gong's per UTC day ([`plan_in`] with [`BudgetPeriod::Day`]). The
+//! planner reasons the same way about either, to the end of the current period.
 //!
 //! - **Polling adapts to the workspace.** While the source is busy (a crawl found changes
 //!   recently) incremental crawls run every `min_poll_seconds`; the longer it stays quiet
 //!   (nights, weekends) the longer the wait, up to `incremental_minutes`.
 //! - **Reconciliation goes where it is cheap and affordable.** A full crawl is due every
 //!   `full_hours`; it waits for a quiet hour (up to half a day) and runs only if, after it,
-//!   the rest of the week's polling still fits the budget. Otherwise it is deferred.
+//!   the rest of the period's polling still fits the budget. Otherwise it is deferred, at
+//!   the latest to the next period (a full crawl that cannot fit even a whole period's
+//!   budget beside its polling is deferred every time, and the plan says so).
 //! - **Backfill first.** With no cursor, or a full crawl unfinished, the full crawl runs
 //!   (the egress budget still refuses what would overspend).
-//! - **The week never runs out.** Polling is stretched when the forecast to Sunday would
-//!   pass the budget, and stops (until the week turns) when a poll would overspend.
+//! - **The period never runs out.** Polling is stretched when the forecast to the period's
+//!   end would pass the budget, and stops (until the period turns) when a poll would
+//!   overspend.
 //!
 //! The planner is a pure function of the state, the schedule, the budget used and the clock,
 //! so `harness status` shows the same plan the scheduler follows.
@@ -21,9 +26,7 @@ use crawl_engine::types::CrawlMode;
 use serde::Serialize;
 
 use crate::config::ScheduleSection;
-
-/// Seconds in a week.
-const WEEK: i64 = 7 * 86_400;
+pub use egress::budget::BudgetPeriod;
 
 /// A full crawl waits this long at most for a quiet hour.
 const QUIET_WAIT: i64 = 12 * 3600;
@@ -31,7 +34,7 @@ const QUIET_WAIT: i64 = 12 * 3600;
 /// The source counts as quiet after this long without a change.
 const QUIET_AFTER: i64 = 3600;
 
-/// Share of the weekly budget the plan spends at most; the rest absorbs retries and surprises.
+/// Share of a period's budget the plan spends at most; the rest absorbs retries and surprises.
 const SPEND_SHARE: f64 = 0.95;
 
 /// Requests an incremental poll costs when none has run yet: the listing and its privacy pass.
@@ -41,17 +44,19 @@ const DEFAULT_POLL_COST: f64 = 2.0;
 /// the details of the calls that finished since the last one).
 const MAX_POLL_COST: f64 = 12.0;
 
-/// Share of the rest of the week planned as busy (polled every `min_poll_seconds`).
+/// Share of the rest of the period planned as busy (polled every `min_poll_seconds`).
 const BUSY_SHARE: f64 = 0.5;
 
-/// What the planner looks at.
+/// What the planner looks at. The budget's period is not a field (so that the weekly
+/// callers' struct literals stay as they are): [`plan`] plans a week, [`plan_in`] any period.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     pub meta: &'a StateMeta,
     pub schedule: &'a ScheduleSection,
-    /// Requests allowed a week (0: no budget).
+    /// Requests allowed per budget period (0: no budget): a week's for [`plan`], a day's for
+    /// [`plan_in`] with [`BudgetPeriod::Day`]. Named for the weekly budget it was first.
     pub weekly_budget: u64,
-    /// Requests sent this week so far.
+    /// Requests sent in the current budget period so far.
     pub used: u64,
     /// Epoch seconds.
     pub now: i64,
@@ -78,14 +83,23 @@ pub struct Plan {
     pub why: String,
     /// The wait between incremental polls now, seconds.
     pub poll_interval: i64,
-    /// Sunday 00:00 GMT ending this week, epoch seconds.
+    /// The end of the current budget period, epoch seconds: Sunday 00:00 GMT ending this
+    /// week for a weekly budget, the next 00:00 GMT for a daily one. (Named for the weekly
+    /// budget it was first.)
     pub week_end: i64,
+    /// The period the budget is counted over.
+    pub period: BudgetPeriod,
     pub used: u64,
-    /// Requests expected by the week's end (used, polling, the full crawls that fit).
+    /// Requests expected by the period's end (used, polling, the full crawls that fit).
     pub forecast: u64,
+    /// Requests allowed per period.
     pub budget: u64,
-    /// Full crawls the rest of the week can afford, beside polling.
+    /// Full crawls the rest of the period can afford, beside polling.
     pub fulls_affordable: u64,
+    /// Whether a full crawl (at its last complete run's cost) fits a whole period's budget
+    /// beside that period's polling. `false`: it is deferred every period, until the budget,
+    /// the schedule or its cost changes.
+    pub full_fits_period: bool,
     /// Expected delay from a call finishing processing to its being indexed, seconds.
     pub expected_freshness: i64,
 }
@@ -138,11 +152,24 @@ fn last_crawl_end(m: &StateMeta) -> Option<i64> {
         .max()
 }
 
-/// Decides what runs next.
+/// Decides what runs next, against a weekly budget: [`plan_in`] with [`BudgetPeriod::Week`].
 pub fn plan(i: Inputs<'_>) -> Plan {
+    plan_in(i, BudgetPeriod::Week)
+}
+
+/// The polling expected in `span` seconds, in requests: busy (polled every `min` seconds)
+/// half the time and quiet (every `max`) the other half, at `poll_cost` requests a poll.
+fn polling_in(span: i64, min: f64, max: f64, poll_cost: f64) -> u64 {
+    let polls = span.max(0) as f64 * (BUSY_SHARE / min + (1.0 - BUSY_SHARE) / max.max(min));
+    (polls * poll_cost) as u64
+}
+
+/// Decides what runs next, against a budget of `i.weekly_budget` requests per `period`: the
+/// rest of the current period's spending (`i.used`, polling, full crawls) is kept within it.
+pub fn plan_in(i: Inputs<'_>, period: BudgetPeriod) -> Plan {
     let m = i.meta;
-    let week_end = week_start(i.now) + WEEK;
-    let remaining = (week_end - i.now).max(0);
+    let period_end = period.end(i.now);
+    let remaining = (period_end - i.now).max(0);
     let budget = i.weekly_budget;
     let ceiling = (budget as f64 * SPEND_SHARE) as u64;
     let full_cost = m
@@ -159,17 +186,16 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         .clamp(DEFAULT_POLL_COST, MAX_POLL_COST);
     let looked_at = last_crawl_end(m).unwrap_or(i.now).min(i.now);
     let mut interval = poll_interval(i.schedule, m.last_change_at, looked_at);
-    // The polling the rest of the week needs, as if busy half the time (polls every
+    // The polling the rest of the period needs, as if busy half the time (polls every
     // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
     // hour it is made at, so a full crawl run at night does not eat the next day's polling.
     let min = min_poll(i.schedule) as f64;
     let max = max_poll(i.schedule) as f64;
-    let polls_left = remaining as f64 * (BUSY_SHARE / min + (1.0 - BUSY_SHARE) / max.max(min));
-    let mut polling = (polls_left * poll_cost) as u64;
+    let mut polling = polling_in(remaining, min, max, poll_cost);
     if budget > 0 {
         let room = ceiling.saturating_sub(i.used);
         if polling > room {
-            // Stretch polling until the rest of the week fits.
+            // Stretch polling until the rest of the period fits.
             let stretch = polling as f64 / room.max(1) as f64;
             interval = interval.max((min * stretch).ceil() as i64);
             polling = room;
@@ -182,6 +208,15 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         (0, _) => u64::MAX,
         (_, None) => 0,
         (_, Some(c)) => ceiling.saturating_sub(i.used.saturating_add(polling)) / c.max(1),
+    };
+    // Whether a full crawl fits even a whole period, started afresh: if not, it is deferred
+    // every time, and the plan says so rather than promising it for the next period.
+    let full_fits_period = match (budget, full_cost) {
+        (0, _) | (_, None) => true,
+        (_, Some(c)) => {
+            let period_polling = polling_in(period.seconds(), min, max, poll_cost).min(ceiling);
+            c.saturating_add(period_polling) <= ceiling
+        }
     };
     let fulls_wanted = (remaining / full_every).max(0) as u64 + 1;
     let fulls_planned = fulls_affordable.min(fulls_wanted);
@@ -196,33 +231,67 @@ pub fn plan(i: Inputs<'_>) -> Plan {
     let expected_freshness = (interval / 2).saturating_add(last_duration);
     let (next, why) = decide(
         &i,
+        period,
+        Costs {
+            full: full_cost,
+            poll: poll_cost,
+            fulls_affordable,
+            full_fits_period,
+        },
         interval,
         full_every,
-        full_cost,
-        poll_cost,
-        fulls_affordable,
     );
     Plan {
         next,
         why,
         poll_interval: interval,
-        week_end,
+        week_end: period_end,
+        period,
         used: i.used,
         forecast,
         budget,
         fulls_affordable: if budget == 0 { 0 } else { fulls_affordable },
+        full_fits_period,
         expected_freshness,
+    }
+}
+
+/// What crawls cost, as [`plan_in`] judged them.
+struct Costs {
+    /// A complete full crawl's requests, if one ran.
+    full: Option<u64>,
+    /// A poll's requests.
+    poll: f64,
+    /// Full crawls the rest of the period affords.
+    fulls_affordable: u64,
+    /// Whether a full crawl fits a whole period beside its polling.
+    full_fits_period: bool,
+}
+
+/// "this week's" / "today's".
+fn this_period(p: BudgetPeriod) -> &'static str {
+    match p {
+        BudgetPeriod::Day => "today's",
+        BudgetPeriod::Week => "this week's",
+    }
+}
+
+/// When `p` turns, in words.
+fn period_turn(p: BudgetPeriod) -> &'static str {
+    match p {
+        BudgetPeriod::Day => "00:00 GMT",
+        BudgetPeriod::Week => "Sunday 00:00 GMT",
     }
 }
 
 fn decide(
     i: &Inputs<'_>,
+    period: BudgetPeriod,
+    c: Costs,
     interval: i64,
     full_every: i64,
-    full_cost: Option<u64>,
-    poll_cost: f64,
-    fulls_affordable: u64,
 ) -> (Next, String) {
+    let (full_cost, poll_cost, fulls_affordable) = (c.full, c.poll, c.fulls_affordable);
     let m = i.meta;
     let now = i.now;
     if m.incremental_cursor.is_none() || m.full_in_progress.is_some() {
@@ -235,12 +304,16 @@ fn decide(
             },
         );
     }
-    let week_end = week_start(now) + WEEK;
+    let period_end = period.end(now);
     if i.weekly_budget > 0 && i.used as f64 + poll_cost > i.weekly_budget as f64 {
         return (
-            Next::Wait((week_end - now).max(1)),
-            "this week's budget is spent: crawls resume when the week turns (Sunday 00:00 GMT)"
-                .into(),
+            Next::Wait((period_end - now).max(1)),
+            format!(
+                "{} budget is spent: crawls resume when the {} turns ({})",
+                this_period(period),
+                period.label(),
+                period_turn(period)
+            ),
         );
     }
     let last_full = m
@@ -275,8 +348,21 @@ fn decide(
     } else {
         full_due
     };
-    let why = if now >= full_due && !affordable {
-        "the reconciling full crawl is deferred: the rest of the week's polling would not fit the budget".to_string()
+    let why = if now >= full_due && !affordable && !c.full_fits_period {
+        format!(
+            "the reconciling full crawl is deferred: at {} requests it does not fit a whole {}'s \
+             budget beside the {}'s polling (raise the budget or min_poll_seconds)",
+            full_cost.unwrap_or(0),
+            period.label(),
+            period.label()
+        )
+    } else if now >= full_due && !affordable {
+        format!(
+            "the reconciling full crawl is deferred: the rest of the {}'s polling would not fit \
+             the budget (it runs when it fits, at the latest after {})",
+            period.label(),
+            period_turn(period)
+        )
     } else if now >= full_due {
         "the reconciling full crawl waits for a quiet hour".to_string()
     } else {
@@ -292,6 +378,9 @@ mod tests {
 
     /// Wednesday 2026-11-25 12:00 GMT.
     const NOW: i64 = 1_795_608_000;
+
+    const DAY: i64 = 86_400;
+    const WEEK: i64 = 7 * DAY;
 
     fn outcome(mode: &str, started: i64, finished: i64, requests: u64) -> CrawlOutcome {
         CrawlOutcome {
@@ -428,5 +517,258 @@ mod tests {
         let p = plan_at(&fresh, 0, NOW);
         assert_eq!(p.next, Next::Crawl(CrawlMode::Full));
         assert!(p.why.contains("backfill"));
+    }
+
+    /// Gong's budget: 10,000 requests a UTC day.
+    const GONG_DAILY: u64 = 10_000;
+
+    /// The plan on the default schedule and a daily budget of 10,000.
+    fn plan_daily(meta: &StateMeta, used: u64, now: i64) -> Plan {
+        plan_in(
+            Inputs {
+                meta,
+                schedule: &schedule(),
+                weekly_budget: GONG_DAILY,
+                used,
+                now,
+            },
+            BudgetPeriod::Day,
+        )
+    }
+
+    /// `meta()` with polls costing `poll_cost` and a full crawl `full_cost`, the last full crawl
+    /// due (started 25 hours ago) and the source quiet for two hours.
+    fn meta_costing(poll_cost: u64, full_cost: u64) -> StateMeta {
+        let mut m = meta();
+        m.last_full = Some(outcome("full", NOW - 25 * 3600, NOW - 24 * 3600, full_cost));
+        m.last_incremental = Some(outcome("incremental", NOW - 105, NOW - 100, poll_cost));
+        m.last_change_at = Some(NOW - 2 * 3600);
+        m
+    }
+
+    /// `m` with its last poll (4 requests) just finished at `t`.
+    fn polled_at(mut m: StateMeta, t: i64) -> StateMeta {
+        m.last_incremental = Some(outcome("incremental", t - 10, t - 5, 4));
+        m
+    }
+
+    #[test]
+    fn plan_is_plan_in_a_week() {
+        let m = meta_costing(4, 11_000);
+        for used in [0, 50_000, 99_999] {
+            let inputs = Inputs {
+                meta: &m,
+                schedule: &schedule(),
+                weekly_budget: 100_000,
+                used,
+                now: NOW,
+            };
+            let p = plan(inputs);
+            assert_eq!(p, plan_in(inputs, BudgetPeriod::Week));
+            assert_eq!(p.period, BudgetPeriod::Week);
+            assert_eq!(p.week_end, week_start(NOW) + WEEK);
+            assert!(p.full_fits_period);
+        }
+    }
+
+    #[test]
+    fn the_day_never_runs_out() {
+        let m = meta_costing(4, 2_500);
+        for used in [0, 5_000, 9_000, 9_499, 9_990, 9_999, 10_000] {
+            let p = plan_daily(&m, used, NOW);
+            assert_eq!(p.period, BudgetPeriod::Day);
+            assert_eq!(p.week_end, NOW + 12 * 3600, "the next UTC midnight");
+            assert!(p.forecast <= GONG_DAILY.max(used), "{used}: {p:?}");
+            assert!(p.poll_interval >= 30, "{used}: {p:?}");
+        }
+        // A poll that would overspend the day waits for midnight, not for Sunday.
+        let spent = plan_daily(&m, 9_997, NOW);
+        assert_eq!(spent.next, Next::Wait(12 * 3600), "{spent:?}");
+        assert!(spent.why.contains("today's budget is spent"), "{spent:?}");
+        assert!(spent.why.contains("00:00 GMT"), "{spent:?}");
+        // At midnight the day's count starts over (the caller's `used` is the new day's).
+        let next_day = plan_daily(&m, 0, NOW + 12 * 3600);
+        assert_ne!(next_day.next, Next::Wait(DAY), "{next_day:?}");
+        assert_eq!(next_day.week_end, NOW + 36 * 3600);
+    }
+
+    #[test]
+    fn a_full_crawl_that_does_not_fit_the_rest_of_the_day_waits_for_the_next() {
+        // 4 requests a poll: a day of polling is about 6,300 of the 9,500 planned, so a
+        // 2,500-request full crawl fits a day, but not late on a day already mostly spent.
+        let evening = NOW + 8 * 3600; // 20:00 GMT
+        // Polled a moment ago: the next poll is not due, so the plan is about the full crawl.
+        let m = polled_at(meta_costing(4, 2_500), evening);
+        let tight = plan_daily(&m, 8_000, evening);
+        assert_ne!(tight.next, Next::Crawl(CrawlMode::Full), "{tight:?}");
+        assert!(matches!(tight.next, Next::Wait(_)), "{tight:?}");
+        assert_eq!(tight.fulls_affordable, 0, "{tight:?}");
+        assert!(tight.full_fits_period, "{tight:?}");
+        assert!(tight.why.contains("deferred"), "{tight:?}");
+        assert!(tight.why.contains("day's polling"), "{tight:?}");
+        assert!(tight.forecast <= 9_500, "{tight:?}");
+        // Earlier that day, with less spent, it runs.
+        let roomy = plan_daily(&m, 3_000, evening);
+        assert_eq!(roomy.next, Next::Crawl(CrawlMode::Full), "{roomy:?}");
+        assert!(roomy.forecast <= 9_500, "{roomy:?}");
+        // Just after midnight the new day affords it.
+        let mut m = m;
+        m.last_change_at = Some(NOW + 10 * 3600);
+        m.last_incremental = Some(outcome(
+            "incremental",
+            NOW + 13 * 3600 - 10,
+            NOW + 13 * 3600 - 5,
+            4,
+        ));
+        let morning = plan_daily(&m, 40, NOW + 13 * 3600); // 01:00 GMT
+        assert_eq!(morning.next, Next::Crawl(CrawlMode::Full), "{morning:?}");
+        assert!(morning.fulls_affordable >= 1, "{morning:?}");
+        // The same crawl on a weekly budget of the same daily size is no problem.
+        let weekly = plan(Inputs {
+            meta: &meta_costing(4, 2_500),
+            schedule: &schedule(),
+            weekly_budget: 7 * GONG_DAILY,
+            used: 8_000,
+            now: evening,
+        });
+        assert_eq!(weekly.next, Next::Crawl(CrawlMode::Full), "{weekly:?}");
+    }
+
+    #[test]
+    fn a_full_crawl_bigger_than_a_day_beside_polling_says_it_never_fits() {
+        // 9,000 requests: more than 9,500 less a day's polling, even at midnight.
+        let midnight = NOW + 12 * 3600;
+        let m = polled_at(meta_costing(4, 9_000), midnight);
+        let p = plan_daily(&m, 0, midnight);
+        assert_ne!(p.next, Next::Crawl(CrawlMode::Full), "{p:?}");
+        assert!(!p.full_fits_period, "{p:?}");
+        assert_eq!(p.fulls_affordable, 0, "{p:?}");
+        assert!(p.why.contains("does not fit a whole day's budget"), "{p:?}");
+        // It would fit a day with no polling: what does not fit is the two together.
+        let p = plan_daily(&meta_costing(4, 9_000), 0, midnight);
+        assert!(p.forecast <= 9_500, "{p:?}");
+    }
+
+    /// What a simulated stretch of days spent, following the planner.
+    #[derive(Debug, Default)]
+    struct Run {
+        /// Requests sent per UTC day (by day number).
+        per_day: std::collections::BTreeMap<i64, u64>,
+        polls: u64,
+        fulls: Vec<i64>,
+        /// The shortest time from a crawl's end to the next poll's start, seconds.
+        shortest_gap: i64,
+    }
+
+    /// Follows the daily planner for `days` days from Monday 2026-11-23 00:00 GMT, counting
+    /// every request against the egress budget itself (which must never refuse one): a poll
+    /// sends `poll_cost` requests in 5 s, a full crawl `full_cost` in 20 minutes, and the
+    /// source changes at every poll from 08:00 to 18:00 GMT and never otherwise.
+    fn follow_daily_plan(poll_cost: u64, full_cost: u64, days: i64) -> Run {
+        use egress::budget::{BudgetUsage, RequestBudget};
+        let start = 1_795_392_000; // Monday 2026-11-23 00:00 GMT
+        let s = schedule();
+        let budget =
+            RequestBudget::new(GONG_DAILY, BudgetPeriod::Day, BudgetUsage::default(), None);
+        let mut m = StateMeta {
+            incremental_cursor: Some("c".into()),
+            last_full: Some(outcome(
+                "full",
+                start - 4 * 3600,
+                start - 3 * 3600,
+                full_cost,
+            )),
+            last_incremental: Some(outcome("incremental", start - 60, start - 55, poll_cost)),
+            ..StateMeta::default()
+        };
+        let mut run = Run {
+            shortest_gap: i64::MAX,
+            ..Run::default()
+        };
+        let mut send = |run: &mut Run, t: i64, n: u64, over: i64| {
+            for k in 0..n {
+                let ms = t * 1000 + (k as i64 * over * 1000) / n as i64;
+                budget.spend(ms).unwrap_or_else(|r| {
+                    panic!("the budget refused a planned request at {ms}: {r:?}")
+                });
+                *run.per_day.entry(ms.div_euclid(1000 * DAY)).or_default() += 1;
+            }
+        };
+        let mut t = start;
+        let mut last_end = start - 55;
+        while t < start + days * DAY {
+            let used = budget.usage_at(t).requests;
+            let p = plan_in(
+                Inputs {
+                    meta: &m,
+                    schedule: &s,
+                    weekly_budget: GONG_DAILY,
+                    used,
+                    now: t,
+                },
+                BudgetPeriod::Day,
+            );
+            assert!(p.poll_interval >= s.min_poll_seconds as i64, "{p:?}");
+            assert!(p.forecast <= GONG_DAILY.max(used), "{p:?}");
+            assert_eq!(p.week_end, BudgetPeriod::Day.end(t));
+            match p.next {
+                Next::Crawl(CrawlMode::Incremental) => {
+                    run.shortest_gap = run.shortest_gap.min(t - last_end);
+                    send(&mut run, t, poll_cost, 5);
+                    let end = t + 5;
+                    m.last_incremental = Some(outcome("incremental", t, end, poll_cost));
+                    let hour = end.rem_euclid(DAY) / 3600;
+                    if (8..18).contains(&hour) {
+                        m.last_change_at = Some(end);
+                    }
+                    run.polls += 1;
+                    (t, last_end) = (end, end);
+                }
+                Next::Crawl(CrawlMode::Full) => {
+                    send(&mut run, t, full_cost, 1200);
+                    let end = t + 1200;
+                    m.last_full = Some(outcome("full", t, end, full_cost));
+                    run.fulls.push(t);
+                    (t, last_end) = (end, end);
+                }
+                Next::Wait(w) => {
+                    assert!(w > 0, "{p:?}");
+                    t += w;
+                }
+            }
+        }
+        run
+    }
+
+    #[test]
+    fn a_daily_budget_keeps_every_days_spending_within_it() {
+        // Cheap polls: busy hours are polled at the shortest wait, and a full crawl runs
+        // every day, in a quiet hour.
+        let cheap = follow_daily_plan(4, 2_500, 4);
+        assert_eq!(cheap.per_day.len(), 4, "{cheap:?}");
+        for (day, spent) in &cheap.per_day {
+            assert!(*spent <= 9_500, "day {day} spent {spent}: {cheap:?}");
+        }
+        assert!(cheap.shortest_gap >= 30, "{cheap:?}");
+        assert!(cheap.fulls.len() >= 4, "{cheap:?}");
+        for f in &cheap.fulls {
+            let hour = f.rem_euclid(DAY) / 3600;
+            assert!(
+                !(8..19).contains(&hour),
+                "a full crawl in busy hours at {f}: {cheap:?}"
+            );
+        }
+        // Dear polls: polling a busy day at the shortest wait would cost more than the
+        // budget, so it is stretched, and no day overspends; the full crawls fit where they
+        // can.
+        let dear = follow_daily_plan(12, 2_500, 4);
+        for (day, spent) in &dear.per_day {
+            assert!(*spent <= GONG_DAILY, "day {day} spent {spent}: {dear:?}");
+        }
+        assert!(dear.shortest_gap >= 30, "{dear:?}");
+        assert!(
+            dear.polls > 0 && dear.polls < cheap.polls,
+            "{dear:?} vs {cheap:?}"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub fn access_label(doc: &DocumentDefinition) -> String {
         return "everyone".into();
     }
     if p.allow_all_datasource_users_access == Some(true) {
-        return "public: all Clari Copilot users".into();
+        return "public: all users of the datasource".into();
     }
     match &p.allowed_users {
         Some(u) if !u.is_empty() => format!("private: {} participant(s) only", u.len()),

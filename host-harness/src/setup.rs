@@ -112,7 +112,7 @@ fn hold_after_recent_requests(
 /// The component for messages: never its bytes.
 pub fn component_label(c: &ComponentRef) -> String {
     match c {
-        ComponentRef::Embedded => "the embedded Clari Copilot component".into(),
+        ComponentRef::Embedded(b) => format!("the built-in {} component", b.display_name),
         ComponentRef::File { path, .. } => path.display().to_string(),
         ComponentRef::Oci { reference, .. } => reference.clone(),
         ComponentRef::Loaded { origin, .. } => origin.clone(),
@@ -128,8 +128,8 @@ fn describe(
 ) -> anyhow::Result<(Arc<wasm_runtime::CompiledConnector>, ConnectorInfo)> {
     // Bytes whose digest is known are not hashed again on every crawl.
     let compiled = match &config.component {
-        ComponentRef::Embedded => {
-            let (bytes, digest) = crate::component::embedded()?;
+        ComponentRef::Embedded(b) => {
+            let (bytes, digest) = b.with_digest()?;
             runtime.load_with_digest(bytes, digest)
         }
         ComponentRef::Loaded { bytes, digest, .. } => runtime.load_with_digest(bytes, digest),
@@ -217,6 +217,7 @@ fn routes_on(
                     rate_per_second: u.rate_per_second,
                     allow_private_network: u.allow_private_network,
                     credentials: u.credentials.clone(),
+                    scrub_only: u.scrub_only.clone(),
                 },
             )
         })

@@ -6,6 +6,7 @@
 mod common;
 mod crawl_e2e;
 mod crawl_safety;
+mod gong_e2e;
 mod hostile;
 mod large_call;
 mod listing_scale;

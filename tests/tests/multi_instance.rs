@@ -25,6 +25,7 @@ fn instance(
             name: "target".into(),
             base: BaseUrl::parse(base).unwrap(),
             credentials: vec![("X-Api-Key".into(), Secret::new(secret))],
+            scrub_only: Vec::new(),
             auth_headers: vec!["X-Api-Key".into()],
             limiter: host_harness::egress::upstream_limiter(1000.0),
             allow_private_network: true,

@@ -25,6 +25,7 @@ fn probe(
             name: "target".into(),
             base: BaseUrl::parse(base_url).unwrap(),
             credentials: vec![("X-Api-Key".into(), Secret::new(SECRET))],
+            scrub_only: Vec::new(),
             auth_headers: vec!["X-Api-Key".into()],
             limiter: host_harness::egress::upstream_limiter(1000.0),
             allow_private_network: true,

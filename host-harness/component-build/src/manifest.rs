@@ -53,7 +53,10 @@ impl Manifest {
             return Ok(None);
         };
         Self::from_json(connector).map(Some).map_err(|e| {
-            format!("[package.metadata.connector] in {}: {e}", package["name"].as_str().unwrap_or("the crate"))
+            format!(
+                "[package.metadata.connector] in {}: {e}",
+                package["name"].as_str().unwrap_or("the crate")
+            )
         })
     }
 
@@ -106,22 +109,36 @@ fn upstream(name: &str, u: &Value) -> Result<UpstreamLimits, String> {
         None => None,
         Some(v) => match v.as_f64() {
             Some(r) if r > 0.0 && r <= 10_000.0 => Some(r),
-            _ => return Err(format!("upstreams.{name}.rate_per_second must be a number above 0 and at most 10000")),
+            _ => {
+                return Err(format!(
+                    "upstreams.{name}.rate_per_second must be a number above 0 and at most 10000"
+                ));
+            }
         },
     };
-    let count = |key: &str| -> Result<Option<u64>, String> {
-        match obj.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| format!("upstreams.{name}.{key} must be a whole number above 0")),
-        }
-    };
+    let count =
+        |key: &str| -> Result<Option<u64>, String> {
+            match obj.get(key) {
+                None => Ok(None),
+                Some(v) => v.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                    format!("upstreams.{name}.{key} must be a whole number above 0")
+                }),
+            }
+        };
     let budget = match (count("requests_per_day")?, count("requests_per_week")?) {
-        (Some(_), Some(_)) => return Err(format!("upstreams.{name} declares both requests_per_day and requests_per_week; keep the one the source counts by")),
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "upstreams.{name} declares both requests_per_day and requests_per_week; keep the one the source counts by"
+            ));
+        }
         (Some(n), None) => Some((n, Period::Day)),
         (None, Some(n)) => Some((n, Period::Week)),
         (None, None) => None,
     };
-    Ok(UpstreamLimits { rate_per_second: rate, budget })
+    Ok(UpstreamLimits {
+        rate_per_second: rate,
+        budget,
+    })
 }
 
 /// `component` with `manifest` appended as a top-level custom section.
@@ -138,16 +155,26 @@ pub fn read(component: &[u8]) -> Result<Option<Manifest>, String> {
     for s in sections(component)?.into_iter().filter(|s| s.id == 0) {
         let mut at = s.payload.start;
         let n = read_leb(component, &mut at)?;
-        let name_end = at.checked_add(n).filter(|e| *e <= s.payload.end).ok_or("custom section name past its end")?;
+        let name_end = at
+            .checked_add(n)
+            .filter(|e| *e <= s.payload.end)
+            .ok_or("custom section name past its end")?;
         if &component[at..name_end] != SECTION.as_bytes() {
             continue;
         }
         let payload = &component[name_end..s.payload.end];
         if payload.len() > MAX_BYTES {
-            return Err(format!("the component's {SECTION} section is {} bytes, over {MAX_BYTES}", payload.len()));
+            return Err(format!(
+                "the component's {SECTION} section is {} bytes, over {MAX_BYTES}",
+                payload.len()
+            ));
         }
-        let v: Value = serde_json::from_slice(payload).map_err(|e| format!("the component's {SECTION} section is not JSON: {e}"))?;
-        found = Some(Manifest::from_json(&v).map_err(|e| format!("the component's {SECTION} section: {e}"))?);
+        let v: Value = serde_json::from_slice(payload)
+            .map_err(|e| format!("the component's {SECTION} section is not JSON: {e}"))?;
+        found = Some(
+            Manifest::from_json(&v)
+                .map_err(|e| format!("the component's {SECTION} section: {e}"))?,
+        );
     }
     Ok(found)
 }
@@ -162,10 +189,18 @@ mod tests {
 
     #[test]
     fn a_declared_manifest_round_trips_through_the_component() {
-        let m = Manifest::from_package(&package(json!({"upstreams": {"gong": {"rate_per_second": 3, "requests_per_day": 10000}}})))
-            .unwrap()
-            .unwrap();
-        assert_eq!(m.upstreams["gong"], UpstreamLimits { rate_per_second: Some(3.0), budget: Some((10_000, Period::Day)) });
+        let m = Manifest::from_package(&package(
+            json!({"upstreams": {"gong": {"rate_per_second": 3, "requests_per_day": 10000}}}),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            m.upstreams["gong"],
+            UpstreamLimits {
+                rate_per_second: Some(3.0),
+                budget: Some((10_000, Period::Day))
+            }
+        );
         let component = b"\0asm\x0d\0\x01\0".to_vec();
         let stamped = stamp(&component, &m);
         assert_eq!(read(&stamped).unwrap(), Some(m));
@@ -175,16 +210,31 @@ mod tests {
     #[test]
     fn bad_declarations_say_what_to_write() {
         for (bad, says) in [
-            (json!({"upstreams": {"g": {"requests_per_day": 1, "requests_per_week": 7}}}), "both"),
-            (json!({"upstreams": {"g": {"rate_per_second": 0}}}), "above 0"),
-            (json!({"upstreams": {"g": {"requests_per_hour": 5}}}), "not a known limit"),
-            (json!({"upstreams": {"g": {"requests_per_day": -1}}}), "whole number"),
+            (
+                json!({"upstreams": {"g": {"requests_per_day": 1, "requests_per_week": 7}}}),
+                "both",
+            ),
+            (
+                json!({"upstreams": {"g": {"rate_per_second": 0}}}),
+                "above 0",
+            ),
+            (
+                json!({"upstreams": {"g": {"requests_per_hour": 5}}}),
+                "not a known limit",
+            ),
+            (
+                json!({"upstreams": {"g": {"requests_per_day": -1}}}),
+                "whole number",
+            ),
             (json!({"limits": {}}), "upstreams.NAME"),
         ] {
             let e = Manifest::from_package(&package(bad)).unwrap_err();
             assert!(e.contains(says) && e.contains("gong-connector"), "{e}");
         }
-        assert_eq!(Manifest::from_package(&json!({"name": "x", "metadata": null})).unwrap(), None);
+        assert_eq!(
+            Manifest::from_package(&json!({"name": "x", "metadata": null})).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Configured {
     pub rate_per_second: f64,
     pub allow_private_network: bool,
     pub credentials: Vec<(String, Secret)>,
+    /// Secrets scrubbed but never sent as they are (see [`UpstreamRoute::scrub_only`]).
+    pub scrub_only: Vec<Secret>,
 }
 
 /// The routes granted, and configured upstreams the connector does not use.
@@ -71,10 +73,17 @@ pub fn grant(
                 .iter()
                 .any(|(h, _)| h.eq_ignore_ascii_case(header))
             {
+                let name = crate::quote::quote(&d.name);
+                let basic = if header.eq_ignore_ascii_case("authorization") {
+                    format!(
+                        " (or, for HTTP Basic, `username` and `password` under [upstreams.{name}.basic])"
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(format!(
                     "upstream `{name}` needs the credential header `{header}`; add `{header} = {{ env = \"VARIABLE\" }}` \
-                     under [upstreams.{name}.credentials]",
-                    name = crate::quote::quote(&d.name),
+                     under [upstreams.{name}.credentials]{basic}",
                     header = crate::quote::quote(header)
                 ));
             }
@@ -86,8 +95,8 @@ pub fn grant(
                 .any(|h| h.eq_ignore_ascii_case(header))
             {
                 return Err(format!(
-                    "[upstreams.{name}.credentials] sets `{header}`, which the connector does not declare as a credential \
-                     header (it declares: {list}); remove it",
+                    "[upstreams.{name}] sets the credential header `{header}` (under `credentials` or `basic`), which the \
+                     connector does not declare as a credential header (it declares: {list}); remove it",
                     name = crate::quote::quote(&d.name),
                     list = crate::quote::quote(&d.auth_headers.join(", "))
                 ));
@@ -97,6 +106,7 @@ pub fn grant(
             name: d.name.clone(),
             base: c.base.clone(),
             credentials: c.credentials.clone(),
+            scrub_only: c.scrub_only.clone(),
             auth_headers: d.auth_headers.clone(),
             limiter: limiter(c.rate_per_second),
             allow_private_network: c.allow_private_network,
@@ -134,6 +144,7 @@ mod tests {
                     .iter()
                     .map(|h| (h.to_string(), Secret::new("value-1234")))
                     .collect(),
+                scrub_only: Vec::new(),
             },
         );
         m
@@ -170,6 +181,31 @@ mod tests {
             e.contains("`Authorization`") && e.contains("remove it"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_secrets_a_credential_is_composed_from_reach_the_route() {
+        let mut c = configured(&["X-Api-Key", "X-Api-Password"]);
+        let parts = vec![Secret::new("user-part"), Secret::new("pass-part")];
+        c.get_mut("clari").unwrap().scrub_only = parts.clone();
+        let g = grant(&declared(), &c, crate::upstream_limiter).unwrap();
+        assert_eq!(g.routes[0].scrub_only, parts);
+    }
+
+    #[test]
+    fn a_missing_authorization_header_suggests_basic() {
+        let d = vec![Declared {
+            name: "gong".into(),
+            default_base_url: "https://api.gong.io".into(),
+            auth_headers: vec!["Authorization".into()],
+        }];
+        let e = grant(&d, &configured(&[]), crate::upstream_limiter).unwrap_err();
+        assert!(e.contains("add [upstreams.gong]"), "{e}");
+        let mut c = configured(&[]);
+        let clari = c.remove("clari").unwrap();
+        c.insert("gong".into(), clari);
+        let e = grant(&d, &c, crate::upstream_limiter).unwrap_err();
+        assert!(e.contains("[upstreams.gong.basic]"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!    upstream's base path, and the guest may not set credential or routing headers;
 //! 2. **interceptor** ([`tape`]): a replay answers from a recording; a recording keeps what
 //!    came back (scrubbed);
-//! 3. **transport** ([`transport`]): the weekly budget is spent (and persisted) and the
+//! 3. **transport** ([`transport`]): the request budget is spent (and persisted) and the
 //!    upstream's rate limiter admits the request, then the host adds the credentials and
 //!    sends it with time and size caps and the connect-time private-network guard.
 //!
@@ -123,6 +123,10 @@ pub struct UpstreamRoute {
     pub base: BaseUrl,
     /// Header name and value the host adds to every request.
     pub credentials: Vec<(String, Secret)>,
+    /// Secrets never sent as they are but scrubbed like the credentials: the username and
+    /// password an HTTP Basic credential is composed from, so that a connector shown either
+    /// part alone sees it removed too.
+    pub scrub_only: Vec<Secret>,
     /// Header names the connector declared as credential headers; never settable by a guest,
     /// whether or not a value is configured.
     pub auth_headers: Vec<String>,
@@ -201,7 +205,7 @@ impl Drop for Held<'_> {
 pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
     tape: Tape,
-    budget: Option<Arc<budget::WeeklyBudget>>,
+    budget: Option<Arc<budget::RequestBudget>>,
     limits: EgressLimits,
     transport: transport::Transport,
     redactor: Redactor,
@@ -242,7 +246,7 @@ fn now_ms() -> i64 {
 impl Egress {
     pub fn new(routes: Vec<UpstreamRoute>, limits: EgressLimits, redactor: Redactor) -> Self {
         for r in &routes {
-            for (_, s) in &r.credentials {
+            for s in r.credentials.iter().map(|(_, s)| s).chain(&r.scrub_only) {
                 redactor.register(s);
             }
         }
@@ -276,20 +280,21 @@ impl Egress {
         self.stop.get().is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
-    /// Counts every request against a weekly budget, refusing them once it is spent.
-    pub fn with_budget(mut self, budget: Arc<budget::WeeklyBudget>) -> Self {
+    /// Counts every request against a request budget (per day or per week), refusing them
+    /// once the period's is spent.
+    pub fn with_budget(mut self, budget: Arc<budget::RequestBudget>) -> Self {
         self.budget = Some(budget);
         self
     }
 
-    /// Reads epoch milliseconds from `wall` instead of the system clock (for the weekly
-    /// budget's weeks; simulations run on virtual time).
+    /// Reads epoch milliseconds from `wall` instead of the system clock (for the request
+    /// budget's periods; simulations run on virtual time).
     pub fn with_wall_clock(mut self, wall: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
         self.wall = wall;
         self
     }
 
-    /// Runs on a simulation's clock: the weekly budget's weeks follow it, and it stands
+    /// Runs on a simulation's clock: the request budget's periods follow it, and it stands
     /// still while a request is under way.
     pub fn with_virtual_time(mut self, clock: Arc<rate_window::VirtualClock>) -> Self {
         let c = clock.clone();
@@ -313,7 +318,7 @@ impl Egress {
         &self.counters
     }
 
-    pub fn budget(&self) -> Option<&Arc<budget::WeeklyBudget>> {
+    pub fn budget(&self) -> Option<&Arc<budget::RequestBudget>> {
         self.budget.as_ref()
     }
 
@@ -438,7 +443,7 @@ impl Egress {
         })
     }
 
-    /// Waits for the rate limiter, then spends the weekly budget (persisted before sending):
+    /// Waits for the rate limiter, then spends the request budget (persisted before sending):
     /// a request refused by the limiter costs no budget.
     fn admit<'r>(
         &self,
@@ -568,4 +573,100 @@ fn is_forbidden_header(route: &UpstreamRoute, name: &str) -> bool {
             .auth_headers
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// An upstream on loopback that answers one request with `body(authorization)`, and the
+    /// `Authorization` header it received.
+    fn echo_once(
+        body: impl FnOnce(&str) -> String + Send + 'static,
+    ) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                s.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8(head).unwrap();
+            let auth = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let body = body(&auth);
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            auth
+        });
+        (format!("http://{addr}"), handle)
+    }
+
+    #[test]
+    fn a_basic_credential_and_each_of_its_parts_are_scrubbed_from_answers() {
+        // RFC 7617's example.
+        let (user, pass) = ("Aladdin", "open sesame");
+        let composed = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";
+        let (base, server) = echo_once(move |auth| {
+            format!("{{\"auth\":\"{auth}\",\"user\":\"{user}\",\"pass\":\"{pass}\"}}")
+        });
+        let mut configured = std::collections::BTreeMap::new();
+        configured.insert(
+            "src".to_string(),
+            grant::Configured {
+                base: BaseUrl::parse(&base).unwrap(),
+                rate_per_second: 100.0,
+                allow_private_network: true,
+                credentials: vec![("Authorization".into(), Secret::new(composed))],
+                scrub_only: vec![Secret::new(user), Secret::new(pass)],
+            },
+        );
+        let declared = [grant::Declared {
+            name: "src".into(),
+            default_base_url: base.clone(),
+            auth_headers: vec!["Authorization".into()],
+        }];
+        let routes = grant::grant(&declared, &configured, upstream_limiter)
+            .unwrap()
+            .routes;
+        let redactor = Redactor::new();
+        let egress = Egress::new(routes, EgressLimits::default(), redactor.clone());
+        let answer = egress
+            .send(&OutboundRequest {
+                upstream: "src".into(),
+                method: Method::Get,
+                path_and_query: "/whoami".into(),
+                headers: Vec::new(),
+                body: None,
+            })
+            .unwrap();
+        // The host sent the composed header ...
+        assert_eq!(server.join().unwrap(), composed);
+        // ... and the connector sees none of it, nor either part alone.
+        let body = String::from_utf8(answer.body).unwrap();
+        assert_eq!(
+            body,
+            "{\"auth\":\"[REDACTED]\",\"user\":\"[REDACTED]\",\"pass\":\"[REDACTED]\"}"
+        );
+        assert_eq!(egress.counters().scrubbed.load(Ordering::Relaxed), 1);
+        // Logs and errors go through the same redactor.
+        assert_eq!(
+            redactor.redact("user=Aladdin pass=open sesame"),
+            "user=[REDACTED] pass=[REDACTED]"
+        );
+    }
 }

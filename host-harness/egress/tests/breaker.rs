@@ -24,6 +24,7 @@ fn a_silent_source_trips_the_breaker_after_a_few_timeouts() {
         name: "src".into(),
         base: BaseUrl::parse(&format!("http://{addr}")).unwrap(),
         credentials: Vec::new(),
+        scrub_only: Vec::new(),
         auth_headers: Vec::new(),
         limiter: Arc::new(egress::ArrivalLimiter::new(
             1000,

@@ -30,9 +30,24 @@ pub struct Args {
     /// with the demo's instance as a tenant, until Ctrl-C.
     #[arg(long)]
     console: bool,
+    /// Which source the demo crawls: `clari` (Clari Copilot) or `gong`.
+    #[arg(long, default_value = "clari", value_parser = ["clari", "gong"])]
+    source: String,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.source == "gong" {
+        if a.tenants > 0 || a.console {
+            anyhow::bail!(
+                "--source gong runs the demo crawl only; --tenants and --console serve Clari Copilot tenants (run `harness serve` with Gong tenant files for the service)"
+            );
+        }
+        return crate::demo_gong::run(&crate::demo::DemoOptions {
+            calls: a.calls,
+            seed: a.seed,
+            ..crate::demo::DemoOptions::default()
+        });
+    }
     if a.tenants > 0 {
         return serve_demo(&a);
     }

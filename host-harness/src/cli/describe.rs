@@ -6,16 +6,19 @@ use wasm_runtime::{GuestClock, WasmSource};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The component file; default: the Clari Copilot connector built with the harness.
+    /// The component file; default: a connector built into the harness (--builtin).
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Which built-in connector, when no --component is given (claricopilot, gong).
+    #[arg(long, default_value = "claricopilot")]
+    builtin: String,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let runtime = crate::cached_runtime()?;
     let compiled = match a.component {
         Some(p) => runtime.load_file(&p)?,
-        None => runtime.load(crate::clari_copilot_wasm()?)?,
+        None => runtime.load(crate::builtin::Builtin::named(&a.builtin)?.bytes()?)?,
     };
     let instance =
         WasmSource::offline(compiled, Default::default(), GuestClock::System, "describe");

@@ -1,4 +1,5 @@
-//! `harness mock-clari` and `harness mock-glean`: the mock servers, standalone.
+//! `harness mock-clari`, `harness mock-gong` and `harness mock-glean`: the mock servers,
+//! standalone.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +73,68 @@ pub fn run_clari(a: ClariArgs) -> anyhow::Result<()> {
         a.addr,
         |bound| format!("mock Clari Copilot API on http://{bound} {banner}"),
         |l| mock_clari::serve(l, config),
+    )
+}
+
+#[derive(clap::Args)]
+pub struct GongArgs {
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    addr: SocketAddr,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 300)]
+    calls: usize,
+    #[arg(long, default_value_t = 12)]
+    users: usize,
+    /// The generator's "now" (RFC 3339); default: now.
+    #[arg(long)]
+    anchor: Option<String>,
+    /// Gong's own limits: 429 with Retry-After above 3 requests a second and 10,000 a day.
+    #[arg(long)]
+    gong_limits: bool,
+    /// Fault: share of requests answered 500, 502 or 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Fault: milliseconds added to every answer.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+}
+
+pub fn run_gong(a: GongArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&a.error_rate) {
+        anyhow::bail!("--error-rate must be between 0 and 1");
+    }
+    let anchor = match &a.anchor {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--anchor `{t}` is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let limits = if a.gong_limits {
+        mock_gong::Faults::gong_limits()
+    } else {
+        mock_gong::Faults::default()
+    };
+    let config = mock_gong::MockGongConfig {
+        seed: a.seed,
+        calls: a.calls,
+        users: a.users,
+        anchor,
+        faults: mock_gong::Faults {
+            error_rate: a.error_rate,
+            latency: std::time::Duration::from_millis(a.latency_ms),
+            ..limits
+        },
+        ..Default::default()
+    };
+    let banner = format!(
+        "({} calls, seed {}); Basic auth with access key {} and secret {}",
+        a.calls, a.seed, config.access_key, config.access_key_secret
+    );
+    serve(
+        a.addr,
+        |bound| format!("mock Gong API on http://{bound} {banner}"),
+        |l| mock_gong::serve(l, config),
     )
 }
 

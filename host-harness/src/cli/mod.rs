@@ -92,6 +92,8 @@ pub enum Command {
     Pull(artifact::PullArgs),
     /// Serve the mock Clari Copilot API.
     MockClari(mocks::ClariArgs),
+    /// Serve the mock Gong API.
+    MockGong(mocks::GongArgs),
     /// Serve the mock Glean indexing API.
     MockGlean(mocks::GleanArgs),
 }
@@ -119,6 +121,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Push(a) => artifact::push(a),
         Command::Pull(a) => artifact::pull(a),
         Command::MockClari(a) => mocks::run_clari(a),
+        Command::MockGong(a) => mocks::run_gong(a),
         Command::MockGlean(a) => mocks::run_glean(a),
     }
 }

@@ -674,6 +674,9 @@ fn fetch_source(
         for (_, s) in &u.credentials {
             redactor.register(s);
         }
+        for s in &u.scrub_only {
+            redactor.register(s);
+        }
     }
     redactor.register(&config.glean.token);
     let out = prepared

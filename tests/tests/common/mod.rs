@@ -100,12 +100,14 @@ impl WorldBuilder {
                 rate_per_second: self.rate_per_second,
                 allow_private_network: true,
                 credentials,
+                basic: None,
             },
         );
         ConfigFile {
             connector: ConnectorSection {
                 name: self.name.clone(),
                 component: None,
+                builtin: None,
                 oci: None,
                 digest: None,
                 oci_plain_http: false,
