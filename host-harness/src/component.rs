@@ -5,6 +5,9 @@
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use component_build::manifest::{Manifest, Period};
+use egress::budget::BudgetPeriod;
+
 use crate::config::ComponentRef;
 
 /// `sha256:<hex>` of `bytes`.
@@ -47,6 +50,74 @@ pub fn intern(bytes: Vec<u8>) -> (std::sync::Arc<[u8]>, String) {
     let shared: Arc<[u8]> = Arc::from(bytes);
     map.insert(digest.clone(), Arc::downgrade(&shared));
     (shared, digest)
+}
+
+/// What the connector declares about its source's limits (`[package.metadata.connector]`,
+/// stamped into the component by `harness build`), if anything: read once per component
+/// digest. A component that cannot be read now (a missing file, an OCI pull that fails) or
+/// whose declaration is unreadable declares nothing here; loading it reports why.
+pub fn declared(component: &ComponentRef) -> Option<std::sync::Arc<Manifest>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static MEMO: OnceLock<Mutex<HashMap<String, Option<Arc<Manifest>>>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let key = match component {
+        ComponentRef::Embedded(b) => format!("builtin:{}", b.name),
+        ComponentRef::Loaded { digest, .. } => digest.clone(),
+        ComponentRef::Oci { digest, .. } => format!("oci:{digest}"),
+        ComponentRef::File { .. } => String::new(),
+    };
+    if !key.is_empty()
+        && let Some(found) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+    {
+        return found.clone();
+    }
+    let bytes = load(component).ok()?;
+    let found = match component_build::manifest::read(&bytes) {
+        Ok(m) => m.map(Arc::new),
+        Err(e) => {
+            tracing::warn!(
+                "the component's declared limits are unreadable ({e}); using the configuration's"
+            );
+            None
+        }
+    };
+    if !key.is_empty() {
+        let mut map = memo.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 1024 {
+            map.clear();
+        }
+        map.insert(key, found.clone());
+    }
+    found
+}
+
+/// The request budget the connector declares: the smallest per-day figure of its upstreams'
+/// (one budget counts every request of an instance).
+pub fn declared_budget(component: &ComponentRef) -> Option<(u64, BudgetPeriod)> {
+    let m = declared(component)?;
+    m.upstreams
+        .values()
+        .filter_map(|u| u.budget)
+        .map(|(n, p)| {
+            let period = match p {
+                Period::Day => BudgetPeriod::Day,
+                Period::Week => BudgetPeriod::Week,
+            };
+            (n, period)
+        })
+        .min_by(|a, b| {
+            let per_day = |(n, p): &(u64, BudgetPeriod)| *n as f64 * 86_400.0 / p.seconds() as f64;
+            per_day(a).total_cmp(&per_day(b))
+        })
+}
+
+/// The rate the connector declares for `upstream`, requests a second.
+pub fn declared_rate(component: &ComponentRef, upstream: &str) -> Option<f64> {
+    declared(component)?
+        .upstreams
+        .get(upstream)?
+        .rate_per_second
 }
 
 /// The component's bytes, checked against the pin.

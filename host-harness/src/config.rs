@@ -202,10 +202,18 @@ pub struct CrawlSection {
     pub max_delete_share: f64,
     #[serde(default = "default_retries")]
     pub max_retries: u32,
-    /// Requests a week the upstream allows (Clari: 100,000, weeks from Sunday 00:00 GMT);
+    /// Requests the source allows per `budget_period`; default: what the connector declares
+    /// (`[package.metadata.connector]`, stamped into its component), else no budget.
     /// `harness status` reports use against it.
-    #[serde(default = "default_weekly_budget")]
-    pub weekly_request_budget: u64,
+    #[serde(default)]
+    pub request_budget: Option<u64>,
+    /// `day` (UTC days) or `week` (weeks from Sunday 00:00 GMT); default: the connector's
+    /// declaration, else `week`.
+    #[serde(default)]
+    pub budget_period: Option<egress::budget::BudgetPeriod>,
+    /// The older form of `request_budget` with `budget_period = "week"`.
+    #[serde(default)]
+    pub weekly_request_budget: Option<u64>,
     /// Bounds on one crawl, whatever the connector returns.
     #[serde(default)]
     pub limits: crawl_engine::limits::CrawlLimits,
@@ -217,10 +225,6 @@ pub struct CrawlSection {
 
 fn default_deep_refresh() -> u64 {
     14
-}
-
-fn default_weekly_budget() -> u64 {
-    100_000
 }
 
 fn default_concurrency() -> usize {
@@ -243,7 +247,9 @@ impl Default for CrawlSection {
             batch_size: default_batch(),
             max_delete_share: default_delete_share(),
             max_retries: default_retries(),
-            weekly_request_budget: default_weekly_budget(),
+            request_budget: None,
+            budget_period: None,
+            weekly_request_budget: None,
             limits: Default::default(),
             deep_refresh_every: default_deep_refresh(),
         }
@@ -316,8 +322,9 @@ pub fn check_digest(d: &str) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub base: BaseUrl,
-    /// Requests per second ([`egress::DEFAULT_RATE_PER_SECOND`] when not configured).
-    pub rate_per_second: f64,
+    /// Requests per second as configured; `None`: what the connector declares for this
+    /// upstream, else [`egress::DEFAULT_RATE_PER_SECOND`] (see `setup`).
+    pub rate_per_second: Option<f64>,
     pub allow_private_network: bool,
     /// Header name and value the host adds to every request.
     pub credentials: Vec<(String, Secret)>,
@@ -610,6 +617,28 @@ fn glean_token_source(g: &GleanSection, base_dir: &Path) -> anyhow::Result<Secre
 }
 
 impl Config {
+    /// The request budget and its period: `[crawl]`'s, else the one the connector declares,
+    /// else none (0).
+    pub fn request_budget(&self) -> (u64, egress::budget::BudgetPeriod) {
+        use egress::budget::BudgetPeriod;
+        let c = &self.crawl;
+        if let Some(n) = c.weekly_request_budget {
+            return (n, BudgetPeriod::Week);
+        }
+        let declared = crate::component::declared_budget(&self.component);
+        match (c.request_budget, c.budget_period, declared) {
+            (Some(n), Some(p), _) => (n, p),
+            (Some(n), None, d) => (n, d.map_or(BudgetPeriod::Week, |d| d.1)),
+            (None, Some(p), Some((n, dp))) if p == dp => (n, p),
+            // A period without a count: the declared count is for another period.
+            (None, Some(p), _) => (0, p),
+            (None, None, Some(d)) => d,
+            (None, None, None) => (0, BudgetPeriod::Week),
+        }
+    }
+}
+
+impl Config {
     /// Resolves every secret again (a rotated file, a changed variable); answers whether any
     /// changed. Called before each crawl by `run` and `serve`, so rotation needs no restart.
     pub fn refresh_secrets(
@@ -693,7 +722,7 @@ fn upstream(
     let (credentials, scrub_only) = resolve_credentials(name, &credential_sources, env)?;
     Ok(Upstream {
         base,
-        rate_per_second: u.rate_per_second.unwrap_or(egress::DEFAULT_RATE_PER_SECOND),
+        rate_per_second: u.rate_per_second,
         allow_private_network: u.allow_private_network,
         credentials,
         scrub_only,
@@ -751,12 +780,21 @@ fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Resu
         1000,
     )?;
     in_range("[crawl] max_retries", crawl.max_retries, 0, 20)?;
-    in_range(
-        "[crawl] weekly_request_budget",
-        crawl.weekly_request_budget,
-        1,
-        1_000_000_000,
-    )?;
+    if crawl.weekly_request_budget.is_some()
+        && (crawl.request_budget.is_some() || crawl.budget_period.is_some())
+    {
+        bail!(
+            "[crawl] weekly_request_budget is the older form of request_budget with budget_period = \"week\"; keep one form"
+        );
+    }
+    for (key, value) in [
+        ("request_budget", crawl.request_budget),
+        ("weekly_request_budget", crawl.weekly_request_budget),
+    ] {
+        if let Some(v) = value {
+            in_range(&format!("[crawl] {key}"), v, 1, 1_000_000_000)?;
+        }
+    }
     in_range(
         "[crawl] deep_refresh_every (1 fetches every item on every crawl)",
         crawl.deep_refresh_every,

@@ -18,6 +18,8 @@ pub struct Inspection {
     pub exports: Vec<String>,
     /// What the connector declares (`describe`), when this host can run it.
     pub describe: Option<serde_json::Value>,
+    /// The source limits the connector declares (its `connector-manifest` section).
+    pub limits: Option<serde_json::Value>,
 }
 
 /// The component-level imports and exports, by name (WIT interface or function names).
@@ -95,6 +97,9 @@ pub fn inspect(bytes: &[u8]) -> anyhow::Result<Inspection> {
         imports,
         exports,
         describe,
+        limits: component_build::manifest::read(bytes)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .map(|m| m.to_json()["upstreams"].clone()),
     })
 }
 
@@ -132,6 +137,20 @@ impl std::fmt::Display for Inspection {
                         .collect::<Vec<_>>()
                         .join(", "))
                 )?;
+            }
+            for (name, l) in self.limits.iter().flat_map(|l| l.as_object()).flatten() {
+                let rate = l["rate_per_second"]
+                    .as_f64()
+                    .map_or("no rate".into(), |r| format!("{r} requests a second"));
+                let budget = match (
+                    l["requests_per_day"].as_u64(),
+                    l["requests_per_week"].as_u64(),
+                ) {
+                    (Some(n), _) => format!("{n} a day"),
+                    (_, Some(n)) => format!("{n} a week"),
+                    _ => "no request budget".into(),
+                };
+                writeln!(f, "declared limits   {name}: {rate}, {budget}")?;
             }
             for o in d["objectTypes"].as_array().into_iter().flatten() {
                 let props: Vec<String> = o["properties"]

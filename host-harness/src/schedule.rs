@@ -86,34 +86,39 @@ pub fn next_crawl(
 
 /// Which crawl is due at `now` for an instance: the budget planner's decision when the
 /// schedule is adaptive (the default), the fixed schedule's otherwise.
-pub fn due(
-    p: &Prepared,
-    schedule: &ScheduleSection,
-    weekly_budget: u64,
-    now: i64,
-) -> Result<CrawlMode, i64> {
+pub fn due(p: &Prepared, schedule: &ScheduleSection, now: i64) -> Result<CrawlMode, i64> {
     if !schedule.adaptive {
         return next_crawl(p.store.meta(), schedule, now);
     }
-    let plan = crate::planner::plan(crate::planner::Inputs {
-        meta: p.store.meta(),
-        schedule,
-        weekly_budget,
-        used: used_this_week(p, now),
-        now,
-    });
+    let (limit, period) = p
+        .connector
+        .egress()
+        .budget()
+        .map_or((0, crate::planner::BudgetPeriod::Week), |b| {
+            (b.limit(), b.period())
+        });
+    let plan = crate::planner::plan_in(
+        crate::planner::Inputs {
+            meta: p.store.meta(),
+            schedule,
+            weekly_budget: limit,
+            used: used_this_period(p, now),
+            now,
+        },
+        period,
+    );
     match plan.next {
         crate::planner::Next::Crawl(mode) => Ok(mode),
         crate::planner::Next::Wait(secs) => Err(secs),
     }
 }
 
-/// Requests sent this week (0 without a budget).
-pub fn used_this_week(p: &Prepared, now: i64) -> u64 {
+/// Requests sent in the budget's current period (0 without a budget).
+pub fn used_this_period(p: &Prepared, now: i64) -> u64 {
     p.connector
         .egress()
         .budget()
-        .map_or(0, |b| b.usage().current(now).requests)
+        .map_or(0, |b| b.usage_at(now).requests)
 }
 
 /// How long to wait after `failures` failed crawls in a row: `retry_seconds`, doubling, at
@@ -153,12 +158,7 @@ pub fn run(r: &mut Running<'_>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     while !stop.load(Ordering::SeqCst) {
         let now = chrono::Utc::now().timestamp();
         let schedule = r.config.schedule.clone();
-        let wait = match due(
-            &r.prepared,
-            &schedule,
-            r.config.crawl.weekly_request_budget,
-            now,
-        ) {
+        let wait = match due(&r.prepared, &schedule, now) {
             Ok(mode) => match crawl(r, mode, &stop) {
                 Ok(true) => {
                     failures = 0;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crawl_engine::retry::RetryPolicy;
 use crawl_engine::types::ConnectorInfo;
 use crawl_engine::{CrawlOptions, MemoryStore, Sink, Source, StateStore};
-use egress::budget::WeeklyBudget;
+use egress::budget::RequestBudget;
 use egress::grant::{self, Configured, Declared};
 use egress::{Egress, EgressLimits, Redactor, Tape};
 use index_sink::{DirIndex, GleanIndex};
@@ -214,7 +214,7 @@ fn routes_on(
                 name.clone(),
                 Configured {
                     base: u.base.clone(),
-                    rate_per_second: u.rate_per_second,
+                    rate_per_second: rate(config, name, u.rate_per_second),
                     allow_private_network: u.allow_private_network,
                     credentials: u.credentials.clone(),
                     scrub_only: u.scrub_only.clone(),
@@ -233,6 +233,24 @@ fn routes_on(
         );
     }
     Ok(granted.routes)
+}
+
+/// The rate for `upstream`: the configuration's, else the connector's declaration, else the
+/// default. A configured rate above the declared one is allowed (a source may have granted
+/// more) but warned about.
+fn rate(config: &Config, upstream: &str, configured: Option<f64>) -> f64 {
+    let declared = crate::component::declared_rate(&config.component, upstream);
+    match (configured, declared) {
+        (Some(c), Some(d)) if c > d => {
+            tracing::warn!(
+                "[upstreams.{upstream}] rate_per_second = {c} is above the {d} a second the connector declares for its source; expect 429s unless the source granted more"
+            );
+            c
+        }
+        (Some(c), _) => c,
+        (None, Some(d)) => d,
+        (None, None) => egress::DEFAULT_RATE_PER_SECOND,
+    }
 }
 
 /// The index the documents go to.
@@ -308,8 +326,10 @@ fn state(
     } else {
         store
     };
-    egress = egress.with_budget(Arc::new(WeeklyBudget::new(
-        config.crawl.weekly_request_budget,
+    let (limit, period) = config.request_budget();
+    egress = egress.with_budget(Arc::new(RequestBudget::new(
+        limit,
+        period,
         usage,
         Some(ledger),
     )));

@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use crawl_engine::{CrawlOutcome, StateStore};
-use state_store::{BudgetUsage, week_start};
+use egress::budget::BudgetPeriod;
+use state_store::BudgetUsage;
 
 fn when(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -41,7 +42,7 @@ pub fn render(
     path: &str,
     store: &dyn StateStore,
     budget: BudgetUsage,
-    weekly_budget: u64,
+    (limit, period): (u64, BudgetPeriod),
     schedule: &crate::config::ScheduleSection,
     now: i64,
 ) -> anyhow::Result<String> {
@@ -49,7 +50,14 @@ pub fn render(
     let _ = writeln!(out, "instance {name}  (state {path})");
     crawls(&mut out, store)?;
     held_and_failed(&mut out, store)?;
-    budget_and_plan(&mut out, store.meta(), budget, weekly_budget, schedule, now);
+    budget_and_plan(
+        &mut out,
+        store.meta(),
+        budget,
+        (limit, period),
+        schedule,
+        now,
+    );
     Ok(out)
 }
 
@@ -122,29 +130,44 @@ fn budget_and_plan(
     out: &mut String,
     state: &crawl_engine::StateMeta,
     budget: BudgetUsage,
-    weekly_budget: u64,
+    (weekly_budget, period): (u64, BudgetPeriod),
     schedule: &crate::config::ScheduleSection,
     now: i64,
 ) {
-    let used = budget.current(now).requests;
+    let used = budget.current_in(now, period).requests;
     let share = used as f64 / weekly_budget.max(1) as f64 * 100.0;
-    let warn = if share >= 90.0 {
-        "  WARNING: the weekly budget is nearly spent"
+    let warn = if weekly_budget > 0 && share >= 90.0 {
+        format!("  WARNING: the {}'s budget is nearly spent", period.label())
     } else {
-        ""
+        String::new()
     };
-    let _ = writeln!(
-        out,
-        "API budget this week:   {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",
-        when(week_start(now))
+    let heading = match period {
+        BudgetPeriod::Day => "API budget today:    ",
+        BudgetPeriod::Week => "API budget this week:",
+    };
+    if weekly_budget == 0 {
+        let _ = writeln!(
+            out,
+            "{heading}  {used} requests since {} (no budget: the connector declares none and [crawl] sets none)",
+            when(period.start(now))
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{heading}  {used} of {weekly_budget} requests ({share:.1}%) since {}{warn}",
+            when(period.start(now))
+        );
+    }
+    let plan = crate::planner::plan_in(
+        crate::planner::Inputs {
+            meta: state,
+            schedule,
+            weekly_budget,
+            used,
+            now,
+        },
+        period,
     );
-    let plan = crate::planner::plan(crate::planner::Inputs {
-        meta: state,
-        schedule,
-        weekly_budget,
-        used,
-        now,
-    });
     let next = match plan.next {
         crate::planner::Next::Crawl(m) => format!("a {} crawl now", m.name()),
         crate::planner::Next::Wait(s) => format!("nothing for {s} s"),
@@ -183,6 +206,7 @@ fn budget_and_plan(
 mod tests {
     use super::*;
     use crawl_engine::{FailureRecord, FullPosition, MemoryStore};
+    use state_store::week_start;
 
     #[test]
     fn answers_the_troubleshooting_questions() {
@@ -219,7 +243,7 @@ mod tests {
             "x.json",
             &s,
             budget,
-            100_000,
+            (100_000, BudgetPeriod::Week),
             &crate::config::ScheduleSection::default(),
             now,
         )

@@ -323,12 +323,7 @@ impl Harness {
             .store(now, std::sync::atomic::Ordering::Relaxed);
         let mode = match mode {
             Some(m) => m,
-            None => match crate::schedule::due(
-                &self.prepared,
-                &self.config.schedule,
-                self.config.crawl.weekly_request_budget,
-                now,
-            ) {
+            None => match crate::schedule::due(&self.prepared, &self.config.schedule, now) {
                 Ok(m) => m,
                 Err(wait) => {
                     self.clock.advance(Duration::from_secs(wait.max(1) as u64));

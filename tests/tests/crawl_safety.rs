@@ -109,7 +109,7 @@ fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
     let mut w = WorldBuilder::new("budget", 60)
         .crawl(|c| {
             c.max_retries = 1;
-            c.weekly_request_budget = 12;
+            c.request_budget = Some(12);
         })
         .build();
     let started = std::time::Instant::now();
@@ -187,7 +187,7 @@ fn status_shows_only_the_deletions_held_now() {
         "x",
         &*w.prepared.store,
         Default::default(),
-        100_000,
+        (100_000, host_harness::planner::BudgetPeriod::Week),
         &Default::default(),
         chrono::Utc::now().timestamp(),
     )

@@ -255,3 +255,32 @@ fn the_access_key_and_its_secret_never_reach_the_state_or_the_index() {
     let docs = serde_json::to_string(&w.glean.documents(DATASOURCE)).unwrap();
     assert!(!docs.contains(&d.access_key) && !docs.contains(&d.access_key_secret));
 }
+
+#[test]
+fn the_sources_limits_come_from_the_connectors_declaration() {
+    // No rate and no budget in the configuration: Gong's 3 a second and 10,000 a day, as the
+    // component declares them, against a mock that enforces exactly those.
+    let mut w = world("limits", 10, Faults::gong_limits(), None);
+    let budget = w
+        .prepared
+        .connector
+        .egress()
+        .budget()
+        .expect("a budget")
+        .clone();
+    assert_eq!(
+        (budget.limit(), budget.period()),
+        (10_000, host_harness::planner::BudgetPeriod::Day)
+    );
+    let r = w.crawl(CrawlMode::Full);
+    assert_eq!(r.failures.len(), 0, "{r}");
+    assert_eq!(
+        w.gong.control().throttled_count(),
+        0,
+        "the declared rate keeps under Gong's"
+    );
+    assert_eq!(
+        budget.usage_at(chrono::Utc::now().timestamp()).requests,
+        r.requests
+    );
+}

@@ -94,7 +94,7 @@ fn a_privacy_pass_that_keeps_failing_stops_the_crawl_and_keeps_permissions() {
         "x",
         &*w.prepared.store,
         Default::default(),
-        100_000,
+        (100_000, host_harness::planner::BudgetPeriod::Week),
         &Default::default(),
         chrono::Utc::now().timestamp(),
     )
@@ -154,10 +154,16 @@ fn the_default_configuration_never_puts_more_than_the_rate_in_a_second() {
             .count()
             <= 10
     );
-    // And an upstream with no rate configured gets the conservative default.
+    // And an upstream with no rate configured gets the rate the connector declares for its
+    // source (Clari's 10 a second, stamped into the component), not a guess.
     let mut w = WorldBuilder::new("faults-default-rate", 12)
         .rate(None)
         .build();
+    w.clari.control().set_faults(Faults {
+        rate_limit_per_sec: Some(10),
+        ..Faults::default()
+    });
     assert!(w.full().completed);
-    assert!(w.clari.control().max_in_window(Duration::from_secs(1)) <= 5);
+    assert_eq!(w.clari.control().throttled_count(), 0);
+    assert!(w.clari.control().max_in_window(Duration::from_secs(1)) <= 10);
 }

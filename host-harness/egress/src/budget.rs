@@ -142,8 +142,8 @@ pub struct RequestBudget {
 }
 
 impl RequestBudget {
-    /// A budget of `limit` requests a `period`, continuing from `used` (usage of an earlier
-    /// period counts nothing).
+    /// A budget of `limit` requests a `period` (0: no budget, requests are only counted),
+    /// continuing from `used` (usage of an earlier period counts nothing).
     pub fn new(
         limit: u64,
         period: BudgetPeriod,
@@ -171,7 +171,8 @@ impl RequestBudget {
         let mut u = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let now = now_ms.div_euclid(1000);
         let mut next = u.current_in(now, self.period);
-        if next.requests >= self.limit {
+        // A limit of 0 is no budget: requests are counted, never refused.
+        if self.limit > 0 && next.requests >= self.limit {
             let wait = (next.week_start + self.period.seconds() - now).max(1) as u64;
             return Err(BudgetRefusal::Spent(Duration::from_secs(wait)));
         }

@@ -22,7 +22,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &store.path().display().to_string(),
             &store,
             store.current_budget()?,
-            config.crawl.weekly_request_budget,
+            config.request_budget(),
             &config.schedule,
             chrono::Utc::now().timestamp(),
         )?

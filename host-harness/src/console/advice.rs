@@ -15,9 +15,9 @@ pub fn for_error(message: &str) -> &'static str {
         "api key",
         "password",
     ]) {
-        "Check the tenant's API key and password (the environment variables its file names), then trigger a crawl."
+        "Check the tenant's credentials (the environment variables or files its file names), then trigger a crawl."
     } else if has(&["budget"]) {
-        "The weekly request budget is spent: crawls resume when the week turns (Sunday 00:00 GMT), or raise `weekly_request_budget` if Clari granted more."
+        "The request budget is spent: crawls resume when its period turns (00:00 GMT, or Sunday 00:00 GMT for a weekly one), or raise `[crawl] request_budget` if the source granted more."
     } else if has(&["429", "rate limit", "rate-limit", "too many requests"]) {
         "The source is rate-limiting: lower `rate_per_second` for this upstream; the crawl retries after the source's Retry-After."
     } else if has(&["denied", "not allowed", "not granted", "egress", "policy"]) {
@@ -61,8 +61,8 @@ mod tests {
 
     #[test]
     fn each_kind_of_failure_has_its_step() {
-        assert!(for_error("upstream answered 401 Unauthorized").contains("API key"));
-        assert!(for_error("weekly request budget exhausted").contains("week turns"));
+        assert!(for_error("upstream answered 401 Unauthorized").contains("credentials"));
+        assert!(for_error("weekly request budget exhausted").contains("period turns"));
         assert!(for_error("429 Too Many Requests").contains("rate_per_second"));
         assert!(for_error("request denied by egress policy").contains("grants"));
         assert!(for_error("timeout: global").contains("did not answer"));

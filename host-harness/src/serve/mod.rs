@@ -269,10 +269,7 @@ impl Tenant {
             next_crawl_in_seconds: (self.config.is_some() && !self.paused && !self.quarantined)
                 .then(|| self.next_due.saturating_duration_since(now).as_secs()),
             budget_used: self.budget_used,
-            budget_limit: self
-                .config
-                .as_ref()
-                .map_or(0, |c| c.crawl.weekly_request_budget),
+            budget_limit: self.config.as_ref().map_or(0, |c| c.request_budget().0),
             config_error: self.config_error.clone(),
             held_by: None,
         }
@@ -1097,13 +1094,7 @@ impl Service {
     }
 
     /// The crawl's egress figures into the metrics; answers the week's requests and the 429s.
-    fn record_egress(
-        &self,
-        tenant_name: &str,
-        config: &Config,
-        egress: &egress::Egress,
-        now: i64,
-    ) -> (u64, u64) {
+    fn record_egress(&self, tenant_name: &str, egress: &egress::Egress, now: i64) -> (u64, u64) {
         // Every series is labelled by the tenant's file name (what the admin API calls it),
         // never by the instance name inside the file.
         let tenant = metrics::TenantLabel {
@@ -1130,10 +1121,8 @@ impl Service {
                 })
                 .inc_by(n);
         }
-        let used = egress
-            .budget()
-            .map_or(0, |b| b.usage().current(now).requests);
-        let limit = config.crawl.weekly_request_budget;
+        let used = egress.budget().map_or(0, |b| b.usage_at(now).requests);
+        let limit = egress.budget().map_or(0, |b| b.limit());
         self.metrics
             .budget_used
             .get_or_create(&tenant)
@@ -1180,12 +1169,7 @@ impl Service {
         let now = chrono::Utc::now().timestamp();
         let mode = match requested {
             Some(m) => m,
-            None => match crate::schedule::due(
-                &p,
-                &config.schedule,
-                config.crawl.weekly_request_budget,
-                now,
-            ) {
+            None => match crate::schedule::due(&p, &config.schedule, now) {
                 Ok(m) => m,
                 Err(wait) => return Ok(Err(Duration::from_secs(wait.max(1) as u64))),
             },
@@ -1207,14 +1191,9 @@ impl Service {
         self.metrics
             .instances
             .inc_by(p.connector.instances_created() - instances_before);
-        let (used, throttled) = self.record_egress(tenant_name, config, p.connector.egress(), now);
+        let (used, throttled) = self.record_egress(tenant_name, p.connector.egress(), now);
         let now = chrono::Utc::now().timestamp();
-        let next = match crate::schedule::due(
-            &p,
-            &config.schedule,
-            config.crawl.weekly_request_budget,
-            now,
-        ) {
+        let next = match crate::schedule::due(&p, &config.schedule, now) {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };
