@@ -734,3 +734,84 @@ fn sigterm_ends_a_crawl_stuck_on_a_silent_source_at_once() {
         "new connections to the silent source after SIGTERM"
     );
 }
+
+/// Both connectors, one platform: a Clari Copilot tenant and a Gong tenant (the built-in
+/// component named by `builtin`, Basic auth composed from two secrets) crawl side by side into
+/// their own datasources, each planned against the limits its connector declares (Clari's
+/// 100,000 a week, Gong's 10,000 a day), with no rate and no budget in either file.
+#[test]
+fn one_service_runs_clari_and_gong_tenants_on_their_own_limits() {
+    let clari = MockClari::spawn(
+        loopback(),
+        MockClariConfig {
+            seed: 3,
+            calls: 20,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let gong = mock_gong::MockGong::spawn(
+        loopback(),
+        mock_gong::MockGongConfig {
+            seed: 4,
+            calls: 20,
+            anchor: chrono::Utc::now(),
+            faults: mock_gong::Faults::gong_limits(),
+            ..mock_gong::MockGongConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    clari_tenant(&tenants, "clari-one", &clari.base_url(), &glean.base_url());
+    std::fs::write(
+        tenants.join("gong-one.toml"),
+        format!(
+            "[connector]\nname = \"gong-one\"\nbuiltin = \"gong\"\nstate_dir = \"{state}\"\n\
+             [upstreams.gong]\nbase_url = \"{gong}\"\nallow_private_network = true\n\
+             [upstreams.gong.basic]\nusername = {{ env = \"GONG_ONE_KEY\" }}\npassword = {{ env = \"GONG_ONE_SECRET\" }}\n\
+             [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"gongone\"\n",
+            state = tenants.join("state").display(),
+            gong = gong.base_url(),
+            glean = glean.base_url(),
+        ),
+    )
+    .unwrap();
+    let c = MockClariConfig::default();
+    let g = mock_gong::MockGongConfig::default();
+    let s = start_serve_with(
+        &tenants,
+        &[
+            ("CLARI_ONE_KEY", c.api_key.as_str()),
+            ("CLARI_ONE_PASSWORD", c.api_password.as_str()),
+            ("GONG_ONE_KEY", g.access_key.as_str()),
+            ("GONG_ONE_SECRET", g.access_key_secret.as_str()),
+        ],
+    );
+    wait_for("both tenants' first crawls", 120, || {
+        ["clari-one", "gong-one"]
+            .iter()
+            .all(|n| tenant(&s, n)["last_crawl"]["completed"] == true)
+    });
+    assert_eq!(
+        glean.documents("clarione").len(),
+        clari
+            .control()
+            .calls()
+            .iter()
+            .filter(|c| c.status == "POST_PROCESSING_DONE")
+            .count()
+    );
+    assert_eq!(glean.documents("gongone").len(), 20);
+    assert_eq!(tenant(&s, "clari-one")["budget_limit"], 100_000);
+    assert_eq!(tenant(&s, "gong-one")["budget_limit"], 10_000);
+    assert_eq!(
+        gong.control().throttled_count(),
+        0,
+        "Gong's declared 3 a second is kept"
+    );
+    terminate(s, Duration::from_secs(30));
+}
