@@ -35,6 +35,33 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f7f8fb;border:1px sol
 meter{width:120px}
 "#;
 
+/// The mark shown with a result of the connector called `name` (drawn here, not fetched from
+/// anywhere): the built-in connectors' own, else the display name's first letter.
+pub fn source_icon(name: &str, display: &str) -> String {
+    match name {
+        "claricopilot" => CLARI_ICON.to_string(),
+        "gong" => GONG_ICON.to_string(),
+        _ => {
+            let letter: String = display
+                .chars()
+                .find(|c| c.is_alphanumeric())
+                .map_or("?".into(), |c| c.to_uppercase().collect());
+            let label: String = display
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ')
+                .take(40)
+                .collect();
+            format!(
+                r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="{label}"><rect width="28" height="28" rx="6" fill="#44546a"/><text x="14" y="19" font-size="14" text-anchor="middle" fill="#fff" font-family="sans-serif">{}</text></svg>"##,
+                maud::html! { (letter) }.into_string()
+            )
+        }
+    }
+}
+
+/// The Gong mark (drawn here).
+pub const GONG_ICON: &str = r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Gong"><rect width="28" height="28" rx="6" fill="#8039df"/><circle cx="14" cy="14" r="7" stroke="#fff" stroke-width="3" fill="none"/><circle cx="14" cy="14" r="2.5" fill="#ffd23f"/></svg>"##;
+
 /// The Clari Copilot mark shown with results (drawn here, not fetched from anywhere).
 pub const CLARI_ICON: &str = r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Clari Copilot"><rect width="28" height="28" rx="6" fill="#5a2ee5"/><path d="M19.5 9.2a7 7 0 1 0 0 9.6" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/><circle cx="20" cy="14" r="2" fill="#7cf0c5"/></svg>"##;
 
@@ -285,7 +312,7 @@ pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
                         }
                      } } }
                 tr { td { "Missing transcripts or summaries" }
-                     td { "Calls are indexed once Clari has finished processing them (the skipped reasons above count those still processing). Open a call below to compare the indexed document with the source's fields right now." } }
+                     td { "Items are indexed once the source has finished processing them (the skipped reasons above count those still processing). Open a call below to compare the indexed document with the source's fields right now." } }
                 tr { td { "Permission errors" }
                      td { "Use the " a href=(format!("/console/search?tenant={}&user=*admin*", v.name)) { "admin view" } " to see calls nobody can see (failed closed) and the search preview to compare two users." } }
                 tr { td { "Stale data" }
@@ -389,6 +416,10 @@ pub struct SearchPage {
     pub date_counts: Vec<(u32, usize)>,
     pub comparison: Option<(usize, usize, usize)>,
     pub error: Option<String>,
+    /// The properties the tenant's connector offers as facets: (name, label).
+    pub facet_fields: Vec<(String, String)>,
+    /// The tenant's connector: (machine name, display name), for its mark.
+    pub source: (String, String),
 }
 
 impl SearchPage {
@@ -519,7 +550,7 @@ fn search_facets(p: &SearchPage) -> Markup {
 fn search_result(p: &SearchPage, r: &ResultView) -> Markup {
     html! {
         div.card.result data-id=(r.id) data-hidden-from-other=(r.hidden_from_other) {
-            div.icon { (PreEscaped(CLARI_ICON)) }
+            div.icon { (PreEscaped(source_icon(&p.source.0, &p.source.1))) }
             div {
                 a.title href=(safe_href(&r.url)) { (highlight(&r.title, &p.query)) }
                 div.meta {
@@ -719,6 +750,8 @@ mod tests {
             date_counts: vec![(7, 1)],
             comparison: Some((1, 0, 1)),
             error: Some(EVIL.into()),
+            facet_fields: vec![("topic".into(), EVIL.into())],
+            source: (EVIL.into(), EVIL.into()),
         };
         let html = search(&page, "csrf").into_string();
         assert_escaped(&html);
@@ -835,6 +868,8 @@ mod tests {
             date_counts: vec![],
             comparison: None,
             error: None,
+            facet_fields: vec![],
+            source: ("gong".into(), "Gong".into()),
         };
         assert!(!search(&page, "c").into_string().contains("javascript:"));
     }

@@ -20,14 +20,24 @@ use crate::serve::Service;
 /// The user value that asks for the admin view: every document, with who may see it.
 pub const ADMIN: &str = "*admin*";
 
-/// Facets shown, in order: (property, label).
-const FACETS: &[(&str, &str)] = &[
-    ("participant", "Participant"),
-    ("account", "Account"),
-    ("opportunity", "Opportunity"),
-    ("topic", "Topic"),
-    ("callType", "Call type"),
-];
+/// Facets shown when the tenant's connector cannot be asked (its component does not load):
+/// none. Otherwise the properties its declaration marks as facets, in its order.
+fn facets_of(info: Option<&crawl_engine::types::ConnectorInfo>) -> Vec<(String, String)> {
+    info.into_iter()
+        .flat_map(|i| &i.object_types)
+        .flat_map(|o| &o.properties)
+        // Dates have the date filter; numbers make poor facet values.
+        .filter(|p| {
+            p.facet
+                && !matches!(
+                    p.kind,
+                    crawl_engine::types::PropertyKind::Date
+                        | crawl_engine::types::PropertyKind::Integer
+                )
+        })
+        .map(|p| (p.name.clone(), p.display_label.clone()))
+        .collect()
+}
 
 const DATE_RANGES: &[u32] = &[7, 30, 90, 365];
 
@@ -57,7 +67,9 @@ impl Params {
                 "q" => p.query = v,
                 "f" => {
                     if let Some((f, val)) = v.split_once('=')
-                        && FACETS.iter().any(|(name, _)| *name == f)
+                        && !f.is_empty()
+                        && f.len() <= 64
+                        && f.bytes().all(|b| b.is_ascii_alphanumeric())
                         && !val.is_empty()
                     {
                         p.filters.push((f.to_string(), val.to_string()));
@@ -202,11 +214,26 @@ pub fn build(service: &Service, p: Params) -> SearchPage {
         date_counts: Vec::new(),
         comparison: None,
         error: None,
+        facet_fields: Vec::new(),
+        source: (String::new(), String::new()),
     };
     let Some(config) = service.tenant_config(&tenant) else {
         page.error = Some("There is no tenant with an accepted file to search.".into());
         return page;
     };
+    // What the tenant's connector declares (asked once per component and settings): its
+    // facets and its mark.
+    let info = crate::setup::check(service.runtime(), &config).ok();
+    page.facet_fields = facets_of(info.as_ref());
+    // A filter on a property the connector does not offer as a facet filters nothing.
+    let mut p = p;
+    p.filters
+        .retain(|(f, _)| page.facet_fields.iter().any(|(name, _)| name == f));
+    page.filters = p.filters.clone();
+    page.source = info.as_ref().map_or_else(
+        || ("?".to_string(), "connector".to_string()),
+        |i| (i.name.clone(), i.display_name.clone()),
+    );
     if let Err(e) = fill(&mut page, &target(&config), &p) {
         page.error = Some(format!("{e:#}"));
     }
@@ -234,7 +261,7 @@ fn fill(page: &mut SearchPage, glean: &GleanTarget, p: &Params) -> anyhow::Resul
         let view = result_view(r, documents.as_ref(), glean, p, hidden.as_ref());
         page.results.push(view);
     }
-    page.facets = facet_views(&response, p);
+    page.facets = facet_views(&response, p, &page.facet_fields);
     for days in DATE_RANGES {
         let n = glean
             .search(&p.user, &request(p, &glean.datasource, Some(*days), 1))?
@@ -323,8 +350,12 @@ fn result_view(
 }
 
 /// The facets of a search answer, each value marked when its filter is on.
-fn facet_views(response: &glean_api::search::SearchResponse, p: &Params) -> Vec<FacetView> {
-    FACETS
+fn facet_views(
+    response: &glean_api::search::SearchResponse,
+    p: &Params,
+    fields: &[(String, String)],
+) -> Vec<FacetView> {
+    fields
         .iter()
         .filter_map(|(field, label)| {
             let f = response
@@ -356,7 +387,7 @@ fn admin_view(
 ) -> anyhow::Result<()> {
     let matched = admin_matches(docs, p);
     page.total = matched.len();
-    page.facets = admin_facets(&matched, p);
+    page.facets = admin_facets(&matched, p, &page.facet_fields);
     let now = chrono::Utc::now().timestamp();
     page.date_counts = DATE_RANGES
         .iter()
@@ -423,10 +454,14 @@ fn admin_matches<'a>(
 }
 
 /// Facet counts over the matched documents, the 20 largest values of each.
-fn admin_facets(matched: &[&DocumentDefinition], p: &Params) -> Vec<FacetView> {
+fn admin_facets(
+    matched: &[&DocumentDefinition],
+    p: &Params,
+    fields: &[(String, String)],
+) -> Vec<FacetView> {
     let mut facet_counts: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
     for d in matched {
-        for (field, _) in FACETS {
+        for (field, _) in fields {
             let mut values = list(doc_property(d, field));
             values.sort();
             values.dedup();
@@ -435,10 +470,10 @@ fn admin_facets(matched: &[&DocumentDefinition], p: &Params) -> Vec<FacetView> {
             }
         }
     }
-    FACETS
+    fields
         .iter()
         .filter_map(|(field, label)| {
-            let counts = facet_counts.get(field)?;
+            let counts = facet_counts.get(field.as_str())?;
             let mut buckets: Vec<(String, usize, bool)> = counts
                 .iter()
                 .map(|(v, n)| {
