@@ -1,4 +1,4 @@
-//! `harness mock-clari` and `harness mock-glean` print the address they really bound: with
+//! `harness mock-clari`, `harness mock-gong` and `harness mock-glean` print the address they really bound: with
 //! `--addr 127.0.0.1:0` the port the system chose, which then answers.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -48,4 +48,9 @@ fn mock_glean_prints_the_port_it_bound() {
 #[test]
 fn mock_clari_prints_the_port_it_bound() {
     prints_the_bound_port("mock-clari");
+}
+
+#[test]
+fn mock_gong_prints_the_port_it_bound() {
+    prints_the_bound_port("mock-gong");
 }

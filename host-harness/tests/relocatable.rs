@@ -87,4 +87,18 @@ fn copied_alone_to_an_empty_directory_every_offline_command_works() {
     );
     let demo = run(&binary, dir.path(), &["demo", "--calls", "20"]);
     assert!(demo.contains("full crawl"), "{demo}");
+    // The second built-in connector, on its own mock, from the same binary.
+    let gong = run(
+        &binary,
+        dir.path(),
+        &["demo", "--source", "gong", "--calls", "20"],
+    );
+    assert!(
+        gong.contains("loaded Gong")
+            && gong.contains("full crawl completed")
+            && gong.contains("0 answered 429"),
+        "{gong}"
+    );
+    let described = run(&binary, dir.path(), &["describe", "--builtin", "gong"]);
+    assert!(described.contains("\"name\": \"gong\""), "{described}");
 }
