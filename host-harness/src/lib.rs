@@ -5,6 +5,7 @@
 //! demo and benchmark.
 
 pub mod bench;
+pub mod bench_items;
 pub mod builtin;
 pub mod canary;
 pub mod cli;

@@ -242,7 +242,8 @@ fn rate(config: &Config, upstream: &str, configured: Option<f64>) -> f64 {
     let declared = crate::component::declared_rate(&config.component, upstream);
     match (configured, declared) {
         (Some(c), Some(d)) if c > d => {
-            tracing::warn!(
+            // Said, not warned: a mock or a raised quota is a good reason, and `check` shows it.
+            tracing::info!(
                 "[upstreams.{upstream}] rate_per_second = {c} is above the {d} a second the connector declares for its source; expect 429s unless the source granted more"
             );
             c

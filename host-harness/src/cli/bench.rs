@@ -47,6 +47,31 @@ pub fn run_checkpoint(a: CheckpointArgs) -> anyhow::Result<()> {
 }
 
 #[derive(clap::Args)]
+pub struct ItemsArgs {
+    /// Calls in each generated workspace.
+    #[arg(long, default_value_t = 300)]
+    calls: usize,
+    /// Which built-in connectors (clari, gong); default: both.
+    #[arg(long = "source")]
+    sources: Vec<String>,
+}
+
+/// `harness bench-items`: the per-item cost of each built-in connector, from a replayed tape.
+pub fn run_items(a: ItemsArgs) -> anyhow::Result<()> {
+    let sources = if a.sources.is_empty() {
+        vec!["clari".to_string(), "gong".to_string()]
+    } else {
+        a.sources
+    };
+    let mut costs = Vec::new();
+    for s in &sources {
+        costs.push(crate::bench_items::measure(s, a.calls)?);
+    }
+    print!("{}", crate::bench_items::report(&costs));
+    Ok(())
+}
+
+#[derive(clap::Args)]
 pub struct InstanceArgs {
     /// Component files to compare (default: the embedded probe built for the current contract
     /// and the embedded frozen 0.1.0 probe).

@@ -60,6 +60,8 @@ pub enum Command {
     BenchCheckpoint(bench::CheckpointArgs),
     /// The instance benchmark: a fresh instance answering one item, per contract version.
     BenchInstance(bench::InstanceArgs),
+    /// The per-item benchmark: what fetching one item costs in each built-in connector.
+    BenchItems(bench::ItemsArgs),
     /// The density benchmark: many tenants in one service, on one mock with a workspace each.
     BenchDensity(bench::DensityArgs),
     /// The simulated week: one workspace on virtual time, with the budget planner deciding.
@@ -105,6 +107,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::BenchCheckpoint(a) => bench::run_checkpoint(a),
         Command::BenchInstance(a) => bench::run_instance(a),
+        Command::BenchItems(a) => bench::run_items(a),
         Command::BenchDensity(a) => bench::run_density(a),
         Command::BenchWeek(a) => bench::run_week(a),
         Command::Crawl(a) => crawl::run(a),
