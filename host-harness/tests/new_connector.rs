@@ -64,6 +64,13 @@ fn a_scaffolded_connector_tests_builds_and_crawls_a_replay() {
     assert!(built.status.success(), "{}", said(&built));
     let component = target.join("wasm32-wasip2/release/notes_connector.wasm");
     assert!(said(&built).contains("contract 0.2.0"), "{}", said(&built));
+    // The limits the template declares travel in the component.
+    let inspected = run(harness(&crate_dir).arg("inspect").arg(&component));
+    assert!(
+        said(&inspected).contains("declared limits   api: 5 requests a second, 50000 a day"),
+        "{}",
+        said(&inspected)
+    );
 
     // The configuration names the crate's own target directory; this build used another.
     let config = crate_dir.join("harness.toml");
