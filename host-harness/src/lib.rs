@@ -28,6 +28,7 @@ pub mod serve;
 pub mod setup;
 pub mod status;
 pub mod week;
+pub mod week_gong;
 
 pub use crawl_engine::text as guest_text;
 pub use egress;

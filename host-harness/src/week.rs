@@ -61,7 +61,7 @@ impl Default for WeekOptions {
 }
 
 /// The engine's clock on virtual time.
-struct EngineClock(Arc<VirtualClock>);
+pub(crate) struct EngineClock(pub(crate) Arc<VirtualClock>);
 
 impl crawl_engine::Clock for EngineClock {
     fn now(&self) -> i64 {
@@ -76,22 +76,22 @@ impl crawl_engine::Clock for EngineClock {
 }
 
 /// A small deterministic generator (splitmix64).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
 
-fn at(secs: i64) -> DateTime<Utc> {
+pub(crate) fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
@@ -244,7 +244,7 @@ datasource = "week"
     )
 }
 
-fn pct(v: &[i64], p: f64) -> i64 {
+pub(crate) fn pct(v: &[i64], p: f64) -> i64 {
     if v.is_empty() {
         return -1;
     }
@@ -253,7 +253,7 @@ fn pct(v: &[i64], p: f64) -> i64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn minutes(secs: i64) -> String {
+pub(crate) fn minutes(secs: i64) -> String {
     if secs < 0 {
         "n/a".into()
     } else if secs < 120 {
@@ -266,12 +266,12 @@ fn minutes(secs: i64) -> String {
 }
 
 /// One crawl as the week saw it.
-struct Ran {
-    mode: CrawlMode,
-    started: i64,
-    finished: i64,
-    requests: u64,
-    indexed: u64,
+pub(crate) struct Ran {
+    pub(crate) mode: CrawlMode,
+    pub(crate) started: i64,
+    pub(crate) finished: i64,
+    pub(crate) requests: u64,
+    pub(crate) indexed: u64,
 }
 
 /// The week's figures.
@@ -308,16 +308,16 @@ impl WeekReport {
 }
 
 /// The harness as the week runs it: one prepared instance, its clocks, and a crawl step.
-struct Harness {
-    config: Config,
-    prepared: setup::Prepared,
-    clock: Arc<VirtualClock>,
-    guest_now: &'static std::sync::atomic::AtomicI64,
+pub(crate) struct Harness {
+    pub(crate) config: Config,
+    pub(crate) prepared: setup::Prepared,
+    pub(crate) clock: Arc<VirtualClock>,
+    pub(crate) guest_now: &'static std::sync::atomic::AtomicI64,
 }
 
 impl Harness {
     /// One step: the crawl the planner wants now (or `mode`), or the wait until it.
-    fn step(&mut self, mode: Option<CrawlMode>) -> anyhow::Result<Option<Ran>> {
+    pub(crate) fn step(&mut self, mode: Option<CrawlMode>) -> anyhow::Result<Option<Ran>> {
         let now = self.clock.epoch_secs();
         self.guest_now
             .store(now, std::sync::atomic::Ordering::Relaxed);
@@ -874,7 +874,7 @@ fn reconciled(
 }
 
 /// A directory removed however the run ends.
-struct TempDir(std::path::PathBuf);
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {

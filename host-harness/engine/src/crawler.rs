@@ -501,8 +501,14 @@ impl<'a> Crawler<'a> {
                 "its listing entry changed since it was last fetched (title, status, CRM links, people or privacy)".into(),
             ));
         }
+        // The deep refresh is a full crawl's: the round only moves when a full crawl completes,
+        // so an incremental crawl that re-lists unchanged items (a source without a
+        // modified-since filter re-lists a window) would fetch the same due share at every
+        // poll until then.
         let every = self.options.deep_refresh_every;
-        if stages::deep_refresh_due(&change.id, self.store.meta().full_crawls, every) {
+        if mode == CrawlMode::Full
+            && stages::deep_refresh_due(&change.id, self.store.meta().full_crawls, every)
+        {
             return Ok(Some(format!(
                 "its turn in the deep refresh (each item is fetched at least every {} full crawls, for what a listing cannot show)",
                 every.max(1)

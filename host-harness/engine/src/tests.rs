@@ -29,6 +29,8 @@ struct FakeSource {
     /// A member added to every restricted item's permissions.
     extra_member: Mutex<Option<String>>,
     log: Mutex<Vec<String>>,
+    /// List with fingerprints (of the title) instead of none.
+    fingerprints: AtomicBool,
 }
 
 impl FakeSource {
@@ -52,6 +54,7 @@ impl FakeSource {
             repeat_cursor: AtomicBool::new(false),
             fail_listing_after: Mutex::new(None),
             liar: Mutex::new(None),
+            fingerprints: AtomicBool::new(false),
             title: Mutex::new("Title".into()),
             users: vec![User {
                 id: "u1".into(),
@@ -145,7 +148,10 @@ impl Source for FakeSource {
             .skip(start)
             .take(self.page)
             .map(|(id, v)| Change {
-                fingerprint: None,
+                fingerprint: self
+                    .fingerprints
+                    .load(Ordering::SeqCst)
+                    .then(|| self.title.lock().unwrap().clone()),
                 id: id.clone(),
                 modified_at: None,
                 state: ChangeState::Ready(*v),
@@ -478,6 +484,33 @@ fn unchanged_documents_are_not_uploaded_again() {
         "{:?}",
         because(&store)
     );
+}
+
+#[test]
+fn the_deep_refresh_is_a_full_crawls_and_never_repeats_at_every_poll() {
+    // A source that re-lists unchanged items in incremental crawls (Gong re-lists a window):
+    // between two full crawls, no poll fetches an unchanged item, whatever its deep-refresh
+    // turn; the next full crawl fetches its share.
+    let (source, sink, mut store) = (
+        FakeSource::new(28, 7),
+        FakeSink::default(),
+        MemoryStore::default(),
+    );
+    source.fingerprints.store(true, Ordering::SeqCst);
+    let mut o = options();
+    o.deep_refresh_every = 2;
+    let mut run = |mode| {
+        Crawler::new(&source, &sink, &mut store, o.clone())
+            .run(mode)
+            .unwrap()
+    };
+    assert_eq!(run(CrawlMode::Full).indexed, 28);
+    for _ in 0..3 {
+        let r = run(CrawlMode::Incremental);
+        assert_eq!((r.listed, r.fetched), (28, 0), "{r}");
+    }
+    let r = run(CrawlMode::Full);
+    assert!(r.fetched > 0 && r.fetched < 28, "a share: {r}");
 }
 
 #[test]

@@ -151,6 +151,15 @@ pub struct NewCall {
     pub without_insights: bool,
 }
 
+/// A change to the main company, made when the mock's clock reaches its time
+/// ([`Control::schedule`]). Calls added this way are named by a key of the caller's.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Add { key: u64, spec: NewCall },
+    SetTitle { id: String, title: String },
+    Delete { id: String },
+}
+
 struct Throttle {
     limiter: Option<(u32, rate_window::WindowLimiter)>,
     /// (UTC day number, requests that day)
@@ -173,6 +182,10 @@ pub struct Control {
     /// Requests by path (authenticated ones).
     by_path: Mutex<std::collections::BTreeMap<String, u64>>,
     cursor_key: u64,
+    /// Changes to make when the clock reaches their time, earliest last.
+    scheduled: Mutex<Vec<(DateTime<Utc>, Change)>>,
+    /// Ids of calls added by scheduled changes, by key.
+    keyed: Mutex<std::collections::HashMap<u64, String>>,
 }
 
 thread_local! {
@@ -204,7 +217,51 @@ impl Control {
             unlisted_users: Mutex::new(Default::default()),
             by_path: Mutex::new(Default::default()),
             cursor_key: config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC0FFEE,
+            scheduled: Mutex::new(Vec::new()),
+            keyed: Mutex::new(Default::default()),
             config,
+        }
+    }
+
+    /// Makes `change` when the mock's clock reaches `at` (checked as requests arrive, and by
+    /// [`Control::apply_due`]).
+    pub fn schedule(&self, at: DateTime<Utc>, change: Change) {
+        let mut list = lock(&self.scheduled);
+        list.push((at, change));
+        list.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+
+    /// The id of the call a scheduled `Add` with this key created, once it has.
+    pub fn keyed_id(&self, key: u64) -> Option<String> {
+        lock(&self.keyed).get(&key).cloned()
+    }
+
+    /// Makes every scheduled change whose time has come, in time order; answers how many.
+    pub fn apply_due(&self) -> usize {
+        let now = self.now();
+        let mut done = 0;
+        loop {
+            let next = {
+                let mut list = lock(&self.scheduled);
+                match list.last() {
+                    Some((at, _)) if *at <= now => list.pop(),
+                    _ => None,
+                }
+            };
+            let Some((_, change)) = next else {
+                return done;
+            };
+            done += 1;
+            // A change to a call deleted meanwhile has nothing to change.
+            let _ = match change {
+                Change::Add { key, spec } => {
+                    let id = self.add_call(spec);
+                    lock(&self.keyed).insert(key, id);
+                    Ok(())
+                }
+                Change::SetTitle { id, title } => self.set_title(&id, &title),
+                Change::Delete { id } => self.delete_call(&id),
+            };
         }
     }
 
@@ -254,6 +311,7 @@ impl Control {
     /// Counts an authenticated request; answers the 429's `Retry-After` seconds and text when
     /// a limit is hit.
     pub(crate) fn admit(&self, path: &str, faults: &Faults) -> Option<(u64, &'static str)> {
+        self.apply_due();
         self.requests.fetch_add(1, Ordering::Relaxed);
         *lock(&self.by_path).entry(path.to_string()).or_insert(0) += 1;
         let now = self.now();

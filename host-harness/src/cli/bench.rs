@@ -146,9 +146,33 @@ pub struct WeekArgs {
     /// Percent of Clari's answers during the week that are 500, 502 or 504 (0-100).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     error_percent: u32,
+    /// Which source's week: `clari` (the defaults above) or `gong` (a Gong company at Gong's
+    /// limits: --calls defaults to 20,000 and --per-day to 120 there).
+    #[arg(long, default_value = "clari", value_parser = ["clari", "gong"])]
+    source: String,
 }
 
 pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
+    if a.source == "gong" {
+        if a.slow_percent > 0 || a.error_percent > 0 {
+            anyhow::bail!("--slow-percent and --error-percent apply to the Clari week only");
+        }
+        let d = crate::week_gong::GongWeekOptions::default();
+        // The Clari defaults stand for "not given": Gong's own apply.
+        let calls = if a.calls == 50_000 { d.calls } else { a.calls };
+        let per_day = if a.per_day == 400 {
+            d.per_day
+        } else {
+            a.per_day
+        };
+        return crate::week_gong::run(&crate::week_gong::GongWeekOptions {
+            calls,
+            per_day,
+            days: a.days.clamp(1, 28),
+            seed: a.seed,
+        })
+        .map(|_| ());
+    }
     crate::week::run(&crate::week::WeekOptions {
         calls: a.calls,
         per_day: a.per_day,
