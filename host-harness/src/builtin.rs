@@ -10,18 +10,22 @@ pub struct Builtin {
     /// The connector's machine name, as its `describe` says it.
     pub name: &'static str,
     pub display_name: &'static str,
+    /// Its mark in the console: an inline SVG, drawn here.
+    pub icon: &'static str,
     bytes: &'static [u8],
 }
 
 const CLARI_COPILOT: Builtin = Builtin {
     name: "claricopilot",
     display_name: "Clari Copilot",
+    icon: r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Clari Copilot"><rect width="28" height="28" rx="6" fill="#5a2ee5"/><path d="M19.5 9.2a7 7 0 1 0 0 9.6" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/><circle cx="20" cy="14" r="2" fill="#7cf0c5"/></svg>"##,
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/clari_copilot_connector.wasm")),
 };
 
 const GONG: Builtin = Builtin {
     name: "gong",
     display_name: "Gong",
+    icon: r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Gong"><rect width="28" height="28" rx="6" fill="#8039df"/><circle cx="14" cy="14" r="7" stroke="#fff" stroke-width="3" fill="none"/><circle cx="14" cy="14" r="2.5" fill="#ffd23f"/></svg>"##,
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/gong_connector.wasm")),
 };
 

@@ -27,3 +27,4 @@ mod relocatable;
 mod secret_files;
 mod serve;
 mod week;
+mod writing_a_connector;

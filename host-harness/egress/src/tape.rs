@@ -173,6 +173,17 @@ impl Player {
         self.clock
     }
 
+    /// The upstreams the recording holds answers for, sorted and without repeats.
+    pub fn upstreams(&self) -> Vec<String> {
+        let answers = match self.answers.lock() {
+            Ok(a) => a,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut names: Vec<String> = answers.keys().map(|k| k.0.clone()).collect();
+        names.dedup();
+        names
+    }
+
     pub fn answer(&self, req: &OutboundRequest) -> Result<InboundResponse, EgressError> {
         let k = key(req);
         let mut answers = self

@@ -171,7 +171,7 @@ pub fn run_glean(a: GleanArgs) -> anyhow::Result<()> {
 
 /// Serves `f` on `addr` until Ctrl-C, after printing `banner` of the address it bound (with
 /// port 0, the port the system chose).
-fn serve<F, Fut>(
+pub(super) fn serve<F, Fut>(
     addr: SocketAddr,
     banner: impl FnOnce(SocketAddr) -> String,
     f: F,

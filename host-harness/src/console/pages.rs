@@ -35,13 +35,12 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f7f8fb;border:1px sol
 meter{width:120px}
 "#;
 
-/// The mark shown with a result of the connector called `name` (drawn here, not fetched from
-/// anywhere): the built-in connectors' own, else the display name's first letter.
+/// The mark shown with a result of the connector called `name` (never fetched from anywhere):
+/// a built-in connector's own (from the catalogue), else the display name's first letter.
 pub fn source_icon(name: &str, display: &str) -> String {
-    match name {
-        "claricopilot" => CLARI_ICON.to_string(),
-        "gong" => GONG_ICON.to_string(),
-        _ => {
+    match crate::builtin::ALL.iter().find(|b| b.name == name) {
+        Some(b) => b.icon.to_string(),
+        None => {
             let letter: String = display
                 .chars()
                 .find(|c| c.is_alphanumeric())
@@ -58,12 +57,6 @@ pub fn source_icon(name: &str, display: &str) -> String {
         }
     }
 }
-
-/// The Gong mark (drawn here).
-pub const GONG_ICON: &str = r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Gong"><rect width="28" height="28" rx="6" fill="#8039df"/><circle cx="14" cy="14" r="7" stroke="#fff" stroke-width="3" fill="none"/><circle cx="14" cy="14" r="2.5" fill="#ffd23f"/></svg>"##;
-
-/// The Clari Copilot mark shown with results (drawn here, not fetched from anywhere).
-pub const CLARI_ICON: &str = r##"<svg width="28" height="28" viewBox="0 0 28 28" role="img" aria-label="Clari Copilot"><rect width="28" height="28" rx="6" fill="#5a2ee5"/><path d="M19.5 9.2a7 7 0 1 0 0 9.6" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/><circle cx="20" cy="14" r="2" fill="#7cf0c5"/></svg>"##;
 
 /// A link target from the source: only http(s) URLs; anything else (`javascript:`,
 /// `data:`...) becomes an inert `#`.
