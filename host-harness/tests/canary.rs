@@ -48,13 +48,13 @@ fn version(dir: &Path, original: &str, edit: (&str, &str), keep: &Path) {
     std::fs::copy(built, keep).unwrap();
 }
 
-#[test]
-fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("canarynotes");
+/// A connector scaffolded in `tmp` and three builds of it: as scaffolded, with a field added,
+/// and with restricted notes made public (an ACL widening). Returns the crate and the builds.
+fn three_versions(tmp: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let dir = tmp.join("canarynotes");
     let sdk = checkout().join("guest/sdk");
     let out = harness(
-        tmp.path(),
+        tmp,
         &[
             "new",
             "canarynotes",
@@ -68,9 +68,9 @@ fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
     std::fs::copy(checkout().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let original = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
     let (v1, added, widened) = (
-        tmp.path().join("v1.wasm"),
-        tmp.path().join("v2-tag.wasm"),
-        tmp.path().join("v2-public.wasm"),
+        tmp.join("v1.wasm"),
+        tmp.join("v2-tag.wasm"),
+        tmp.join("v2-public.wasm"),
     );
     version(&dir, &original, ("", ""), &v1);
     version(
@@ -88,6 +88,13 @@ fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
         ),
         &widened,
     );
+    (dir, v1, added, widened)
+}
+
+#[test]
+fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, v1, added, widened) = three_versions(tmp.path());
     let config = dir.join("harness.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "component = \"target/wasm32-wasip2/release/canarynotes_connector.wasm\"",
@@ -146,4 +153,125 @@ fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
     );
     // Nothing but the pin changed.
     assert_eq!(promoted.lines().count(), text.lines().count());
+}
+
+/// `harness rollout` across four tenants, one at a time: the widening candidate passes on the
+/// first tenant (its recording has no restricted note), is rejected on the second (it makes a
+/// restricted note public); the rollout stops there and the first tenant's file is put back
+/// byte for byte, the third is never reached, and the fourth (another connector) is left out.
+/// In waves of two, the rejected wave promotes nobody. The candidate that only adds a field
+/// then goes out to all three.
+#[test]
+fn a_rollout_stops_at_the_first_bad_tenant_and_puts_back_what_it_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, v1, added, widened) = three_versions(tmp.path());
+    let tenants = tmp.path().join("tenants");
+    let tapes = tmp.path().join("tapes");
+    std::fs::create_dir_all(&tenants).unwrap();
+    std::fs::create_dir_all(&tapes).unwrap();
+    let template = std::fs::read_to_string(dir.join("harness.toml"))
+        .unwrap()
+        .replace(
+            "component = \"target/wasm32-wasip2/release/canarynotes_connector.wasm\"",
+            &format!("component = {:?}", v1.display().to_string()),
+        );
+    let tape = std::fs::read_to_string(dir.join("tapes/demo.tape")).unwrap();
+    assert!(
+        tape.contains(",\\\"private\\\":true"),
+        "the template's tape changed"
+    );
+    let public_only = tape.replace(",\\\"private\\\":true", "");
+    for (name, tape) in [("t1", &public_only), ("t2", &tape), ("t3", &public_only)] {
+        std::fs::write(tenants.join(format!("{name}.toml")), &template).unwrap();
+        std::fs::write(tapes.join(format!("{name}.tape")), tape).unwrap();
+    }
+    std::fs::write(
+        tenants.join("t4.toml"),
+        "[connector]\nname = \"gong\"\nbuiltin = \"gong\"\n[upstreams.gong]\nbase_url = \"https://api.gong.io\"\n[upstreams.gong.basic]\nusername = { env = \"K\" }\npassword = { env = \"S\" }\n[glean]\nbase_url = \"https://x-be.glean.com\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"gong\"\n",
+    )
+    .unwrap();
+    let files = |names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| std::fs::read_to_string(tenants.join(format!("{n}.toml"))).unwrap())
+            .collect()
+    };
+    let before = files(&["t1", "t2", "t3", "t4"]);
+    let rollout = |candidate: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "rollout",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--candidate",
+            candidate.to_str().unwrap(),
+            "--tapes",
+            tapes.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        harness(tmp.path(), &args)
+    };
+
+    let stopped = rollout(&widened, &[]);
+    let report = said(&stopped);
+    assert_eq!(stopped.status.code(), Some(6), "{report}");
+    assert!(
+        report.contains("wave 1: t1: promoted, then rolled back"),
+        "{report}"
+    );
+    assert!(
+        report.contains("wave 2: t2: REJECTED (permissions: 1 changed, 1 widened)"),
+        "{report}"
+    );
+    assert!(report.contains("stopped at t2"), "{report}");
+    assert!(report.contains("not reached: t3"), "{report}");
+    assert!(
+        report.contains("left out: t4: it runs connector `gong`"),
+        "{report}"
+    );
+    assert!(!report.contains("wave 3"), "{report}");
+    assert_eq!(
+        files(&["t1", "t2", "t3", "t4"]),
+        before,
+        "every file as it was"
+    );
+
+    let stopped = rollout(&widened, &["--waves", "2"]);
+    let report = said(&stopped);
+    assert_eq!(stopped.status.code(), Some(6), "{report}");
+    assert!(
+        report.contains("wave 1: t1: passed, not promoted"),
+        "{report}"
+    );
+    assert!(report.contains("wave 1: t2: REJECTED"), "{report}");
+    assert_eq!(
+        files(&["t1", "t2", "t3", "t4"]),
+        before,
+        "every file as it was"
+    );
+
+    let done = rollout(&added, &[]);
+    let report = said(&done);
+    assert_eq!(done.status.code(), Some(0), "{report}");
+    assert!(report.contains("completed"), "{report}");
+    let pin = format!(
+        "component = \"{}\"",
+        added.canonicalize().unwrap().display()
+    );
+    for (name, text) in ["t1", "t2", "t3"].iter().zip(files(&["t1", "t2", "t3"])) {
+        assert!(text.contains(&pin), "{name}: {text}");
+    }
+    assert_eq!(
+        files(&["t4"])[0],
+        before[3],
+        "another connector's tenant is untouched"
+    );
+
+    // Again: every tenant already pins it, so there is nothing to move.
+    let again = rollout(&added, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", said(&again));
+    assert!(
+        said(&again).contains("left out: t1: it already pins the candidate"),
+        "{}",
+        said(&again)
+    );
 }

@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod promote;
+pub mod rollout;
 pub mod side;
 pub mod verdict;
 

@@ -29,41 +29,63 @@ pub struct Args {
     /// With --promote: rewrite the pin even when the verdict fails.
     #[arg(long, requires = "promote")]
     force: bool,
-    #[arg(long, default_value_t = 0)]
-    max_acl_changes: usize,
-    #[arg(long)]
-    allow_acl_widening: bool,
-    #[arg(long, default_value_t = 0)]
-    max_removed: usize,
-    /// A share between 0 and 1.
-    #[arg(long, default_value_t = 0.1)]
-    max_changed_share: f64,
-    #[arg(long)]
-    allow_new_upstreams: bool,
-    #[arg(long, default_value_t = 2.0)]
-    max_cpu_ratio: f64,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(a: Args) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&a.max_changed_share) || !(a.max_cpu_ratio > 0.0) {
-        anyhow::bail!(
-            "--max-changed-share is a share between 0 and 1, --max-cpu-ratio a positive ratio"
-        );
+/// The verdict's thresholds, shared by `canary` and `rollout`.
+#[derive(clap::Args)]
+pub struct ThresholdArgs {
+    /// Documents whose permissions may change.
+    #[arg(long, default_value_t = 0)]
+    max_acl_changes: usize,
+    /// Accept permissions that let in more people.
+    #[arg(long)]
+    allow_acl_widening: bool,
+    /// Documents that may disappear.
+    #[arg(long, default_value_t = 0)]
+    max_removed: usize,
+    /// The share of documents whose existing fields may change, between 0 and 1.
+    #[arg(long, default_value_t = 0.1)]
+    max_changed_share: f64,
+    /// Accept a candidate that declares upstreams the pinned one does not.
+    #[arg(long)]
+    allow_new_upstreams: bool,
+    /// The candidate's CPU per item against the pinned one's, at most.
+    #[arg(long, default_value_t = 2.0)]
+    max_cpu_ratio: f64,
+}
+
+impl ThresholdArgs {
+    /// The thresholds, or what is wrong with them.
+    pub fn thresholds(&self) -> anyhow::Result<Thresholds> {
+        if !(0.0..=1.0).contains(&self.max_changed_share)
+            || self.max_cpu_ratio.is_nan()
+            || self.max_cpu_ratio <= 0.0
+        {
+            anyhow::bail!(
+                "--max-changed-share is a share between 0 and 1, --max-cpu-ratio a positive ratio"
+            );
+        }
+        Ok(Thresholds {
+            max_acl_changes: self.max_acl_changes,
+            allow_acl_widening: self.allow_acl_widening,
+            max_removed: self.max_removed,
+            max_changed_share: self.max_changed_share,
+            allow_new_upstreams: self.allow_new_upstreams,
+            max_cpu_ratio: self.max_cpu_ratio,
+        })
     }
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let thresholds = a.thresholds.thresholds()?;
     // Both sides replay: nothing reaches the network, so no secret is needed.
     let env = |k: &str| super::env(k).or_else(|| Some("canary-needs-no-secret".into()));
     let config = Config::load(&a.config, &env)?;
-    let thresholds = Thresholds {
-        max_acl_changes: a.max_acl_changes,
-        allow_acl_widening: a.allow_acl_widening,
-        max_removed: a.max_removed,
-        max_changed_share: a.max_changed_share,
-        allow_new_upstreams: a.allow_new_upstreams,
-        max_cpu_ratio: a.max_cpu_ratio,
-    };
     let candidate = canary::candidate_path(&a.candidate)
         .with_context(|| format!("the candidate {}", a.candidate.display()))?;
     let report = canary::run(&config, &candidate, &a.tape, &thresholds)?;

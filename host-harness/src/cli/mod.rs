@@ -9,8 +9,10 @@ pub mod check;
 pub mod crawl;
 pub mod demo;
 pub mod describe;
+pub mod mock_tape;
 pub mod mocks;
 pub mod new;
+pub mod rollout;
 pub mod run;
 pub mod serve;
 pub mod status;
@@ -80,6 +82,8 @@ pub enum Command {
     Describe(describe::Args),
     /// Run a candidate component beside the pinned one on a recording; compare, judge, promote.
     Canary(canary::Args),
+    /// Roll a candidate out across a directory of tenants in waves, each tenant judged by its own canary
+    Rollout(rollout::Args),
     /// Scaffold a connector crate: a working connector, its tests, a recording, a configuration.
     New(new::Args),
     /// Build a connector crate into an optimised, stamped component, and report its size.
@@ -98,6 +102,8 @@ pub enum Command {
     MockGong(mocks::GongArgs),
     /// Serve the mock Glean indexing API.
     MockGlean(mocks::GleanArgs),
+    /// Serve a recording (`--record` file) as a stand-in for the source it was recorded from.
+    MockTape(mock_tape::TapeArgs),
 }
 
 /// Runs the parsed command.
@@ -117,6 +123,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Check(a) => check::run(a),
         Command::Describe(a) => describe::run(a),
         Command::Canary(a) => canary::run(a),
+        Command::Rollout(a) => rollout::run(a),
         Command::New(a) => new::run(a),
         Command::Build(a) => build::run(a),
         Command::Inspect(a) => artifact::inspect(a),
@@ -126,6 +133,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::MockClari(a) => mocks::run_clari(a),
         Command::MockGong(a) => mocks::run_gong(a),
         Command::MockGlean(a) => mocks::run_glean(a),
+        Command::MockTape(a) => mock_tape::run_tape(a),
     }
 }
 

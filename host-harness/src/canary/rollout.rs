@@ -1,0 +1,303 @@
+//! Rollout of a candidate version across the tenants of a directory (`harness serve`'s): in
+//! waves (one tenant at a time by default), each tenant judged by its own canary on its own
+//! recording before its pin moves. A wave is promoted only when every canary in it passes; the
+//! first rejection stops the rollout, and the tenants promoted by its earlier waves go back to
+//! the pins they had (byte for byte, unless someone edited the file since, which is reported and
+//! left alone). Tenants that run another connector, pin an OCI artifact, already pin the
+//! candidate, or whose file is refused are left out and listed with the reason.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{CanaryReport, Thresholds, promote};
+use crate::config::{ComponentRef, Config};
+
+/// What the rollout is asked to do.
+pub struct Rollout<'a> {
+    pub tenants_dir: &'a Path,
+    /// The candidate component file, canonical.
+    pub candidate: &'a Path,
+    /// The tenants' recordings: `NAME.tape` for tenant file `NAME.toml`.
+    pub tapes_dir: &'a Path,
+    /// Tenants per wave; the last size repeats (`[1]`: one at a time).
+    pub waves: &'a [usize],
+    pub thresholds: &'a Thresholds,
+    /// Keep the earlier waves' promotions when a later wave is rejected.
+    pub keep_promoted: bool,
+}
+
+/// Tenants left out of a rollout: name and why.
+type LeftOut = Vec<(String, String)>;
+
+/// A tenant the rollout may move.
+struct Eligible {
+    name: String,
+    file: PathBuf,
+    config: Config,
+    tape: PathBuf,
+}
+
+/// How one tenant fared.
+#[derive(Debug, serde::Serialize)]
+pub struct TenantResult {
+    pub tenant: String,
+    pub wave: usize,
+    pub pass: bool,
+    pub reasons: Vec<String>,
+    pub acl_changed: usize,
+    pub acl_widened: usize,
+    /// Whether its pin is the candidate at the end of the rollout.
+    pub promoted: bool,
+    pub rolled_back: bool,
+}
+
+/// What the rollout did.
+#[derive(Debug, serde::Serialize)]
+pub struct RolloutReport {
+    pub candidate: String,
+    pub candidate_digest: String,
+    pub results: Vec<TenantResult>,
+    /// The tenant whose canary stopped the rollout.
+    pub stopped_at: Option<String>,
+    /// Tenants not rolled back because their file changed after promotion.
+    pub rollback_conflicts: Vec<String>,
+    /// Tenants left out, with why.
+    pub left_out: LeftOut,
+    /// Eligible tenants never reached (after a stop).
+    pub not_reached: Vec<String>,
+}
+
+/// Runs the rollout; the report says what moved. Errors only for what stops it before any pin
+/// moves (an unreadable directory, a missing recording, a candidate that is not a component).
+pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
+    let candidate_bytes = std::fs::read(r.candidate)
+        .with_context(|| format!("reading the candidate {}", r.candidate.display()))?;
+    let inspected = crate::inspect::inspect(&candidate_bytes)?;
+    let candidate_name = connector_name(&inspected).context(
+        "the candidate declares no connector name this host can read (is it a connector component?)",
+    )?;
+    let (eligible, left_out) = select(r, &candidate_name, &inspected.digest)?;
+    let mut report = RolloutReport {
+        candidate: r.candidate.display().to_string(),
+        candidate_digest: inspected.digest.clone(),
+        results: Vec::new(),
+        stopped_at: None,
+        rollback_conflicts: Vec::new(),
+        left_out,
+        not_reached: Vec::new(),
+    };
+    let mut promoted: Vec<(usize, PathBuf, String, String)> = Vec::new();
+    let mut queue = eligible.into_iter().peekable();
+    let mut wave = 0usize;
+    while queue.peek().is_some() {
+        let size = r
+            .waves
+            .get(wave)
+            .or(r.waves.last())
+            .copied()
+            .unwrap_or(1)
+            .max(1);
+        wave = wave.saturating_add(1);
+        let members: Vec<Eligible> = queue.by_ref().take(size).collect();
+        let judged = judge_wave(r, &members, wave, &mut report)?;
+        if let Some(bad) = judged {
+            report.stopped_at = Some(bad);
+            report.not_reached = queue.map(|e| e.name).collect();
+            if !r.keep_promoted {
+                roll_back(&promoted, &mut report);
+            }
+            return Ok(report);
+        }
+        let first = report.results.len().saturating_sub(members.len());
+        for (i, m) in members.iter().enumerate() {
+            match promote_one(r, m, &inspected.digest) {
+                Ok((before, after)) => {
+                    report.results[first + i].promoted = true;
+                    promoted.push((first + i, m.file.clone(), before, after));
+                }
+                Err(e) => {
+                    // A pin that cannot be written stops the rollout as a rejection does.
+                    report.results[first + i].pass = false;
+                    report.results[first + i]
+                        .reasons
+                        .push(format!("its pin could not be rewritten: {e:#}"));
+                    report.stopped_at = Some(m.name.clone());
+                    report.not_reached = queue.map(|e| e.name).collect();
+                    if !r.keep_promoted {
+                        roll_back(&promoted, &mut report);
+                    }
+                    return Ok(report);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Moves one tenant's pin to the candidate; returns its file's text before and after.
+fn promote_one(r: &Rollout, m: &Eligible, digest: &str) -> anyhow::Result<(String, String)> {
+    let before = std::fs::read_to_string(&m.file)
+        .with_context(|| format!("reading {}", m.file.display()))?;
+    let after = promote::rewritten_text(&before, &path_text(r.candidate)?, digest)?;
+    promote::write_atomically(&m.file, &after)?;
+    Ok((before, after))
+}
+
+/// Runs each member's canary; returns the first rejected tenant, if any.
+fn judge_wave(
+    r: &Rollout,
+    members: &[Eligible],
+    wave: usize,
+    report: &mut RolloutReport,
+) -> anyhow::Result<Option<String>> {
+    let mut rejected = None;
+    for m in members {
+        let canary: anyhow::Result<CanaryReport> =
+            super::run(&m.config, r.candidate, &m.tape, r.thresholds);
+        let result = match canary {
+            Ok(c) => TenantResult {
+                tenant: m.name.clone(),
+                wave,
+                pass: c.verdict.pass,
+                reasons: c.verdict.reasons.clone(),
+                acl_changed: c.diff.acl_changed,
+                acl_widened: c.diff.acl_widened,
+                promoted: false,
+                rolled_back: false,
+            },
+            Err(e) => TenantResult {
+                tenant: m.name.clone(),
+                wave,
+                pass: false,
+                reasons: vec![format!("the canary could not run: {e:#}")],
+                acl_changed: 0,
+                acl_widened: 0,
+                promoted: false,
+                rolled_back: false,
+            },
+        };
+        if !result.pass && rejected.is_none() {
+            rejected = Some(m.name.clone());
+        }
+        report.results.push(result);
+    }
+    Ok(rejected)
+}
+
+/// Puts back the pins the rollout moved, where the file is still as the rollout wrote it.
+fn roll_back(promoted: &[(usize, PathBuf, String, String)], report: &mut RolloutReport) {
+    for (index, file, before, after) in promoted.iter().rev() {
+        let name = report.results[*index].tenant.clone();
+        match std::fs::read_to_string(file) {
+            Ok(now) if now == *after => match promote::write_atomically(file, before) {
+                Ok(()) => {
+                    report.results[*index].promoted = false;
+                    report.results[*index].rolled_back = true;
+                }
+                Err(e) => report
+                    .rollback_conflicts
+                    .push(format!("{name}: could not restore its file ({e:#})")),
+            },
+            _ => report.rollback_conflicts.push(format!(
+                "{name}: its file changed after promotion; left as it is"
+            )),
+        }
+    }
+}
+
+/// The tenants the rollout may move, in file-name order, and those left out with why.
+fn select(
+    r: &Rollout,
+    candidate_name: &str,
+    candidate_digest: &str,
+) -> anyhow::Result<(Vec<Eligible>, LeftOut)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(r.tenants_dir)
+        .with_context(|| format!("reading the tenants directory {}", r.tenants_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let (mut eligible, mut left_out, mut no_tape) = (Vec::new(), Vec::new(), Vec::new());
+    for file in files {
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match eligibility(&file, candidate_name, candidate_digest) {
+            Err(why) => left_out.push((name, why)),
+            Ok(config) => {
+                let tape = r.tapes_dir.join(format!("{name}.tape"));
+                if !tape.is_file() {
+                    no_tape.push(name);
+                    continue;
+                }
+                eligible.push(Eligible {
+                    name,
+                    file,
+                    config,
+                    tape,
+                });
+            }
+        }
+    }
+    if !no_tape.is_empty() {
+        anyhow::bail!(
+            "no recording for tenant(s) {} in {}: record each with `harness crawl --config TENANT.toml --mode full --record {}/NAME.tape --output-dir DIR` (nothing was promoted)",
+            no_tape.join(", "),
+            r.tapes_dir.display(),
+            r.tapes_dir.display()
+        );
+    }
+    Ok((eligible, left_out))
+}
+
+/// The tenant's configuration when the rollout may move it, else why not.
+fn eligibility(
+    file: &Path,
+    candidate_name: &str,
+    candidate_digest: &str,
+) -> Result<Config, String> {
+    // Canaries replay: nothing reaches the network, so no secret is needed.
+    let env = |k: &str| crate::cli::env(k).or_else(|| Some("rollout-needs-no-secret".into()));
+    let config = Config::load(file, &env).map_err(|e| {
+        let text = format!("{e:#}");
+        format!("its file is refused: {}", egress::quote::quote(&text))
+    })?;
+    let bytes = match &config.component {
+        ComponentRef::Oci { .. } => {
+            return Err(
+                "it pins an OCI artifact: push the candidate and move `oci` and `digest`".into(),
+            );
+        }
+        ComponentRef::Embedded(b) => b.bytes().map_err(|e| e.to_string())?.to_vec(),
+        ComponentRef::File { path, .. } => std::fs::read(path)
+            .map_err(|e| format!("its component {} is unreadable: {e}", path.display()))?,
+        ComponentRef::Loaded { bytes, .. } => bytes.to_vec(),
+    };
+    let pinned = crate::inspect::inspect(&bytes).map_err(|e| format!("{e:#}"))?;
+    if pinned.digest == candidate_digest {
+        return Err("it already pins the candidate".into());
+    }
+    match connector_name(&pinned) {
+        Some(n) if n == candidate_name => Ok(config),
+        Some(n) => Err(format!("it runs connector `{n}`, not `{candidate_name}`")),
+        None => Err("its pinned component declares no connector name".into()),
+    }
+}
+
+fn connector_name(i: &crate::inspect::Inspection) -> Option<String> {
+    i.describe
+        .as_ref()
+        .and_then(|d| d.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+}
+
+fn path_text(p: &Path) -> anyhow::Result<String> {
+    let text = p.to_str().context("the candidate's path is not UTF-8")?;
+    if text.contains(['"', '\\', '\n']) {
+        anyhow::bail!("the candidate's path {text:?} holds a quote, backslash or newline; move it");
+    }
+    Ok(text.to_string())
+}
