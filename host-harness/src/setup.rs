@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// State kept elsewhere than the SQLite file beside the configuration (PostgreSQL, for
     /// several replicas): the store, the week's usage and where each request is counted.
     pub state: Option<ExternalState>,
+    /// At most this many requests, each charged to the instance's budget as usual (a canary's
+    /// live sample): the one after the last is refused, not sent.
+    pub request_cap: Option<u64>,
 }
 
 /// A tenant's state from outside (see [`RunOptions::state`]).
@@ -305,6 +308,7 @@ fn state(
     external: Option<ExternalState>,
     mut egress: Egress,
     time: Option<&Arc<rate_window::VirtualClock>>,
+    cap: Option<u64>,
 ) -> anyhow::Result<(Box<dyn StateStore>, Egress)> {
     if uses == StateUse::Replay {
         return Ok((Box::new(MemoryStore::default()), egress));
@@ -326,6 +330,10 @@ fn state(
         Box::new(MemoryStore::default())
     } else {
         store
+    };
+    let ledger: Arc<dyn egress::budget::BudgetLedger> = match cap {
+        Some(cap) => Arc::new(egress::budget::CappedLedger::new(ledger, cap)),
+        None => ledger,
     };
     let (limit, period) = config.request_budget();
     egress = egress.with_budget(Arc::new(RequestBudget::new(
@@ -371,7 +379,14 @@ pub fn prepare_with(
     if let Some(t) = &run.time {
         egress = egress.with_virtual_time(t.clone());
     }
-    let (store, egress) = state(config, uses, run.state, egress, run.time.as_ref())?;
+    let (store, egress) = state(
+        config,
+        uses,
+        run.state,
+        egress,
+        run.time.as_ref(),
+        run.request_cap,
+    )?;
     let egress = Arc::new(egress.with_tape(run.tape));
     let connector = WasmSource::new(
         compiled,

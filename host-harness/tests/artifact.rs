@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/registry.rs"]
-mod registry;
-use registry::Registry;
+use crate::support::registry::Registry;
 
 fn harness() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));

@@ -275,3 +275,105 @@ fn a_rollout_stops_at_the_first_bad_tenant_and_puts_back_what_it_moved() {
         said(&again)
     );
 }
+
+/// `harness canary --sample-pages N` with no recording: the pinned version records the first
+/// listing page of the live source with its items (the mock Clari), nothing is uploaded, every request is charged to the
+/// tenant's budget and counted in the report, and a sample whose share of the budget cannot
+/// cover it is refused before a single request.
+#[test]
+fn a_live_sample_is_charged_to_the_budget_within_its_share_and_uploads_nothing() {
+    use mock_clari::{MockClari, MockClariConfig};
+    use mock_glean::{MockGlean, MockGleanConfig};
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let clari = MockClari::spawn(
+        loopback,
+        MockClariConfig {
+            calls: 60,
+            anchor: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(loopback, MockGleanConfig::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("tenant.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[connector]\nname = \"sampled\"\nstate_dir = \"{state}\"\n\
+             [connector.settings]\nhistory_months = 12\n\
+             [upstreams.clari]\nbase_url = \"{clari}\"\nrate_per_second = 200\nallow_private_network = true\n\
+             [upstreams.clari.credentials]\nX-Api-Key = {{ env = \"S_KEY\" }}\nX-Api-Password = {{ env = \"S_PASSWORD\" }}\n\
+             [crawl]\nrequest_budget = 10000\nbudget_period = \"week\"\n\
+             [glean]\nbase_url = \"{glean}\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"sampled\"\n",
+            state = tmp.path().join("state").display(),
+            clari = clari.base_url(),
+            glean = glean.base_url(),
+        ),
+    )
+    .unwrap();
+    let candidate = host_harness::clari_copilot_component().unwrap();
+    let defaults = MockClariConfig::default();
+    let canary = |share: &str| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(tmp.path())
+            .args([
+                "canary",
+                "--config",
+                config.to_str().unwrap(),
+                "--candidate",
+            ])
+            .arg(&candidate)
+            .args(["--sample-pages", "1", "--sample-share", share])
+            .env("S_KEY", &defaults.api_key)
+            .env("S_PASSWORD", &defaults.api_password)
+            .env("GLEAN_INDEXING_TOKEN", MockGleanConfig::default().token)
+            .output()
+            .unwrap()
+    };
+
+    let refused = canary("0.0001");
+    assert_eq!(refused.status.code(), Some(1), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("needs at least 2 requests, and it may spend 1"),
+        "{}",
+        said(&refused)
+    );
+    assert_eq!(clari.control().request_count(), 0, "nothing was sent");
+
+    let out = canary("0.02");
+    let report = said(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.starts_with("canary: PASS"), "{report}");
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("live sample: "))
+        .unwrap_or_else(|| panic!("{report}"));
+    let sent = clari.control().request_count();
+    // One page of 25 calls fetched, the next page listed and not fetched.
+    let fetched: u64 = line
+        .split(" listed, ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(fetched > 0 && fetched <= 25, "{line}");
+    assert!(
+        line.contains(&format!("with {sent} requests (at most 200)")),
+        "{line} ({sent} requests reached the mock)"
+    );
+    assert!(sent > fetched && sent <= 200, "{sent}");
+    assert!(report.contains(&format!("{fetched} compared")), "{report}");
+    let store = state_store::SqliteStore::open(&tmp.path().join("state"), "sampled").unwrap();
+    assert_eq!(
+        store.budget.requests, sent,
+        "every request is in the budget"
+    );
+    assert!(glean.documents("sampled").is_empty(), "nothing uploaded");
+    assert!(
+        glean.datasource("sampled").is_none(),
+        "not even the datasource"
+    );
+}

@@ -28,3 +28,8 @@ mod secret_files;
 mod serve;
 mod week;
 mod writing_a_connector;
+
+/// Helpers shared by several files.
+mod support {
+    pub mod registry;
+}

@@ -7,9 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/registry.rs"]
-mod registry;
-use registry::{PASSWORD, Registry, USER};
+use crate::support::registry::{PASSWORD, Registry, USER};
 
 /// The harness with an empty home and no registry credentials in its environment, so only
 /// what a test hands it counts.

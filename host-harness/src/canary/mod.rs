@@ -9,6 +9,7 @@
 pub mod diff;
 pub mod promote;
 pub mod rollout;
+pub mod sample;
 pub mod side;
 pub mod verdict;
 

@@ -21,8 +21,20 @@ pub struct Args {
     candidate: PathBuf,
     /// A recording of the tenant's source (`harness crawl --record FILE`): both versions crawl
     /// it, with no network and nothing uploaded.
+    #[arg(
+        long,
+        required_unless_present = "sample_pages",
+        conflicts_with = "sample_pages"
+    )]
+    tape: Option<PathBuf>,
+    /// Instead of a recording, a live sample: the pinned version records the first N listing
+    /// pages of the source with their items (charged to the tenant's budget, nothing uploaded),
+    /// then both versions replay it.
     #[arg(long)]
-    tape: PathBuf,
+    sample_pages: Option<u64>,
+    /// The share of the tenant's request budget a live sample may spend, between 0 and 1.
+    #[arg(long, default_value_t = 0.02, requires = "sample_pages")]
+    sample_share: f64,
     /// Rewrite the configuration's pin to the candidate when the verdict passes.
     #[arg(long)]
     promote: bool,
@@ -83,16 +95,23 @@ impl ThresholdArgs {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let thresholds = a.thresholds.thresholds()?;
-    // Both sides replay: nothing reaches the network, so no secret is needed.
-    let env = |k: &str| super::env(k).or_else(|| Some("canary-needs-no-secret".into()));
-    let config = Config::load(&a.config, &env)?;
     let candidate = canary::candidate_path(&a.candidate)
         .with_context(|| format!("the candidate {}", a.candidate.display()))?;
-    let report = canary::run(&config, &candidate, &a.tape, &thresholds)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("harness-sample-")
+        .tempdir()?;
+    let (config, tape, sampled) = recording(&a, scratch.path())?;
+    let report = canary::run(&config, &candidate, &tape, &thresholds)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(&report));
+    }
+    if let Some(s) = sampled {
+        println!(
+            "live sample: {} items listed, {} fetched, with {} requests (at most {}), charged to the tenant's budget; nothing uploaded",
+            s.listed, s.fetched, s.requests, s.cap
+        );
     }
     let promote = a.promote && (report.verdict.pass || a.force);
     if promote {
@@ -114,6 +133,41 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             message: "the candidate is rejected: see the reasons above".into(),
         }
         .into())
+    }
+}
+
+/// The configuration and the recording both sides crawl: the one given, or a live sample
+/// recorded now (then the configuration lists no more than the sample did).
+fn recording(
+    a: &Args,
+    scratch: &std::path::Path,
+) -> anyhow::Result<(Config, PathBuf, Option<canary::sample::Sample>)> {
+    match (&a.tape, a.sample_pages) {
+        (Some(tape), _) => {
+            // Both sides replay: nothing reaches the network, so no secret is needed.
+            let env = |k: &str| super::env(k).or_else(|| Some("canary-needs-no-secret".into()));
+            Ok((Config::load(&a.config, &env)?, tape.clone(), None))
+        }
+        (None, Some(pages)) => {
+            if pages == 0 || !(0.0..=1.0).contains(&a.sample_share) {
+                anyhow::bail!(
+                    "--sample-pages is at least 1, --sample-share a share between 0 and 1"
+                );
+            }
+            let mut config = Config::load(&a.config, &super::env)?;
+            // The sample's requests are counted in the tenant's state: one writer at a time.
+            let _lock = state_store::StateLock::acquire(&config.state_dir, &config.name)?;
+            let spec = canary::sample::SampleSpec {
+                pages,
+                share: a.sample_share,
+            };
+            let sample = canary::sample::record(&config, &spec, scratch)?;
+            config.crawl.limits.max_pages = pages;
+            Ok((config, sample.tape.clone(), Some(sample)))
+        }
+        (None, None) => {
+            anyhow::bail!("give --tape FILE (a recording) or --sample-pages N (a live sample)")
+        }
     }
 }
 
