@@ -153,6 +153,20 @@ fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
     );
     // Nothing but the pin changed.
     assert_eq!(promoted.lines().count(), text.lines().count());
+    // The last canary is kept beside the state, for serve's admin API and console.
+    let saved: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(".harness-state/canary/canarynotes.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["promoted"], true, "{saved}");
+    assert_eq!(saved["report"]["verdict"]["pass"], true, "{saved}");
+    assert!(
+        saved["candidate"]
+            .as_str()
+            .unwrap()
+            .ends_with("v2-tag.wasm"),
+        "{saved}"
+    );
 }
 
 /// `harness rollout` across four tenants, one at a time: the widening candidate passes on the

@@ -166,6 +166,8 @@ struct World {
     insider: String,
     outsider: String,
     title_word: String,
+    /// The tenant's state directory.
+    state: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -283,6 +285,7 @@ fn world() -> World {
         insider,
         outsider,
         title_word,
+        state: dir.path().join("state"),
         _dir: dir,
     }
 }
@@ -566,6 +569,28 @@ async fn scenario(c: &Client, w: &World) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The last canary, as `harness canary` saves it beside the tenant's state: the admin API
+    // answers it, and the tenant's page shows the verdict with the widened ACL first.
+    let canary_url = format!("{base}/tenants/acme/canary");
+    let get_canary = || {
+        let mut r = agent()
+            .get(&canary_url)
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = get_canary();
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("no canary has run for tenant `acme`"),
+        "{body}"
+    );
+    save_a_rejected_canary(&w.state);
+    let (status, body) = get_canary();
+    assert_eq!(status, 200, "{body}");
+    let saved: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(saved["report"]["verdict"]["pass"], false, "{saved}");
     c.goto(&format!("{base}/console/tenants/acme"))
         .await
         .unwrap();
@@ -574,6 +599,17 @@ async fn scenario(c: &Client, w: &World) {
         .for_element(Locator::Css("#plots svg"))
         .await
         .unwrap();
+    let canary = text(c, "#canary").await;
+    for expected in [
+        "REJECT",
+        "pin unchanged",
+        "1 widened",
+        "n2 is visible to more people",
+        "WIDENED",
+        "every user of the datasource",
+    ] {
+        assert!(canary.contains(expected), "`{expected}` in: {canary}");
+    }
     // Times read in UTC with the viewer's local time beside them.
     let page = text(c, "main").await;
     assert!(
@@ -597,4 +633,51 @@ async fn the_console_in_a_real_browser() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+/// Writes a saved canary for tenant `acme` whose candidate made a restricted call public.
+fn save_a_rejected_canary(state: &Path) {
+    use host_harness::canary::diff::{AclChange, CanaryDiff};
+    use host_harness::canary::saved::SavedCanary;
+    use host_harness::canary::side::SideSummary;
+    use host_harness::canary::{CanaryReport, Verdict};
+    let side = |component: &str| SideSummary {
+        component: component.into(),
+        contract: "0.2.0".into(),
+        listed: 3,
+        fetched: 3,
+        indexed: 3,
+        failed: 0,
+        cpu_us_per_item: 900,
+    };
+    let saved = SavedCanary {
+        finished_at: chrono::Utc::now().timestamp() - 120,
+        candidate: "/connectors/clari-next.wasm".into(),
+        candidate_digest: "sha256:00".into(),
+        source: "the recording acme.tape".into(),
+        promoted: false,
+        report: CanaryReport {
+            pinned: side("pinned.wasm"),
+            candidate: side("clari-next.wasm"),
+            diff: CanaryDiff {
+                acl: vec![AclChange {
+                    id: "n2".into(),
+                    before: "ann@example.com".into(),
+                    after: "every user of the datasource".into(),
+                    widened: true,
+                }],
+                acl_changed: 1,
+                acl_widened: 1,
+                compared: 3,
+                ..CanaryDiff::default()
+            },
+            verdict: Verdict {
+                pass: false,
+                reasons: vec!["n2 is visible to more people".into()],
+            },
+        },
+    };
+    let dir = state.join("canary");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("acme.json"), serde_json::to_vec(&saved).unwrap()).unwrap();
 }

@@ -14,7 +14,7 @@ use super::side::Side;
 const MAX_IDS: usize = 20;
 const MAX_EXAMPLE: usize = 160;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct CanaryDiff {
     /// Documents whose permissions changed, widened ones first.
     pub acl: Vec<AclChange>,
@@ -36,7 +36,7 @@ pub struct CanaryDiff {
     pub new_upstreams: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct AclChange {
     pub id: String,
     pub before: String,
@@ -44,7 +44,7 @@ pub struct AclChange {
     pub widened: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct FieldChange {
     pub added: u64,
     pub removed: u64,

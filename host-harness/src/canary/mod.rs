@@ -10,6 +10,7 @@ pub mod diff;
 pub mod promote;
 pub mod rollout;
 pub mod sample;
+pub mod saved;
 pub mod side;
 pub mod verdict;
 
@@ -21,7 +22,7 @@ pub use diff::CanaryDiff;
 pub use verdict::{Thresholds, Verdict};
 
 /// What one canary found.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct CanaryReport {
     pub pinned: side::SideSummary,
     pub candidate: side::SideSummary,

@@ -88,6 +88,8 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
         not_reached: Vec::new(),
     };
     let mut promoted: Vec<(usize, PathBuf, String, String)> = Vec::new();
+    // Each judged tenant's canary, saved for the console once its outcome is final.
+    let mut canaries: Vec<(String, Config, PathBuf, CanaryReport)> = Vec::new();
     let mut queue = eligible.into_iter().peekable();
     let mut wave = 0usize;
     while queue.peek().is_some() {
@@ -100,13 +102,14 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
             .max(1);
         wave = wave.saturating_add(1);
         let members: Vec<Eligible> = queue.by_ref().take(size).collect();
-        let judged = judge_wave(r, &members, wave, &mut report)?;
+        let judged = judge_wave(r, &members, wave, &mut report, &mut canaries)?;
         if let Some(bad) = judged {
             report.stopped_at = Some(bad);
             report.not_reached = queue.map(|e| e.name).collect();
             if !r.keep_promoted {
                 roll_back(&promoted, &mut report);
             }
+            save_canaries(canaries, &report);
             return Ok(report);
         }
         let first = report.results.len().saturating_sub(members.len());
@@ -127,12 +130,37 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
                     if !r.keep_promoted {
                         roll_back(&promoted, &mut report);
                     }
+                    save_canaries(canaries, &report);
                     return Ok(report);
                 }
             }
         }
     }
+    save_canaries(canaries, &report);
     Ok(report)
+}
+
+/// Saves each judged tenant's canary with its final outcome, for `serve`'s admin API and
+/// console. A tenant whose canary cannot be saved is reported on the log, not failed.
+fn save_canaries(canaries: Vec<(String, Config, PathBuf, CanaryReport)>, report: &RolloutReport) {
+    let now = chrono::Utc::now().timestamp();
+    for (tenant, config, tape, canary) in canaries {
+        let promoted = report
+            .results
+            .iter()
+            .any(|t| t.promoted && t.tenant == tenant);
+        let saved = super::saved::SavedCanary {
+            finished_at: now,
+            candidate: report.candidate.clone(),
+            candidate_digest: report.candidate_digest.clone(),
+            source: format!("rollout, on the recording {}", tape.display()),
+            promoted,
+            report: canary,
+        };
+        if let Err(e) = super::saved::save(&config, &saved) {
+            tracing::warn!("the canary of tenant {tenant} could not be saved: {e:#}");
+        }
+    }
 }
 
 /// Moves one tenant's pin to the candidate; returns its file's text before and after.
@@ -150,22 +178,27 @@ fn judge_wave(
     members: &[Eligible],
     wave: usize,
     report: &mut RolloutReport,
+    canaries: &mut Vec<(String, Config, PathBuf, CanaryReport)>,
 ) -> anyhow::Result<Option<String>> {
     let mut rejected = None;
     for m in members {
         let canary: anyhow::Result<CanaryReport> =
             super::run(&m.config, r.candidate, &m.tape, r.thresholds);
         let result = match canary {
-            Ok(c) => TenantResult {
-                tenant: m.name.clone(),
-                wave,
-                pass: c.verdict.pass,
-                reasons: c.verdict.reasons.clone(),
-                acl_changed: c.diff.acl_changed,
-                acl_widened: c.diff.acl_widened,
-                promoted: false,
-                rolled_back: false,
-            },
+            Ok(c) => {
+                let result = TenantResult {
+                    tenant: m.name.clone(),
+                    wave,
+                    pass: c.verdict.pass,
+                    reasons: c.verdict.reasons.clone(),
+                    acl_changed: c.diff.acl_changed,
+                    acl_widened: c.diff.acl_widened,
+                    promoted: false,
+                    rolled_back: false,
+                };
+                canaries.push((m.name.clone(), m.config.clone(), m.tape.clone(), c));
+                result
+            }
             Err(e) => TenantResult {
                 tenant: m.name.clone(),
                 wave,

@@ -16,7 +16,7 @@ use crate::runtime::GuestClock;
 use crate::setup::{RunOptions, prepare_with};
 
 /// What a side's crawl did, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SideSummary {
     pub component: String,
     pub contract: String,

@@ -40,7 +40,7 @@ impl Default for Thresholds {
 /// CPU threshold is not applied to them.
 pub const MIN_ITEMS_FOR_CPU: u64 = 20;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub pass: bool,
     /// Why it fails (empty when it passes).

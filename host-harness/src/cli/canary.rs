@@ -114,9 +114,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
     }
     let promote = a.promote && (report.verdict.pass || a.force);
+    let digest = crate::inspect::inspect(&std::fs::read(&candidate)?)?.digest;
+    let pass = report.verdict.pass;
+    let moved = if promote {
+        canary::promote::rewrite_pin(&a.config, &candidate, &digest)
+    } else {
+        Ok(())
+    };
+    let saved = canary::saved::SavedCanary {
+        finished_at: chrono::Utc::now().timestamp(),
+        candidate: candidate.display().to_string(),
+        candidate_digest: digest.clone(),
+        source: match &a.tape {
+            Some(t) => format!("the recording {}", t.display()),
+            None => "a live sample".into(),
+        },
+        promoted: promote && moved.is_ok(),
+        report,
+    };
+    // For `serve`'s admin API and console; a canary that cannot be saved still stands.
+    if let Err(e) = canary::saved::save(&config, &saved) {
+        eprintln!("warning: the canary's report could not be saved for the console: {e:#}");
+    }
+    moved?;
     if promote {
-        let digest = crate::inspect::inspect(&std::fs::read(&candidate)?)?.digest;
-        canary::promote::rewrite_pin(&a.config, &candidate, &digest)?;
         println!(
             "promoted: {} now pins {} ({digest})",
             a.config.display(),
@@ -125,7 +146,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else if a.promote {
         println!("not promoted: the pin is unchanged");
     }
-    if report.verdict.pass || promote {
+    if pass || promote {
         Ok(())
     } else {
         Err(super::Exit {

@@ -260,10 +260,19 @@ async fn tenant_page(
     };
     let history = c.service.history(&name).unwrap_or_default();
     let config = c.service.tenant_config(&name);
-    let facts = blocking(move || config.map(|cfg| search::state_facts(&cfg)))
-        .await
-        .ok()
-        .flatten();
+    let facts = blocking(move || {
+        config.map(|cfg| {
+            let canary = crate::canary::saved::load(&cfg).map_err(|e| format!("{e:#}"));
+            (search::state_facts(&cfg), canary)
+        })
+    })
+    .await
+    .ok()
+    .flatten();
+    let (facts, canary) = match facts {
+        Some((f, c)) => (Some(f), c.transpose()),
+        None => (None, None),
+    };
     let datasource = c
         .service
         .tenant_config(&name)
@@ -282,6 +291,7 @@ async fn tenant_page(
         held,
         item_failures,
         datasource,
+        canary,
     };
     html(
         StatusCode::OK,

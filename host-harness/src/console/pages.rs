@@ -58,6 +58,53 @@ pub fn source_icon(name: &str, display: &str) -> String {
     }
 }
 
+/// The tenant's last canary: verdict and reasons, permission changes first (widenings marked),
+/// documents added and removed, fields changed, declarations, and each side's cost.
+fn canary_section(c: &Result<crate::canary::saved::SavedCanary, String>, now: i64) -> Markup {
+    let c = match c {
+        Ok(c) => c,
+        Err(e) => {
+            return html! { h2 { "Last canary" } div.error id="canary" { "The saved canary cannot be read: " (e) } };
+        }
+    };
+    let r = &c.report;
+    let d = &r.diff;
+    html! {
+        h2 { "Last canary" }
+        div.card id="canary" {
+            p {
+                @if r.verdict.pass { span.badge.ok { "PASS" } } @else { span.badge.bad { "REJECT" } }
+                " " (relative(c.finished_at, now)) ", on " (c.source) " · candidate " code title=(c.candidate_digest) { (c.candidate) }
+                " · " @if c.promoted { strong { "promoted" } } @else { "pin unchanged" }
+            }
+            @if !r.verdict.reasons.is_empty() { ul { @for reason in &r.verdict.reasons { li { (reason) } } } }
+            p { "Permissions: " strong { (d.acl_changed) } " changed, " strong { (d.acl_widened) } " widened" }
+            @if !d.acl.is_empty() {
+                table id="canary-acl" {
+                    tr { th { "Document" } th { "Pinned version: who may see it" } th { "Candidate" } th {} }
+                    @for a in d.acl.iter().take(50) {
+                        tr { td { code { (a.id) } } td { (a.before) } td { (a.after) }
+                             td { @if a.widened { span.badge.bad { "WIDENED" } } @else { span.badge { "changed" } } } }
+                    }
+                }
+            }
+            p { "Documents: " (d.compared) " compared, " (d.added_count) " added, " (d.removed_count) " removed, " (d.changed_documents) " with changed fields" }
+            @if !d.fields.is_empty() {
+                table id="canary-fields" {
+                    tr { th { "Field" } th { "Added" } th { "Changed" } th { "Removed" } th { "Example" } }
+                    @for (name, f) in &d.fields {
+                        tr { td { code { (name) } } td { (f.added) } td { (f.changed) } td { (f.removed) } td.meta { (f.example.as_deref().unwrap_or("")) } }
+                    }
+                }
+            }
+            @for line in &d.declaration { p.meta { "Declaration: " (line) } }
+            @for (side, s) in [("Pinned", &r.pinned), ("Candidate", &r.candidate)] {
+                p.meta { (side) ": " (s.component) " (contract " (s.contract) "): listed " (s.listed) ", fetched " (s.fetched) ", indexed " (s.indexed) ", failed " (s.failed) ", " (s.cpu_us_per_item) " µs CPU per item" }
+            }
+        }
+    }
+}
+
 /// A link target from the source: only http(s) URLs; anything else (`javascript:`,
 /// `data:`...) becomes an inert `#`.
 pub fn safe_href(url: &str) -> &str {
@@ -266,6 +313,8 @@ pub struct TenantDetail<'a> {
     pub held: Vec<String>,
     pub item_failures: Vec<(String, String, i64)>,
     pub datasource: String,
+    /// The tenant's last canary, or why it cannot be read.
+    pub canary: Option<Result<crate::canary::saved::SavedCanary, String>>,
 }
 
 pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
@@ -321,6 +370,7 @@ pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
                     p { (action(csrf, &v.name, "approve-deletions", "Approve held deletions", None)) " " span.meta { "A full crawl then applies them." } }
                 }
             }
+            @if let Some(c) = &d.canary { (canary_section(c, now)) }
             @if !d.item_failures.is_empty() {
                 h2 { "Items that failed" }
                 table id="item-failures" {

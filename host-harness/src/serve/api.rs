@@ -71,6 +71,7 @@ pub fn router(service: Arc<Service>, token: String) -> Router {
         .route("/metrics", get(metrics))
         .route("/tenants", get(tenants))
         .route("/tenants/{name}", get(tenant))
+        .route("/tenants/{name}/canary", get(last_canary))
         .route("/tenants/{name}/crawl", post(crawl))
         .route("/tenants/{name}/pause", post(pause))
         .route("/tenants/{name}/resume", post(resume))
@@ -113,6 +114,34 @@ async fn tenant(State(api): State<Api>, Path(name): Path<String>) -> Response {
     match api.service.view(&name) {
         Some(v) => axum::Json(v).into_response(),
         None => unknown(&name),
+    }
+}
+
+/// The tenant's last canary (`harness canary` or `harness rollout`), as saved beside its state.
+async fn last_canary(State(api): State<Api>, Path(name): Path<String>) -> Response {
+    if api.service.view(&name).is_none() {
+        return unknown(&name);
+    }
+    let Some(config) = api.service.tenant_config(&name) else {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("tenant `{name}` has no valid configuration; GET /tenants/{name} says why"),
+        );
+    };
+    let loaded = tokio::task::spawn_blocking(move || crate::canary::saved::load(&config)).await;
+    match loaded {
+        Ok(Ok(Some(saved))) => axum::Json(saved).into_response(),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no canary has run for tenant `{name}`: run `harness canary` or `harness rollout` on its file"
+            ),
+        ),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reading the canary failed",
+        ),
     }
 }
 
