@@ -879,10 +879,63 @@ mod tests {
             held: vec![EVIL.into()],
             item_failures: vec![(EVIL.into(), EVIL.into(), 0)],
             datasource: EVIL.into(),
+            canary: Some(Ok(evil_canary())),
         };
         let html = tenant(&detail, "csrf", 100).into_string();
         assert_escaped(&html);
         assert!(html.contains("Approve held deletions"));
+        assert!(html.contains("WIDENED"), "the canary is shown");
+    }
+
+    /// A saved canary whose every string is hostile (a candidate's output is untrusted).
+    fn evil_canary() -> crate::canary::saved::SavedCanary {
+        use crate::canary::diff::{AclChange, CanaryDiff, FieldChange};
+        let side = crate::canary::side::SideSummary {
+            component: EVIL.into(),
+            contract: EVIL.into(),
+            listed: 1,
+            fetched: 1,
+            indexed: 1,
+            failed: 0,
+            cpu_us_per_item: 1,
+        };
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            EVIL.to_string(),
+            FieldChange {
+                added: 1,
+                example: Some(EVIL.into()),
+                ..FieldChange::default()
+            },
+        );
+        crate::canary::saved::SavedCanary {
+            finished_at: 0,
+            candidate: EVIL.into(),
+            candidate_digest: EVIL.into(),
+            source: EVIL.into(),
+            promoted: false,
+            report: crate::canary::CanaryReport {
+                pinned: side.clone(),
+                candidate: side,
+                diff: CanaryDiff {
+                    acl: vec![AclChange {
+                        id: EVIL.into(),
+                        before: EVIL.into(),
+                        after: EVIL.into(),
+                        widened: true,
+                    }],
+                    acl_changed: 1,
+                    acl_widened: 1,
+                    fields,
+                    declaration: vec![EVIL.into()],
+                    ..CanaryDiff::default()
+                },
+                verdict: crate::canary::Verdict {
+                    pass: false,
+                    reasons: vec![EVIL.into()],
+                },
+            },
+        }
     }
 
     #[test]
