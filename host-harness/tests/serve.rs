@@ -815,3 +815,99 @@ fn one_service_runs_clari_and_gong_tenants_on_their_own_limits() {
     );
     terminate(s, Duration::from_secs(30));
 }
+
+fn post_bytes(url: &str, body: &[u8]) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/wasm")
+        .send(body)
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap(),
+    )
+}
+
+/// `POST /tenants/NAME/canary` with a candidate component: the service records a live sample
+/// of the tenant's source while no crawl of it runs, judges the candidate against the pinned
+/// version on it, saves the report (`GET /tenants/NAME/canary`), and with `promote=true` and a
+/// pass moves the tenant file's pin to the candidate, kept by digest beside the state; the
+/// tenant goes on crawling with it. What is not a component is refused before anything is sent.
+#[test]
+fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
+    let defaults = MockClariConfig::default();
+    let clari = MockClari::spawn(
+        loopback(),
+        MockClariConfig {
+            calls: 40,
+            anchor: chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    clari_tenant(&tenants, "acme", &clari.base_url(), &glean.base_url());
+    let env = vec![
+        ("ACME_KEY".to_string(), defaults.api_key.clone()),
+        ("ACME_PASSWORD".to_string(), defaults.api_password.clone()),
+    ];
+    let s = start_serve(&tenants, "4", &env);
+    wait_for("the first crawl", 120, || {
+        tenant(&s, "acme")["last_crawl"]["completed"] == true
+    });
+    // No crawl starts while the canary runs anyway; paused, none is due either.
+    assert_eq!(post(&format!("{}/tenants/acme/pause", s.base)).0, 200);
+    let url = format!("{}/tenants/acme/canary", s.base);
+    let (status, body) = get(&url, Some(TOKEN));
+    assert_eq!(status, 404, "{body}");
+
+    let before = clari.control().request_count();
+    let (status, body) = post_bytes(&url, b"\0asm not really");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a connector component"), "{body}");
+    assert_eq!(clari.control().request_count(), before, "nothing sent");
+
+    let candidate = std::fs::read(host_harness::clari_copilot_component().unwrap()).unwrap();
+    let (status, body) = post_bytes(&format!("{url}?pages=1&promote=true"), &candidate);
+    assert_eq!(status, 200, "{body}");
+    let saved: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(saved["report"]["verdict"]["pass"], true, "{saved}");
+    assert_eq!(saved["promoted"], true, "{saved}");
+    assert!(
+        saved["report"]["diff"]["compared"].as_u64().unwrap() > 0,
+        "{saved}"
+    );
+    let sent = clari.control().request_count() - before;
+    assert!(sent > 0, "the sample asked the source");
+    let (status, again) = get(&url, Some(TOKEN));
+    assert_eq!(status, 200, "{again}");
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["candidate_digest"], saved["candidate_digest"]);
+
+    let kept = saved["candidate"].as_str().unwrap();
+    assert!(kept.contains("/canary/candidates/sha256-"), "{kept}");
+    let file = std::fs::read_to_string(tenants.join("acme.toml")).unwrap();
+    assert!(file.contains(&format!("component = \"{kept}\"")), "{file}");
+
+    // The tenant crawls on with the promoted pin.
+    assert_eq!(post(&format!("{}/tenants/acme/resume", s.base)).0, 200);
+    let last = tenant(&s, "acme")["last_crawl"]["finished_at"].clone();
+    let (status, body) = post(&format!("{}/tenants/acme/crawl?mode=incremental", s.base));
+    assert_eq!(status, 202, "{body}");
+    wait_for("a crawl with the promoted pin", 120, || {
+        let t = tenant(&s, "acme");
+        t["last_crawl"]["finished_at"] != last && t["last_crawl"]["completed"] == true
+    });
+    assert_eq!(tenant(&s, "acme")["config_error"], serde_json::Value::Null);
+    terminate(s, Duration::from_secs(30));
+}

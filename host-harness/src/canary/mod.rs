@@ -7,6 +7,7 @@
 //! ([`promote`]).
 
 pub mod diff;
+pub mod on_demand;
 pub mod promote;
 pub mod rollout;
 pub mod sample;

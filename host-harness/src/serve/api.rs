@@ -8,6 +8,8 @@
 //! - `POST /tenants/{name}/crawl?mode=full|incremental`
 //! - `POST /tenants/{name}/pause`, `POST /tenants/{name}/resume`
 //! - `POST /tenants/{name}/approve-deletions`
+//! - `GET /tenants/{name}/canary` (the last canary), `POST /tenants/{name}/canary?pages=N&share=S&promote=true`
+//!   with a candidate component as the body (a live sample, see [`crate::canary::on_demand`])
 //! - `GET /metrics` (Prometheus text format)
 
 use std::net::SocketAddr;
@@ -71,7 +73,12 @@ pub fn router(service: Arc<Service>, token: String) -> Router {
         .route("/metrics", get(metrics))
         .route("/tenants", get(tenants))
         .route("/tenants/{name}", get(tenant))
-        .route("/tenants/{name}/canary", get(last_canary))
+        .route(
+            "/tenants/{name}/canary",
+            get(last_canary)
+                .post(new_canary)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_CANDIDATE_BYTES)),
+        )
         .route("/tenants/{name}/crawl", post(crawl))
         .route("/tenants/{name}/pause", post(pause))
         .route("/tenants/{name}/resume", post(resume))
@@ -142,6 +149,49 @@ async fn last_canary(State(api): State<Api>, Path(name): Path<String>) -> Respon
             StatusCode::INTERNAL_SERVER_ERROR,
             "reading the canary failed",
         ),
+    }
+}
+
+/// The largest candidate component the admin API takes (the host's own limit for components).
+const MAX_CANDIDATE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(serde::Deserialize)]
+struct CanaryQuery {
+    pages: Option<u64>,
+    share: Option<f64>,
+    promote: Option<bool>,
+}
+
+/// A canary of the candidate in the body on a live sample of the tenant's source.
+async fn new_canary(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<CanaryQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::canary::on_demand::{self, Ask, Refusal};
+    if body.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send the candidate component as the request body (Content-Type: application/wasm)",
+        );
+    }
+    let ask = Ask {
+        pages: q.pages.unwrap_or(1),
+        share: q.share.unwrap_or(0.02),
+        promote: q.promote.unwrap_or(false),
+        thresholds: crate::canary::Thresholds::default(),
+    };
+    let service = api.service.clone();
+    let ran =
+        tokio::task::spawn_blocking(move || on_demand::run(&service, &name, &body, &ask)).await;
+    match ran {
+        Ok(Ok(saved)) => axum::Json(saved).into_response(),
+        Ok(Err(Refusal::Unknown(n))) => unknown(&n),
+        Ok(Err(Refusal::Conflict(m))) => error(StatusCode::CONFLICT, &m),
+        Ok(Err(Refusal::Bad(m))) => error(StatusCode::BAD_REQUEST, &m),
+        Ok(Err(Refusal::Failed(m))) => error(StatusCode::UNPROCESSABLE_ENTITY, &m),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the canary failed"),
     }
 }
 

@@ -416,9 +416,15 @@ impl Service {
         Some(view)
     }
 
-    /// Runs `f` (a fetch from the console) with tenant `name` marked running, so no crawl of
-    /// it starts meanwhile: the two would each hold a budget and rate limiters of their own,
-    /// and the last to save its count would win. Refused while a crawl runs.
+    /// Whether tenants' state is in PostgreSQL, shared by several replicas.
+    pub fn is_cluster(&self) -> bool {
+        self.options.cluster.is_some()
+    }
+
+    /// Runs `f` (a fetch from the console, a canary's live sample) with tenant `name` marked
+    /// running, so no crawl of it starts meanwhile: the two would each hold a budget and rate
+    /// limiters of their own, and the last to save its count would win. Refused while a crawl
+    /// runs.
     pub fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> T) -> Result<T, String> {
         {
             let mut tenants = self.lock();
@@ -427,7 +433,7 @@ impl Service {
                 .ok_or_else(|| format!("there is no tenant `{}`", tenant_file::excerpt(name)))?;
             if t.running {
                 return Err(format!(
-                    "a crawl of `{}` is running; fetch again once it has ended (the two would spend the budget and the rate separately)",
+                    "a crawl of `{}` is running; try again once it has ended (the two would spend the budget and the rate separately)",
                     tenant_file::excerpt(name)
                 ));
             }

@@ -1,0 +1,145 @@
+//! A canary asked of `harness serve` (`POST /tenants/NAME/canary`): the candidate component
+//! comes in the request, a live sample of the tenant's source is recorded while no crawl of
+//! the tenant runs (its budget and rate limits are the crawl's: one spender at a time), both
+//! versions replay it, and the report is saved as the tenant's last canary. On request, and
+//! only on a passing verdict, the tenant file's pin moves to the candidate, which is kept
+//! content-addressed beside the tenant's state (`STATE_DIR/canary/candidates/sha256-….wasm`);
+//! the service picks the edit up as it picks up any.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::sample::SampleSpec;
+use super::saved::SavedCanary;
+use super::{Thresholds, promote, sample, saved};
+use crate::serve::Service;
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub pages: u64,
+    pub share: f64,
+    pub promote: bool,
+    pub thresholds: Thresholds,
+}
+
+/// Why an on-demand canary did not run, by the answer it deserves.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No such tenant.
+    Unknown(String),
+    /// Not now or not here (a crawl runs, the file is refused, several replicas).
+    Conflict(String),
+    /// The request itself is wrong (not a component, bad numbers).
+    Bad(String),
+    /// It ran and failed (the source, the sample's share).
+    Failed(String),
+}
+
+/// Runs the canary of `candidate` for tenant `name` of `service`.
+pub fn run(
+    service: &Service,
+    name: &str,
+    candidate: &[u8],
+    ask: &Ask,
+) -> Result<SavedCanary, Refusal> {
+    if ask.pages == 0 || !(0.0..=1.0).contains(&ask.share) {
+        return Err(Refusal::Bad(
+            "pages is at least 1 and share a share between 0 and 1".into(),
+        ));
+    }
+    let Some(view) = service.view(name) else {
+        return Err(Refusal::Unknown(name.to_string()));
+    };
+    let Some(config) = service.tenant_config(name) else {
+        return Err(Refusal::Conflict(format!(
+            "tenant `{name}` has no valid configuration; GET /tenants/{name} says why"
+        )));
+    };
+    if service.is_cluster() {
+        return Err(Refusal::Conflict(
+            "with several replicas a tenant's state is in PostgreSQL: run `harness canary --tape` or `harness rollout` on the tenant files".into(),
+        ));
+    }
+    let digest = crate::inspect::inspect(candidate)
+        .map_err(|e| Refusal::Bad(format!("the body is not a connector component: {e:#}")))?
+        .digest;
+    let path = keep_candidate(&config, &digest, candidate)
+        .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    let outcome = service
+        .exclusive(name, || judge(&config, &path, ask))
+        .map_err(Refusal::Conflict)?
+        .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    let (report, listed) = outcome;
+    let moved = if ask.promote && report.verdict.pass {
+        Some(promote::rewrite_pin(
+            std::path::Path::new(&view.file),
+            &path,
+            &digest,
+        ))
+    } else {
+        None
+    };
+    let promoted = matches!(moved, Some(Ok(())));
+    let saved = SavedCanary {
+        finished_at: chrono::Utc::now().timestamp(),
+        candidate: path.display().to_string(),
+        candidate_digest: digest,
+        source: format!("a live sample ({listed} items listed), asked of the admin API"),
+        promoted,
+        report,
+    };
+    saved::save(&config, &saved).map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    if let Some(Err(e)) = moved {
+        return Err(Refusal::Failed(format!(
+            "the candidate passed, but the pin could not be rewritten: {e:#}"
+        )));
+    }
+    Ok(saved)
+}
+
+/// The live sample, recorded and replayed by both versions.
+fn judge(
+    config: &crate::config::Config,
+    candidate: &std::path::Path,
+    ask: &Ask,
+) -> anyhow::Result<(super::CanaryReport, u64)> {
+    let scratch = tempfile::Builder::new()
+        .prefix("harness-sample-")
+        .tempdir()?;
+    let spec = SampleSpec {
+        pages: ask.pages,
+        share: ask.share,
+    };
+    let s = sample::record(config, &spec, scratch.path())?;
+    let mut config = config.clone();
+    config.crawl.limits.max_pages = ask.pages;
+    let report = super::run(&config, candidate, &s.tape, &ask.thresholds)?;
+    Ok((report, s.listed))
+}
+
+/// Writes the candidate where promotion can pin it: named by its digest, so the same bytes land
+/// in the same file and a pin never names bytes that changed.
+fn keep_candidate(
+    config: &crate::config::Config,
+    digest: &str,
+    bytes: &[u8],
+) -> anyhow::Result<PathBuf> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("the candidate's digest `{digest}` is not a sha256");
+    }
+    let dir = saved::path(config)
+        .parent()
+        .context("the canary directory")?
+        .join("candidates");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("sha256-{hex}.wasm"));
+    if !path.is_file() {
+        let tmp = path.with_extension("wasm.tmp");
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("keeping {}", path.display()))?;
+    }
+    Ok(std::fs::canonicalize(&path)?)
+}
