@@ -617,6 +617,49 @@ async fn scenario(c: &Client, w: &World) {
         "{page}"
     );
     shot(c, "console-tenant.png").await;
+
+    // "Try a new version": a candidate named in a registry that cannot be reached is refused
+    // saying why, and nothing is promoted.
+    let before = std::fs::read_dir(w.state.join("canary")).unwrap().count();
+    c.find(Locator::Css("#try-version summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#try-version input[name='oci']"))
+        .await
+        .unwrap()
+        .send_keys("127.0.0.1:9/connectors/clari:next")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#try-version input[name='digest']"))
+        .await
+        .unwrap()
+        .send_keys(&format!("sha256:{}", "0".repeat(64)))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#try-version button[data-action='canary']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let page = loop {
+        let page = text(c, "main").await;
+        if page.contains("The canary did not run") || started.elapsed() > WAIT {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains("The canary did not run"), "{page}");
+    assert!(page.contains("127.0.0.1:9"), "{page}");
+    assert_eq!(
+        std::fs::read_dir(w.state.join("canary")).unwrap().count(),
+        before,
+        "no candidate kept, no canary saved"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -816,6 +816,23 @@ fn one_service_runs_clari_and_gong_tenants_on_their_own_limits() {
     terminate(s, Duration::from_secs(30));
 }
 
+fn post_json(url: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap(),
+    )
+}
+
 fn post_bytes(url: &str, body: &[u8]) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -836,8 +853,10 @@ fn post_bytes(url: &str, body: &[u8]) -> (u16, String) {
 /// `POST /tenants/NAME/canary` with a candidate component: the service records a live sample
 /// of the tenant's source while no crawl of it runs, judges the candidate against the pinned
 /// version on it, saves the report (`GET /tenants/NAME/canary`), and with `promote=true` and a
-/// pass moves the tenant file's pin to the candidate, kept by digest beside the state; the
-/// tenant goes on crawling with it. What is not a component is refused before anything is sent.
+/// pass moves the tenant file's pin to the candidate, kept by digest beside the state. A
+/// candidate named in a registry is pulled, checked against its digest (a wrong pin is
+/// refused) and promoted as an OCI pin; the tenant goes on crawling with it. What is not a
+/// component is refused before anything is sent.
 #[test]
 fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
     let defaults = MockClariConfig::default();
@@ -898,6 +917,36 @@ fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
     assert!(kept.contains("/canary/candidates/sha256-"), "{kept}");
     let file = std::fs::read_to_string(tenants.join("acme.toml")).unwrap();
     assert!(file.contains(&format!("component = \"{kept}\"")), "{file}");
+
+    // A candidate in a registry, named by reference and digest: pulled, checked, judged, and
+    // promoted as an OCI pin.
+    let registry = crate::support::registry::Registry::start();
+    let reference = format!("{}/connectors/clari:next", registry.addr);
+    let component = host_harness::clari_copilot_component().unwrap();
+    let pushed = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("push")
+        .arg(&component)
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{pushed:?}");
+    let digest = saved["candidate_digest"].as_str().unwrap().to_string();
+    let named = |digest: &str| serde_json::json!({"oci": reference, "digest": digest}).to_string();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let (status, body) = post_json(&format!("{url}?promote=true"), &named(&wrong));
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains(&wrong), "the refusal names the pin: {body}");
+    let (status, body) = post_json(&format!("{url}?promote=true"), &named(&digest));
+    assert_eq!(status, 200, "{body}");
+    let from_registry: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(from_registry["promoted"], true, "{from_registry}");
+    assert_eq!(from_registry["candidate"], reference.as_str());
+    let file = std::fs::read_to_string(tenants.join("acme.toml")).unwrap();
+    assert!(
+        file.contains(&format!("oci = \"{reference}\"\ndigest = \"{digest}\"")),
+        "{file}"
+    );
+    assert!(!file.contains("component ="), "{file}");
 
     // The tenant crawls on with the promoted pin.
     assert_eq!(post(&format!("{}/tenants/acme/resume", s.base)).0, 200);

@@ -1,10 +1,12 @@
-//! A canary asked of `harness serve` (`POST /tenants/NAME/canary`): the candidate component
-//! comes in the request, a live sample of the tenant's source is recorded while no crawl of
+//! A canary asked of `harness serve` (`POST /tenants/NAME/canary`, or the console's tenant
+//! page): the candidate component comes in the request or from a registry (a reference and
+//! its digest, pulled and checked), a live sample of the tenant's source is recorded while no crawl of
 //! the tenant runs (its budget and rate limits are the crawl's: one spender at a time), both
 //! versions replay it, and the report is saved as the tenant's last canary. On request, and
-//! only on a passing verdict, the tenant file's pin moves to the candidate, which is kept
-//! content-addressed beside the tenant's state (`STATE_DIR/canary/candidates/sha256-….wasm`);
-//! the service picks the edit up as it picks up any.
+//! only on a passing verdict, the tenant file's pin moves to the candidate: to its reference
+//! and digest for a registry's, else to the bytes kept content-addressed beside the tenant's
+//! state (`STATE_DIR/canary/candidates/sha256-….wasm`); the service picks the edit up as it
+//! picks up any.
 
 use std::path::PathBuf;
 
@@ -14,6 +16,15 @@ use super::sample::SampleSpec;
 use super::saved::SavedCanary;
 use super::{Thresholds, promote, sample, saved};
 use crate::serve::Service;
+
+/// The candidate.
+#[derive(Debug, Clone)]
+pub enum Candidate {
+    /// A component's bytes.
+    Bytes(Vec<u8>),
+    /// An artifact in a registry, pinned by its manifest or component digest.
+    Oci { reference: String, digest: String },
+}
 
 /// What the caller asked for.
 #[derive(Debug, Clone)]
@@ -41,7 +52,7 @@ pub enum Refusal {
 pub fn run(
     service: &Service,
     name: &str,
-    candidate: &[u8],
+    candidate: &Candidate,
     ask: &Ask,
 ) -> Result<SavedCanary, Refusal> {
     if ask.pages == 0 || !(0.0..=1.0).contains(&ask.share) {
@@ -62,30 +73,46 @@ pub fn run(
             "with several replicas a tenant's state is in PostgreSQL: run `harness canary --tape` or `harness rollout` on the tenant files".into(),
         ));
     }
-    let digest = crate::inspect::inspect(candidate)
-        .map_err(|e| Refusal::Bad(format!("the body is not a connector component: {e:#}")))?
+    let bytes = match candidate {
+        Candidate::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+        Candidate::Oci { reference, digest } => {
+            crate::config::check_digest(digest).map_err(|e| Refusal::Bad(format!("{e:#}")))?;
+            let origin = crate::oci::PinOrigin("the canary's candidate".into());
+            let options = crate::oci::RegistryOptions::default();
+            let (bytes, _) = crate::oci::pull_cached(reference, digest, &origin, options)
+                .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+            std::borrow::Cow::Owned(bytes)
+        }
+    };
+    let digest = crate::inspect::inspect(&bytes)
+        .map_err(|e| Refusal::Bad(format!("the candidate is not a connector component: {e:#}")))?
         .digest;
-    let path = keep_candidate(&config, &digest, candidate)
-        .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    let path =
+        keep_candidate(&config, &digest, &bytes).map_err(|e| Refusal::Failed(format!("{e:#}")))?;
     let outcome = service
         .exclusive(name, || judge(&config, &path, ask))
         .map_err(Refusal::Conflict)?
         .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
     let (report, listed) = outcome;
-    let moved = if ask.promote && report.verdict.pass {
-        Some(promote::rewrite_pin(
-            std::path::Path::new(&view.file),
-            &path,
-            &digest,
-        ))
-    } else {
-        None
+    let path_text = path.display().to_string();
+    let pin = match candidate {
+        Candidate::Oci { reference, digest } => promote::Pin::Oci { reference, digest },
+        Candidate::Bytes(_) => promote::Pin::File {
+            path: &path_text,
+            digest: &digest,
+        },
     };
+    let moved = (ask.promote && report.verdict.pass)
+        .then(|| promote::rewrite_to(std::path::Path::new(&view.file), pin));
     let promoted = matches!(moved, Some(Ok(())));
+    let shown = match candidate {
+        Candidate::Oci { reference, .. } => reference.clone(),
+        Candidate::Bytes(_) => path_text.clone(),
+    };
     let saved = SavedCanary {
         finished_at: chrono::Utc::now().timestamp(),
-        candidate: path.display().to_string(),
-        candidate_digest: digest,
+        candidate: shown,
+        candidate_digest: digest.clone(),
         source: format!("a live sample ({listed} items listed), asked of the admin API"),
         promoted,
         report,

@@ -1,22 +1,64 @@
 //! Promotion: the configuration's pin rewritten to the candidate, in place, keeping every other
-//! line (comments included). Only a file pin is rewritten; an OCI pin is the registry's to move.
+//! line (comments included): to a component file (`component`, and `digest` when the file pins
+//! one), or to an OCI artifact (`oci` and `digest`).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 
+/// Where a promoted tenant's component comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Pin<'a> {
+    /// A component file; `digest` is written only where the file already pins one.
+    File { path: &'a str, digest: &'a str },
+    /// An artifact in a registry, pinned by `digest`.
+    Oci { reference: &'a str, digest: &'a str },
+}
+
+impl Pin<'_> {
+    /// The line that names the component.
+    fn line(&self) -> String {
+        match self {
+            Pin::File { path, .. } => format!("component = \"{path}\""),
+            Pin::Oci { reference, .. } => format!("oci = \"{reference}\""),
+        }
+    }
+
+    fn digest(&self) -> &str {
+        match self {
+            Pin::File { digest, .. } | Pin::Oci { digest, .. } => digest,
+        }
+    }
+
+    /// Refuses a value that would break out of its TOML string.
+    fn check(&self) -> anyhow::Result<()> {
+        let (what, value) = match self {
+            Pin::File { path, .. } => ("the candidate's path", *path),
+            Pin::Oci { reference, .. } => ("the candidate's reference", *reference),
+        };
+        for v in [value, self.digest()] {
+            if v.contains(['"', '\\', '\n', '\r']) || v.is_empty() {
+                bail!("{what} or digest {v:?} is empty or holds a quote, backslash or newline");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Rewrites `[connector] component` in the file at `config_path` to `candidate`, and its
 /// `digest` (when the file pins one) to `digest` ([`rewritten_text`], [`write_atomically`]).
 pub fn rewrite_pin(config_path: &Path, candidate: &Path, digest: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
     let path = candidate
         .to_str()
         .context("the candidate's path is not UTF-8")?;
-    if path.contains(['"', '\\', '\n']) {
-        bail!("the candidate's path {path:?} holds a quote, backslash or newline; move it");
-    }
-    let out = rewritten_text(&text, path, digest)
+    rewrite_to(config_path, Pin::File { path, digest })
+}
+
+/// Rewrites the pin of the file at `config_path` to `pin`.
+pub fn rewrite_to(config_path: &Path, pin: Pin<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let out = rewritten(&text, pin)
         .with_context(|| format!("rewriting the pin of {}", config_path.display()))?;
     write_atomically(config_path, &out)
 }
@@ -25,16 +67,35 @@ pub fn rewrite_pin(config_path: &Path, candidate: &Path, digest: &str) -> anyhow
 /// it pins one, to `digest`). A `builtin = ...` line, or no pin at all (the default built-in
 /// connector), becomes the `component` line.
 pub fn rewritten_text(text: &str, path: &str, digest: &str) -> anyhow::Result<String> {
+    rewritten(text, Pin::File { path, digest })
+}
+
+/// `text` with its `[connector]` pin moved to `pin`. The line naming the component
+/// (`component`, `builtin` or `oci`; none for the default built-in connector) becomes `pin`'s;
+/// an OCI pin always carries its `digest` (added when the table has none). A file pin does not
+/// replace an OCI pin: push the candidate instead.
+pub fn rewritten(text: &str, pin: Pin<'_>) -> anyhow::Result<String> {
+    pin.check()?;
+    let oci = matches!(pin, Pin::Oci { .. });
     let mut section = String::new();
-    let mut rewritten = false;
+    let (mut named, mut digested) = (false, false);
     let mut out = Vec::new();
+    let close = |out: &mut Vec<String>, named: &mut bool, digested: &mut bool| {
+        if !*named {
+            out.push(pin.line());
+            *named = true;
+        }
+        if oci && !*digested {
+            out.push(format!("digest = \"{}\"", pin.digest()));
+            *digested = true;
+        }
+    };
     for line in text.lines() {
         let trimmed = line.trim_start();
         if trimmed.starts_with('[') {
-            if section == "[connector]" && !rewritten {
-                // Leaving [connector] without a pin line: the pin goes at its end.
-                out.push(format!("component = \"{path}\""));
-                rewritten = true;
+            if section == "[connector]" {
+                // Leaving [connector]: what it lacked goes at its end.
+                close(&mut out, &mut named, &mut digested);
             }
             section = trimmed
                 .split('#')
@@ -44,25 +105,26 @@ pub fn rewritten_text(text: &str, path: &str, digest: &str) -> anyhow::Result<St
                 .to_string();
         }
         let key = trimmed.split('=').next().unwrap_or("").trim();
-        if section == "[connector]" && key == "oci" {
+        let here = section == "[connector]";
+        if here && key == "oci" && !oci {
             bail!(
-                "[connector] pins an OCI artifact: push the candidate and change `oci` and `digest` (promotion rewrites file pins only)"
+                "[connector] pins an OCI artifact: push the candidate and promote its reference (a file pin does not replace an OCI pin)"
             );
         }
-        if section == "[connector]" && (key == "component" || key == "builtin") {
-            out.push(format!("component = \"{path}\""));
-            rewritten = true;
-        } else if section == "[connector]" && key == "digest" {
-            out.push(format!("digest = \"{digest}\""));
+        if here && matches!(key, "component" | "builtin" | "oci") {
+            out.push(pin.line());
+            named = true;
+        } else if here && key == "digest" {
+            out.push(format!("digest = \"{}\"", pin.digest()));
+            digested = true;
         } else {
             out.push(line.to_string());
         }
     }
-    if section == "[connector]" && !rewritten {
-        out.push(format!("component = \"{path}\""));
-        rewritten = true;
+    if section == "[connector]" {
+        close(&mut out, &mut named, &mut digested);
     }
-    if !rewritten {
+    if !named {
         bail!("the file has no [connector] table to pin a component in");
     }
     Ok(out.join("\n") + "\n")
@@ -122,5 +184,37 @@ mod tests {
         let t = rewritten_text("[connector]\nname = \"c\"\n", "/c.wasm", "sha256:1").unwrap();
         assert_eq!(t, "[connector]\nname = \"c\"\ncomponent = \"/c.wasm\"\n");
         assert!(rewritten_text("[glean]\n", "/c.wasm", "sha256:1").is_err());
+    }
+
+    #[test]
+    fn an_oci_pin_moves_with_its_digest_from_any_pin() {
+        let pin = Pin::Oci {
+            reference: "r.example/c:2",
+            digest: "sha256:22",
+        };
+        let t = rewritten("[connector]\nname = \"a\"\noci = \"r.example/c:1\"  # old\ndigest = \"sha256:11\"\noci_plain_http = true\n[glean]\n", pin).unwrap();
+        assert_eq!(
+            t,
+            "[connector]\nname = \"a\"\noci = \"r.example/c:2\"\ndigest = \"sha256:22\"\noci_plain_http = true\n[glean]\n"
+        );
+        let t = rewritten(
+            "[connector]\nname = \"a\"\ncomponent = \"/x.wasm\"\n[glean]\n",
+            pin,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            "[connector]\nname = \"a\"\noci = \"r.example/c:2\"\ndigest = \"sha256:22\"\n[glean]\n"
+        );
+        let t = rewritten("[connector]\nname = \"a\"\n", pin).unwrap();
+        assert_eq!(
+            t,
+            "[connector]\nname = \"a\"\noci = \"r.example/c:2\"\ndigest = \"sha256:22\"\n"
+        );
+        let evil = Pin::Oci {
+            reference: "r\"\n[glean]",
+            digest: "sha256:1",
+        };
+        assert!(rewritten("[connector]\n", evil).is_err());
     }
 }

@@ -178,6 +178,12 @@ struct ActionForm {
     #[serde(default)]
     csrf: String,
     mode: Option<String>,
+    /// A canary's candidate in a registry, and how big its live sample is.
+    oci: Option<String>,
+    digest: Option<String>,
+    pages: Option<u64>,
+    /// A checkbox: present ("on") when ticked.
+    promote: Option<String>,
 }
 
 /// A POST from a browser must carry its session's CSRF token.
@@ -308,6 +314,9 @@ async fn tenant_action(
     if !csrf_ok(&caller, &f.csrf) {
         return csrf_refused();
     }
+    if action == "canary" {
+        return canary_action(&c, &caller, &name, f).await;
+    }
     let s = &c.service;
     let found = match action.as_str() {
         "crawl" => {
@@ -345,6 +354,51 @@ async fn tenant_action(
         return not_found(&format!("There is no tenant `{name}`."), &caller);
     }
     Redirect::to(&format!("/console/tenants/{name}")).into_response()
+}
+
+/// The tenant page's "try a new version": a canary of a candidate in a registry on a live
+/// sample, then back to the page, which shows it; a refusal says why.
+async fn canary_action(c: &Console, caller: &Caller, name: &str, f: ActionForm) -> Response {
+    use crate::canary::on_demand::{self, Ask, Candidate, Refusal};
+    let (Some(reference), Some(digest)) = (f.oci.filter(|s| !s.trim().is_empty()), f.digest) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "Refused",
+                "Name the candidate by its registry reference and its digest.",
+                caller.csrf.as_deref(),
+            ),
+        );
+    };
+    let candidate = Candidate::Oci {
+        reference: reference.trim().to_string(),
+        digest: digest.trim().to_string(),
+    };
+    let ask = Ask {
+        pages: f.pages.unwrap_or(1),
+        share: 0.02,
+        promote: f.promote.is_some(),
+        thresholds: crate::canary::Thresholds::default(),
+    };
+    let service = c.service.clone();
+    let tenant = name.to_string();
+    let ran = blocking(move || on_demand::run(&service, &tenant, &candidate, &ask)).await;
+    let (status, why) = match ran {
+        Ok(Ok(_)) => {
+            return Redirect::to(&format!("/console/tenants/{name}#canary")).into_response();
+        }
+        Ok(Err(Refusal::Unknown(n))) => {
+            return not_found(&format!("There is no tenant `{n}`."), caller);
+        }
+        Ok(Err(Refusal::Conflict(m))) => (StatusCode::CONFLICT, m),
+        Ok(Err(Refusal::Bad(m))) => (StatusCode::BAD_REQUEST, m),
+        Ok(Err(Refusal::Failed(m))) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    };
+    html(
+        status,
+        pages::message("The canary did not run", &why, caller.csrf.as_deref()),
+    )
 }
 
 async fn search_page(

@@ -58,6 +58,25 @@ pub fn source_icon(name: &str, display: &str) -> String {
     }
 }
 
+/// "Try a new version": a canary of a candidate in a registry, on a live sample of the
+/// tenant's source.
+fn canary_form(csrf: &str, tenant: &str) -> Markup {
+    html! {
+        details id="try-version" {
+            summary { "Try a new connector version (canary)" }
+            form method="post" action=(format!("/console/tenants/{tenant}/canary")) {
+                input type="hidden" name="csrf" value=(csrf);
+                p { label { "Candidate in a registry " input type="text" name="oci" size="50" placeholder="registry.example.com/connectors/clari:0.2.0" required; } }
+                p { label { "Its digest " input type="text" name="digest" size="50" placeholder="sha256:…" required; } }
+                p { label { "Listing pages to sample " input type="number" name="pages" value="1" min="1" max="20"; } }
+                p { label { input type="checkbox" name="promote"; " Promote it if the verdict passes" } }
+                p.meta { "Both versions crawl a live sample of the source (charged to the budget, at most 2% of it), nothing is uploaded, and the report appears above. It is refused while a crawl of the tenant runs." }
+                button type="submit" data-action="canary" { "Run the canary" }
+            }
+        }
+    }
+}
+
 /// The tenant's last canary: verdict and reasons, permission changes first (widenings marked),
 /// documents added and removed, fields changed, declarations, and each side's cost.
 fn canary_section(c: &Result<crate::canary::saved::SavedCanary, String>, now: i64) -> Markup {
@@ -371,6 +390,7 @@ pub fn tenant(d: &TenantDetail<'_>, csrf: &str, now: i64) -> Markup {
                 }
             }
             @if let Some(c) = &d.canary { (canary_section(c, now)) }
+            (canary_form(csrf, &v.name))
             @if !d.item_failures.is_empty() {
                 h2 { "Items that failed" }
                 table id="item-failures" {

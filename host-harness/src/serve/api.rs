@@ -167,15 +167,18 @@ async fn new_canary(
     State(api): State<Api>,
     Path(name): Path<String>,
     Query(q): Query<CanaryQuery>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     use crate::canary::on_demand::{self, Ask, Refusal};
-    if body.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "send the candidate component as the request body (Content-Type: application/wasm)",
-        );
-    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let candidate = match candidate_of(json, &body) {
+        Ok(c) => c,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
     let ask = Ask {
         pages: q.pages.unwrap_or(1),
         share: q.share.unwrap_or(0.02),
@@ -184,7 +187,8 @@ async fn new_canary(
     };
     let service = api.service.clone();
     let ran =
-        tokio::task::spawn_blocking(move || on_demand::run(&service, &name, &body, &ask)).await;
+        tokio::task::spawn_blocking(move || on_demand::run(&service, &name, &candidate, &ask))
+            .await;
     match ran {
         Ok(Ok(saved)) => axum::Json(saved).into_response(),
         Ok(Err(Refusal::Unknown(n))) => unknown(&n),
@@ -193,6 +197,29 @@ async fn new_canary(
         Ok(Err(Refusal::Failed(m))) => error(StatusCode::UNPROCESSABLE_ENTITY, &m),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the canary failed"),
     }
+}
+
+/// The candidate a canary request names: in a registry (a JSON body), or the body itself.
+fn candidate_of(json: bool, body: &[u8]) -> Result<crate::canary::on_demand::Candidate, String> {
+    use crate::canary::on_demand::Candidate;
+    #[derive(serde::Deserialize)]
+    struct FromRegistry {
+        oci: String,
+        digest: String,
+    }
+    if json {
+        let r: FromRegistry = serde_json::from_slice(body).map_err(|e| {
+            format!("a JSON body names a candidate in a registry: {{\"oci\": \"registry/repository:tag\", \"digest\": \"sha256:…\"}} ({e})")
+        })?;
+        return Ok(Candidate::Oci {
+            reference: r.oci,
+            digest: r.digest,
+        });
+    }
+    if body.is_empty() {
+        return Err("send the candidate component as the request body (Content-Type: application/wasm), or a JSON body naming it in a registry".into());
+    }
+    Ok(Candidate::Bytes(body.to_vec()))
 }
 
 #[derive(serde::Deserialize)]
