@@ -288,6 +288,51 @@ fn a_rollout_stops_at_the_first_bad_tenant_and_puts_back_what_it_moved() {
         "{}",
         said(&again)
     );
+
+    // The same candidate from a registry, over the tenants back on v1: pulled, checked against
+    // its digest, and promoted as OCI pins; then OCI-pinned tenants move only to a registry's
+    // candidate.
+    for (name, text) in ["t1", "t2", "t3", "t4"].iter().zip(&before) {
+        std::fs::write(tenants.join(format!("{name}.toml")), text).unwrap();
+    }
+    let registry = crate::support::registry::Registry::start();
+    let reference = format!("{}/connectors/canarynotes:2", registry.addr);
+    let pushed = harness(
+        tmp.path(),
+        &["push", added.to_str().unwrap(), reference.as_str()],
+    );
+    assert!(pushed.status.success(), "{}", said(&pushed));
+    let digest = format!(
+        "sha256:{}",
+        wasm_runtime::component_digest(&std::fs::read(&added).unwrap())
+    );
+    let from_registry = harness(
+        tmp.path(),
+        &[
+            "rollout",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--oci",
+            &reference,
+            "--digest",
+            &digest,
+            "--tapes",
+            tapes.to_str().unwrap(),
+        ],
+    );
+    let report = said(&from_registry);
+    assert_eq!(from_registry.status.code(), Some(0), "{report}");
+    let pin = format!("oci = \"{reference}\"\ndigest = \"{digest}\"");
+    for (name, text) in ["t1", "t2", "t3"].iter().zip(files(&["t1", "t2", "t3"])) {
+        assert!(text.contains(&pin), "{name}: {text}");
+        assert!(!text.contains("component ="), "{name}: {text}");
+    }
+    let file_again = rollout(&widened, &[]);
+    assert!(
+        said(&file_again).contains("left out: t1: it pins an OCI artifact"),
+        "{}",
+        said(&file_again)
+    );
 }
 
 /// `harness canary --sample-pages N` with no recording: the pinned version records the first

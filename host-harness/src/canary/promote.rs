@@ -77,6 +77,8 @@ pub fn rewritten_text(text: &str, path: &str, digest: &str) -> anyhow::Result<St
 pub fn rewritten(text: &str, pin: Pin<'_>) -> anyhow::Result<String> {
     pin.check()?;
     let oci = matches!(pin, Pin::Oci { .. });
+    // An OCI pin's digest goes right under its `oci` line when the table has no `digest`.
+    let has_digest = connector_keys(text).any(|k| k == "digest");
     let mut section = String::new();
     let (mut named, mut digested) = (false, false);
     let mut out = Vec::new();
@@ -114,6 +116,10 @@ pub fn rewritten(text: &str, pin: Pin<'_>) -> anyhow::Result<String> {
         if here && matches!(key, "component" | "builtin" | "oci") {
             out.push(pin.line());
             named = true;
+            if oci && !has_digest {
+                out.push(format!("digest = \"{}\"", pin.digest()));
+                digested = true;
+            }
         } else if here && key == "digest" {
             out.push(format!("digest = \"{}\"", pin.digest()));
             digested = true;
@@ -128,6 +134,21 @@ pub fn rewritten(text: &str, pin: Pin<'_>) -> anyhow::Result<String> {
         bail!("the file has no [connector] table to pin a component in");
     }
     Ok(out.join("\n") + "\n")
+}
+
+/// The keys of the `[connector]` table in `text`.
+fn connector_keys(text: &str) -> impl Iterator<Item = &str> {
+    let mut section = "";
+    text.lines().filter_map(move |line| {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            section = trimmed.split('#').next().unwrap_or("").trim_end();
+            return None;
+        }
+        (section == "[connector]")
+            .then(|| trimmed.split('=').next().unwrap_or("").trim())
+            .filter(|k| !k.is_empty() && !k.starts_with('#'))
+    })
 }
 
 /// Writes `text` to `path` through a new file renamed into place, so a crash leaves the old

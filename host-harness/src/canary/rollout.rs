@@ -18,6 +18,9 @@ pub struct Rollout<'a> {
     pub tenants_dir: &'a Path,
     /// The candidate component file, canonical.
     pub candidate: &'a Path,
+    /// Where the candidate is in a registry (reference, digest): the pin a promotion writes,
+    /// and then OCI-pinned tenants may move too. `None`: the file is the pin.
+    pub oci: Option<(&'a str, &'a str)>,
     /// The tenants' recordings: `NAME.tape` for tenant file `NAME.toml`.
     pub tapes_dir: &'a Path,
     /// Tenants per wave; the last size repeats (`[1]`: one at a time).
@@ -79,7 +82,10 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
     )?;
     let (eligible, left_out) = select(r, &candidate_name, &inspected.digest)?;
     let mut report = RolloutReport {
-        candidate: r.candidate.display().to_string(),
+        candidate: match r.oci {
+            Some((reference, _)) => reference.to_string(),
+            None => r.candidate.display().to_string(),
+        },
         candidate_digest: inspected.digest.clone(),
         results: Vec::new(),
         stopped_at: None,
@@ -167,7 +173,18 @@ fn save_canaries(canaries: Vec<(String, Config, PathBuf, CanaryReport)>, report:
 fn promote_one(r: &Rollout, m: &Eligible, digest: &str) -> anyhow::Result<(String, String)> {
     let before = std::fs::read_to_string(&m.file)
         .with_context(|| format!("reading {}", m.file.display()))?;
-    let after = promote::rewritten_text(&before, &path_text(r.candidate)?, digest)?;
+    let path = path_text(r.candidate)?;
+    let pin = match r.oci {
+        Some((reference, pinned)) => promote::Pin::Oci {
+            reference,
+            digest: pinned,
+        },
+        None => promote::Pin::File {
+            path: &path,
+            digest,
+        },
+    };
+    let after = promote::rewritten(&before, pin)?;
     promote::write_atomically(&m.file, &after)?;
     Ok((before, after))
 }
@@ -257,7 +274,7 @@ fn select(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match eligibility(&file, candidate_name, candidate_digest) {
+        match eligibility(&file, candidate_name, candidate_digest, r.oci.is_some()) {
             Err(why) => left_out.push((name, why)),
             Ok(config) => {
                 let tape = r.tapes_dir.join(format!("{name}.tape"));
@@ -290,6 +307,7 @@ fn eligibility(
     file: &Path,
     candidate_name: &str,
     candidate_digest: &str,
+    oci_candidate: bool,
 ) -> Result<Config, String> {
     // Canaries replay: nothing reaches the network, so no secret is needed.
     let env = |k: &str| crate::cli::env(k).or_else(|| Some("rollout-needs-no-secret".into()));
@@ -297,17 +315,14 @@ fn eligibility(
         let text = format!("{e:#}");
         format!("its file is refused: {}", egress::quote::quote(&text))
     })?;
-    let bytes = match &config.component {
-        ComponentRef::Oci { .. } => {
-            return Err(
-                "it pins an OCI artifact: push the candidate and move `oci` and `digest`".into(),
-            );
-        }
-        ComponentRef::Embedded(b) => b.bytes().map_err(|e| e.to_string())?.to_vec(),
-        ComponentRef::File { path, .. } => std::fs::read(path)
-            .map_err(|e| format!("its component {} is unreadable: {e}", path.display()))?,
-        ComponentRef::Loaded { bytes, .. } => bytes.to_vec(),
-    };
+    if matches!(config.component, ComponentRef::Oci { .. }) && !oci_candidate {
+        return Err(
+            "it pins an OCI artifact: push the candidate and roll it out with --oci and --digest"
+                .into(),
+        );
+    }
+    let bytes = crate::component::load(&config.component)
+        .map_err(|e| format!("its pinned component cannot be read: {e:#}"))?;
     let pinned = crate::inspect::inspect(&bytes).map_err(|e| format!("{e:#}"))?;
     if pinned.digest == candidate_digest {
         return Err("it already pins the candidate".into());

@@ -16,8 +16,15 @@ pub struct Args {
     #[arg(long)]
     tenants: PathBuf,
     /// The candidate component file.
-    #[arg(long)]
-    candidate: PathBuf,
+    #[arg(long, required_unless_present = "oci", conflicts_with = "oci")]
+    candidate: Option<PathBuf>,
+    /// Instead, the candidate in a registry (`registry/repository:tag`): pulled and checked
+    /// against --digest, and promoted as an OCI pin (tenants pinned to OCI artifacts move too).
+    #[arg(long, requires = "digest")]
+    oci: Option<String>,
+    /// The candidate's digest in the registry (its manifest's or its component's).
+    #[arg(long, requires = "oci")]
+    digest: Option<String>,
     /// Where each tenant's recording is: `NAME.tape` for `NAME.toml` (`harness crawl --record`).
     #[arg(long)]
     tapes: PathBuf,
@@ -39,11 +46,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.waves.is_empty() || a.waves.contains(&0) {
         anyhow::bail!("--waves lists tenants per wave, each at least 1 (e.g. `1,2,10`)");
     }
-    let candidate = crate::canary::candidate_path(&a.candidate)
-        .with_context(|| format!("the candidate {}", a.candidate.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("harness-rollout-")
+        .tempdir()?;
+    let candidate = match (&a.candidate, &a.oci, &a.digest) {
+        (Some(file), _, _) => crate::canary::candidate_path(file)
+            .with_context(|| format!("the candidate {}", file.display()))?,
+        (None, Some(reference), Some(digest)) => pulled(reference, digest, scratch.path())?,
+        _ => anyhow::bail!("give --candidate FILE, or --oci REFERENCE with --digest DIGEST"),
+    };
+    let oci = a.oci.as_deref().zip(a.digest.as_deref());
     let report = rollout::run(&Rollout {
         tenants_dir: &a.tenants,
         candidate: &candidate,
+        oci,
         tapes_dir: &a.tapes,
         waves: &a.waves,
         thresholds: &thresholds,
@@ -62,6 +78,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         .into()),
     }
+}
+
+/// The candidate pulled from `reference` and checked against `digest`, as a file in `dir` for
+/// the canaries.
+fn pulled(reference: &str, digest: &str, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    crate::config::check_digest(digest)?;
+    let origin = crate::oci::PinOrigin("--digest".into());
+    let (bytes, matched) = crate::oci::pull_cached(
+        reference,
+        digest,
+        &origin,
+        crate::oci::RegistryOptions::default(),
+    )?;
+    eprintln!("pulled {reference}: the pin {digest} matched {matched}");
+    let path = dir.join("candidate.wasm");
+    std::fs::write(&path, bytes)?;
+    Ok(path.canonicalize()?)
 }
 
 /// The report for people: one line per tenant judged, then what was left out or put back.
