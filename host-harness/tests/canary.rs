@@ -118,6 +118,41 @@ fn a_widening_candidate_is_rejected_and_an_added_field_is_promoted() {
             ],
         )
     };
+    // A version that holds 16 MiB more while it fetches: rejected for its memory per call.
+    // (three_versions left the widening in the source: undo it.)
+    let original = std::fs::read_to_string(dir.join("src/lib.rs"))
+        .unwrap()
+        .replace(
+            "Visibility::Restricted => AccessFacts::new(Visibility::Public),",
+            "Visibility::Restricted => AccessFacts::restricted_to(note.members),",
+        );
+    let hungry = tmp.path().join("v2-hungry.wasm");
+    version(
+        &dir,
+        &original,
+        (
+            ".body(note.body)",
+            ".body({ let held = std::hint::black_box(vec![7u8; 16 << 20]); note.body + &held[..0].iter().map(|b| b.to_string()).collect::<String>() })",
+        ),
+        &hungry,
+    );
+    let heavy = canary(&hungry);
+    let report = said(&heavy);
+    assert_eq!(heavy.status.code(), Some(6), "{report}");
+    assert!(
+        report.contains("KiB of memory per call, more than 2.0x the pinned"),
+        "{report}"
+    );
+    assert!(
+        report.contains("permissions: 0 changed, 0 widened"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        text,
+        "the pin is untouched"
+    );
+
     let rejected = canary(&widened);
     assert_eq!(rejected.status.code(), Some(6), "{}", said(&rejected));
     let report = said(&rejected);

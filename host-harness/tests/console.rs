@@ -692,6 +692,8 @@ fn save_a_rejected_canary(state: &Path) {
         indexed: 3,
         failed: 0,
         cpu_us_per_item: 900,
+        mean_memory_bytes: 1 << 20,
+        peak_memory_bytes: 2 << 20,
     };
     let saved = SavedCanary {
         finished_at: chrono::Utc::now().timestamp() - 120,

@@ -72,6 +72,8 @@ pub struct GuestLimits {
     inner: StoreLimits,
     memory_limit: usize,
     pub(crate) memory_limit_hit: bool,
+    /// The largest linear memory the guest was granted, in bytes.
+    pub(crate) peak_memory: usize,
 }
 
 impl ResourceLimiter for GuestLimits {
@@ -84,7 +86,11 @@ impl ResourceLimiter for GuestLimits {
         if desired > self.memory_limit {
             self.memory_limit_hit = true;
         }
-        self.inner.memory_growing(current, desired, maximum)
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(granted)
     }
 
     fn table_growing(
@@ -158,6 +164,7 @@ impl HostState {
                     .build(),
                 memory_limit: memory_bytes,
                 memory_limit_hit: false,
+                peak_memory: 0,
             },
             log_budget: Default::default(),
             egress,
@@ -172,6 +179,11 @@ impl HostState {
         let raw = self.stderr.contents();
         let text = String::from_utf8_lossy(&raw);
         self.egress.redactor().redact(text.trim())
+    }
+
+    /// The largest linear memory granted to the guest in this store, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.limits.peak_memory
     }
 
     /// Whether the guest tried to grow memory past its limit.

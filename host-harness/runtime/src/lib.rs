@@ -435,6 +435,27 @@ impl CallError {
     }
 }
 
+/// Linear memory per export call (see [`WasmSource::peak_memory_bytes`]).
+#[derive(Debug, Default)]
+struct MemoryStats {
+    peak: std::sync::atomic::AtomicU64,
+    sum: std::sync::atomic::AtomicU64,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl MemoryStats {
+    fn record(&self, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self.peak.fetch_max(bytes, Relaxed);
+        // Saturating: a sum that cannot grow keeps the mean an underestimate, never a wrap.
+        let _ = self
+            .sum
+            .fetch_update(Relaxed, Relaxed, |s| Some(s.saturating_add(bytes)));
+        self.calls.fetch_add(1, Relaxed);
+    }
+}
+
 /// A configured wasm connector as the engine's source: a compiled component plus its egress,
 /// settings, limits and clock. It keeps no instance: every export call instantiates the
 /// component afresh from the cached `InstancePre`, and the instance dies with the call.
@@ -448,6 +469,8 @@ pub struct WasmSource {
     name: Arc<str>,
     /// Instances created so far (one per export call), shared by clones.
     instances: Arc<std::sync::atomic::AtomicU64>,
+    /// Linear memory per call: the largest, and the sum (for the mean), shared by clones.
+    memory: Arc<MemoryStats>,
     /// Told how long each export call took (for metrics).
     observer: Option<CallObserver>,
     /// What the component declared, when the host already asked (see
@@ -485,6 +508,7 @@ impl WasmSource {
             clock,
             name: Arc::from(name),
             instances: Arc::default(),
+            memory: Arc::default(),
             observer: None,
             described: None,
         }
@@ -531,6 +555,21 @@ impl WasmSource {
         self.instances.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The largest linear memory any call's instance was granted, in bytes.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.memory.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The mean over calls of each instance's largest linear memory, in bytes.
+    pub fn mean_memory_bytes(&self) -> u64 {
+        let calls = self.memory.calls.load(std::sync::atomic::Ordering::Relaxed);
+        self.memory
+            .sum
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .checked_div(calls)
+            .unwrap_or(0)
+    }
+
     pub fn egress(&self) -> &Arc<Egress> {
         &self.egress
     }
@@ -572,6 +611,7 @@ impl WasmSource {
         }
         .map_err(|e| self.classify(export, e, &store, true))?;
         let result = f(&instance, &mut store).map_err(|e| self.classify(export, e, &store, false));
+        self.memory.record(store.data().peak_memory());
         if let Some(observe) = &self.observer {
             observe(export, call_started.elapsed());
         }

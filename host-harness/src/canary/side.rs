@@ -26,6 +26,12 @@ pub struct SideSummary {
     pub failed: u64,
     /// Process CPU time of the crawl per fetched item, in microseconds.
     pub cpu_us_per_item: u64,
+    /// Memory per call: the mean of each instance's largest linear memory, and the largest,
+    /// in bytes (0 in reports saved before they were measured).
+    #[serde(default)]
+    pub mean_memory_bytes: u64,
+    #[serde(default)]
+    pub peak_memory_bytes: u64,
 }
 
 /// A side's output.
@@ -73,6 +79,8 @@ pub fn crawl(
             indexed: report.indexed,
             failed,
             cpu_us_per_item: cpu.checked_div(report.fetched).unwrap_or(0),
+            mean_memory_bytes: p.connector.mean_memory_bytes(),
+            peak_memory_bytes: p.connector.peak_memory_bytes(),
         },
         info: p.info.clone(),
         documents,

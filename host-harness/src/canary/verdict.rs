@@ -21,6 +21,9 @@ pub struct Thresholds {
     pub allow_new_upstreams: bool,
     /// Candidate CPU per item over the pinned one's.
     pub max_cpu_ratio: f64,
+    /// Candidate memory per call (the mean of each instance's largest linear memory) over the
+    /// pinned one's.
+    pub max_memory_ratio: f64,
 }
 
 impl Default for Thresholds {
@@ -32,6 +35,7 @@ impl Default for Thresholds {
             max_changed_share: 0.1,
             allow_new_upstreams: false,
             max_cpu_ratio: 2.0,
+            max_memory_ratio: 2.0,
         }
     }
 }
@@ -98,6 +102,18 @@ pub fn judge(d: &CanaryDiff, pinned: &Side, candidate: &Side, t: &Thresholds) ->
         reasons.push(format!(
             "{cc} µs of CPU per item, more than {:.1}x the pinned {pc} µs (--max-cpu-ratio)",
             t.max_cpu_ratio
+        ));
+    }
+    let (pm, cm) = (
+        pinned.summary.mean_memory_bytes,
+        candidate.summary.mean_memory_bytes,
+    );
+    if pm > 0 && cm as f64 > pm as f64 * t.max_memory_ratio {
+        reasons.push(format!(
+            "{} KiB of memory per call, more than {:.1}x the pinned {} KiB (--max-memory-ratio)",
+            cm / 1024,
+            t.max_memory_ratio,
+            pm / 1024
         ));
     }
     Verdict {

@@ -69,17 +69,21 @@ pub struct ThresholdArgs {
     /// The candidate's CPU per item against the pinned one's, at most.
     #[arg(long, default_value_t = 2.0)]
     max_cpu_ratio: f64,
+    /// The candidate's memory per call against the pinned one's, at most.
+    #[arg(long, default_value_t = 2.0)]
+    max_memory_ratio: f64,
 }
 
 impl ThresholdArgs {
     /// The thresholds, or what is wrong with them.
     pub fn thresholds(&self) -> anyhow::Result<Thresholds> {
+        let ratio_ok = |r: f64| r.is_finite() && r > 0.0;
         if !(0.0..=1.0).contains(&self.max_changed_share)
-            || self.max_cpu_ratio.is_nan()
-            || self.max_cpu_ratio <= 0.0
+            || !ratio_ok(self.max_cpu_ratio)
+            || !ratio_ok(self.max_memory_ratio)
         {
             anyhow::bail!(
-                "--max-changed-share is a share between 0 and 1, --max-cpu-ratio a positive ratio"
+                "--max-changed-share is a share between 0 and 1, --max-cpu-ratio and --max-memory-ratio positive ratios"
             );
         }
         Ok(Thresholds {
@@ -89,6 +93,7 @@ impl ThresholdArgs {
             max_changed_share: self.max_changed_share,
             allow_new_upstreams: self.allow_new_upstreams,
             max_cpu_ratio: self.max_cpu_ratio,
+            max_memory_ratio: self.max_memory_ratio,
         })
     }
 }
@@ -232,8 +237,16 @@ pub fn render(r: &CanaryReport) -> String {
     for (side, s) in [("pinned", &r.pinned), ("candidate", &r.candidate)] {
         let _ = writeln!(
             out,
-            "{side}: {} (contract {}): listed {}, fetched {}, indexed {}, failed {}, {} µs CPU per item",
-            s.component, s.contract, s.listed, s.fetched, s.indexed, s.failed, s.cpu_us_per_item
+            "{side}: {} (contract {}): listed {}, fetched {}, indexed {}, failed {}, {} µs CPU per item, {} KiB memory per call (at most {} KiB)",
+            s.component,
+            s.contract,
+            s.listed,
+            s.fetched,
+            s.indexed,
+            s.failed,
+            s.cpu_us_per_item,
+            s.mean_memory_bytes / 1024,
+            s.peak_memory_bytes / 1024
         );
     }
     out

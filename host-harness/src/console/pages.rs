@@ -118,7 +118,7 @@ fn canary_section(c: &Result<crate::canary::saved::SavedCanary, String>, now: i6
             }
             @for line in &d.declaration { p.meta { "Declaration: " (line) } }
             @for (side, s) in [("Pinned", &r.pinned), ("Candidate", &r.candidate)] {
-                p.meta { (side) ": " (s.component) " (contract " (s.contract) "): listed " (s.listed) ", fetched " (s.fetched) ", indexed " (s.indexed) ", failed " (s.failed) ", " (s.cpu_us_per_item) " µs CPU per item" }
+                p.meta { (side) ": " (s.component) " (contract " (s.contract) "): listed " (s.listed) ", fetched " (s.fetched) ", indexed " (s.indexed) ", failed " (s.failed) ", " (s.cpu_us_per_item) " µs CPU per item, " (s.mean_memory_bytes / 1024) " KiB memory per call (at most " (s.peak_memory_bytes / 1024) " KiB)" }
             }
         }
     }
@@ -918,6 +918,8 @@ mod tests {
             indexed: 1,
             failed: 0,
             cpu_us_per_item: 1,
+            mean_memory_bytes: 1 << 20,
+            peak_memory_bytes: 2 << 20,
         };
         let mut fields = std::collections::BTreeMap::new();
         fields.insert(
