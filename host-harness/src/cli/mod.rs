@@ -45,7 +45,7 @@ impl Exit {
 #[command(
     name = "harness",
     version,
-    about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot and Glean APIs"
+    about = "Run sandboxed connectors, crawl into a Glean index, and serve mock Clari Copilot, Gong and Glean APIs"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -66,7 +66,7 @@ fn canary_form(csrf: &str, tenant: &str) -> Markup {
             summary { "Try a new connector version (canary)" }
             form method="post" action=(format!("/console/tenants/{tenant}/canary")) {
                 input type="hidden" name="csrf" value=(csrf);
-                p { label { "Candidate in a registry " input type="text" name="oci" size="50" placeholder="registry.example.com/connectors/clari:0.2.0" required; } }
+                p { label { "Candidate in a registry " input type="text" name="oci" size="50" placeholder="registry.example.com/connectors/notes:0.2.0" required; } }
                 p { label { "Its digest " input type="text" name="digest" size="50" placeholder="sha256:…" required; } }
                 p { label { "Listing pages to sample " input type="number" name="pages" value="1" min="1" max="20"; } }
                 p { label { input type="checkbox" name="promote"; " Promote it if the verdict passes" } }
