@@ -290,7 +290,7 @@ pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()
         let per_item = (source.instances_created() - before) as f64 / n as f64;
         times.sort_by(f64::total_cmp);
         println!(
-            "  {name} (contract {version}): {per_item:.0} instance(s) per item, p50 {:.0} µs, p99 {:.0} µs",
+            "  {name} (contract {version}): {per_item:.0} instance(s) per item, p50 {:.1} µs, p99 {:.1} µs",
             times[n / 2],
             times[(n * 99 / 100).min(n - 1)]
         );
