@@ -897,6 +897,8 @@ fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
     assert_eq!(clari.control().request_count(), before, "nothing sent");
 
     let candidate = std::fs::read(host_harness::clari_copilot_component().unwrap()).unwrap();
+    let (status, body) = post_bytes(&format!("{url}?max_cpu_ratio=0"), &candidate);
+    assert_eq!(status, 400, "thresholds are checked: {body}");
     let (status, body) = post_bytes(&format!("{url}?pages=1&promote=true"), &candidate);
     assert_eq!(status, 200, "{body}");
     let saved: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -160,6 +160,38 @@ struct CanaryQuery {
     pages: Option<u64>,
     share: Option<f64>,
     promote: Option<bool>,
+    /// The verdict's thresholds, as `harness canary`'s flags; each defaults as there.
+    max_acl_changes: Option<usize>,
+    allow_acl_widening: Option<bool>,
+    max_removed: Option<usize>,
+    max_changed_share: Option<f64>,
+    allow_new_upstreams: Option<bool>,
+    max_cpu_ratio: Option<f64>,
+    max_memory_ratio: Option<f64>,
+}
+
+impl CanaryQuery {
+    /// The thresholds asked for over the defaults, or what is wrong with them.
+    fn thresholds(&self) -> Result<crate::canary::Thresholds, String> {
+        let d = crate::canary::Thresholds::default();
+        let t = crate::canary::Thresholds {
+            max_acl_changes: self.max_acl_changes.unwrap_or(d.max_acl_changes),
+            allow_acl_widening: self.allow_acl_widening.unwrap_or(d.allow_acl_widening),
+            max_removed: self.max_removed.unwrap_or(d.max_removed),
+            max_changed_share: self.max_changed_share.unwrap_or(d.max_changed_share),
+            allow_new_upstreams: self.allow_new_upstreams.unwrap_or(d.allow_new_upstreams),
+            max_cpu_ratio: self.max_cpu_ratio.unwrap_or(d.max_cpu_ratio),
+            max_memory_ratio: self.max_memory_ratio.unwrap_or(d.max_memory_ratio),
+        };
+        let ratio_ok = |r: f64| r.is_finite() && r > 0.0;
+        if !(0.0..=1.0).contains(&t.max_changed_share)
+            || !ratio_ok(t.max_cpu_ratio)
+            || !ratio_ok(t.max_memory_ratio)
+        {
+            return Err("max_changed_share is a share between 0 and 1, max_cpu_ratio and max_memory_ratio positive ratios".into());
+        }
+        Ok(t)
+    }
 }
 
 /// A canary of the candidate in the body on a live sample of the tenant's source.
@@ -183,7 +215,10 @@ async fn new_canary(
         pages: q.pages.unwrap_or(1),
         share: q.share.unwrap_or(0.02),
         promote: q.promote.unwrap_or(false),
-        thresholds: crate::canary::Thresholds::default(),
+        thresholds: match q.thresholds() {
+            Ok(t) => t,
+            Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+        },
     };
     let service = api.service.clone();
     let ran =
