@@ -817,23 +817,15 @@ fn one_service_runs_clari_and_gong_tenants_on_their_own_limits() {
 }
 
 fn post_json(url: &str, body: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut resp = agent
-        .post(url)
-        .header("Authorization", &format!("Bearer {TOKEN}"))
-        .header("Content-Type", "application/json")
-        .send(body)
-        .unwrap();
-    (
-        resp.status().as_u16(),
-        resp.body_mut().read_to_string().unwrap(),
-    )
+    post_as(url, "application/json", body.as_bytes())
 }
 
 fn post_bytes(url: &str, body: &[u8]) -> (u16, String) {
+    post_as(url, "application/wasm", body)
+}
+
+/// POSTs `body` as `content_type` with the admin token.
+fn post_as(url: &str, content_type: &str, body: &[u8]) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -841,7 +833,7 @@ fn post_bytes(url: &str, body: &[u8]) -> (u16, String) {
     let mut resp = agent
         .post(url)
         .header("Authorization", &format!("Bearer {TOKEN}"))
-        .header("Content-Type", "application/wasm")
+        .header("Content-Type", content_type)
         .send(body)
         .unwrap();
     (
