@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!("  a fresh instance of this component answering `describe`: {fixed:.0} µs");
     println!(
-        "  ratio wasm ÷ native: median {r_mid:.2} (rounds {r_lo:.2}..{r_hi:.2}); goal at most 1.5"
+        "  ratio wasm ÷ native: median {r_mid:.2} (rounds {r_lo:.2}..{r_hi:.2}); goal at most 1.3"
     );
     Ok(())
 }
