@@ -439,7 +439,17 @@ impl Config {
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the configuration file {}", path.display()))?;
-        let file = parse_file(&text).with_context(|| path.display().to_string())?;
+        Config::from_text(path, &text, env)
+    }
+
+    /// [`Config::load`] of `text`, already read from `path` (by a reader that treats the file
+    /// as untrusted, as `serve` and `rollout` read tenant files).
+    pub fn from_text(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let file = parse_file(text).with_context(|| path.display().to_string())?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::from_file(file, base_dir, env)
             .with_context(|| format!("invalid configuration in {}", path.display()))?;

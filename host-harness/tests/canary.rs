@@ -239,6 +239,10 @@ fn a_rollout_stops_at_the_first_bad_tenant_and_puts_back_what_it_moved() {
         "[connector]\nname = \"gong\"\nbuiltin = \"gong\"\n[upstreams.gong]\nbase_url = \"https://api.gong.io\"\n[upstreams.gong.basic]\nusername = { env = \"K\" }\npassword = { env = \"S\" }\n[glean]\nbase_url = \"https://x-be.glean.com\"\ntoken_env = \"GLEAN_INDEXING_TOKEN\"\ndatasource = \"gong\"\n",
     )
     .unwrap();
+    // A FIFO among the tenant files is left out, not waited on.
+    let fifo = std::ffi::CString::new(tenants.join("t5.toml").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads the NUL-terminated path it is given.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let files = |names: &[&str]| -> Vec<String> {
         names
             .iter()
@@ -275,6 +279,10 @@ fn a_rollout_stops_at_the_first_bad_tenant_and_puts_back_what_it_moved() {
     assert!(report.contains("not reached: t3"), "{report}");
     assert!(
         report.contains("left out: t4: it runs connector `gong`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("left out: t5:") && report.contains("is not a regular file"),
         "{report}"
     );
     assert!(!report.contains("wave 3"), "{report}");

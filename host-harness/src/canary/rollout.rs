@@ -274,7 +274,20 @@ fn select(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match eligibility(&file, candidate_name, candidate_digest, r.oci.is_some()) {
+        let text = match crate::serve::tenant_file::read(r.tenants_dir, &file) {
+            Ok(t) => t,
+            Err(e) => {
+                left_out.push((name, crate::serve::tenant_file::excerpt(&format!("{e:#}"))));
+                continue;
+            }
+        };
+        match eligibility(
+            &file,
+            &text,
+            candidate_name,
+            candidate_digest,
+            r.oci.is_some(),
+        ) {
             Err(why) => left_out.push((name, why)),
             Ok(config) => {
                 let tape = r.tapes_dir.join(format!("{name}.tape"));
@@ -305,13 +318,14 @@ fn select(
 /// The tenant's configuration when the rollout may move it, else why not.
 fn eligibility(
     file: &Path,
+    text: &str,
     candidate_name: &str,
     candidate_digest: &str,
     oci_candidate: bool,
 ) -> Result<Config, String> {
     // Canaries replay: nothing reaches the network, so no secret is needed.
     let env = |k: &str| crate::cli::env(k).or_else(|| Some("rollout-needs-no-secret".into()));
-    let config = Config::load(file, &env).map_err(|e| {
+    let config = Config::from_text(file, text, &env).map_err(|e| {
         let text = format!("{e:#}");
         format!("its file is refused: {}", egress::quote::quote(&text))
     })?;
