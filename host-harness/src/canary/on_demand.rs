@@ -163,8 +163,14 @@ fn keep_candidate(
         .join("candidates");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("sha256-{hex}.wasm"));
-    if !path.is_file() {
-        let tmp = path.with_extension("wasm.tmp");
+    // Kept only when the file there is not already these very bytes (a file damaged since is
+    // replaced); each writer has a temporary name of its own, and the rename is atomic.
+    let kept = std::fs::read(&path).is_ok_and(|b| b == bytes);
+    if !kept {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("keeping {}", path.display()))?;
     }
