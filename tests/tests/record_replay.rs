@@ -62,6 +62,7 @@ fn crawl(config: &Config, tape: Tape, out: &Path, now: i64) -> u64 {
             output_dir: Some(out.to_path_buf()),
             time: None,
             state: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();

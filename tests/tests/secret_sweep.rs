@@ -86,6 +86,7 @@ fn no_output_ever_holds_a_secret() {
                 output_dir: None,
                 time: None,
                 state: None,
+                ..RunOptions::default()
             },
         )
         .unwrap();
