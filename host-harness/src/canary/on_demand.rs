@@ -89,6 +89,9 @@ pub fn run(
         .digest;
     let path =
         keep_candidate(&config, &digest, &bytes).map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    if let Some(dir) = path.parent() {
+        prune_candidates(dir, &[path.as_path(), pinned_file(&config).as_path()]);
+    }
     let outcome = service
         .exclusive(name, || judge(&config, &path, ask))
         .map_err(Refusal::Conflict)?
@@ -146,6 +149,48 @@ fn judge(
     Ok((report, s.listed))
 }
 
+/// Candidates kept per tenant besides the one being judged and the one pinned.
+pub const KEPT_CANDIDATES: usize = 4;
+
+/// The component file the tenant runs, when it is a file (else an empty path).
+fn pinned_file(config: &crate::config::Config) -> PathBuf {
+    use crate::config::ComponentRef;
+    match &config.component {
+        ComponentRef::File { path, .. } => path.clone(),
+        ComponentRef::Loaded { origin, .. } => PathBuf::from(origin),
+        _ => PathBuf::new(),
+    }
+    .canonicalize()
+    .unwrap_or_default()
+}
+
+/// Removes kept candidates beyond the [`KEPT_CANDIDATES`] most recent, never one of `keep`:
+/// what an admin sends is bounded on disk.
+fn prune_candidates(dir: &std::path::Path, keep: &[&std::path::Path]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .filter(|p| !keep.iter().any(|k| p.canonicalize().is_ok_and(|c| c == *k)))
+        .map(|p| {
+            let at = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (at, p)
+        })
+        .collect();
+    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, old) in kept.into_iter().skip(KEPT_CANDIDATES) {
+        if let Err(e) = std::fs::remove_file(&old) {
+            tracing::warn!("could not remove the old candidate {}: {e}", old.display());
+        }
+    }
+}
+
 /// Writes the candidate where promotion can pin it: named by its digest, so the same bytes land
 /// in the same file and a pin never names bytes that changed.
 fn keep_candidate(
@@ -175,4 +220,34 @@ fn keep_candidate(
         std::fs::rename(&tmp, &path).with_context(|| format!("keeping {}", path.display()))?;
     }
     Ok(std::fs::canonicalize(&path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_candidates_go_but_the_pinned_and_the_newest_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for i in 0..8u64 {
+            let p = dir.path().join(format!("sha256-{i:02}.wasm"));
+            std::fs::write(&p, b"x").unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000 + i);
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+            paths.push(p.canonicalize().unwrap());
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"not a candidate").unwrap();
+        // The oldest is pinned; the newest is being judged.
+        prune_candidates(dir.path(), &[paths[0].as_path(), paths[7].as_path()]);
+        let left: Vec<bool> = paths.iter().map(|p| p.is_file()).collect();
+        // Kept: the pinned (0), the judged (7), and the four newest of the rest (3..=6).
+        assert_eq!(left, [true, false, false, true, true, true, true, true]);
+        assert!(dir.path().join("notes.txt").is_file());
+    }
 }
