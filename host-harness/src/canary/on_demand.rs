@@ -183,7 +183,7 @@ fn prune_candidates(dir: &std::path::Path, keep: &[&std::path::Path]) {
             (at, p)
         })
         .collect();
-    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    kept.sort_by_key(|k| std::cmp::Reverse(k.0));
     for (_, old) in kept.into_iter().skip(KEPT_CANDIDATES) {
         if let Err(e) = std::fs::remove_file(&old) {
             tracing::warn!("could not remove the old candidate {}: {e}", old.display());
