@@ -108,18 +108,12 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
             .max(1);
         wave = wave.saturating_add(1);
         let members: Vec<Eligible> = queue.by_ref().take(size).collect();
-        let judged = judge_wave(r, &members, wave, &mut report, &mut canaries)?;
-        if let Some(bad) = judged {
-            report.stopped_at = Some(bad);
-            report.not_reached = queue.map(|e| e.name).collect();
-            if !r.keep_promoted {
-                roll_back(&promoted, &mut report);
-            }
-            save_canaries(canaries, &report);
-            return Ok(report);
-        }
+        let mut stop = judge_wave(r, &members, wave, &mut report, &mut canaries)?;
         let first = report.results.len().saturating_sub(members.len());
         for (i, m) in members.iter().enumerate() {
+            if stop.is_some() {
+                break;
+            }
             match promote_one(r, m, &inspected.digest) {
                 Ok((before, after)) => {
                     report.results[first + i].promoted = true;
@@ -127,19 +121,22 @@ pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
                 }
                 Err(e) => {
                     // A pin that cannot be written stops the rollout as a rejection does.
-                    report.results[first + i].pass = false;
-                    report.results[first + i]
+                    let result = &mut report.results[first + i];
+                    result.pass = false;
+                    result
                         .reasons
                         .push(format!("its pin could not be rewritten: {e:#}"));
-                    report.stopped_at = Some(m.name.clone());
-                    report.not_reached = queue.map(|e| e.name).collect();
-                    if !r.keep_promoted {
-                        roll_back(&promoted, &mut report);
-                    }
-                    save_canaries(canaries, &report);
-                    return Ok(report);
+                    stop = Some(m.name.clone());
                 }
             }
+        }
+        if let Some(bad) = stop {
+            report.stopped_at = Some(bad);
+            report.not_reached = queue.map(|e| e.name).collect();
+            if !r.keep_promoted {
+                roll_back(&promoted, &mut report);
+            }
+            break;
         }
     }
     save_canaries(canaries, &report);
