@@ -13,7 +13,7 @@ use rusqlite::OptionalExtension;
 
 mod lock;
 
-pub use egress::budget::{BudgetUsage, week_start};
+pub use budget_period::{BudgetUsage, week_start};
 pub use lock::StateLock;
 
 const STATE_VERSION: u32 = 3;
@@ -372,7 +372,7 @@ impl BudgetWriter {
     }
 }
 
-impl egress::budget::BudgetLedger for BudgetWriter {
+impl budget_period::BudgetLedger for BudgetWriter {
     fn record(&self, usage: &BudgetUsage) -> Result<(), String> {
         self.write(usage).map_err(|e| format!("{e:#}"))
     }
