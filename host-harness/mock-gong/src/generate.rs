@@ -199,45 +199,9 @@ pub fn call(rng: &mut Rng, ws: &Workspace, started: DateTime<Utc>) -> Call {
         300 + rng.below(3_300) as i64
     };
     let talked = duration >= 120;
-    let topics: Vec<(String, i64)> = if talked {
-        (0..1 + rng.below(3))
-            .map(|_| (rng.pick(TOPICS).to_string(), rng.below(600) as i64))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut seen = std::collections::BTreeSet::new();
-    let topics: Vec<(String, i64)> = topics
-        .into_iter()
-        .filter(|(n, _)| seen.insert(n.clone()))
-        .collect();
-    let trackers = if talked {
-        (0..rng.below(3))
-            .map(|i| {
-                (
-                    format!("{}", 9_000_000 + i),
-                    TRACKERS[(i as usize + rng.below(5) as usize) % TRACKERS.len()].to_string(),
-                    1 + rng.below(7) as i64,
-                )
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let crm = (scope != "Internal" && rng.chance(75)).then(|| Crm {
-        system: "Salesforce".into(),
-        account_id: format!("001{:015}", rng.below(1_000_000_000_000_000)),
-        account_name: account.0.into(),
-        industry: account.2.into(),
-        opportunity_id: format!("006{:015}", rng.below(1_000_000_000_000_000)),
-        opportunity_name: format!(
-            "{} - {}",
-            account.0,
-            rng.pick(&["Expansion", "New Business", "Renewal"])
-        ),
-        stage: rng.pick(STAGES).to_string(),
-        amount: 5_000 + (rng.below(200) as i64) * 1_000,
-    });
+    let topics = call_topics(rng, talked);
+    let trackers = call_trackers(rng, talked);
+    let crm = (scope != "Internal" && rng.chance(75)).then(|| call_crm(rng, account));
     let speakers: Vec<String> = parties
         .iter()
         .filter_map(|p| p.speaker_id.clone())
@@ -288,6 +252,55 @@ pub fn call(rng: &mut Rng, ws: &Workspace, started: DateTime<Utc>) -> Call {
         insights,
         transcript,
         id,
+    }
+}
+
+/// A talked call's topics, each once, with seconds spent (none for a call nobody talked on).
+fn call_topics(rng: &mut Rng, talked: bool) -> Vec<(String, i64)> {
+    if !talked {
+        return Vec::new();
+    }
+    let drawn: Vec<(String, i64)> = (0..1 + rng.below(3))
+        .map(|_| (rng.pick(TOPICS).to_string(), rng.below(600) as i64))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    drawn
+        .into_iter()
+        .filter(|(n, _)| seen.insert(n.clone()))
+        .collect()
+}
+
+/// A talked call's trackers: id, name and count.
+fn call_trackers(rng: &mut Rng, talked: bool) -> Vec<(String, String, i64)> {
+    if !talked {
+        return Vec::new();
+    }
+    (0..rng.below(3))
+        .map(|i| {
+            (
+                format!("{}", 9_000_000 + i),
+                TRACKERS[(i as usize + rng.below(5) as usize) % TRACKERS.len()].to_string(),
+                1 + rng.below(7) as i64,
+            )
+        })
+        .collect()
+}
+
+/// The CRM context of a call with `account`.
+fn call_crm(rng: &mut Rng, account: (&str, &str, &str)) -> Crm {
+    Crm {
+        system: "Salesforce".into(),
+        account_id: format!("001{:015}", rng.below(1_000_000_000_000_000)),
+        account_name: account.0.into(),
+        industry: account.2.into(),
+        opportunity_id: format!("006{:015}", rng.below(1_000_000_000_000_000)),
+        opportunity_name: format!(
+            "{} - {}",
+            account.0,
+            rng.pick(&["Expansion", "New Business", "Renewal"])
+        ),
+        stage: rng.pick(STAGES).to_string(),
+        amount: 5_000 + (rng.below(200) as i64) * 1_000,
     }
 }
 
