@@ -33,20 +33,9 @@ fn micros<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<f64, E> {
     Ok(t.elapsed().as_secs_f64() * 1e6)
 }
 
-fn main() -> anyhow::Result<()> {
-    let component = std::env::var_os("NATIVE_VS_WASM_COMPONENT").map(Into::into);
-    let pair = Pair::record(7, SAMPLE * 2, SAMPLE, component)?;
-    let mut body_bytes = 0;
-    for id in &pair.ids {
-        body_bytes += pair.compare(id)?;
-    }
-    println!(
-        "native vs wasm: {} calls (mean body {} bytes), {ROUNDS} rounds, fresh pooled instance per wasm call",
-        pair.ids.len(),
-        body_bytes / pair.ids.len()
-    );
-
-    // What both sides share: the recorded answer through the egress (policy, replay, scrub).
+/// What both sides share, median per call: the recorded answer through the egress (policy,
+/// replay, scrub).
+fn shared_cost(pair: &Pair) -> anyhow::Result<f64> {
     let transport = EgressTransport(pair.wasm.egress());
     let mut shared = Vec::new();
     for id in &pair.ids {
@@ -56,9 +45,12 @@ fn main() -> anyhow::Result<()> {
             shared.push(micros(|| transport.send(&req)).map_err(|e| anyhow::anyhow!("{e:?}"))?);
         }
     }
-    let shared = median(&mut shared);
-    // The sandbox's fixed cost for this component: a fresh instance answering `describe` (on a
-    // source of its own: the pair's knows its description and would answer without one).
+    Ok(median(&mut shared))
+}
+
+/// The sandbox's fixed cost for the component, median: a fresh instance answering `describe`
+/// (on a source of its own: the pair's knows its description and would answer without one).
+fn fixed_cost() -> anyhow::Result<f64> {
     let bytes = match std::env::var_os("NATIVE_VS_WASM_COMPONENT") {
         Some(path) => std::fs::read(path)?,
         None => host_harness::clari_copilot_wasm()?.to_vec(),
@@ -73,7 +65,24 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..500 {
         fixed.push(micros(|| bare.describe())?);
     }
-    let fixed = median(&mut fixed);
+    Ok(median(&mut fixed))
+}
+
+fn main() -> anyhow::Result<()> {
+    let component = std::env::var_os("NATIVE_VS_WASM_COMPONENT").map(Into::into);
+    let pair = Pair::record(7, SAMPLE * 2, SAMPLE, component)?;
+    let mut body_bytes = 0;
+    for id in &pair.ids {
+        body_bytes += pair.compare(id)?;
+    }
+    println!(
+        "native vs wasm: {} calls (mean body {} bytes), {ROUNDS} rounds, fresh pooled instance per wasm call",
+        pair.ids.len(),
+        body_bytes / pair.ids.len()
+    );
+
+    let shared = shared_cost(&pair)?;
+    let fixed = fixed_cost()?;
 
     let (mut natives, mut wasms, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
