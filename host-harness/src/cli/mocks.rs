@@ -40,15 +40,7 @@ pub struct ClariArgs {
 }
 
 pub fn run_clari(a: ClariArgs) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&a.error_rate) {
-        anyhow::bail!("--error-rate must be between 0 and 1");
-    }
-    let anchor = match &a.anchor {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .with_context(|| format!("--anchor `{t}` is not an RFC 3339 time"))?
-            .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
-    };
+    let anchor = generator_inputs(a.error_rate, a.anchor.as_deref())?;
     let config = mock_clari::MockClariConfig {
         seed: a.seed,
         calls: a.calls,
@@ -101,15 +93,7 @@ pub struct GongArgs {
 }
 
 pub fn run_gong(a: GongArgs) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&a.error_rate) {
-        anyhow::bail!("--error-rate must be between 0 and 1");
-    }
-    let anchor = match &a.anchor {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .with_context(|| format!("--anchor `{t}` is not an RFC 3339 time"))?
-            .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
-    };
+    let anchor = generator_inputs(a.error_rate, a.anchor.as_deref())?;
     let limits = if a.gong_limits {
         mock_gong::Faults::gong_limits()
     } else {
@@ -167,6 +151,22 @@ pub fn run_glean(a: GleanArgs) -> anyhow::Result<()> {
         },
         |l| mock_glean::serve(l, config),
     )
+}
+
+/// Checks a mock's `--error-rate` and reads its `--anchor` (the generator's "now"; default now).
+fn generator_inputs(
+    error_rate: f64,
+    anchor: Option<&str>,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if !(0.0..=1.0).contains(&error_rate) {
+        anyhow::bail!("--error-rate must be between 0 and 1");
+    }
+    Ok(match anchor {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--anchor `{t}` is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    })
 }
 
 /// Serves `f` on `addr` until Ctrl-C, after printing `banner` of the address it bound (with
