@@ -14,8 +14,9 @@ pub mod retry;
 pub mod seams;
 pub mod stages;
 pub mod store;
-pub mod text;
-pub mod types;
+
+/// The contract's types and the guest-text rules, from the seam shared with the runtime.
+pub use source_seam::{text, types};
 
 pub use crawler::{ConfigProblem, CrawlOptions, Crawler, Hooks, is_config_error};
 pub use deletions::DELETION_WINDOW_SECS;

@@ -1,7 +1,7 @@
 //! Each contract version's generated types to the engine's plain types and back, one module
 //! per version. The versions share their shape; 0.2.0 adds a listing fingerprint.
 
-use crawl_engine::types as plain;
+use source_seam::types as plain;
 
 /// A connector's error, in plain types, with its category.
 #[derive(Debug, Clone, PartialEq, Eq)]

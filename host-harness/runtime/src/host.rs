@@ -12,7 +12,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1_0::{http, log, settings, types};
-use crawl_engine::text as guest_text;
+use source_seam::text as guest_text;
 use egress::{Egress, Redactor};
 
 /// How much guest stderr is kept for error messages.

@@ -23,9 +23,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::contract::ContractError;
 use bindings::{v0_1_0, v0_2_0};
 pub use convert::ConnectorError;
-use crawl_engine::text as guest_text;
+use source_seam::text as guest_text;
 /// The types the exports answer in: the engine's plain types, whatever the contract version.
-pub use crawl_engine::types;
+pub use source_seam::types;
 use egress::Egress;
 pub use host::{ClockCell, GuestClock, HostState};
 pub use limits::{EPOCH_TICK, SandboxLimits};
@@ -407,7 +407,7 @@ fn describe_connector_error(e: &ConnectorError) -> String {
     }
 }
 
-pub use crawl_engine::ErrorKind;
+pub use source_seam::ErrorKind;
 
 impl CallError {
     pub fn kind(&self) -> ErrorKind {
@@ -800,7 +800,7 @@ impl WasmSource {
 /// A connector's error with its message made safe: truncated and control characters escaped
 /// (a guest may send a 100 MB message full of fake report lines).
 fn connector_error(e: ConnectorError) -> CallError {
-    use crawl_engine::text::{MAX_MESSAGE_BYTES, clean};
+    use source_seam::text::{MAX_MESSAGE_BYTES, clean};
     let c = |m: String| clean(&m, MAX_MESSAGE_BYTES);
     CallError::Connector(match e {
         ConnectorError::Config(m) => ConnectorError::Config(c(m)),

@@ -2,8 +2,8 @@
 //! ([`WasmSource`]), whose answers are already in the engine's plain types
 //! ([`crate::convert`]).
 
-use crawl_engine::types as plain;
-use crawl_engine::{Source, SourceError};
+use source_seam::types as plain;
+use source_seam::{Source, SourceError};
 
 use crate::{CallError, WasmSource};
 
@@ -39,9 +39,9 @@ impl Source for WasmSource {
         &self,
         id: &str,
         v: plain::Visibility,
-    ) -> Result<crawl_engine::Document, SourceError> {
+    ) -> Result<source_seam::Document, SourceError> {
         let (item, permissions) = WasmSource::fetch_with_permissions(self, id, v)?;
-        Ok(crawl_engine::Document { item, permissions })
+        Ok(source_seam::Document { item, permissions })
     }
     fn map_permissions(&self, f: &plain::AccessFacts) -> Result<plain::Permissions, SourceError> {
         Ok(WasmSource::map_permissions(self, f)?)
