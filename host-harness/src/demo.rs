@@ -171,7 +171,7 @@ fn serve_console(
     for (report, throttled) in reports {
         service.record_external("clari-demo", report, *throttled);
     }
-    let token = crate::cli::demo::demo_token();
+    let token = demo_token();
     let shown = token.clone();
     crate::serve::api::run_with_admin(&service, addr, token, |addr| {
         println!("\nweb console  http://{addr}/console   (sign in with the token {shown})");
@@ -365,4 +365,16 @@ pub(crate) fn crawl(
     .with_hooks(crate::progress::hooks())
     .run(mode)?;
     Ok((report, throttled() - before))
+}
+
+/// A token for the demo's admin API, from the process's random hasher keys.
+pub fn demo_token() -> String {
+    let mut token = String::new();
+    use std::hash::{BuildHasher, Hasher};
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        token.push_str(&format!("{:016x}", h.finish()));
+    }
+    token
 }

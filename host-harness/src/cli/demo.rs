@@ -1,7 +1,6 @@
 //! `harness demo`: a demo crawl on embedded mocks, or, with `--tenants N`, the platform
 //! service hosting N tenants on embedded mocks.
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -59,20 +58,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     })
 }
 
-/// A token for the demo's admin API, from the process's random hasher keys.
-pub fn demo_token() -> String {
-    let mut token = String::new();
-    for i in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        token.push_str(&format!("{:016x}", h.finish()));
-    }
-    token
-}
 
 fn serve_demo(a: &Args) -> anyhow::Result<()> {
     let defaults = MockClariConfig::default();
-    let token = demo_token();
+    let token = crate::demo::demo_token();
     // SAFETY: set before any thread of this process is started (the mocks and the service
     // start below); the tenants' files name these variables for their secrets.
     // Each tenant's secrets in variables of its own (a tenant may not use another's).

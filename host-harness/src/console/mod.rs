@@ -69,7 +69,7 @@ impl Console {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if bearer.is_some_and(|b| session::same_secret(b, &self.token)) {
+        if bearer.is_some_and(|b| crate::serve::api::same_secret(b, &self.token)) {
             return Some(Caller { csrf: None });
         }
         let id = headers
@@ -147,7 +147,7 @@ struct LoginForm {
 }
 
 async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
-    if !session::same_secret(f.token.trim(), &c.token) {
+    if !crate::serve::api::same_secret(f.token.trim(), &c.token) {
         return html(
             StatusCode::UNAUTHORIZED,
             pages::login(Some("That is not the admin token.")),
@@ -190,7 +190,7 @@ struct ActionForm {
 fn csrf_ok(caller: &Caller, given: &str) -> bool {
     match &caller.csrf {
         None => true,
-        Some(expected) => session::same_secret(given, expected),
+        Some(expected) => crate::serve::api::same_secret(given, expected),
     }
 }
 

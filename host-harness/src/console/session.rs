@@ -34,16 +34,6 @@ pub fn random_token() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Compares without an early exit on the first differing byte.
-pub fn same_secret(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.by_id.lock().unwrap_or_else(|e| e.into_inner())
@@ -124,8 +114,8 @@ mod tests {
     fn cookie_parsing_and_secret_comparison() {
         assert_eq!(cookie_value("a=1; harness_console=abc; b=2"), Some("abc"));
         assert_eq!(cookie_value("harness_consoleX=abc"), None);
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abd", "abc"));
-        assert!(!same_secret("ab", "abc"));
+        assert!(crate::serve::api::same_secret("abc", "abc"));
+        assert!(!crate::serve::api::same_secret("abd", "abc"));
+        assert!(!crate::serve::api::same_secret("ab", "abc"));
     }
 }
