@@ -23,7 +23,7 @@ fn text(o: &Output) -> String {
 }
 
 fn probe() -> PathBuf {
-    host_harness::probe_component().unwrap()
+    tenant_instance::probe_component().unwrap()
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("{}/connectors/probe:0.1.0", registry.addr);
     let bytes = std::fs::read(probe()).unwrap();
-    let digest = host_harness::component::digest(&bytes);
+    let digest = tenant_instance::component::digest(&bytes);
 
     // Package: an OCI image layout in the wasm artifact format.
     let layout = dir.path().join("layout");
@@ -198,7 +198,7 @@ fn package_push_pull_and_run_a_pinned_component_from_a_real_registry() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(std::fs::read(&pulled).unwrap(), bytes);
-    let wrong = host_harness::component::digest(b"something else");
+    let wrong = tenant_instance::component::digest(b"something else");
     let out = harness()
         .args(["pull", &reference, "--digest", &wrong, "--output"])
         .arg(dir.path().join("x.wasm"))

@@ -416,7 +416,7 @@ fn a_live_sample_is_charged_to_the_budget_within_its_share_and_uploads_nothing()
         ),
     )
     .unwrap();
-    let candidate = host_harness::clari_copilot_component().unwrap();
+    let candidate = tenant_instance::clari_copilot_component().unwrap();
     let defaults = MockClariConfig::default();
     let canary = |share: &str| {
         Command::new(env!("CARGO_BIN_EXE_harness"))

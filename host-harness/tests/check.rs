@@ -46,7 +46,7 @@ fn check_fails_where_a_crawl_would_and_says_what_to_change() {
     let glean = MockGlean::spawn(loopback, MockGleanConfig::default()).unwrap();
     let token = MockGleanConfig::default().token;
     let dir = tempfile::tempdir().unwrap();
-    let text = host_harness::demo::demo_config_toml(
+    let text = harness_sims::demo::demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
         &dir.path().join("state").display().to_string(),

@@ -680,10 +680,10 @@ async fn the_console_in_a_real_browser() {
 
 /// Writes a saved canary for tenant `acme` whose candidate made a restricted call public.
 fn save_a_rejected_canary(state: &Path) {
-    use host_harness::canary::diff::{AclChange, CanaryDiff};
-    use host_harness::canary::saved::SavedCanary;
-    use host_harness::canary::side::SideSummary;
-    use host_harness::canary::{CanaryReport, Verdict};
+    use harness_service::canary::diff::{AclChange, CanaryDiff};
+    use harness_service::canary::saved::SavedCanary;
+    use harness_service::canary::side::SideSummary;
+    use harness_service::canary::{CanaryReport, Verdict};
     let side = |component: &str| SideSummary {
         component: component.into(),
         contract: "0.2.0".into(),

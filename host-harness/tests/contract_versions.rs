@@ -63,7 +63,7 @@ fn a_0_1_0_component_keeps_loading_and_crawling() {
 
 #[test]
 fn the_sdk_builds_0_2_0_and_it_needs_one_instance_per_item() {
-    let probe = host_harness::probe_component().unwrap();
+    let probe = tenant_instance::probe_component().unwrap();
     let bytes = std::fs::read(&probe).unwrap();
     assert_eq!(
         wasm_runtime::contract::read_contract_version(&bytes)
@@ -77,7 +77,7 @@ fn the_sdk_builds_0_2_0_and_it_needs_one_instance_per_item() {
     assert_eq!(report["indexed"], 1);
     assert_eq!(report["access"]["public"], 1, "{report}");
     // One instance per item: the runtime counts export calls.
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let source = offline(&rt, &bytes);
     let before = source.instances_created();
     let (item, permissions) = source

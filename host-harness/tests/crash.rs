@@ -18,7 +18,7 @@ fn loopback() -> SocketAddr {
 
 fn write_config(dir: &Path, name: &str, clari: &str, glean: &str, state: &Path) -> PathBuf {
     let text =
-        host_harness::demo::demo_config_toml(clari, glean, &state.display().to_string(), 1000.0)
+        harness_sims::demo::demo_config_toml(clari, glean, &state.display().to_string(), 1000.0)
             .replace("concurrency = 4", "concurrency = 2")
             .replace("batch_size = 100", "batch_size = 7");
     let path = dir.join(format!("{name}.toml"));

@@ -18,9 +18,9 @@ use std::time::Duration;
 use chrono::Utc;
 use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
-use host_harness::config::{Config, parse_file};
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{ExternalState, RunOptions, prepare_with};
+use tenant_instance::config::{Config, parse_file};
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{ExternalState, RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 use pg_state::testing::TempPostgres;
@@ -153,7 +153,7 @@ fn postgres_statements_and_bytes_per_crawl() {
     let empty = size(&mut admin);
 
     let dir = tempfile::tempdir().unwrap();
-    let text = host_harness::demo::demo_config_toml(
+    let text = harness_sims::demo::demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
         &dir.path().join("state").display().to_string(),
@@ -167,7 +167,7 @@ fn postgres_statements_and_bytes_per_crawl() {
     };
     let config =
         Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
-    let runtime = host_harness::cached_runtime().unwrap();
+    let runtime = tenant_instance::cached_runtime().unwrap();
     let mut session = connect(&proxied).unwrap();
     let budget = PgBudgetLedger::load(&mut session, "bench").unwrap();
     let state = ExternalState {

@@ -77,8 +77,8 @@ fn the_configmap_tenant_loads_with_its_secret_files() {
         std::fs::write(secrets.join(file), format!("{value}\n")).unwrap();
     }
     let toml = toml.replace("/run/secrets/acme", &secrets.display().to_string());
-    let file = host_harness::config::parse_file(&toml).unwrap();
-    let config = host_harness::config::Config::from_file(file, dir.path(), &|_| None)
+    let file = tenant_instance::config::parse_file(&toml).unwrap();
+    let config = tenant_instance::config::Config::from_file(file, dir.path(), &|_| None)
         .unwrap_or_else(|e| panic!("{e:#}\n{toml}"));
     assert_eq!(config.glean.token.expose(), "t-1");
     assert_eq!(config.upstreams["clari"].credentials.len(), 2);

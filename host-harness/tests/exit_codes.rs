@@ -36,7 +36,7 @@ fn config(
     extra: &str,
 ) -> std::path::PathBuf {
     let path = dir.join(format!("{name}.toml"));
-    let text = host_harness::demo::demo_config_toml(
+    let text = harness_sims::demo::demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
         &dir.join(name).display().to_string(),

@@ -22,7 +22,7 @@ fn check(dir: &Path, settings: &[(&str, &str)]) -> String {
              [upstreams.target]\nbase_url = \"http://127.0.0.1:9\"\nallow_private_network = true\n\
              [upstreams.target.credentials]\nX-Api-Key = {{ env = \"PROBE_KEY\" }}\n\
              [glean]\nbase_url = \"http://127.0.0.1:9\"\ntoken_env = \"PROBE_KEY\"\n",
-            host_harness::probe_component().unwrap().display(),
+            tenant_instance::probe_component().unwrap().display(),
             dir.join("state").display()
         ),
     )

@@ -29,7 +29,7 @@ fn run_backs_off_through_a_glean_outage_and_indexes_once_it_is_back() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("h.toml");
-    let mut text = host_harness::demo::demo_config_toml(
+    let mut text = harness_sims::demo::demo_config_toml(
         &clari.base_url(),
         &format!("http://{glean_addr}"),
         &dir.path().join("state").display().to_string(),

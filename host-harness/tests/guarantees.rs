@@ -162,7 +162,7 @@ fn crawl_probe(
         .iter()
         .map(|(k, v)| format!("{k} = \"{v}\"\n"))
         .collect();
-    let probe = host_harness::probe_component().unwrap();
+    let probe = tenant_instance::probe_component().unwrap();
     let config = format!(
         r#"[connector]
 name = "{name}"
@@ -398,7 +398,7 @@ fn paths_above_the_base_path_and_private_addresses_are_refused() {
         !host.is_empty()
             && (host.as_str(), 80)
                 .to_socket_addrs()
-                .is_ok_and(|mut a| a.all(|a| host_harness::egress::resolve::is_private_ip(a.ip())))
+                .is_ok_and(|mut a| a.all(|a| tenant_instance::egress::resolve::is_private_ip(a.ip())))
     };
     if !resolves_private {
         eprintln!(
@@ -417,7 +417,7 @@ fn paths_above_the_base_path_and_private_addresses_are_refused() {
              [upstreams.target]\nbase_url = \"http://{host}:{port}\"\n\
              [upstreams.target.credentials]\nX-Api-Key = {{ env = \"PROBE_SECRET\" }}\n\
              [glean]\nbase_url = \"http://127.0.0.1:9\"\ntoken_env = \"GLEAN_TOKEN\"\n",
-            host_harness::probe_component().unwrap().display(),
+            tenant_instance::probe_component().unwrap().display(),
             dir.join("state").display()
         ),
     )

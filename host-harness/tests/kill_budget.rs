@@ -51,7 +51,7 @@ fn a_kill_loses_no_budget_count_and_a_restart_keeps_the_rate() {
     // The README's configuration for Clari: 10 requests a second, nothing else tuned.
     std::fs::write(
         &config,
-        host_harness::demo::demo_config_toml(
+        harness_sims::demo::demo_config_toml(
             &clari.base_url(),
             &glean.base_url(),
             &state.display().to_string(),
@@ -68,7 +68,7 @@ fn a_kill_loses_no_budget_count_and_a_restart_keeps_the_rate() {
     child.kill().unwrap();
     child.wait().unwrap();
     let arrived = clari.control().request_count();
-    let store = host_harness::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
+    let store = tenant_instance::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
     let counted = store.budget.requests;
     drop(store);
     assert!(
@@ -85,7 +85,7 @@ fn a_kill_loses_no_budget_count_and_a_restart_keeps_the_rate() {
     );
     assert_eq!(clari.control().throttled_count(), 0);
     assert!(clari.control().max_in_window(Duration::from_secs(1)) <= 10);
-    let store = host_harness::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
+    let store = tenant_instance::crawl::state::SqliteStore::open(&state, "clari-demo").unwrap();
     assert!(store.budget.requests >= clari.control().request_count());
     std::fs::remove_dir_all(&dir).ok();
 }

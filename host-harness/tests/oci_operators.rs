@@ -41,11 +41,11 @@ fn failed(o: Output) -> String {
 }
 
 fn probe() -> PathBuf {
-    host_harness::probe_component().unwrap()
+    tenant_instance::probe_component().unwrap()
 }
 
 fn digest_of(path: &Path) -> String {
-    host_harness::component::digest(&std::fs::read(path).unwrap())
+    tenant_instance::component::digest(&std::fs::read(path).unwrap())
 }
 
 /// A crawl configuration running the component at `oci` pinned by `digest`.
@@ -126,8 +126,8 @@ fn the_same_bytes_give_the_same_manifest_digest_and_no_build_path() {
         !manifest.contains("image.source"),
         "no public URL, no source: {manifest}"
     );
-    let clari = host_harness::clari_copilot_component().unwrap();
-    let notes = host_harness::oci::annotations(&std::fs::read(clari).unwrap());
+    let clari = tenant_instance::clari_copilot_component().unwrap();
+    let notes = tenant_instance::oci::annotations(&std::fs::read(clari).unwrap());
     assert!(notes.values().all(|v| !v.starts_with("file:")), "{notes:?}");
 }
 
@@ -153,7 +153,7 @@ fn a_pin_takes_either_digest_says_which_and_names_its_origin() {
     };
     assert!(ok(pull(&manifest)).contains("the pin matched the manifest digest"));
     assert!(ok(pull(&component)).contains("the pin matched the component digest"));
-    let wrong = host_harness::component::digest(b"other");
+    let wrong = tenant_instance::component::digest(b"other");
     let e = failed(pull(&wrong));
     for part in [
         &wrong,
@@ -166,7 +166,7 @@ fn a_pin_takes_either_digest_says_which_and_names_its_origin() {
 
     // The tag moves to another component; a crawl pinned to the first manifest still runs
     // exactly that one, pulled by digest.
-    let clari = host_harness::clari_copilot_component().unwrap();
+    let clari = tenant_instance::clari_copilot_component().unwrap();
     ok(harness(home.path())
         .arg("push")
         .arg(&clari)

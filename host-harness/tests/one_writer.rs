@@ -42,7 +42,7 @@ fn a_second_process_on_the_same_state_refuses_at_once_naming_the_holder() {
     let config = dir.path().join("h.toml");
     std::fs::write(
         &config,
-        host_harness::demo::demo_config_toml(
+        harness_sims::demo::demo_config_toml(
             &clari.base_url(),
             &glean.base_url(),
             &state.display().to_string(),

@@ -69,7 +69,7 @@ fn clari(calls: usize) -> MockClari {
 /// `harness crawl --mode full` on the README's configuration for Clari (10 requests a second).
 fn crawl(dir: &std::path::Path, clari: &str, glean: &str) -> Command {
     let config = dir.join(format!("h-{}.toml", glean.len() + clari.len()));
-    let text = host_harness::demo::demo_config_toml(
+    let text = harness_sims::demo::demo_config_toml(
         clari,
         glean,
         &dir.join("state").display().to_string(),

@@ -72,7 +72,7 @@ fn copied_alone_to_an_empty_directory_every_offline_command_works() {
     std::fs::copy(env!("CARGO_BIN_EXE_harness"), &binary).expect("copy the binary");
     std::fs::write(
         dir.path().join("probe.wasm"),
-        host_harness::PROBE_0_1_0_WASM,
+        tenant_instance::PROBE_0_1_0_WASM,
     )
     .expect("write");
 

@@ -38,7 +38,7 @@ fn a_rotated_secret_file_is_used_at_the_next_crawl_without_a_restart() {
     std::fs::write(secrets.join("clari-password"), &clari_defaults.api_password).unwrap();
     std::fs::write(secrets.join("glean-token"), "stale-token-0000\n").unwrap();
     let config = dir.path().join("h.toml");
-    let text = host_harness::demo::demo_config_toml(
+    let text = harness_sims::demo::demo_config_toml(
         &clari.base_url(),
         &glean.base_url(),
         &dir.path().join("state").display().to_string(),

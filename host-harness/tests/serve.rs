@@ -50,7 +50,7 @@ fn probe_tenant(dir: &Path, name: &str, glean: &str, hostile: &str) {
         name,
         glean,
         hostile,
-        &host_harness::probe_component().unwrap(),
+        &tenant_instance::probe_component().unwrap(),
     );
 }
 
@@ -324,7 +324,7 @@ fn serve_hosts_tenants_side_by_side() {
     clari_tenant(&tenants, "clari-b", &clari_b.base_url(), &glean.base_url());
     // This tenant's component is a file of its own, replaced on disk later.
     let own = dir.path().join("probe-own.wasm");
-    std::fs::copy(host_harness::probe_component().unwrap(), &own).unwrap();
+    std::fs::copy(tenant_instance::probe_component().unwrap(), &own).unwrap();
     probe_tenant_with(&tenants, "probe-ok", &glean.base_url(), "log-flood", &own);
     probe_tenant(&tenants, "probe-stuck", &glean.base_url(), "empty-pages");
     std::fs::write(
@@ -888,7 +888,7 @@ fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
     assert!(body.contains("not a connector component"), "{body}");
     assert_eq!(clari.control().request_count(), before, "nothing sent");
 
-    let candidate = std::fs::read(host_harness::clari_copilot_component().unwrap()).unwrap();
+    let candidate = std::fs::read(tenant_instance::clari_copilot_component().unwrap()).unwrap();
     let (status, body) = post_bytes(&format!("{url}?max_cpu_ratio=0"), &candidate);
     assert_eq!(status, 400, "thresholds are checked: {body}");
     let (status, body) = post_bytes(&format!("{url}?pages=1&promote=true"), &candidate);
@@ -916,7 +916,7 @@ fn a_canary_asked_of_the_admin_api_samples_judges_saves_and_promotes() {
     // promoted as an OCI pin.
     let registry = crate::support::registry::Registry::start();
     let reference = format!("{}/connectors/clari:next", registry.addr);
-    let component = host_harness::clari_copilot_component().unwrap();
+    let component = tenant_instance::clari_copilot_component().unwrap();
     let pushed = Command::new(env!("CARGO_BIN_EXE_harness"))
         .arg("push")
         .arg(&component)

@@ -4,7 +4,7 @@
 //! index within 24 hours, with the nightly reconciling full crawl. `harness bench-week` runs
 //! the full-size week (BENCHMARKS.md).
 
-use host_harness::week::{WeekOptions, run};
+use harness_sims::week::{WeekOptions, run};
 
 #[test]
 fn a_small_week_stays_fresh_within_budget_and_reconciles_edits() {

@@ -53,12 +53,12 @@ fn shared_cost(pair: &Pair) -> anyhow::Result<f64> {
 fn fixed_cost() -> anyhow::Result<f64> {
     let bytes = match std::env::var_os("NATIVE_VS_WASM_COMPONENT") {
         Some(path) => std::fs::read(path)?,
-        None => host_harness::clari_copilot_wasm()?.to_vec(),
+        None => tenant_instance::clari_copilot_wasm()?.to_vec(),
     };
-    let bare = host_harness::runtime::WasmSource::offline(
-        host_harness::cached_runtime()?.load(&bytes)?,
+    let bare = tenant_instance::runtime::WasmSource::offline(
+        tenant_instance::cached_runtime()?.load(&bytes)?,
         Default::default(),
-        host_harness::runtime::GuestClock::Fixed(0),
+        tenant_instance::runtime::GuestClock::Fixed(0),
         "fixed-cost",
     );
     let mut fixed = Vec::new();

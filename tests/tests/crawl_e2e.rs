@@ -6,8 +6,8 @@ use crate::common;
 use std::collections::BTreeSet;
 
 use common::{DATASOURCE, World, WorldBuilder};
-use host_harness::crawl::CrawlReport;
-use host_harness::crawl::types::CrawlMode;
+use tenant_instance::crawl::CrawlReport;
+use tenant_instance::crawl::types::CrawlMode;
 use mock_clari::{MockClariConfig, NewCall};
 use mock_glean::MockGleanConfig;
 

@@ -5,8 +5,8 @@
 use crate::common;
 
 use common::{DATASOURCE, World, WorldBuilder};
-use host_harness::crawl::CrawlReport;
-use host_harness::crawl::types::CrawlMode;
+use tenant_instance::crawl::CrawlReport;
+use tenant_instance::crawl::types::CrawlMode;
 use mock_clari::{Faults, ScriptedFailure};
 
 fn world(name: &str, calls: usize, rate: f64) -> World {
@@ -127,7 +127,7 @@ fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
         started.elapsed() < std::time::Duration::from_secs(20),
         "it stopped rather than waited"
     );
-    let budget = host_harness::crawl::state::SqliteStore::open(&w.config.state_dir, &w.config.name)
+    let budget = tenant_instance::crawl::state::SqliteStore::open(&w.config.state_dir, &w.config.name)
         .unwrap()
         .budget;
     assert_eq!(budget.requests, report.requests);
@@ -182,12 +182,12 @@ fn status_shows_only_the_deletions_held_now() {
     assert!(later.completed, "{later}");
     assert_eq!(later.deletions_held, 0, "{later}");
     assert!(w.prepared.store.held_deletions().unwrap().is_empty());
-    let status = host_harness::status::render(
+    let status = tenant_instance::status::render(
         "x",
         "x",
         &*w.prepared.store,
         Default::default(),
-        (100_000, host_harness::planner::BudgetPeriod::Week),
+        (100_000, tenant_instance::planner::BudgetPeriod::Week),
         &Default::default(),
         chrono::Utc::now().timestamp(),
     )

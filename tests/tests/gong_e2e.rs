@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use host_harness::config::Config;
-use host_harness::crawl::types::CrawlMode;
-use host_harness::crawl::{CrawlReport, Crawler};
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{self, Prepared};
+use tenant_instance::config::Config;
+use tenant_instance::crawl::types::CrawlMode;
+use tenant_instance::crawl::{CrawlReport, Crawler};
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{self, Prepared};
 use mock_glean::{MockGlean, MockGleanConfig};
 use mock_gong::{Faults, MockGong, MockGongConfig, NewCall, ScriptedFailure};
 
@@ -54,7 +54,7 @@ fn world(name: &str, calls: usize, faults: Faults, rate: Option<f64>) -> GongWor
     let glean = MockGlean::spawn(loopback(), MockGleanConfig::default()).unwrap();
     let dir = std::env::temp_dir().join(format!("e2e-gong-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
-    let mut text = host_harness::demo_gong::gong_config_toml(
+    let mut text = harness_sims::demo_gong::gong_config_toml(
         &gong.base_url(),
         &glean.base_url(),
         &dir.display().to_string(),
@@ -63,9 +63,9 @@ fn world(name: &str, calls: usize, faults: Faults, rate: Option<f64>) -> GongWor
     if rate.is_none() {
         text = text.replace("rate_per_second = 1000\n", "");
     }
-    let file = host_harness::config::parse_file(&text).unwrap();
+    let file = tenant_instance::config::parse_file(&text).unwrap();
     let config = Config::from_file(file, std::path::Path::new("."), &env).unwrap();
-    let runtime = host_harness::cached_runtime().unwrap();
+    let runtime = tenant_instance::cached_runtime().unwrap();
     let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
     GongWorld {
         gong,
@@ -270,7 +270,7 @@ fn the_sources_limits_come_from_the_connectors_declaration() {
         .clone();
     assert_eq!(
         (budget.limit(), budget.period()),
-        (10_000, host_harness::planner::BudgetPeriod::Day)
+        (10_000, tenant_instance::planner::BudgetPeriod::Day)
     );
     let r = w.crawl(CrawlMode::Full);
     assert_eq!(r.failures.len(), 0, "{r}");

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use host_harness::egress::{Egress, EgressLimits, Redactor};
-use host_harness::runtime::types::{AccessFacts, CrawlMode, Visibility};
-use host_harness::runtime::{CallError, GuestClock, SandboxLimits, WasmSource};
+use tenant_instance::egress::{Egress, EgressLimits, Redactor};
+use tenant_instance::runtime::types::{AccessFacts, CrawlMode, Visibility};
+use tenant_instance::runtime::{CallError, GuestClock, SandboxLimits, WasmSource};
 
 fn probe(settings: &[(&str, &str)], limits: SandboxLimits) -> WasmSource {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let compiled = rt
-        .load_file(&host_harness::probe_component().unwrap())
+        .load_file(&tenant_instance::probe_component().unwrap())
         .unwrap();
     let settings: BTreeMap<String, String> = settings
         .iter()

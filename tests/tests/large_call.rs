@@ -93,8 +93,8 @@ fn over_a_lower_memory_limit_the_call_fails_as_out_of_memory() {
     let (dir, tape_path, id) = recording_at_the_cap();
     let pair = Pair::replay_limited(dir, tape_path, vec![id.clone()], None, Some(64)).unwrap();
     let e = pair.wasm_call(&id).unwrap_err();
-    match e.downcast_ref::<host_harness::runtime::CallError>() {
-        Some(host_harness::runtime::CallError::Memory { limit, .. }) => {
+    match e.downcast_ref::<tenant_instance::runtime::CallError>() {
+        Some(tenant_instance::runtime::CallError::Memory { limit, .. }) => {
             assert_eq!(*limit, 64 * 1024 * 1024)
         }
         other => panic!("expected an out-of-memory error, got {other:?}: {e:#}"),

@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use common::WorldBuilder;
-use host_harness::config::Config;
-use host_harness::runtime::GuestClock;
-use host_harness::runtime::types::{ChangeState, CrawlMode, ListingNext};
+use tenant_instance::config::Config;
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::runtime::types::{ChangeState, CrawlMode, ListingNext};
 use mock_clari::{MockClari, MockClariConfig};
 
 #[test]
@@ -37,8 +37,8 @@ fn a_window_past_the_skip_cap_is_listed_exactly_once() {
         .setting("page_size", toml::Value::Integer(100))
         .config_file(&clari.base_url(), "http://127.0.0.1:9", dir.path());
     let config = Config::from_file(file, std::path::Path::new("."), &common::env).unwrap();
-    let runtime = host_harness::cached_runtime().unwrap();
-    let p = host_harness::setup::prepare(&runtime, &config, GuestClock::System).unwrap();
+    let runtime = tenant_instance::cached_runtime().unwrap();
+    let p = tenant_instance::setup::prepare(&runtime, &config, GuestClock::System).unwrap();
 
     let started = Utc::now();
     let mut cursor: Option<String> = None;

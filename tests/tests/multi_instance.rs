@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e_tests::RecordingServer;
-use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use host_harness::runtime::{CallError, GuestClock, Runtime, SandboxLimits, WasmSource};
+use tenant_instance::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
+use tenant_instance::runtime::{CallError, GuestClock, Runtime, SandboxLimits, WasmSource};
 
 fn instance(
     rt: &Runtime,
@@ -18,7 +18,7 @@ fn instance(
     limits: SandboxLimits,
 ) -> WasmSource {
     let compiled = rt
-        .load_file(&host_harness::probe_component().unwrap())
+        .load_file(&tenant_instance::probe_component().unwrap())
         .unwrap();
     let egress = Egress::new(
         vec![UpstreamRoute {
@@ -27,7 +27,7 @@ fn instance(
             credentials: vec![("X-Api-Key".into(), Secret::new(secret))],
             scrub_only: Vec::new(),
             auth_headers: vec!["X-Api-Key".into()],
-            limiter: host_harness::egress::upstream_limiter(1000.0),
+            limiter: tenant_instance::egress::upstream_limiter(1000.0),
             allow_private_network: true,
         }],
         EgressLimits::default(),
@@ -49,7 +49,7 @@ fn instance(
 
 #[test]
 fn instances_are_isolated_from_each_other() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let servers: Vec<RecordingServer> = (0..4)
         .map(|_| RecordingServer::start(200, &[], "{}").unwrap())
         .collect();

@@ -8,7 +8,7 @@ use crate::common;
 use std::collections::BTreeSet;
 
 use common::{DATASOURCE, WorldBuilder};
-use host_harness::crawl::types::CrawlMode;
+use tenant_instance::crawl::types::CrawlMode;
 
 #[test]
 fn a_call_naming_a_user_missing_from_users_is_held_then_released() {

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{DATASOURCE, WorldBuilder};
-use host_harness::crawl::types::CrawlMode;
+use tenant_instance::crawl::types::CrawlMode;
 
 #[test]
 fn an_unchanged_workspace_is_reconciled_within_the_request_target() {

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use common::WorldBuilder;
-use host_harness::config::Config;
-use host_harness::crawl::Crawler;
-use host_harness::crawl::types::CrawlMode;
-use host_harness::egress::Tape;
-use host_harness::egress::tape::{Player, Recorder};
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{RunOptions, prepare_with};
+use tenant_instance::config::Config;
+use tenant_instance::crawl::Crawler;
+use tenant_instance::crawl::types::CrawlMode;
+use tenant_instance::egress::Tape;
+use tenant_instance::egress::tape::{Player, Recorder};
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 
 const KEY: &str = "SENTINEL-KEY-4f1c9e";
@@ -52,7 +52,7 @@ fn mock_clari(seed: u64) -> MockClari {
 /// One full crawl with the guest clock fixed at `now` (a recording's own clock: taken twice,
 /// a second could pass between the two and the replay would ask other questions).
 fn crawl(config: &Config, tape: Tape, out: &Path, now: i64) -> u64 {
-    let runtime = host_harness::cached_runtime().unwrap();
+    let runtime = tenant_instance::cached_runtime().unwrap();
     let mut p = prepare_with(
         &runtime,
         config,
@@ -204,7 +204,7 @@ fn the_sdk_test_kit_replays_a_host_recording_natively() {
 
 /// The instance's state as a recording must leave it: cursor, last full crawl, documents.
 fn own_state(config: &Config) -> (String, Option<i64>, u64, u64) {
-    use host_harness::crawl::state::{SqliteStore, StateStore};
+    use tenant_instance::crawl::state::{SqliteStore, StateStore};
     let store = SqliteStore::open(&config.state_dir, &config.name).unwrap();
     let meta = store.meta().clone();
     (

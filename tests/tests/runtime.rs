@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_tests::RecordingServer;
-use host_harness::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use host_harness::runtime::{CallError, GuestClock, LoadError, Runtime, SandboxLimits, WasmSource};
+use tenant_instance::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
+use tenant_instance::runtime::{CallError, GuestClock, LoadError, Runtime, SandboxLimits, WasmSource};
 
 const SECRET: &str = "sentinel-secret-7f3a9c";
 
@@ -18,7 +18,7 @@ fn probe(
     limits: SandboxLimits,
 ) -> WasmSource {
     let compiled = runtime
-        .load_file(&host_harness::probe_component().expect("probe component"))
+        .load_file(&tenant_instance::probe_component().expect("probe component"))
         .expect("probe loads");
     let egress = Egress::new(
         vec![UpstreamRoute {
@@ -27,7 +27,7 @@ fn probe(
             credentials: vec![("X-Api-Key".into(), Secret::new(SECRET))],
             scrub_only: Vec::new(),
             auth_headers: vec!["X-Api-Key".into()],
-            limiter: host_harness::egress::upstream_limiter(1000.0),
+            limiter: tenant_instance::egress::upstream_limiter(1000.0),
             allow_private_network: true,
         }],
         EgressLimits::default(),
@@ -53,7 +53,7 @@ fn message(e: &CallError) -> String {
 
 #[test]
 fn every_call_gets_a_fresh_instance() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         "http://127.0.0.1:9",
@@ -69,7 +69,7 @@ fn every_call_gets_a_fresh_instance() {
 #[test]
 fn credentials_are_injected_by_the_host() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         &server.base_url(),
@@ -86,7 +86,7 @@ fn credentials_are_injected_by_the_host() {
 #[test]
 fn an_undeclared_upstream_is_refused_with_the_fix() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         &server.base_url(),
@@ -102,7 +102,7 @@ fn an_undeclared_upstream_is_refused_with_the_fix() {
 #[test]
 fn a_guest_may_not_set_auth_or_routing_headers() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     for header in ["X-Api-Key", "x-api-key", "Authorization", "Host", "Cookie"] {
         let p = probe(
             &rt,
@@ -123,7 +123,7 @@ fn a_guest_may_not_set_auth_or_routing_headers() {
 #[test]
 fn paths_that_would_leave_the_origin_are_refused() {
     let server = RecordingServer::start(200, &[], "{}").unwrap();
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     for path in ["@127.0.0.2/x", "//127.0.0.2/x", "http://127.0.0.2/x"] {
         let p = probe(
             &rt,
@@ -142,7 +142,7 @@ fn redirects_are_returned_not_followed() {
     let elsewhere = RecordingServer::start(200, &[], "{}").unwrap();
     let location = format!("{}/stolen", elsewhere.base_url());
     let server = RecordingServer::start(302, &[("location", &location)], "").unwrap();
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         &server.base_url(),
@@ -156,7 +156,7 @@ fn redirects_are_returned_not_followed() {
 
 #[test]
 fn an_endless_loop_is_stopped_at_the_deadline() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let limits = SandboxLimits {
         call_deadline: Duration::from_millis(500),
         ..SandboxLimits::default()
@@ -178,7 +178,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_memory_bomb_is_stopped_at_the_limit() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let limits = SandboxLimits {
         memory_bytes: 32 * 1024 * 1024,
         ..SandboxLimits::default()
@@ -190,7 +190,7 @@ fn a_memory_bomb_is_stopped_at_the_limit() {
 
 #[test]
 fn a_panic_is_a_clear_error() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         "http://127.0.0.1:9",
@@ -204,7 +204,7 @@ fn a_panic_is_a_clear_error() {
 
 #[test]
 fn nothing_ambient_and_the_clock_is_the_hosts() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let p = probe(
         &rt,
         "http://127.0.0.1:9",
@@ -217,7 +217,7 @@ fn nothing_ambient_and_the_clock_is_the_hosts() {
 
 #[test]
 fn an_incompatible_contract_version_is_refused_with_the_range() {
-    let bytes = std::fs::read(host_harness::clari_copilot_component().unwrap()).unwrap();
+    let bytes = std::fs::read(tenant_instance::clari_copilot_component().unwrap()).unwrap();
     let marker = b"connector-contract-version0.2.0";
     let at = bytes
         .windows(marker.len())
@@ -225,7 +225,7 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
         .expect("the SDK stamps the contract version");
     let mut patched = bytes.clone();
     patched[at + marker.len() - 5..at + marker.len()].copy_from_slice(b"0.9.0");
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let e = rt.load(&patched).unwrap_err();
     assert!(matches!(e, LoadError::Contract(_)), "{e:?}");
     let msg = e.to_string();
@@ -238,10 +238,10 @@ fn an_incompatible_contract_version_is_refused_with_the_range() {
 
 #[test]
 fn randomness_is_the_hosts_and_repeatable_under_a_fixed_clock() {
-    let rt = host_harness::cached_runtime().unwrap();
+    let rt = tenant_instance::cached_runtime().unwrap();
     let value = |clock: GuestClock| {
         let compiled = rt
-            .load_file(&host_harness::probe_component().unwrap())
+            .load_file(&tenant_instance::probe_component().unwrap())
             .unwrap();
         let p = WasmSource::new(
             compiled,
@@ -276,7 +276,7 @@ fn randomness_is_the_hosts_and_repeatable_under_a_fixed_clock() {
 fn threads_loading_one_component_at_once_compile_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let rt = Runtime::with_disk_cache(Some(dir.path().join("compiled"))).unwrap();
-    let bytes = std::fs::read(host_harness::probe_component().unwrap()).unwrap();
+    let bytes = std::fs::read(tenant_instance::probe_component().unwrap()).unwrap();
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| rt.load(&bytes).unwrap());

@@ -9,13 +9,13 @@ use std::path::Path;
 
 use chrono::Utc;
 use common::WorldBuilder;
-use host_harness::config::Config;
-use host_harness::crawl::Crawler;
-use host_harness::crawl::types::CrawlMode;
-use host_harness::egress::Tape;
-use host_harness::egress::tape::Recorder;
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{RunOptions, prepare_with};
+use tenant_instance::config::Config;
+use tenant_instance::crawl::Crawler;
+use tenant_instance::crawl::types::CrawlMode;
+use tenant_instance::egress::Tape;
+use tenant_instance::egress::tape::Recorder;
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 
@@ -76,7 +76,7 @@ fn no_output_ever_holds_a_secret() {
         let config = Config::from_file(file, Path::new("."), &env).unwrap();
         outputs.push_str(&format!("{config:?}"));
         let tape = root.join(format!("{name}.tape"));
-        let runtime = host_harness::cached_runtime().unwrap();
+        let runtime = tenant_instance::cached_runtime().unwrap();
         let mut p = prepare_with(
             &runtime,
             &config,

@@ -89,12 +89,12 @@ fn a_privacy_pass_that_keeps_failing_stops_the_crawl_and_keeps_permissions() {
         "indexed documents keep their permissions"
     );
     // `harness status` says so.
-    let status = host_harness::status::render(
+    let status = tenant_instance::status::render(
         "x",
         "x",
         &*w.prepared.store,
         Default::default(),
-        (100_000, host_harness::planner::BudgetPeriod::Week),
+        (100_000, tenant_instance::planner::BudgetPeriod::Week),
         &Default::default(),
         chrono::Utc::now().timestamp(),
     )

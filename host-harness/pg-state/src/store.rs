@@ -1,5 +1,5 @@
 //! A tenant's crawl state in PostgreSQL behind the engine's [`StateStore`], and its weekly
-//! budget as an [`egress::budget::BudgetLedger`]. Every write is one transaction whose first
+//! budget as an [`budget_period::BudgetLedger`]. Every write is one transaction whose first
 //! statement is the lease fence ([`crate::lease::fence`]): a replica that lost the lease has
 //! its checkpoint and its budget counts refused by the database, whatever its local view.
 
@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Context;
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
-use egress::budget::{BudgetLedger, BudgetUsage};
+use budget_period::{BudgetLedger, BudgetUsage};
 use postgres::types::Json;
 
 use crate::lease::{Lease, fence};

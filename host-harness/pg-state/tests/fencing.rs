@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, MemoryStore, StateStore};
-use egress::budget::{BudgetLedger, BudgetUsage};
+use budget_period::{BudgetLedger, BudgetUsage};
 use pg_state::testing::TempPostgres;
 use pg_state::{LeaseLost, Leases, PgBudgetLedger, PgStore, connect, migrate};
 

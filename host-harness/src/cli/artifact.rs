@@ -14,8 +14,8 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    fn options(self) -> crate::oci::RegistryOptions {
-        crate::oci::RegistryOptions {
+    fn options(self) -> tenant_instance::oci::RegistryOptions {
+        tenant_instance::oci::RegistryOptions {
             plain_http: self.plain_http,
         }
     }
@@ -37,12 +37,12 @@ pub fn inspect(a: InspectArgs) -> anyhow::Result<()> {
     let bytes = if path.exists() {
         std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
     } else {
-        crate::oci::pull(&a.target, a.registry.options())
+        tenant_instance::oci::pull(&a.target, a.registry.options())
             .with_context(|| format!("`{}` is neither a file nor a pullable reference", a.target))?
             .bytes
     };
     let report =
-        crate::inspect::inspect(&bytes).with_context(|| format!("inspecting {}", a.target))?;
+        tenant_instance::inspect::inspect(&bytes).with_context(|| format!("inspecting {}", a.target))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -70,7 +70,7 @@ pub fn package(a: PackageArgs) -> anyhow::Result<()> {
         Some(t) => t,
         None => default_tag(&a.component),
     };
-    let p = crate::oci::package(&a.component, &a.output, &tag)?;
+    let p = tenant_instance::oci::package(&a.component, &a.output, &tag)?;
     println!(
         "wrote an OCI image layout to {} (tag {tag}, manifest {}, component {}); pin either digest",
         a.output.display(),
@@ -84,8 +84,8 @@ pub fn package(a: PackageArgs) -> anyhow::Result<()> {
 fn default_tag(component: &std::path::Path) -> String {
     std::fs::read(component)
         .ok()
-        .and_then(|b| crate::oci::annotations(&b).remove("org.opencontainers.image.version"))
-        .filter(|v| crate::oci::check_tag(v).is_ok())
+        .and_then(|b| tenant_instance::oci::annotations(&b).remove("org.opencontainers.image.version"))
+        .filter(|v| tenant_instance::oci::check_tag(v).is_ok())
         .unwrap_or_else(|| "latest".into())
 }
 
@@ -100,7 +100,7 @@ pub struct PushArgs {
 }
 
 pub fn push(a: PushArgs) -> anyhow::Result<()> {
-    let p = crate::oci::push(&a.component, &a.reference, a.registry.options())?;
+    let p = tenant_instance::oci::push(&a.component, &a.reference, a.registry.options())?;
     println!(
         "pushed {} to {} (manifest {}, component {}); pin it with oci = \"{}\" and digest = either",
         a.component.display(),
@@ -131,16 +131,16 @@ pub fn pull(a: PullArgs) -> anyhow::Result<()> {
     let options = a.registry.options();
     let (pulled, matched) = match &a.digest {
         Some(pinned) => {
-            crate::config::check_digest(pinned).map_err(|_| {
+            tenant_instance::config::check_digest(pinned).map_err(|_| {
                 anyhow::anyhow!(
                     "--digest `{pinned}` must be `sha256:` followed by 64 lowercase hex digits"
                 )
             })?;
-            let origin = crate::oci::PinOrigin::command_line();
-            let (p, m) = crate::oci::pull_pinned(&a.reference, pinned, &origin, options)?;
+            let origin = tenant_instance::oci::PinOrigin::command_line();
+            let (p, m) = tenant_instance::oci::pull_pinned(&a.reference, pinned, &origin, options)?;
             (p, Some(m))
         }
-        None => (crate::oci::pull(&a.reference, options)?, None),
+        None => (tenant_instance::oci::pull(&a.reference, options)?, None),
     };
     wasm_runtime::contract::check_component(&pulled.bytes)
         .with_context(|| format!("{} is not a component this host serves", a.reference))?;

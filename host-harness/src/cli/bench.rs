@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    crate::bench::run(&crate::bench::BenchOptions {
+    harness_sims::bench::run(&harness_sims::bench::BenchOptions {
         calls: a.calls,
         rate: a.rate,
         latency: std::time::Duration::from_millis(a.latency_ms),
@@ -43,7 +43,7 @@ pub struct CheckpointArgs {
 }
 
 pub fn run_checkpoint(a: CheckpointArgs) -> anyhow::Result<()> {
-    crate::bench::checkpoint(&a.docs, a.checkpoints)
+    harness_sims::bench::checkpoint(&a.docs, a.checkpoints)
 }
 
 #[derive(clap::Args)]
@@ -65,9 +65,9 @@ pub fn run_items(a: ItemsArgs) -> anyhow::Result<()> {
     };
     let mut costs = Vec::new();
     for s in &sources {
-        costs.push(crate::bench_items::measure(s, a.calls)?);
+        costs.push(harness_sims::bench_items::measure(s, a.calls)?);
     }
-    print!("{}", crate::bench_items::report(&costs));
+    print!("{}", harness_sims::bench_items::report(&costs));
     Ok(())
 }
 
@@ -86,11 +86,11 @@ pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
     if a.components.is_empty() {
         components.push((
             "probe_connector.wasm".to_string(),
-            crate::probe_wasm()?.to_vec(),
+            tenant_instance::probe_wasm()?.to_vec(),
         ));
         components.push((
             "probe-0.1.0.wasm".to_string(),
-            crate::PROBE_0_1_0_WASM.to_vec(),
+            tenant_instance::PROBE_0_1_0_WASM.to_vec(),
         ));
     }
     for p in a.components {
@@ -102,7 +102,7 @@ pub fn run_instance(a: InstanceArgs) -> anyhow::Result<()> {
             .unwrap_or_default();
         components.push((name, bytes));
     }
-    crate::bench::instance(&components, a.items.max(1))
+    harness_sims::bench::instance(&components, a.items.max(1))
 }
 
 #[derive(clap::Args)]
@@ -124,7 +124,7 @@ pub struct DensityArgs {
 }
 
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
-    crate::density::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
+    harness_sims::density::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
 }
 
 #[derive(clap::Args)]
@@ -157,7 +157,7 @@ pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
         if a.slow_percent > 0 || a.error_percent > 0 {
             anyhow::bail!("--slow-percent and --error-percent apply to the Clari week only");
         }
-        let d = crate::week_gong::GongWeekOptions::default();
+        let d = harness_sims::week_gong::GongWeekOptions::default();
         // The Clari defaults stand for "not given": Gong's own apply.
         let calls = if a.calls == 50_000 { d.calls } else { a.calls };
         let per_day = if a.per_day == 400 {
@@ -165,7 +165,7 @@ pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
         } else {
             a.per_day
         };
-        return crate::week_gong::run(&crate::week_gong::GongWeekOptions {
+        return harness_sims::week_gong::run(&harness_sims::week_gong::GongWeekOptions {
             calls,
             per_day,
             days: a.days.clamp(1, 28),
@@ -173,7 +173,7 @@ pub fn run_week(a: WeekArgs) -> anyhow::Result<()> {
         })
         .map(|_| ());
     }
-    crate::week::run(&crate::week::WeekOptions {
+    harness_sims::week::run(&harness_sims::week::WeekOptions {
         calls: a.calls,
         per_day: a.per_day,
         days: a.days.clamp(1, 28),

@@ -33,7 +33,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     for b in &built {
         let bytes =
             std::fs::read(&b.path).with_context(|| format!("reading {}", b.path.display()))?;
-        let report = crate::inspect::inspect(&bytes).with_context(|| {
+        let report = tenant_instance::inspect::inspect(&bytes).with_context(|| {
             format!(
                 "{} built, but it is not a connector the harness can run",
                 b.package

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::canary::{self, CanaryReport, Thresholds};
-use crate::config::Config;
+use harness_service::canary::{self, CanaryReport, Thresholds};
+use tenant_instance::config::Config;
 
 /// The exit code of a rejected canary.
 pub const REJECTED: i32 = 6;
@@ -119,7 +119,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
     }
     let promote = a.promote && (report.verdict.pass || a.force);
-    let digest = crate::inspect::inspect(&std::fs::read(&candidate)?)?.digest;
+    let digest = tenant_instance::inspect::inspect(&std::fs::read(&candidate)?)?.digest;
     let pass = report.verdict.pass;
     let moved = if promote {
         canary::promote::rewrite_pin(&a.config, &candidate, &digest)

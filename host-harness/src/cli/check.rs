@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::{preflight, setup};
+use tenant_instance::config::Config;
+use tenant_instance::{preflight, setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub struct Args {
 /// mapped as a crawl maps it. Every problem is listed with what to change; any fails.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let config = Config::load(&a.config, &super::env)?;
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let p = setup::prepare(&runtime, &config, GuestClock::System)?;
     let datasource = config
         .glean

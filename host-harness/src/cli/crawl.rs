@@ -11,8 +11,8 @@ use egress::Tape;
 use egress::tape::{Player, Recorder};
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::setup;
+use tenant_instance::config::Config;
+use tenant_instance::setup;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Mode {
@@ -67,7 +67,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &config.name,
         )?)
     };
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();
     let tape = match (&a.record, &a.replay) {
         (Some(path), _) => Tape::Record(Recorder::create(path, now)?),
@@ -93,7 +93,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Mode::Incremental => CrawlMode::Incremental,
     };
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
-        .with_hooks(crate::progress::hooks())
+        .with_hooks(tenant_instance::progress::hooks())
         .run(mode)?;
     if a.json {
         println!(

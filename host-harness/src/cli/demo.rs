@@ -8,7 +8,7 @@ use anyhow::Context;
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 
-use crate::serve::{ServeOptions, Service};
+use harness_service::serve::{ServeOptions, Service};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,27 +41,27 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 "--source gong runs the demo crawl only; --tenants and --console serve Clari Copilot tenants (run `harness serve` with Gong tenant files for the service)"
             );
         }
-        return crate::demo_gong::run(&crate::demo::DemoOptions {
+        return harness_sims::demo_gong::run(&harness_sims::demo::DemoOptions {
             calls: a.calls,
             seed: a.seed,
-            ..crate::demo::DemoOptions::default()
+            ..harness_sims::demo::DemoOptions::default()
         });
     }
     if a.tenants > 0 {
         return serve_demo(&a);
     }
-    crate::demo::run(&crate::demo::DemoOptions {
+    harness_sims::demo::run(&harness_sims::demo::DemoOptions {
         calls: a.calls,
         seed: a.seed,
         console: a.console.then_some(a.admin),
-        ..crate::demo::DemoOptions::default()
+        ..harness_sims::demo::DemoOptions::default()
     })
 }
 
 
 fn serve_demo(a: &Args) -> anyhow::Result<()> {
     let defaults = MockClariConfig::default();
-    let token = crate::demo::demo_token();
+    let token = harness_sims::demo::demo_token();
     // SAFETY: set before any thread of this process is started (the mocks and the service
     // start below); the tenants' files name these variables for their secrets.
     // Each tenant's secrets in variables of its own (a tenant may not use another's).
@@ -106,9 +106,9 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
         )?;
         mocks.push(clari);
     }
-    let stop = crate::schedule::stop_on_signals()?;
+    let stop = tenant_instance::schedule::stop_on_signals()?;
     let service = Service::new(
-        crate::cached_runtime()?,
+        tenant_instance::cached_runtime()?,
         ServeOptions {
             backoff_base: Duration::from_secs(10),
             start_stagger: Duration::from_secs(5),
@@ -118,7 +118,7 @@ fn serve_demo(a: &Args) -> anyhow::Result<()> {
     );
     let glean_url = glean.base_url();
     let shown = token.clone();
-    crate::serve::api::run_with_admin(&service, a.admin, token, |addr| {
+    harness_service::serve::api::run_with_admin(&service, a.admin, token, |addr| {
         println!(
             "harness serve, demo: {} tenants in {}",
             a.tenants,

@@ -15,14 +15,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let compiled = match a.component {
         Some(p) => runtime.load_file(&p)?,
-        None => runtime.load(crate::builtin::Builtin::named(&a.builtin)?.bytes()?)?,
+        None => runtime.load(tenant_instance::builtin::Builtin::named(&a.builtin)?.bytes()?)?,
     };
     let instance =
         WasmSource::offline(compiled, Default::default(), GuestClock::System, "describe");
     let info = crawl_engine::Source::describe(&instance)?;
-    println!("{}", crate::describe_json(&info));
+    println!("{}", tenant_instance::describe_json(&info));
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::canary::{REJECTED, ThresholdArgs};
-use crate::canary::rollout::{self, Rollout, RolloutReport};
+use harness_service::canary::rollout::{self, Rollout, RolloutReport};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,7 +50,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .prefix("harness-rollout-")
         .tempdir()?;
     let candidate = match (&a.candidate, &a.oci, &a.digest) {
-        (Some(file), _, _) => crate::canary::candidate_path(file)
+        (Some(file), _, _) => harness_service::canary::candidate_path(file)
             .with_context(|| format!("the candidate {}", file.display()))?,
         (None, Some(reference), Some(digest)) => pulled(reference, digest, scratch.path())?,
         _ => anyhow::bail!("give --candidate FILE, or --oci REFERENCE with --digest DIGEST"),
@@ -83,13 +83,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// The candidate pulled from `reference` and checked against `digest`, as a file in `dir` for
 /// the canaries.
 fn pulled(reference: &str, digest: &str, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
-    crate::config::check_digest(digest)?;
-    let origin = crate::oci::PinOrigin("--digest".into());
-    let (bytes, matched) = crate::oci::pull_cached(
+    tenant_instance::config::check_digest(digest)?;
+    let origin = tenant_instance::oci::PinOrigin("--digest".into());
+    let (bytes, matched) = tenant_instance::oci::pull_cached(
         reference,
         digest,
         &origin,
-        crate::oci::RegistryOptions::default(),
+        tenant_instance::oci::RegistryOptions::default(),
     )?;
     eprintln!("pulled {reference}: the pin {digest} matched {matched}");
     let path = dir.join("candidate.wasm");

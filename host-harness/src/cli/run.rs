@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::{schedule, setup};
+use tenant_instance::config::Config;
+use tenant_instance::{schedule, setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let config = Config::load(&a.config, &super::env)?;
     // One writer per state, for as long as this process runs.
     let _lock = state_store::StateLock::acquire(&config.state_dir, &config.name)?;
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let prepared = setup::prepare(&runtime, &config, GuestClock::System)?;
     let stop = schedule::stop_on_signals()?;
     schedule::exit_after_grace(stop.clone());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::serve::{ServeOptions, Service};
+use harness_service::serve::{ServeOptions, Service};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,8 +50,8 @@ pub struct Args {
 }
 
 /// The cluster, when a database is named.
-fn cluster(a: &Args) -> anyhow::Result<Option<std::sync::Arc<crate::serve::cluster::Cluster>>> {
-    use crate::secret_source::{SecretFrom, SecretSource};
+fn cluster(a: &Args) -> anyhow::Result<Option<std::sync::Arc<harness_service::serve::cluster::Cluster>>> {
+    use tenant_instance::secret_source::{SecretFrom, SecretSource};
     let source = SecretSource {
         env: a.database_url_env.clone(),
         file: a.database_url_file.clone(),
@@ -72,7 +72,7 @@ fn cluster(a: &Args) -> anyhow::Result<Option<std::sync::Arc<crate::serve::clust
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     });
-    let c = crate::serve::cluster::Cluster::connect(
+    let c = harness_service::serve::cluster::Cluster::connect(
         url.expose().to_string(),
         replica,
         Duration::from_secs(a.lease_seconds),
@@ -95,10 +95,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         anyhow::bail!("--tenants {} is not a directory", a.tenants.display());
     }
     let cluster = cluster(&a)?;
-    let stop = crate::schedule::stop_on_signals()?;
-    crate::schedule::exit_after_grace(stop.clone());
+    let stop = tenant_instance::schedule::stop_on_signals()?;
+    tenant_instance::schedule::exit_after_grace(stop.clone());
     let service = Service::new(
-        crate::cached_runtime()?,
+        tenant_instance::cached_runtime()?,
         ServeOptions {
             workers: a.workers.clamp(1, 256),
             backoff_base: Duration::from_secs(a.backoff_seconds.max(1)),
@@ -114,7 +114,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| format!(" as replica {} on the state database", c.owner()))
         .unwrap_or_default();
-    crate::serve::api::run_with_admin(&service, a.admin, token, |addr| {
+    harness_service::serve::api::run_with_admin(&service, a.admin, token, |addr| {
         println!(
             "serving tenants from {dir} with {workers} workers{replica}; admin API on http://{addr}"
         )

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::Config;
+use tenant_instance::config::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let store = state_store::SqliteStore::open(&config.state_dir, &config.name)?;
     print!(
         "{}",
-        crate::status::render(
+        tenant_instance::status::render(
             &config.name,
             &store.path().display().to_string(),
             &store,

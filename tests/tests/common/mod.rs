@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use host_harness::config::{
+use tenant_instance::config::{
     Config, ConfigFile, ConnectorSection, CrawlSection, GleanSection, LimitsSection,
     ScheduleSection, SecretSource, UpstreamSection,
 };
-use host_harness::crawl::types::CrawlMode;
-use host_harness::crawl::{CrawlReport, Crawler};
-use host_harness::runtime::GuestClock;
-use host_harness::setup::{self, Prepared};
+use tenant_instance::crawl::types::CrawlMode;
+use tenant_instance::crawl::{CrawlReport, Crawler};
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{self, Prepared};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 
@@ -134,7 +134,7 @@ impl WorldBuilder {
         std::fs::remove_dir_all(&dir).ok();
         let file = self.config_file(&clari.base_url(), &glean.base_url(), &dir);
         let config = Config::from_file(file, std::path::Path::new("."), &env).unwrap();
-        let runtime = host_harness::cached_runtime().unwrap();
+        let runtime = tenant_instance::cached_runtime().unwrap();
         let prepared = setup::prepare(&runtime, &config, GuestClock::System).unwrap();
         World {
             anchor: self.clari.anchor,

@@ -10,12 +10,12 @@ use chrono::Utc;
 use clari_copilot_connector::ClariCopilot;
 use clari_copilot_connector::config::Settings;
 use connector_sdk::http::{Request, Response, Transport};
-use host_harness::config::Config;
-use host_harness::egress::tape::{Player, Recorder};
-use host_harness::egress::{self, Egress, Tape};
-use host_harness::runtime::types::{CrawlMode, Permissions as HostPermissions, Visibility};
-use host_harness::runtime::{GuestClock, WasmSource};
-use host_harness::setup::{RunOptions, prepare_with};
+use tenant_instance::config::Config;
+use tenant_instance::egress::tape::{Player, Recorder};
+use tenant_instance::egress::{self, Egress, Tape};
+use tenant_instance::runtime::types::{CrawlMode, Permissions as HostPermissions, Visibility};
+use tenant_instance::runtime::{GuestClock, WasmSource};
+use tenant_instance::setup::{RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 
 use super::{WorldBuilder, loopback};
@@ -94,7 +94,7 @@ impl Pair {
             .prefix("native-vs-wasm-")
             .tempdir()?;
         let tape = dir.path().join("details.tape");
-        let runtime = host_harness::cached_runtime()?;
+        let runtime = tenant_instance::cached_runtime()?;
         let ids = {
             let clari = MockClari::spawn(
                 loopback(),
@@ -150,7 +150,7 @@ impl Pair {
         component: Option<std::path::PathBuf>,
         memory_mb: Option<u32>,
     ) -> anyhow::Result<Pair> {
-        let runtime = host_harness::cached_runtime()?;
+        let runtime = tenant_instance::cached_runtime()?;
         let cfg = config("http://127.0.0.1:9", dir.path(), component, memory_mb);
         let now_ms = Player::open(&tape)?.clock() * 1000;
         let p = prepare_with(
@@ -199,7 +199,7 @@ impl Pair {
     pub fn wasm_call(
         &self,
         id: &str,
-    ) -> anyhow::Result<(host_harness::runtime::types::Item, HostPermissions)> {
+    ) -> anyhow::Result<(tenant_instance::runtime::types::Item, HostPermissions)> {
         Ok(self.wasm.fetch_with_permissions(id, Visibility::Public)?)
     }
 

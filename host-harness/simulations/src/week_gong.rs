@@ -21,8 +21,8 @@ use mock_gong::{Change, MockGong, MockGongConfig, NewCall};
 use rate_window::VirtualClock;
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::setup::{self, RunOptions};
+use tenant_instance::config::Config;
+use tenant_instance::setup::{self, RunOptions};
 use crate::week::{Harness, Rng, TempDir, at, minutes, pct};
 
 /// How the Gong week is simulated.
@@ -184,11 +184,11 @@ fn set_up(
         _ => Some(token.clone()),
     };
     let config = Config::from_file(
-        crate::config::parse_file(&text)?,
+        tenant_instance::config::parse_file(&text)?,
         std::path::Path::new("."),
         &env,
     )?;
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let guest_now: &'static std::sync::atomic::AtomicI64 = Box::leak(Box::new(
         std::sync::atomic::AtomicI64::new(clock.epoch_secs()),
     ));

@@ -26,8 +26,8 @@ use mock_glean::{MockGlean, MockGleanConfig};
 use rate_window::VirtualClock;
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::setup::{self, RunOptions};
+use tenant_instance::config::Config;
+use tenant_instance::setup::{self, RunOptions};
 
 /// How the week is simulated.
 #[derive(Debug, Clone)]
@@ -323,7 +323,7 @@ impl Harness {
             .store(now, std::sync::atomic::Ordering::Relaxed);
         let mode = match mode {
             Some(m) => m,
-            None => match crate::schedule::due(&self.prepared, &self.config.schedule, now) {
+            None => match tenant_instance::schedule::due(&self.prepared, &self.config.schedule, now) {
                 Ok(m) => m,
                 Err(wait) => {
                     self.clock.advance(Duration::from_secs(wait.max(1) as u64));
@@ -393,9 +393,9 @@ fn set_up(o: &WeekOptions, start: i64) -> anyhow::Result<(MockClari, MockGlean, 
         "GLEAN_INDEXING_TOKEN" => Some(glean_token.clone()),
         _ => None,
     };
-    let file = crate::config::parse_file(&text)?;
+    let file = tenant_instance::config::parse_file(&text)?;
     let config = Config::from_file(file, std::path::Path::new("."), &env)?;
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     // One instance of the harness for the whole run, as `harness run` keeps; the connector's
     // clock is a cell moved to virtual now before each crawl.
     let guest_now: &'static std::sync::atomic::AtomicI64 = Box::leak(Box::new(

@@ -14,7 +14,7 @@ use super::glean::GleanTarget;
 use super::pages::{
     Access, CallPage, DocumentView, FacetView, MAX_PARAGRAPHS, ResultView, SearchPage,
 };
-use crate::config::Config;
+use tenant_instance::config::Config;
 use crate::serve::Service;
 
 /// The user value that asks for the admin view: every document, with who may see it.
@@ -223,7 +223,7 @@ pub fn build(service: &Service, p: Params) -> SearchPage {
     };
     // What the tenant's connector declares (asked once per component and settings): its
     // facets and its mark.
-    let info = crate::setup::check(service.runtime(), &config).ok();
+    let info = tenant_instance::setup::check(service.runtime(), &config).ok();
     page.facet_fields = facets_of(info.as_ref());
     // A filter on a property the connector does not offer as a facet filters nothing.
     let mut p = p;
@@ -702,7 +702,7 @@ fn fetch_source(
     config: &Config,
     id: &str,
 ) -> Result<String, String> {
-    let prepared = crate::setup::prepare(runtime, config, wasm_runtime::GuestClock::System)
+    let prepared = tenant_instance::setup::prepare(runtime, config, wasm_runtime::GuestClock::System)
         .map_err(|e| format!("{e:#}"))?;
     let redactor = egress::secrets::Redactor::new();
     for u in config.upstreams.values() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{CanaryReport, Thresholds, promote};
-use crate::config::{ComponentRef, Config};
+use tenant_instance::config::{ComponentRef, Config};
 
 /// What the rollout is asked to do.
 pub struct Rollout<'a> {
@@ -76,7 +76,7 @@ pub struct RolloutReport {
 pub fn run(r: &Rollout) -> anyhow::Result<RolloutReport> {
     let candidate_bytes = std::fs::read(r.candidate)
         .with_context(|| format!("reading the candidate {}", r.candidate.display()))?;
-    let inspected = crate::inspect::inspect(&candidate_bytes)?;
+    let inspected = tenant_instance::inspect::inspect(&candidate_bytes)?;
     let candidate_name = connector_name(&inspected).context(
         "the candidate declares no connector name this host can read (is it a connector component?)",
     )?;
@@ -332,9 +332,9 @@ fn eligibility(
                 .into(),
         );
     }
-    let bytes = crate::component::load(&config.component)
+    let bytes = tenant_instance::component::load(&config.component)
         .map_err(|e| format!("its pinned component cannot be read: {e:#}"))?;
-    let pinned = crate::inspect::inspect(&bytes).map_err(|e| format!("{e:#}"))?;
+    let pinned = tenant_instance::inspect::inspect(&bytes).map_err(|e| format!("{e:#}"))?;
     if pinned.digest == candidate_digest {
         return Err("it already pins the candidate".into());
     }
@@ -345,7 +345,7 @@ fn eligibility(
     }
 }
 
-fn connector_name(i: &crate::inspect::Inspection) -> Option<String> {
+fn connector_name(i: &tenant_instance::inspect::Inspection) -> Option<String> {
     i.describe
         .as_ref()
         .and_then(|d| d.get("name"))

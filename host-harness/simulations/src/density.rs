@@ -181,7 +181,7 @@ struct DensityRun {
     peak_rss_kib: u64,
     wall: f64,
     cpu: f64,
-    views: Vec<crate::serve::TenantView>,
+    views: Vec<harness_service::serve::TenantView>,
     /// (when dispatched, scheduler lag) of the healthy tenants' crawls.
     lags: Vec<(Instant, Duration)>,
     started: Instant,
@@ -198,12 +198,12 @@ fn density_run(
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let stop = Arc::new(AtomicBool::new(false));
-    let service = crate::serve::Service::new(
-        crate::cached_runtime()?,
-        crate::serve::ServeOptions {
+    let service = harness_service::serve::Service::new(
+        tenant_instance::cached_runtime()?,
+        harness_service::serve::ServeOptions {
             workers,
             rescan: Duration::from_secs(10),
-            ..crate::serve::ServeOptions::new(tenants_dir)
+            ..harness_service::serve::ServeOptions::new(tenants_dir)
         },
         stop.clone(),
     );
@@ -263,7 +263,7 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
         .iter()
         .filter(|v| v.state == "quarantined")
         .count();
-    let healthy_failed: Vec<&crate::serve::TenantView> = run
+    let healthy_failed: Vec<&harness_service::serve::TenantView> = run
         .views
         .iter()
         .filter(|v| v.name.starts_with('t'))

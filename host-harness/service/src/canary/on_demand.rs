@@ -76,15 +76,15 @@ pub fn run(
     let bytes = match candidate {
         Candidate::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
         Candidate::Oci { reference, digest } => {
-            crate::config::check_digest(digest).map_err(|e| Refusal::Bad(format!("{e:#}")))?;
-            let origin = crate::oci::PinOrigin("the canary's candidate".into());
-            let options = crate::oci::RegistryOptions::default();
-            let (bytes, _) = crate::oci::pull_cached(reference, digest, &origin, options)
+            tenant_instance::config::check_digest(digest).map_err(|e| Refusal::Bad(format!("{e:#}")))?;
+            let origin = tenant_instance::oci::PinOrigin("the canary's candidate".into());
+            let options = tenant_instance::oci::RegistryOptions::default();
+            let (bytes, _) = tenant_instance::oci::pull_cached(reference, digest, &origin, options)
                 .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
             std::borrow::Cow::Owned(bytes)
         }
     };
-    let digest = crate::inspect::inspect(&bytes)
+    let digest = tenant_instance::inspect::inspect(&bytes)
         .map_err(|e| Refusal::Bad(format!("the candidate is not a connector component: {e:#}")))?
         .digest;
     let path =
@@ -131,7 +131,7 @@ pub fn run(
 
 /// The live sample, recorded and replayed by both versions.
 fn judge(
-    config: &crate::config::Config,
+    config: &tenant_instance::config::Config,
     candidate: &std::path::Path,
     ask: &Ask,
 ) -> anyhow::Result<(super::CanaryReport, u64)> {
@@ -153,8 +153,8 @@ fn judge(
 pub const KEPT_CANDIDATES: usize = 4;
 
 /// The component file the tenant runs, when it is a file (else an empty path).
-fn pinned_file(config: &crate::config::Config) -> PathBuf {
-    use crate::config::ComponentRef;
+fn pinned_file(config: &tenant_instance::config::Config) -> PathBuf {
+    use tenant_instance::config::ComponentRef;
     match &config.component {
         ComponentRef::File { path, .. } => path.clone(),
         ComponentRef::Loaded { origin, .. } => PathBuf::from(origin),
@@ -194,7 +194,7 @@ fn prune_candidates(dir: &std::path::Path, keep: &[&std::path::Path]) {
 /// Writes the candidate where promotion can pin it: named by its digest, so the same bytes land
 /// in the same file and a pin never names bytes that changed.
 fn keep_candidate(
-    config: &crate::config::Config,
+    config: &tenant_instance::config::Config,
     digest: &str,
     bytes: &[u8],
 ) -> anyhow::Result<PathBuf> {

@@ -13,11 +13,11 @@ use anyhow::Context;
 use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
 
-use crate::config::Config;
-use crate::egress::Tape;
-use crate::egress::tape::Recorder;
-use crate::runtime::GuestClock;
-use crate::setup::{RunOptions, prepare_with};
+use tenant_instance::config::Config;
+use tenant_instance::egress::Tape;
+use tenant_instance::egress::tape::Recorder;
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{RunOptions, prepare_with};
 
 /// How big a live sample may be.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +84,7 @@ pub fn record(config: &Config, spec: &SampleSpec, dir: &Path) -> anyhow::Result<
         request_cap: Some(cap),
         ..RunOptions::default()
     };
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let mut p = prepare_with(&runtime, &config, options).context("loading the pinned component")?;
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .run(CrawlMode::Full)

@@ -17,7 +17,7 @@ use crawl_engine::types::{ConnectorInfo, User};
 use crawl_engine::{Document, Sink, UsersUpload};
 use pg_state::{Holder, Lease, Leases, PgBudgetLedger, PgStore};
 
-use crate::setup::ExternalState;
+use tenant_instance::setup::ExternalState;
 
 /// A lease this replica holds, and the flag its crawl stops on.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{ComponentRef, Config};
+use tenant_instance::config::{ComponentRef, Config};
 
 pub use diff::CanaryDiff;
 pub use verdict::{Thresholds, Verdict};

@@ -16,8 +16,9 @@ use crawl_engine::types::CrawlMode;
 use crawl_engine::{CrawlReport, Crawler};
 use wasm_runtime::GuestClock;
 
-use crate::config::Config;
-use crate::{render, setup};
+use tenant_instance::config::Config;
+use harness_service::render;
+use tenant_instance::setup;
 
 /// Options of the demo.
 #[derive(Debug, Clone)]
@@ -126,7 +127,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         &state.0.display().to_string(),
         options.rate_per_second,
     );
-    let file = crate::config::parse_file(&text).context("the demo configuration")?;
+    let file = tenant_instance::config::parse_file(&text).context("the demo configuration")?;
     let env = move |k: &str| match k {
         "CLARI_API_KEY" => Some(api_key.clone()),
         "CLARI_API_PASSWORD" => Some(api_password.clone()),
@@ -158,12 +159,12 @@ fn serve_console(
     let tenants = state.join("tenants");
     std::fs::create_dir_all(&tenants)?;
     std::fs::write(tenants.join("clari-demo.toml"), config_text)?;
-    let stop = crate::schedule::stop_on_signals()?;
-    let service = crate::serve::Service::new(
-        crate::cached_runtime()?,
-        crate::serve::ServeOptions {
+    let stop = tenant_instance::schedule::stop_on_signals()?;
+    let service = harness_service::serve::Service::new(
+        tenant_instance::cached_runtime()?,
+        harness_service::serve::ServeOptions {
             start_stagger: std::time::Duration::from_secs(60),
-            ..crate::serve::ServeOptions::new(tenants)
+            ..harness_service::serve::ServeOptions::new(tenants)
         },
         stop,
     );
@@ -173,7 +174,7 @@ fn serve_console(
     }
     let token = demo_token();
     let shown = token.clone();
-    crate::serve::api::run_with_admin(&service, addr, token, |addr| {
+    harness_service::serve::api::run_with_admin(&service, addr, token, |addr| {
         println!("\nweb console  http://{addr}/console   (sign in with the token {shown})");
         println!("admin API    http://{addr}/tenants  (Authorization: Bearer {shown})");
         println!("Ctrl-C to stop");
@@ -184,7 +185,7 @@ fn serve_console(
 
 /// Loads the connector, saying how.
 pub(crate) fn load(config: &Config) -> anyhow::Result<setup::Prepared> {
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let t = Instant::now();
     let prepared = setup::prepare(&runtime, config, GuestClock::System)?;
     println!(
@@ -362,7 +363,7 @@ pub(crate) fn crawl(
         &mut *prepared.store,
         prepared.options.clone(),
     )
-    .with_hooks(crate::progress::hooks())
+    .with_hooks(tenant_instance::progress::hooks())
     .run(mode)?;
     Ok((report, throttled() - before))
 }

@@ -14,7 +14,7 @@ use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
 use wasm_runtime::GuestClock;
 
-use crate::config::{Config, parse_file};
+use tenant_instance::config::{Config, parse_file};
 use crate::demo::demo_config_toml;
 
 #[derive(Debug, Clone)]
@@ -107,13 +107,13 @@ pub fn run(o: &BenchOptions) -> anyhow::Result<()> {
         _ => Some(MockGleanConfig::default().token),
     };
     let config = Config::from_file(parse_file(&text)?, std::path::Path::new("."), &env)?;
-    let runtime = crate::cached_runtime()?;
-    let mut p = crate::setup::prepare(&runtime, &config, GuestClock::System)?;
+    let runtime = tenant_instance::cached_runtime()?;
+    let mut p = tenant_instance::setup::prepare(&runtime, &config, GuestClock::System)?;
 
     let hogs = Hogs::start(o.load);
     let started = Instant::now();
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
-        .with_hooks(crate::progress::hooks())
+        .with_hooks(tenant_instance::progress::hooks())
         .run(CrawlMode::Full)
         .context("the benchmark crawl")?;
     let wall = started.elapsed();
@@ -256,7 +256,7 @@ pub fn checkpoint(sizes: &[u64], checkpoints: usize) -> anyhow::Result<()> {
 /// 0.1.0 component, which maps permissions in a second call) answering one item with its
 /// permissions, through the pooling allocator and the cached pre-instance. Prints p50 and p99.
 pub fn instance(components: &[(String, Vec<u8>)], n: usize) -> anyhow::Result<()> {
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     println!(
         "instance benchmark: {n} items each, fresh instance per call, {} pooling allocator",
         if runtime.is_pooling() {

@@ -21,9 +21,11 @@ const EMBEDDED: &[&str] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    // The workspace root: the nearest ancestor holding the guests and the contract.
     let workspace = manifest_dir
-        .parent()
-        .expect("host-harness lives in the workspace")
+        .ancestors()
+        .find(|d| d.join("guest").is_dir() && d.join("wit").is_dir())
+        .expect("tenant-instance lives in the workspace, beside guest/ and wit/")
         .to_path_buf();
     for p in ["guest", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());

@@ -14,7 +14,7 @@ use mock_gong::{MockGong, MockGongConfig, NewCall};
 
 use crawl_engine::types::CrawlMode;
 
-use crate::config::Config;
+use tenant_instance::config::Config;
 use crate::demo::{DemoOptions, TempState, crawl, load, loopback, search_as_people};
 
 /// The configuration the Gong demo crawls with, as a user would write it.
@@ -78,7 +78,7 @@ pub fn run(options: &DemoOptions) -> anyhow::Result<()> {
         &state.0.display().to_string(),
         options.rate_per_second,
     );
-    let file = crate::config::parse_file(&text).context("the demo configuration")?;
+    let file = tenant_instance::config::parse_file(&text).context("the demo configuration")?;
     let env = move |k: &str| match k {
         "GONG_ACCESS_KEY" => Some(key.clone()),
         "GONG_ACCESS_KEY_SECRET" => Some(secret.clone()),

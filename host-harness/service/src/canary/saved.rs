@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::CanaryReport;
-use crate::config::Config;
+use tenant_instance::config::Config;
 
 /// The largest saved report read back (reports list at most a few dozen examples).
 pub const MAX_BYTES: u64 = 1024 * 1024;

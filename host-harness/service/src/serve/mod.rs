@@ -23,7 +23,7 @@ use crawl_engine::types::CrawlMode;
 use serde::Serialize;
 use wasm_runtime::{GuestClock, Runtime};
 
-use crate::config::{ComponentRef, Config};
+use tenant_instance::config::{ComponentRef, Config};
 
 /// Failures in a row after which a tenant is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
@@ -541,22 +541,22 @@ impl Service {
     /// declares. A component named by file is read once here and kept: the tenant runs exactly
     /// these bytes until a new version passes the same check.
     fn check_file(&self, path: &Path, text: &str) -> anyhow::Result<Config> {
-        let file = crate::config::parse_file(text)?;
+        let file = tenant_instance::config::parse_file(text)?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::from_file(file, base_dir, &env)?;
         if let ComponentRef::Oci { pin_origin, .. } = &mut config.component {
             *pin_origin = format!("digest in [connector] of {}", path.display());
         }
         if let ComponentRef::File { path: file, .. } = &config.component {
-            let bytes = crate::component::load(&config.component)?;
-            let (bytes, digest) = crate::component::intern(bytes.into_owned());
+            let bytes = tenant_instance::component::load(&config.component)?;
+            let (bytes, digest) = tenant_instance::component::intern(bytes.into_owned());
             config.component = ComponentRef::Loaded {
                 bytes,
                 origin: file.display().to_string(),
                 digest,
             };
         }
-        let info = crate::setup::check(&self.runtime, &config)?;
+        let info = tenant_instance::setup::check(&self.runtime, &config)?;
         // The datasource the engine would default to, made explicit for the console.
         if config.glean.datasource.is_none() {
             config.glean.datasource = Some(info.name);
@@ -645,7 +645,7 @@ impl Service {
         }
         let now = std::fs::read(origin).ok()?;
         let changed = now.as_slice() != &bytes[..]
-            && k.refused_component.as_deref() != Some(crate::component::digest(&now).as_str());
+            && k.refused_component.as_deref() != Some(tenant_instance::component::digest(&now).as_str());
         changed.then(|| PathBuf::from(origin))
     }
 
@@ -689,7 +689,7 @@ impl Service {
             Ok(text) => text,
             Err(e) => return self.settle(name, path, String::new(), None, Err(e)),
         };
-        let digest = crate::component::digest(text.as_bytes());
+        let digest = tenant_instance::component::digest(text.as_bytes());
         let known = self.known(&name);
         let replaced = known.as_ref().and_then(Self::replaced_component);
         let recheck = known.as_ref().is_some_and(|k| {
@@ -723,7 +723,7 @@ impl Service {
         let refused_component = match (&checked, &replaced) {
             (Err(_), Some(file)) => std::fs::read(file)
                 .ok()
-                .map(|b| crate::component::digest(&b)),
+                .map(|b| tenant_instance::component::digest(&b)),
             _ => None,
         };
         let mut tenants = self.lock();
@@ -1081,20 +1081,20 @@ impl Service {
         &self,
         tenant_name: &str,
         config: &Config,
-    ) -> anyhow::Result<Result<(crate::setup::Prepared, Arc<AtomicBool>), Duration>> {
+    ) -> anyhow::Result<Result<(tenant_instance::setup::Prepared, Arc<AtomicBool>), Duration>> {
         let Some(cluster) = &self.options.cluster else {
-            let p = crate::setup::prepare(&self.runtime, config, GuestClock::System)?;
+            let p = tenant_instance::setup::prepare(&self.runtime, config, GuestClock::System)?;
             return Ok(Ok((p, self.stop.clone())));
         };
         // Not ours (any more): nothing to do until the lease comes back.
         let Some(held) = cluster.holds(tenant_name) else {
             return Ok(Err(cluster.tick_every()));
         };
-        let run = crate::setup::RunOptions {
+        let run = tenant_instance::setup::RunOptions {
             state: Some(cluster.open_state(&held)?),
-            ..crate::setup::RunOptions::default()
+            ..tenant_instance::setup::RunOptions::default()
         };
-        let mut p = crate::setup::prepare_with(&self.runtime, config, run)?;
+        let mut p = tenant_instance::setup::prepare_with(&self.runtime, config, run)?;
         p.index = cluster.fence(p.index, &held);
         Ok(Ok((p, held.stop)))
     }
@@ -1175,7 +1175,7 @@ impl Service {
         let now = chrono::Utc::now().timestamp();
         let mode = match requested {
             Some(m) => m,
-            None => match crate::schedule::due(&p, &config.schedule, now) {
+            None => match tenant_instance::schedule::due(&p, &config.schedule, now) {
                 Ok(m) => m,
                 Err(wait) => return Ok(Err(Duration::from_secs(wait.max(1) as u64))),
             },
@@ -1191,7 +1191,7 @@ impl Service {
             .with_hooks(crawl_engine::Hooks {
                 clock: &crawl_engine::SystemClock,
                 observer: &crawl_engine::Silent,
-                crash: &crate::crash::EnvCrash,
+                crash: &tenant_instance::crash::EnvCrash,
             })
             .run(mode)?;
         self.metrics
@@ -1199,7 +1199,7 @@ impl Service {
             .inc_by(p.connector.instances_created() - instances_before);
         let (used, throttled) = self.record_egress(tenant_name, p.connector.egress(), now);
         let now = chrono::Utc::now().timestamp();
-        let next = match crate::schedule::due(&p, &config.schedule, now) {
+        let next = match tenant_instance::schedule::due(&p, &config.schedule, now) {
             Ok(_) => Duration::ZERO,
             Err(wait) => Duration::from_secs(wait.max(1) as u64),
         };

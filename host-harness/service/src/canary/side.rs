@@ -9,11 +9,11 @@ use crawl_engine::Crawler;
 use crawl_engine::types::{ConnectorInfo, CrawlMode};
 use serde_json::Value;
 
-use crate::config::{ComponentRef, Config};
-use crate::egress::Tape;
-use crate::egress::tape::Player;
-use crate::runtime::GuestClock;
-use crate::setup::{RunOptions, prepare_with};
+use tenant_instance::config::{ComponentRef, Config};
+use tenant_instance::egress::Tape;
+use tenant_instance::egress::tape::Player;
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{RunOptions, prepare_with};
 
 /// What a side's crawl did, for the report.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -50,11 +50,11 @@ pub fn crawl(
     out: &Path,
 ) -> anyhow::Result<Side> {
     let mut config = config.clone();
-    let label = crate::setup::component_label(&component);
+    let label = tenant_instance::setup::component_label(&component);
     config.component = component;
     let player = Player::open(tape)?;
     let clock = player.clock();
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let options = RunOptions {
         clock: GuestClock::Fixed(clock),
         tape: Tape::Replay(player),

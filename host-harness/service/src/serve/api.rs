@@ -312,6 +312,18 @@ fn action(found: bool, name: &str, done: &str) -> Response {
     }
 }
 
+/// The admin API with the web console beside it (when built with the `console` feature).
+#[cfg(feature = "console")]
+fn with_console(api: axum::Router, service: &Arc<Service>, token: String) -> axum::Router {
+    api.merge(crate::console::router(service.clone(), Arc::from(token)))
+}
+
+/// The admin API alone: this build has no console.
+#[cfg(not(feature = "console"))]
+fn with_console(api: axum::Router, _: &Arc<Service>, _: String) -> axum::Router {
+    api
+}
+
 /// Runs `service` with its admin API on `addr` until the service's stop flag is set; calls
 /// `listening` with the bound address once the API accepts connections.
 pub fn run_with_admin(
@@ -328,9 +340,7 @@ pub fn run_with_admin(
         .block_on(tokio::net::TcpListener::bind(addr))
         .with_context(|| format!("could not listen on {addr}"))?;
     listening(listener.local_addr()?);
-    let token: Arc<str> = Arc::from(token);
-    let app = router(service.clone(), token.to_string())
-        .merge(crate::console::router(service.clone(), token));
+    let app = with_console(router(service.clone(), token.clone()), service, token);
     let stop = service.stop.clone();
     rt.spawn(async move {
         let shutdown = async move {

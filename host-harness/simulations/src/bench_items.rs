@@ -14,7 +14,7 @@ use egress::Tape;
 use egress::tape::{Player, Recorder};
 use wasm_runtime::GuestClock;
 
-use crate::config::{Config, parse_file};
+use tenant_instance::config::{Config, parse_file};
 
 /// One connector's figures.
 #[derive(Debug, Clone)]
@@ -33,15 +33,15 @@ pub fn measure(source: &str, calls: usize) -> anyhow::Result<ItemCost> {
     let tape = dir.path().join("crawl.tape");
     let (text, env, builtin) = workspace(source, calls, dir.path())?;
     let config = Config::from_file(parse_file(&text.0)?, dir.path(), &env)?;
-    let runtime = crate::cached_runtime()?;
+    let runtime = tenant_instance::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();
-    let record = crate::setup::RunOptions {
+    let record = tenant_instance::setup::RunOptions {
         clock: GuestClock::Fixed(now),
         tape: Tape::Record(Recorder::create(&tape, now)?),
         output_dir: Some(dir.path().join("out-record")),
-        ..crate::setup::RunOptions::default()
+        ..tenant_instance::setup::RunOptions::default()
     };
-    let mut p = crate::setup::prepare_with(&runtime, &config, record)?;
+    let mut p = tenant_instance::setup::prepare_with(&runtime, &config, record)?;
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .run(CrawlMode::Full)?;
     drop(p);
@@ -50,12 +50,12 @@ pub fn measure(source: &str, calls: usize) -> anyhow::Result<ItemCost> {
     let mut p95s = Vec::new();
     for run in 0..3 {
         let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
-        let replay = crate::setup::RunOptions {
+        let replay = tenant_instance::setup::RunOptions {
             tape: Tape::Replay(Player::open(&tape)?),
             output_dir: Some(dir.path().join(format!("out-{run}"))),
-            ..crate::setup::RunOptions::default()
+            ..tenant_instance::setup::RunOptions::default()
         };
-        let mut p = crate::setup::prepare_with(&runtime, &config, replay)?;
+        let mut p = tenant_instance::setup::prepare_with(&runtime, &config, replay)?;
         let seen = times.clone();
         p.connector = p
             .connector
@@ -93,7 +93,7 @@ pub fn measure(source: &str, calls: usize) -> anyhow::Result<ItemCost> {
 type Workspace = (
     (String, Box<dyn std::any::Any>),
     Box<dyn Fn(&str) -> Option<String>>,
-    crate::builtin::Builtin,
+    tenant_instance::builtin::Builtin,
 );
 
 fn workspace(source: &str, calls: usize, dir: &std::path::Path) -> anyhow::Result<Workspace> {
@@ -119,7 +119,7 @@ fn workspace(source: &str, calls: usize, dir: &std::path::Path) -> anyhow::Resul
             Ok((
                 (text, Box::new(mock)),
                 Box::new(env),
-                crate::builtin::Builtin::named("claricopilot")?,
+                tenant_instance::builtin::Builtin::named("claricopilot")?,
             ))
         }
         "gong" => {
@@ -139,7 +139,7 @@ fn workspace(source: &str, calls: usize, dir: &std::path::Path) -> anyhow::Resul
             Ok((
                 (text, Box::new(mock)),
                 Box::new(env),
-                crate::builtin::Builtin::named("gong")?,
+                tenant_instance::builtin::Builtin::named("gong")?,
             ))
         }
         other => anyhow::bail!("--source {other}: the built-in connectors are clari and gong"),
