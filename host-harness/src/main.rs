@@ -10,7 +10,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(host_harness::render::color_enabled())
+        .with_ansi(harness_service::render::color_enabled())
         .init();
     if let Err(e) = host_harness::cli::dispatch(cli) {
         eprintln!("error: {e:#}");

@@ -18,13 +18,13 @@ use std::time::Duration;
 use chrono::Utc;
 use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
-use tenant_instance::config::{Config, parse_file};
-use tenant_instance::runtime::GuestClock;
-use tenant_instance::setup::{ExternalState, RunOptions, prepare_with};
 use mock_clari::{MockClari, MockClariConfig};
 use mock_glean::{MockGlean, MockGleanConfig};
 use pg_state::testing::TempPostgres;
 use pg_state::{Leases, PgBudgetLedger, PgStore, connect, migrate};
+use tenant_instance::config::{Config, parse_file};
+use tenant_instance::runtime::GuestClock;
+use tenant_instance::setup::{ExternalState, RunOptions, prepare_with};
 
 /// What went through the proxy.
 #[derive(Default)]

@@ -396,9 +396,9 @@ fn paths_above_the_base_path_and_private_addresses_are_refused() {
     let resolves_private = {
         use std::net::ToSocketAddrs;
         !host.is_empty()
-            && (host.as_str(), 80)
-                .to_socket_addrs()
-                .is_ok_and(|mut a| a.all(|a| tenant_instance::egress::resolve::is_private_ip(a.ip())))
+            && (host.as_str(), 80).to_socket_addrs().is_ok_and(|mut a| {
+                a.all(|a| tenant_instance::egress::resolve::is_private_ip(a.ip()))
+            })
     };
     if !resolves_private {
         eprintln!(

@@ -6,10 +6,10 @@ use crate::common;
 use std::collections::BTreeSet;
 
 use common::{DATASOURCE, World, WorldBuilder};
-use tenant_instance::crawl::CrawlReport;
-use tenant_instance::crawl::types::CrawlMode;
 use mock_clari::{MockClariConfig, NewCall};
 use mock_glean::MockGleanConfig;
+use tenant_instance::crawl::CrawlReport;
+use tenant_instance::crawl::types::CrawlMode;
 
 /// The workspace's "now" is the real now: the mock stamps changes with its clock (the anchor
 /// plus elapsed time) and the connector lists up to the guest's clock, so both must advance

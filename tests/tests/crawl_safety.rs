@@ -5,9 +5,9 @@
 use crate::common;
 
 use common::{DATASOURCE, World, WorldBuilder};
+use mock_clari::{Faults, ScriptedFailure};
 use tenant_instance::crawl::CrawlReport;
 use tenant_instance::crawl::types::CrawlMode;
-use mock_clari::{Faults, ScriptedFailure};
 
 fn world(name: &str, calls: usize, rate: f64) -> World {
     WorldBuilder::new(name, calls)
@@ -127,9 +127,10 @@ fn a_spent_weekly_budget_stops_the_crawl_at_a_checkpoint() {
         started.elapsed() < std::time::Duration::from_secs(20),
         "it stopped rather than waited"
     );
-    let budget = tenant_instance::crawl::state::SqliteStore::open(&w.config.state_dir, &w.config.name)
-        .unwrap()
-        .budget;
+    let budget =
+        tenant_instance::crawl::state::SqliteStore::open(&w.config.state_dir, &w.config.name)
+            .unwrap()
+            .budget;
     assert_eq!(budget.requests, report.requests);
     // What was fetched before the budget ran out is indexed and checkpointed.
     assert_eq!(

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use mock_glean::{MockGlean, MockGleanConfig};
+use mock_gong::{Faults, MockGong, MockGongConfig, NewCall, ScriptedFailure};
 use tenant_instance::config::Config;
 use tenant_instance::crawl::types::CrawlMode;
 use tenant_instance::crawl::{CrawlReport, Crawler};
 use tenant_instance::runtime::GuestClock;
 use tenant_instance::setup::{self, Prepared};
-use mock_glean::{MockGlean, MockGleanConfig};
-use mock_gong::{Faults, MockGong, MockGongConfig, NewCall, ScriptedFailure};
 
 use crate::common::loopback;
 

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use common::WorldBuilder;
+use mock_clari::{MockClari, MockClariConfig};
 use tenant_instance::config::Config;
 use tenant_instance::runtime::GuestClock;
 use tenant_instance::runtime::types::{ChangeState, CrawlMode, ListingNext};
-use mock_clari::{MockClari, MockClariConfig};
 
 #[test]
 fn a_window_past_the_skip_cap_is_listed_exactly_once() {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use common::WorldBuilder;
+use mock_clari::{MockClari, MockClariConfig};
 use tenant_instance::config::Config;
 use tenant_instance::crawl::Crawler;
 use tenant_instance::crawl::types::CrawlMode;
@@ -16,7 +17,6 @@ use tenant_instance::egress::Tape;
 use tenant_instance::egress::tape::{Player, Recorder};
 use tenant_instance::runtime::GuestClock;
 use tenant_instance::setup::{RunOptions, prepare_with};
-use mock_clari::{MockClari, MockClariConfig};
 
 const KEY: &str = "SENTINEL-KEY-4f1c9e";
 const PASSWORD: &str = "SENTINEL-PASSWORD-77ab02";

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::RecordingServer;
 use tenant_instance::egress::{BaseUrl, Egress, EgressLimits, Redactor, Secret, UpstreamRoute};
-use tenant_instance::runtime::{CallError, GuestClock, LoadError, Runtime, SandboxLimits, WasmSource};
+use tenant_instance::runtime::{
+    CallError, GuestClock, LoadError, Runtime, SandboxLimits, WasmSource,
+};
 
 const SECRET: &str = "sentinel-secret-7f3a9c";
 

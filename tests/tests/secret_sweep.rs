@@ -9,6 +9,8 @@ use std::path::Path;
 
 use chrono::Utc;
 use common::WorldBuilder;
+use mock_clari::{MockClari, MockClariConfig};
+use mock_glean::{MockGlean, MockGleanConfig};
 use tenant_instance::config::Config;
 use tenant_instance::crawl::Crawler;
 use tenant_instance::crawl::types::CrawlMode;
@@ -16,8 +18,6 @@ use tenant_instance::egress::Tape;
 use tenant_instance::egress::tape::Recorder;
 use tenant_instance::runtime::GuestClock;
 use tenant_instance::setup::{RunOptions, prepare_with};
-use mock_clari::{MockClari, MockClariConfig};
-use mock_glean::{MockGlean, MockGleanConfig};
 
 const KEY: &str = "SENTINEL-KEY-91c4d2";
 const PASSWORD: &str = "SENTINEL-PASSWORD-3e8f70";

@@ -338,34 +338,12 @@ impl Egress {
             .base
             .join(&route.name, &req.path_and_query)
             .map_err(|e| EgressError::Denied(e.to_string()))?;
-        for (name, _) in &req.headers {
-            if is_forbidden_header(route, name) {
-                return Err(EgressError::Denied(format!(
-                    "the connector may not set the `{}` header on upstream `{}`: credentials and routing \
-                     headers are added by the host; remove it from the request",
-                    quote::quote(name),
-                    route.name
-                )));
-            }
-        }
+        refuse_forbidden_headers(route, req)?;
         if let Tape::Replay(player) = &self.tape {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             return player.answer(req).map(|r| self.scrub(r));
         }
-        if self.stopping() {
-            return Err(EgressError::Transport(
-                "the harness is stopping: no new requests; the crawl resumes from its last checkpoint"
-                    .into(),
-            ));
-        }
-        let in_row = self.failures_in_row(&route.name);
-        if in_row >= BREAKER_AFTER {
-            self.counters.broken.fetch_add(1, Ordering::Relaxed);
-            return Err(EgressError::Transport(format!(
-                "upstream `{}` stopped answering ({in_row} requests in a row timed out or failed); no more requests to it in this crawl, which ends and is retried with backoff",
-                route.name
-            )));
-        }
+        let in_row = self.refuse_when_closed(route)?;
         // The request counts against the upstream's rate from admission until its answer is
         // read; on virtual time, the clock stands still meanwhile.
         let (ticket, held) = self.admit(route)?;
@@ -412,6 +390,26 @@ impl Egress {
             recorder.record(req, &response);
         }
         Ok(response)
+    }
+
+    /// Refuses a request while the harness stops or after the upstream's breaker opened;
+    /// otherwise the upstream's failures in a row so far.
+    fn refuse_when_closed(&self, route: &UpstreamRoute) -> Result<u32, EgressError> {
+        if self.stopping() {
+            return Err(EgressError::Transport(
+                "the harness is stopping: no new requests; the crawl resumes from its last checkpoint"
+                    .into(),
+            ));
+        }
+        let in_row = self.failures_in_row(&route.name);
+        if in_row >= BREAKER_AFTER {
+            self.counters.broken.fetch_add(1, Ordering::Relaxed);
+            return Err(EgressError::Transport(format!(
+                "upstream `{}` stopped answering ({in_row} requests in a row timed out or failed); no more requests to it in this crawl, which ends and is retried with backoff",
+                route.name
+            )));
+        }
+        Ok(in_row)
     }
 
     fn failures_in_row(&self, upstream: &str) -> u32 {
@@ -573,6 +571,24 @@ fn is_forbidden_header(route: &UpstreamRoute, name: &str) -> bool {
             .auth_headers
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+}
+
+/// Refuses a request that sets a header the host owns on `route` (credentials, routing).
+fn refuse_forbidden_headers(
+    route: &UpstreamRoute,
+    req: &OutboundRequest,
+) -> Result<(), EgressError> {
+    for (name, _) in &req.headers {
+        if is_forbidden_header(route, name) {
+            return Err(EgressError::Denied(format!(
+                "the connector may not set the `{}` header on upstream `{}`: credentials and routing \
+                 headers are added by the host; remove it from the request",
+                quote::quote(name),
+                route.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-
 pub use source_seam::{Document, ErrorKind, Source, SourceError};
 
 use crate::report::CrawlReport;

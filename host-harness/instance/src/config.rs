@@ -817,7 +817,12 @@ fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Resu
             crawl.max_delete_share
         );
     }
-    let l = &crawl.limits;
+    check_limits(&crawl.limits)?;
+    check_schedule(schedule)
+}
+
+/// Every number of `[crawl.limits]` within its range.
+fn check_limits(l: &crawl_engine::limits::CrawlLimits) -> anyhow::Result<()> {
     for (setting, value) in [
         ("[crawl.limits] max_pages", l.max_pages),
         ("[crawl.limits] max_items", l.max_items),
@@ -832,7 +837,11 @@ fn check_crawl(crawl: &CrawlSection, schedule: &ScheduleSection) -> anyhow::Resu
         l.max_minutes,
         1,
         10_080,
-    )?;
+    )
+}
+
+/// Every number of `[schedule]` within its range, and polls no rarer than their shortest wait.
+fn check_schedule(schedule: &ScheduleSection) -> anyhow::Result<()> {
     in_range(
         "[schedule] incremental_minutes (a week at most)",
         schedule.incremental_minutes,

@@ -173,7 +173,6 @@ pub fn plan_in(i: Inputs<'_>, period: BudgetPeriod) -> Plan {
     let period_end = period.end(i.now);
     let remaining = (period_end - i.now).max(0);
     let budget = i.weekly_budget;
-    let ceiling = (budget as f64 * SPEND_SHARE) as u64;
     let full_cost = m
         .last_full
         .as_ref()
@@ -186,40 +185,9 @@ pub fn plan_in(i: Inputs<'_>, period: BudgetPeriod) -> Plan {
         .as_ref()
         .map_or(DEFAULT_POLL_COST, |o| o.requests as f64)
         .clamp(DEFAULT_POLL_COST, MAX_POLL_COST);
-    let looked_at = last_crawl_end(m).unwrap_or(i.now).min(i.now);
-    let mut interval = poll_interval(i.schedule, m.last_change_at, looked_at);
-    // The polling the rest of the period needs, as if busy half the time (polls every
-    // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
-    // hour it is made at, so a full crawl run at night does not eat the next day's polling.
-    let min = min_poll(i.schedule) as f64;
-    let max = max_poll(i.schedule) as f64;
-    let mut polling = polling_in(remaining, min, max, poll_cost);
-    if budget > 0 {
-        let room = ceiling.saturating_sub(i.used);
-        if polling > room {
-            // Stretch polling until the rest of the period fits.
-            let stretch = polling as f64 / room.max(1) as f64;
-            interval = interval.max((min * stretch).ceil() as i64);
-            polling = room;
-        }
-        // What is left is all polling can have.
-        polling = polling.min(budget.saturating_sub(i.used));
-    }
+    let (interval, polling) = polling_plan(&i, remaining, poll_cost);
     let full_every = seconds(i.schedule.full_hours, 3600);
-    let fulls_affordable = match (budget, full_cost) {
-        (0, _) => u64::MAX,
-        (_, None) => 0,
-        (_, Some(c)) => ceiling.saturating_sub(i.used.saturating_add(polling)) / c.max(1),
-    };
-    // Whether a full crawl fits even a whole period, started afresh, beside its estimated
-    // polling: if not, the plan says so rather than promising it for the next period.
-    let full_fits_period = match (budget, full_cost) {
-        (0, _) | (_, None) => true,
-        (_, Some(c)) => {
-            let period_polling = polling_in(period.seconds(), min, max, poll_cost).min(ceiling);
-            c.saturating_add(period_polling) <= ceiling
-        }
-    };
+    let (fulls_affordable, full_fits_period) = fulls_fit(&i, period, full_cost, polling, poll_cost);
     let fulls_wanted = (remaining / full_every).max(0) as u64 + 1;
     let fulls_planned = fulls_affordable.min(fulls_wanted);
     let forecast = i
@@ -231,18 +199,13 @@ pub fn plan_in(i: Inputs<'_>, period: BudgetPeriod) -> Plan {
         .as_ref()
         .map_or(0, |o| (o.finished_at - o.started_at).max(0));
     let expected_freshness = (interval / 2).saturating_add(last_duration);
-    let (next, why) = decide(
-        &i,
-        period,
-        Costs {
-            full: full_cost,
-            poll: poll_cost,
-            fulls_affordable,
-            full_fits_period,
-        },
-        interval,
-        full_every,
-    );
+    let costs = Costs {
+        full: full_cost,
+        poll: poll_cost,
+        fulls_affordable,
+        full_fits_period,
+    };
+    let (next, why) = decide(&i, period, costs, interval, full_every);
     Plan {
         next,
         why,
@@ -256,6 +219,66 @@ pub fn plan_in(i: Inputs<'_>, period: BudgetPeriod) -> Plan {
         full_fits_period,
         expected_freshness,
     }
+}
+
+/// The spendable share of `budget` (the rest is a margin for what estimates miss).
+fn spend_ceiling(budget: u64) -> u64 {
+    (budget as f64 * SPEND_SHARE) as u64
+}
+
+/// The poll interval and the requests the rest of the period's polling is planned to take
+/// (`remaining` seconds at `poll_cost` a poll): stretched when it would not fit the budget.
+fn polling_plan(i: &Inputs<'_>, remaining: i64, poll_cost: f64) -> (i64, u64) {
+    let m = i.meta;
+    let budget = i.weekly_budget;
+    let looked_at = last_crawl_end(m).unwrap_or(i.now).min(i.now);
+    let mut interval = poll_interval(i.schedule, m.last_change_at, looked_at);
+    // The polling the rest of the period needs, as if busy half the time (polls every
+    // `min_poll_seconds`) and quiet the other half: an estimate that does not swing with the
+    // hour it is made at, so a full crawl run at night does not eat the next day's polling.
+    let min = min_poll(i.schedule) as f64;
+    let max = max_poll(i.schedule) as f64;
+    let mut polling = polling_in(remaining, min, max, poll_cost);
+    if budget > 0 {
+        let room = spend_ceiling(budget).saturating_sub(i.used);
+        if polling > room {
+            // Stretch polling until the rest of the period fits.
+            let stretch = polling as f64 / room.max(1) as f64;
+            interval = interval.max((min * stretch).ceil() as i64);
+            polling = room;
+        }
+        // What is left is all polling can have.
+        polling = polling.min(budget.saturating_sub(i.used));
+    }
+    (interval, polling)
+}
+
+/// How many full crawls (at `full_cost`) the rest of the period affords beside `polling`, and
+/// whether one fits even a whole period, started afresh, beside its estimated polling (if
+/// not, the plan says so rather than promising it for the next period).
+fn fulls_fit(
+    i: &Inputs<'_>,
+    period: BudgetPeriod,
+    full_cost: Option<u64>,
+    polling: u64,
+    poll_cost: f64,
+) -> (u64, bool) {
+    let budget = i.weekly_budget;
+    let ceiling = spend_ceiling(budget);
+    let affordable = match (budget, full_cost) {
+        (0, _) => u64::MAX,
+        (_, None) => 0,
+        (_, Some(c)) => ceiling.saturating_sub(i.used.saturating_add(polling)) / c.max(1),
+    };
+    let fits_period = match (budget, full_cost) {
+        (0, _) | (_, None) => true,
+        (_, Some(c)) => {
+            let (min, max) = (min_poll(i.schedule) as f64, max_poll(i.schedule) as f64);
+            let period_polling = polling_in(period.seconds(), min, max, poll_cost).min(ceiling);
+            c.saturating_add(period_polling) <= ceiling
+        }
+    };
+    (affordable, fits_period)
 }
 
 /// What crawls cost, as [`plan_in`] judged them.
@@ -293,30 +316,10 @@ fn decide(
     interval: i64,
     full_every: i64,
 ) -> (Next, String) {
-    let (full_cost, poll_cost, fulls_affordable) = (c.full, c.poll, c.fulls_affordable);
     let m = i.meta;
     let now = i.now;
-    if m.incremental_cursor.is_none() || m.full_in_progress.is_some() {
-        return (
-            Next::Crawl(CrawlMode::Full),
-            if m.full_in_progress.is_some() {
-                "a full crawl is unfinished: it resumes".into()
-            } else {
-                "no complete listing yet: the first full crawl (backfill)".into()
-            },
-        );
-    }
-    let period_end = period.end(now);
-    if i.weekly_budget > 0 && i.used as f64 + poll_cost > i.weekly_budget as f64 {
-        return (
-            Next::Wait((period_end - now).max(1)),
-            format!(
-                "{} budget is spent: crawls resume when the {} turns ({})",
-                this_period(period),
-                period.label(),
-                period_turn(period)
-            ),
-        );
+    if let Some(must) = must_decide(i, period, c.poll) {
+        return must;
     }
     let last_full = m
         .last_full
@@ -325,7 +328,7 @@ fn decide(
         .map_or(i64::MIN / 2, |o| o.started_at);
     let full_due = last_full.saturating_add(full_every);
     let quiet = m.last_change_at.is_none_or(|t| now - t >= QUIET_AFTER);
-    let affordable = i.weekly_budget == 0 || full_cost.is_none() || fulls_affordable >= 1;
+    let affordable = i.weekly_budget == 0 || c.full.is_none() || c.fulls_affordable >= 1;
     if now >= full_due && affordable && (quiet || now >= full_due.saturating_add(QUIET_WAIT)) {
         return (
             Next::Crawl(CrawlMode::Full),
@@ -344,33 +347,65 @@ fn decide(
             format!("a poll is due (every {interval} s now)"),
         );
     }
-    let full_next = if now >= full_due {
-        // Due but waiting for quiet or for budget: check again at the next poll.
-        poll_due
+    // A full crawl due but waiting for quiet or for budget is checked again at the next poll.
+    let full_next = if now >= full_due { poll_due } else { full_due };
+    let why = if now >= full_due {
+        deferred_full(period, &c, affordable)
     } else {
-        full_due
+        format!("the next poll in {} s", poll_due - now)
     };
-    let why = if now >= full_due && !affordable && !c.full_fits_period {
+    (Next::Wait((poll_due.min(full_next) - now).max(1)), why)
+}
+
+/// What runs whatever the schedule says: an unfinished or first full crawl, or nothing at all
+/// once the period's budget cannot pay for one more poll.
+fn must_decide(i: &Inputs<'_>, period: BudgetPeriod, poll_cost: f64) -> Option<(Next, String)> {
+    let m = i.meta;
+    if m.incremental_cursor.is_none() || m.full_in_progress.is_some() {
+        return Some((
+            Next::Crawl(CrawlMode::Full),
+            if m.full_in_progress.is_some() {
+                "a full crawl is unfinished: it resumes".into()
+            } else {
+                "no complete listing yet: the first full crawl (backfill)".into()
+            },
+        ));
+    }
+    if i.weekly_budget > 0 && i.used as f64 + poll_cost > i.weekly_budget as f64 {
+        return Some((
+            Next::Wait((period.end(i.now) - i.now).max(1)),
+            format!(
+                "{} budget is spent: crawls resume when the {} turns ({})",
+                this_period(period),
+                period.label(),
+                period_turn(period)
+            ),
+        ));
+    }
+    None
+}
+
+/// Why a due full crawl waits: it does not fit a whole period, the rest of this period's
+/// polling would not leave room, or the source is busy.
+fn deferred_full(period: BudgetPeriod, c: &Costs, affordable: bool) -> String {
+    if !affordable && !c.full_fits_period {
         format!(
             "the reconciling full crawl is deferred: at {} requests it does not fit a whole {}'s \
              budget beside the {}'s polling (raise the budget or min_poll_seconds)",
-            full_cost.unwrap_or(0),
+            c.full.unwrap_or(0),
             period.label(),
             period.label()
         )
-    } else if now >= full_due && !affordable {
+    } else if !affordable {
         format!(
             "the reconciling full crawl is deferred: the rest of the {}'s polling would not fit \
              the budget (it runs when it fits, at the latest after {})",
             period.label(),
             period_turn(period)
         )
-    } else if now >= full_due {
-        "the reconciling full crawl waits for a quiet hour".to_string()
     } else {
-        format!("the next poll in {} s", poll_due - now)
-    };
-    (Next::Wait((poll_due.min(full_next) - now).max(1)), why)
+        "the reconciling full crawl waits for a quiet hour".to_string()
+    }
 }
 
 #[cfg(test)]

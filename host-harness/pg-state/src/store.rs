@@ -6,8 +6,8 @@
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Context;
-use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
 use budget_period::{BudgetLedger, BudgetUsage};
+use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
 use postgres::types::Json;
 
 use crate::lease::{Lease, fence};

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crawl_engine::{Checkpoint, DocRecord, FailureRecord, MemoryStore, StateStore};
 use budget_period::{BudgetLedger, BudgetUsage};
+use crawl_engine::{Checkpoint, DocRecord, FailureRecord, MemoryStore, StateStore};
 use pg_state::testing::TempPostgres;
 use pg_state::{LeaseLost, Leases, PgBudgetLedger, PgStore, connect, migrate};
 

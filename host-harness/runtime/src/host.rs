@@ -12,8 +12,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1_0::{http, log, settings, types};
-use source_seam::text as guest_text;
 use egress::{Egress, Redactor};
+use source_seam::text as guest_text;
 
 /// How much guest stderr is kept for error messages.
 const STDERR_CAPACITY: usize = 16 * 1024;

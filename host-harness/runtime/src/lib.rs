@@ -23,12 +23,12 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::contract::ContractError;
 use bindings::{v0_1_0, v0_2_0};
 pub use convert::ConnectorError;
-use source_seam::text as guest_text;
-/// The types the exports answer in: the engine's plain types, whatever the contract version.
-pub use source_seam::types;
 use egress::Egress;
 pub use host::{ClockCell, GuestClock, HostState};
 pub use limits::{EPOCH_TICK, SandboxLimits};
+use source_seam::text as guest_text;
+/// The types the exports answer in: the engine's plain types, whatever the contract version.
+pub use source_seam::types;
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]

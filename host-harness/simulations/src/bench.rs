@@ -14,8 +14,8 @@ use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
 use wasm_runtime::GuestClock;
 
-use tenant_instance::config::{Config, parse_file};
 use crate::demo::demo_config_toml;
+use tenant_instance::config::{Config, parse_file};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {

@@ -16,8 +16,8 @@ use crawl_engine::types::CrawlMode;
 use crawl_engine::{CrawlReport, Crawler};
 use wasm_runtime::GuestClock;
 
-use tenant_instance::config::Config;
 use harness_service::render;
+use tenant_instance::config::Config;
 use tenant_instance::setup;
 
 /// Options of the demo.

@@ -14,8 +14,8 @@ use mock_gong::{MockGong, MockGongConfig, NewCall};
 
 use crawl_engine::types::CrawlMode;
 
-use tenant_instance::config::Config;
 use crate::demo::{DemoOptions, TempState, crawl, load, loopback, search_as_people};
+use tenant_instance::config::Config;
 
 /// The configuration the Gong demo crawls with, as a user would write it.
 pub fn gong_config_toml(gong: &str, glean: &str, state_dir: &str, rate: f64) -> String {

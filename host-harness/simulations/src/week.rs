@@ -323,13 +323,15 @@ impl Harness {
             .store(now, std::sync::atomic::Ordering::Relaxed);
         let mode = match mode {
             Some(m) => m,
-            None => match tenant_instance::schedule::due(&self.prepared, &self.config.schedule, now) {
-                Ok(m) => m,
-                Err(wait) => {
-                    self.clock.advance(Duration::from_secs(wait.max(1) as u64));
-                    return Ok(None);
+            None => {
+                match tenant_instance::schedule::due(&self.prepared, &self.config.schedule, now) {
+                    Ok(m) => m,
+                    Err(wait) => {
+                        self.clock.advance(Duration::from_secs(wait.max(1) as u64));
+                        return Ok(None);
+                    }
                 }
-            },
+            }
         };
         let p = &mut self.prepared;
         let before = p.connector.egress().request_count();

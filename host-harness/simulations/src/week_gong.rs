@@ -21,9 +21,9 @@ use mock_gong::{Change, MockGong, MockGongConfig, NewCall};
 use rate_window::VirtualClock;
 use wasm_runtime::GuestClock;
 
+use crate::week::{Harness, Rng, TempDir, at, minutes, pct};
 use tenant_instance::config::Config;
 use tenant_instance::setup::{self, RunOptions};
-use crate::week::{Harness, Rng, TempDir, at, minutes, pct};
 
 /// How the Gong week is simulated.
 #[derive(Debug, Clone)]

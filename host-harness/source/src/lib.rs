@@ -120,4 +120,3 @@ pub struct Document {
     pub item: Item,
     pub permissions: Permissions,
 }
-

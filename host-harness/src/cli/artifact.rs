@@ -41,8 +41,8 @@ pub fn inspect(a: InspectArgs) -> anyhow::Result<()> {
             .with_context(|| format!("`{}` is neither a file nor a pullable reference", a.target))?
             .bytes
     };
-    let report =
-        tenant_instance::inspect::inspect(&bytes).with_context(|| format!("inspecting {}", a.target))?;
+    let report = tenant_instance::inspect::inspect(&bytes)
+        .with_context(|| format!("inspecting {}", a.target))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -84,7 +84,9 @@ pub fn package(a: PackageArgs) -> anyhow::Result<()> {
 fn default_tag(component: &std::path::Path) -> String {
     std::fs::read(component)
         .ok()
-        .and_then(|b| tenant_instance::oci::annotations(&b).remove("org.opencontainers.image.version"))
+        .and_then(|b| {
+            tenant_instance::oci::annotations(&b).remove("org.opencontainers.image.version")
+        })
         .filter(|v| tenant_instance::oci::check_tag(v).is_ok())
         .unwrap_or_else(|| "latest".into())
 }

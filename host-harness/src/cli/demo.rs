@@ -58,7 +58,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     })
 }
 
-
 fn serve_demo(a: &Args) -> anyhow::Result<()> {
     let defaults = MockClariConfig::default();
     let token = harness_sims::demo::demo_token();

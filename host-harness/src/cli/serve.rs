@@ -50,7 +50,9 @@ pub struct Args {
 }
 
 /// The cluster, when a database is named.
-fn cluster(a: &Args) -> anyhow::Result<Option<std::sync::Arc<harness_service::serve::cluster::Cluster>>> {
+fn cluster(
+    a: &Args,
+) -> anyhow::Result<Option<std::sync::Arc<harness_service::serve::cluster::Cluster>>> {
     use tenant_instance::secret_source::{SecretFrom, SecretSource};
     let source = SecretSource {
         env: a.database_url_env.clone(),

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use mock_clari::{MockClari, MockClariConfig};
+use mock_glean::{MockGlean, MockGleanConfig};
 use tenant_instance::config::{
     Config, ConfigFile, ConnectorSection, CrawlSection, GleanSection, LimitsSection,
     ScheduleSection, SecretSource, UpstreamSection,
@@ -18,8 +20,6 @@ use tenant_instance::crawl::types::CrawlMode;
 use tenant_instance::crawl::{CrawlReport, Crawler};
 use tenant_instance::runtime::GuestClock;
 use tenant_instance::setup::{self, Prepared};
-use mock_clari::{MockClari, MockClariConfig};
-use mock_glean::{MockGlean, MockGleanConfig};
 
 pub const DATASOURCE: &str = "claricopilot";
 

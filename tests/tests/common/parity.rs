@@ -10,13 +10,13 @@ use chrono::Utc;
 use clari_copilot_connector::ClariCopilot;
 use clari_copilot_connector::config::Settings;
 use connector_sdk::http::{Request, Response, Transport};
+use mock_clari::{MockClari, MockClariConfig};
 use tenant_instance::config::Config;
 use tenant_instance::egress::tape::{Player, Recorder};
 use tenant_instance::egress::{self, Egress, Tape};
 use tenant_instance::runtime::types::{CrawlMode, Permissions as HostPermissions, Visibility};
 use tenant_instance::runtime::{GuestClock, WasmSource};
 use tenant_instance::setup::{RunOptions, prepare_with};
-use mock_clari::{MockClari, MockClariConfig};
 
 use super::{WorldBuilder, loopback};
 

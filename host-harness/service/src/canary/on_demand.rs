@@ -76,7 +76,8 @@ pub fn run(
     let bytes = match candidate {
         Candidate::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
         Candidate::Oci { reference, digest } => {
-            tenant_instance::config::check_digest(digest).map_err(|e| Refusal::Bad(format!("{e:#}")))?;
+            tenant_instance::config::check_digest(digest)
+                .map_err(|e| Refusal::Bad(format!("{e:#}")))?;
             let origin = tenant_instance::oci::PinOrigin("the canary's candidate".into());
             let options = tenant_instance::oci::RegistryOptions::default();
             let (bytes, _) = tenant_instance::oci::pull_cached(reference, digest, &origin, options)

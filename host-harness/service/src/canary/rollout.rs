@@ -321,7 +321,11 @@ fn eligibility(
     oci_candidate: bool,
 ) -> Result<Config, String> {
     // Canaries replay: nothing reaches the network, so no secret is needed.
-    let env = |k: &str| std::env::var(k).ok().or_else(|| Some("rollout-needs-no-secret".into()));
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .or_else(|| Some("rollout-needs-no-secret".into()))
+    };
     let config = Config::from_text(file, text, &env).map_err(|e| {
         let text = format!("{e:#}");
         format!("its file is refused: {}", egress::quote::quote(&text))

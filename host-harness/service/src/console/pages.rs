@@ -38,7 +38,10 @@ meter{width:120px}
 /// The mark shown with a result of the connector called `name` (never fetched from anywhere):
 /// a built-in connector's own (from the catalogue), else the display name's first letter.
 pub fn source_icon(name: &str, display: &str) -> String {
-    match tenant_instance::builtin::ALL.iter().find(|b| b.name == name) {
+    match tenant_instance::builtin::ALL
+        .iter()
+        .find(|b| b.name == name)
+    {
         Some(b) => b.icon.to_string(),
         None => {
             let letter: String = display

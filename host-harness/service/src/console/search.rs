@@ -14,8 +14,8 @@ use super::glean::GleanTarget;
 use super::pages::{
     Access, CallPage, DocumentView, FacetView, MAX_PARAGRAPHS, ResultView, SearchPage,
 };
-use tenant_instance::config::Config;
 use crate::serve::Service;
+use tenant_instance::config::Config;
 
 /// The user value that asks for the admin view: every document, with who may see it.
 pub const ADMIN: &str = "*admin*";
@@ -702,8 +702,9 @@ fn fetch_source(
     config: &Config,
     id: &str,
 ) -> Result<String, String> {
-    let prepared = tenant_instance::setup::prepare(runtime, config, wasm_runtime::GuestClock::System)
-        .map_err(|e| format!("{e:#}"))?;
+    let prepared =
+        tenant_instance::setup::prepare(runtime, config, wasm_runtime::GuestClock::System)
+            .map_err(|e| format!("{e:#}"))?;
     let redactor = egress::secrets::Redactor::new();
     for u in config.upstreams.values() {
         for (_, s) in &u.credentials {

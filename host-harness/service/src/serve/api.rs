@@ -365,4 +365,3 @@ pub fn same_secret(given: &str, expected: &str) -> bool {
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
 }
-

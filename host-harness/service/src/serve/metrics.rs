@@ -69,68 +69,73 @@ impl Default for Metrics {
             scheduler_lag_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             registry: Registry::default(),
         };
-        registry.register(
-            "harness_crawls",
-            "Crawls by tenant and outcome",
-            m.crawls.clone(),
-        );
-        registry.register(
-            "harness_documents_indexed",
-            "Documents indexed",
-            m.indexed.clone(),
-        );
-        registry.register(
-            "harness_documents_deleted",
-            "Documents deleted",
-            m.deleted.clone(),
-        );
-        registry.register(
-            "harness_upstream_requests",
-            "Requests sent to upstreams",
-            m.requests.clone(),
-        );
-        registry.register(
-            "harness_upstream_responses",
-            "Upstream answers by tenant, upstream and status",
-            m.responses.clone(),
-        );
-        registry.register(
-            "harness_guest_call_seconds",
-            "Time of one export call in a fresh instance",
-            m.guest_call_seconds.clone(),
-        );
-        registry.register(
-            "harness_upstream_throttled",
-            "Upstream answers with HTTP 429",
-            m.throttled.clone(),
-        );
-        registry.register(
-            "harness_budget_used_requests",
-            "Weekly request budget used",
-            m.budget_used.clone(),
-        );
-        registry.register(
-            "harness_budget_left_requests",
-            "Weekly request budget left",
-            m.budget_left.clone(),
-        );
-        registry.register(
-            "harness_instances_created",
-            "Sandbox instances created (one per export call)",
-            m.instances.clone(),
-        );
-        registry.register(
-            "harness_crawl_duration_seconds",
-            "Crawl wall time",
-            m.crawl_seconds.clone(),
-        );
-        registry.register(
-            "harness_scheduler_lag_seconds",
-            "How late a crawl started against its schedule",
-            m.scheduler_lag_seconds.clone(),
-        );
+        register(&mut registry, &m);
         Metrics { registry, ..m }
     }
+}
+
+/// Registers every series of `m` in `registry`, with its help text.
+fn register(registry: &mut Registry, m: &Metrics) {
+    registry.register(
+        "harness_crawls",
+        "Crawls by tenant and outcome",
+        m.crawls.clone(),
+    );
+    registry.register(
+        "harness_documents_indexed",
+        "Documents indexed",
+        m.indexed.clone(),
+    );
+    registry.register(
+        "harness_documents_deleted",
+        "Documents deleted",
+        m.deleted.clone(),
+    );
+    registry.register(
+        "harness_upstream_requests",
+        "Requests sent to upstreams",
+        m.requests.clone(),
+    );
+    registry.register(
+        "harness_upstream_responses",
+        "Upstream answers by tenant, upstream and status",
+        m.responses.clone(),
+    );
+    registry.register(
+        "harness_guest_call_seconds",
+        "Time of one export call in a fresh instance",
+        m.guest_call_seconds.clone(),
+    );
+    registry.register(
+        "harness_upstream_throttled",
+        "Upstream answers with HTTP 429",
+        m.throttled.clone(),
+    );
+    registry.register(
+        "harness_budget_used_requests",
+        "Weekly request budget used",
+        m.budget_used.clone(),
+    );
+    registry.register(
+        "harness_budget_left_requests",
+        "Weekly request budget left",
+        m.budget_left.clone(),
+    );
+    registry.register(
+        "harness_instances_created",
+        "Sandbox instances created (one per export call)",
+        m.instances.clone(),
+    );
+    registry.register(
+        "harness_crawl_duration_seconds",
+        "Crawl wall time",
+        m.crawl_seconds.clone(),
+    );
+    registry.register(
+        "harness_scheduler_lag_seconds",
+        "How late a crawl started against its schedule",
+        m.scheduler_lag_seconds.clone(),
+    );
 }
 
 impl Metrics {

@@ -645,7 +645,8 @@ impl Service {
         }
         let now = std::fs::read(origin).ok()?;
         let changed = now.as_slice() != &bytes[..]
-            && k.refused_component.as_deref() != Some(tenant_instance::component::digest(&now).as_str());
+            && k.refused_component.as_deref()
+                != Some(tenant_instance::component::digest(&now).as_str());
         changed.then(|| PathBuf::from(origin))
     }
 
