@@ -4,7 +4,8 @@
 //! within the lease ttl plus a round; the paused one, woken, writes nothing under its lost
 //! leases (the database refuses, and the budget it could not record was never spent). In the
 //! end every tenant's index equals its state, the epoch log shows one holder per epoch, and
-//! the budget counts equal the requests the mock served.
+//! the budget counts equal the requests the mock served. Operators' actions asked of any replica
+//! reach the holder through the database.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -50,6 +51,28 @@ fn post(base: &str, path: &str) -> u16 {
         .send_empty()
         .map(|r| r.status().as_u16())
         .unwrap_or(0)
+}
+
+/// Whether a replica's admin API says tenant `name` is paused.
+fn paused_at(base: &str, name: &str) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .get(format!("{base}/tenants/{name}"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_json::<serde_json::Value>().ok())
+        .is_some_and(|v| v["paused"] == true)
+}
+
+/// Actions waiting in the database for their tenant's holder.
+fn waiting_actions(db: &mut postgres::Client) -> i64 {
+    db.query_one("SELECT count(*) FROM tenant_actions", &[])
+        .unwrap()
+        .get(0)
 }
 
 impl Drop for Replica {
@@ -215,16 +238,28 @@ fn replicas_take_over_killed_and_paused_ones_and_never_write_twice() {
                     .all(|r| live.iter().any(|l| l.1 == *r))
         },
     );
-    // An operator's request goes to the replica holding the tenant; another refuses it,
-    // saying where to send it, instead of queueing what it cannot run.
+    // An operator may ask any replica: an action for a tenant held elsewhere goes through the
+    // database to its holder, and a pause or resume reaches every replica.
     let (tenant, holder) = live_leases(&mut db)
         .into_iter()
         .find(|l| l.1 == "r2")
         .map(|l| (l.0, l.1))
         .unwrap();
-    let path = format!("/tenants/{tenant}/crawl?mode=incremental");
+    let crawl = format!("/tenants/{tenant}/crawl?mode=incremental");
     assert_eq!(holder, "r2");
-    assert_eq!(post(&replicas[0].base, &path), 409);
+    assert_eq!(post(&replicas[0].base, &crawl), 202);
+    assert_eq!(post(&replicas[0].base, &format!("/tenants/{tenant}/pause")), 200);
+    wait_for(dir.path(), "r1's pause applied by r2, the holder", 20, || {
+        paused_at(&replicas[1].base, &tenant) && paused_at(&replicas[2].base, &tenant)
+    });
+    assert_eq!(post(&replicas[1].base, &crawl), 409, "a paused tenant runs nothing");
+    assert_eq!(post(&replicas[2].base, &format!("/tenants/{tenant}/resume")), 200);
+    wait_for(dir.path(), "r3's resume applied by r2", 20, || {
+        !paused_at(&replicas[1].base, &tenant) && !paused_at(&replicas[0].base, &tenant)
+    });
+    wait_for(dir.path(), "the routed actions taken by their holder", 20, || {
+        waiting_actions(&mut db) == 0
+    });
     wait_for(dir.path(), "crawls under way", 60, || {
         clari.control().request_count() >= 150
     });

@@ -173,6 +173,7 @@ fn postgres_statements_and_bytes_per_crawl() {
     let state = ExternalState {
         store: Box::new(PgStore::open(session, &lease).unwrap()),
         budget,
+        generation: lease.epoch,
         ledger: Arc::new(PgBudgetLedger::new(connect(&proxied).unwrap(), &lease)),
     };
     let mut p = prepare_with(

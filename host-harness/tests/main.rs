@@ -21,6 +21,7 @@ mod kill_budget;
 mod mock_commands;
 mod new_connector;
 mod oci_operators;
+mod one_instance;
 mod one_writer;
 mod rate_as_counted;
 mod relocatable;

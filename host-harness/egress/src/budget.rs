@@ -12,45 +12,6 @@ pub use budget_period::{
     BudgetLedger, BudgetPeriod, BudgetUsage, DAY, UnknownPeriod, WEEK, week_start,
 };
 
-/// A ledger that charges `inner` and refuses once `cap` requests went through it: a bounded
-/// errand (a canary's live sample) spends the tenant's budget and no more than its share.
-#[derive(Debug)]
-pub struct CappedLedger {
-    inner: Arc<dyn BudgetLedger>,
-    cap: u64,
-    recorded: Mutex<u64>,
-}
-
-impl CappedLedger {
-    pub fn new(inner: Arc<dyn BudgetLedger>, cap: u64) -> Self {
-        CappedLedger {
-            inner,
-            cap,
-            recorded: Mutex::new(0),
-        }
-    }
-
-    /// Requests charged through this ledger so far.
-    pub fn recorded(&self) -> u64 {
-        *self.recorded.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl BudgetLedger for CappedLedger {
-    fn record(&self, usage: &BudgetUsage) -> Result<(), String> {
-        let mut n = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
-        if *n >= self.cap {
-            return Err(format!(
-                "this errand's share of the budget ({} requests) is spent",
-                self.cap
-            ));
-        }
-        self.inner.record(usage)?;
-        *n = n.saturating_add(1);
-        Ok(())
-    }
-}
-
 /// A budget of `limit` requests per [`BudgetPeriod`].
 #[derive(Debug)]
 pub struct RequestBudget {

@@ -55,7 +55,7 @@ pub fn check_private_network(
 pub fn grant(
     declared: &[Declared],
     configured: &BTreeMap<String, Configured>,
-    limiter: impl Fn(f64) -> Arc<ArrivalLimiter>,
+    limiter: impl Fn(&str, f64) -> Arc<ArrivalLimiter>,
 ) -> Result<Grant, String> {
     let mut routes = Vec::new();
     for d in declared {
@@ -108,7 +108,7 @@ pub fn grant(
             credentials: c.credentials.clone(),
             scrub_only: c.scrub_only.clone(),
             auth_headers: d.auth_headers.clone(),
-            limiter: limiter(c.rate_per_second),
+            limiter: limiter(&d.name, c.rate_per_second),
             allow_private_network: c.allow_private_network,
         });
     }
@@ -154,7 +154,7 @@ mod tests {
     fn grants_exactly_what_is_declared_and_configured() {
         let mut c = configured(&["x-api-key", "X-Api-Password"]);
         c.insert("extra".into(), c["clari"].clone());
-        let g = grant(&declared(), &c, crate::upstream_limiter).unwrap();
+        let g = grant(&declared(), &c, |_, r| crate::upstream_limiter(r)).unwrap();
         assert_eq!(g.routes.len(), 1);
         assert_eq!(g.routes[0].limiter.max(), 10);
         assert_eq!(g.unused, ["extra"]);
@@ -162,19 +162,20 @@ mod tests {
 
     #[test]
     fn refuses_missing_upstreams_and_wrong_credentials() {
-        let e = grant(&declared(), &BTreeMap::new(), crate::upstream_limiter).unwrap_err();
+        let e = grant(&declared(), &BTreeMap::new(), |_, r| {
+            crate::upstream_limiter(r)
+        })
+        .unwrap_err();
         assert!(e.contains("add [upstreams.clari]"), "{e}");
-        let e = grant(
-            &declared(),
-            &configured(&["X-Api-Key"]),
-            crate::upstream_limiter,
-        )
+        let e = grant(&declared(), &configured(&["X-Api-Key"]), |_, r| {
+            crate::upstream_limiter(r)
+        })
         .unwrap_err();
         assert!(e.contains("`X-Api-Password`"), "{e}");
         let e = grant(
             &declared(),
             &configured(&["X-Api-Key", "X-Api-Password", "Authorization"]),
-            crate::upstream_limiter,
+            |_, r| crate::upstream_limiter(r),
         )
         .unwrap_err();
         assert!(
@@ -188,7 +189,7 @@ mod tests {
         let mut c = configured(&["X-Api-Key", "X-Api-Password"]);
         let parts = vec![Secret::new("user-part"), Secret::new("pass-part")];
         c.get_mut("clari").unwrap().scrub_only = parts.clone();
-        let g = grant(&declared(), &c, crate::upstream_limiter).unwrap();
+        let g = grant(&declared(), &c, |_, r| crate::upstream_limiter(r)).unwrap();
         assert_eq!(g.routes[0].scrub_only, parts);
     }
 
@@ -199,12 +200,12 @@ mod tests {
             default_base_url: "https://api.gong.io".into(),
             auth_headers: vec!["Authorization".into()],
         }];
-        let e = grant(&d, &configured(&[]), crate::upstream_limiter).unwrap_err();
+        let e = grant(&d, &configured(&[]), |_, r| crate::upstream_limiter(r)).unwrap_err();
         assert!(e.contains("add [upstreams.gong]"), "{e}");
         let mut c = configured(&[]);
         let clari = c.remove("clari").unwrap();
         c.insert("gong".into(), clari);
-        let e = grant(&d, &c, crate::upstream_limiter).unwrap_err();
+        let e = grant(&d, &c, |_, r| crate::upstream_limiter(r)).unwrap_err();
         assert!(e.contains("[upstreams.gong.basic]"), "{e}");
     }
 

@@ -206,6 +206,9 @@ pub struct Egress {
     routes: HashMap<String, UpstreamRoute>,
     tape: Tape,
     budget: Option<Arc<budget::RequestBudget>>,
+    /// At most this many requests through this engine (see [`Egress::with_request_cap`]),
+    /// and how many were admitted so far.
+    cap: Option<(u64, AtomicU64)>,
     limits: EgressLimits,
     transport: transport::Transport,
     redactor: Redactor,
@@ -259,6 +262,7 @@ impl Egress {
             routes: routes.into_iter().map(|r| (r.name.clone(), r)).collect(),
             tape: Tape::Off,
             budget: None,
+            cap: None,
             transport: transport::Transport::new(limits.clone(), private_hosts),
             limits,
             redactor,
@@ -284,6 +288,14 @@ impl Egress {
     /// once the period's is spent.
     pub fn with_budget(mut self, budget: Arc<budget::RequestBudget>) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// At most `cap` requests go through this engine, each spending the budget as usual; the
+    /// one after the last is refused, not sent (a bounded errand such as a canary's live
+    /// sample spends the tenant's budget and no more than its share).
+    pub fn with_request_cap(mut self, cap: u64) -> Self {
+        self.cap = Some((cap, AtomicU64::new(0)));
         self
     }
 
@@ -444,6 +456,39 @@ impl Egress {
     /// Waits for the rate limiter, then spends the request budget (persisted before sending):
     /// a request refused by the limiter costs no budget.
     fn admit<'r>(
+        &self,
+        route: &'r UpstreamRoute,
+    ) -> Result<(rate_window::Ticket<'r>, Option<Held<'_>>), EgressError> {
+        self.take_cap_slot()?;
+        let admitted = self.admit_within_cap(route);
+        if admitted.is_err()
+            && let Some((_, taken)) = &self.cap
+        {
+            // Refused before it was sent: the slot goes back.
+            taken.fetch_sub(1, Ordering::SeqCst);
+        }
+        admitted
+    }
+
+    /// Takes one of the cap's slots, or refuses the request when all are taken.
+    fn take_cap_slot(&self) -> Result<(), EgressError> {
+        let Some((cap, taken)) = &self.cap else {
+            return Ok(());
+        };
+        taken
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < *cap).then_some(n + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| {
+                EgressError::Transport(format!(
+                    "the request was not sent: this errand's share of the budget ({cap} requests) is spent"
+                ))
+            })
+    }
+
+    /// [`Egress::admit`] once the request has a slot of the cap.
+    fn admit_within_cap<'r>(
         &self,
         route: &'r UpstreamRoute,
     ) -> Result<(rate_window::Ticket<'r>, Option<Held<'_>>), EgressError> {
@@ -656,7 +701,7 @@ mod tests {
             default_base_url: base.clone(),
             auth_headers: vec!["Authorization".into()],
         }];
-        let routes = grant::grant(&declared, &configured, upstream_limiter)
+        let routes = grant::grant(&declared, &configured, |_, r| upstream_limiter(r))
             .unwrap()
             .routes;
         let redactor = Redactor::new();

@@ -13,6 +13,7 @@ pub mod component;
 pub mod config;
 pub mod crash;
 pub mod inspect;
+pub mod instance;
 pub mod oci;
 pub mod planner;
 pub mod preflight;

@@ -17,6 +17,7 @@ use state_store::{BudgetWriter, SqliteStore};
 use wasm_runtime::{GuestClock, Runtime, WasmSource};
 
 use crate::config::{ComponentRef, Config};
+use crate::instance::Instance;
 
 /// Everything a crawl needs.
 pub struct Prepared {
@@ -47,6 +48,9 @@ pub struct RunOptions {
     /// At most this many requests, each charged to the instance's budget as usual (a canary's
     /// live sample): the one after the last is refused, not sent.
     pub request_cap: Option<u64>,
+    /// The tenant's long-lived limiters and budget, shared with its other crawls and fetches
+    /// in this process (a service's tenant); none: this run makes its own.
+    pub instance: Option<Arc<Instance>>,
 }
 
 /// A tenant's state from outside (see [`RunOptions::state`]).
@@ -54,6 +58,9 @@ pub struct ExternalState {
     pub store: Box<dyn StateStore>,
     pub budget: egress::budget::BudgetUsage,
     pub ledger: Arc<dyn egress::budget::BudgetLedger>,
+    /// Which holding of the state this is (a lease's epoch): a budget in use under another
+    /// holding is not reused.
+    pub generation: i64,
 }
 
 impl std::fmt::Debug for ExternalState {
@@ -191,15 +198,17 @@ fn described(
 
 /// The routes the configuration grants the connector.
 fn routes(config: &Config, info: &ConnectorInfo) -> anyhow::Result<Vec<egress::UpstreamRoute>> {
-    routes_on(config, info, None)
+    Ok(routes_on(config, info, None, None)?.0)
 }
 
-/// [`routes`] with rate limiters on `time` when simulating.
+/// [`routes`] with rate limiters on `time` when simulating, else the tenant [`Instance`]'s
+/// when there is one; also the limiters made now (not the instance's from earlier crawls).
 fn routes_on(
     config: &Config,
     info: &ConnectorInfo,
     time: Option<&Arc<rate_window::VirtualClock>>,
-) -> anyhow::Result<Vec<egress::UpstreamRoute>> {
+    instance: Option<&Instance>,
+) -> anyhow::Result<(Vec<egress::UpstreamRoute>, Vec<Arc<egress::ArrivalLimiter>>)> {
     let declared: Vec<Declared> = info
         .upstreams
         .iter()
@@ -225,17 +234,35 @@ fn routes_on(
             )
         })
         .collect();
-    let limiter = |rate: f64| match time {
+    let make = |rate: f64| match time {
         Some(t) => egress::upstream_limiter_on(rate, t.clone()),
         None => egress::upstream_limiter(rate),
     };
+    let fresh = std::sync::Mutex::new(Vec::new());
+    let limiter = |upstream: &str, rate: f64| {
+        let (l, made) = match instance {
+            Some(i) => i.limiter(upstream, rate, make),
+            None => (make(rate), true),
+        };
+        if made {
+            fresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(l.clone());
+        }
+        l
+    };
     let granted = grant::grant(&declared, &configured, limiter).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(i) = instance {
+        i.retain_upstreams(config.upstreams.keys());
+    }
     for name in granted.unused {
         tracing::warn!(
             "[upstreams.{name}] is configured but the connector does not declare it; it stays unreachable"
         );
     }
-    Ok(granted.routes)
+    let fresh = fresh.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok((granted.routes, fresh))
 }
 
 /// The rate for `upstream`: the configuration's, else the connector's declaration, else the
@@ -301,49 +328,67 @@ enum StateUse {
 }
 
 /// The crawl state (in memory for a replay or a recording, from outside, or the SQLite file
-/// beside the configuration) and the egress with the weekly budget that state keeps.
+/// beside the configuration) and the request budget that state keeps: the one the tenant's
+/// [`Instance`] has in use, if any, else loaded now. Also when the state last sent a request.
 fn state(
     config: &Config,
     uses: StateUse,
     external: Option<ExternalState>,
-    mut egress: Egress,
-    time: Option<&Arc<rate_window::VirtualClock>>,
-    cap: Option<u64>,
-) -> anyhow::Result<(Box<dyn StateStore>, Egress)> {
+    instance: Option<&Instance>,
+) -> anyhow::Result<(Box<dyn StateStore>, Option<Arc<RequestBudget>>, i64)> {
     if uses == StateUse::Replay {
-        return Ok((Box::new(MemoryStore::default()), egress));
+        return Ok((Box::new(MemoryStore::default()), None, 0));
     }
-    let (store, usage, ledger): (
-        Box<dyn StateStore>,
-        _,
-        Arc<dyn egress::budget::BudgetLedger>,
-    ) = match external {
-        Some(s) => (s.store, s.budget, s.ledger),
+    let (limit, period) = config.request_budget();
+    let (store, key, usage, ledger): (Box<dyn StateStore>, String, _, Ledger) = match external {
+        Some(s) => {
+            let key = format!("external\0{}", s.generation);
+            (s.store, key, s.budget, Ledger::Given(s.ledger))
+        }
         None => {
             let store = SqliteStore::open(&config.state_dir, &config.name)?;
-            let ledger = Arc::new(BudgetWriter::open(&store)?);
+            let key = format!("sqlite\0{}\0{}", config.state_dir.display(), config.name);
             let usage = store.budget;
-            (Box::new(store), usage, ledger)
+            let ledger = Ledger::Sqlite(store.path().to_path_buf());
+            (Box::new(store), key, usage, ledger)
         }
+    };
+    let make = || -> anyhow::Result<Arc<RequestBudget>> {
+        let ledger = ledger.open()?;
+        Ok(Arc::new(RequestBudget::new(
+            limit,
+            period,
+            usage,
+            Some(ledger),
+        )))
+    };
+    let key = format!("{key}\0{limit}\0{}", period.label());
+    let budget = match instance {
+        Some(i) => i.budget(&key, make)?,
+        None => make()?,
     };
     let store: Box<dyn StateStore> = if uses == StateUse::Record {
         Box::new(MemoryStore::default())
     } else {
         store
     };
-    let ledger: Arc<dyn egress::budget::BudgetLedger> = match cap {
-        Some(cap) => Arc::new(egress::budget::CappedLedger::new(ledger, cap)),
-        None => ledger,
-    };
-    let (limit, period) = config.request_budget();
-    egress = egress.with_budget(Arc::new(RequestBudget::new(
-        limit,
-        period,
-        usage,
-        Some(ledger),
-    )));
-    hold_after_recent_requests(&egress.limiters(), usage.last_sent_ms, time);
-    Ok((store, egress))
+    Ok((store, Some(budget), usage.last_sent_ms))
+}
+
+/// Where a budget's counts are written: opened only when the budget is loaded (a budget in use
+/// already has its ledger).
+enum Ledger {
+    Given(Arc<dyn egress::budget::BudgetLedger>),
+    Sqlite(std::path::PathBuf),
+}
+
+impl Ledger {
+    fn open(&self) -> anyhow::Result<Arc<dyn egress::budget::BudgetLedger>> {
+        Ok(match self {
+            Ledger::Given(l) => l.clone(),
+            Ledger::Sqlite(path) => Arc::new(BudgetWriter::open_path(path)?),
+        })
+    }
 }
 
 /// [`prepare`] with recording, replay or a directory index.
@@ -364,7 +409,8 @@ pub fn prepare_with(
     let redactor = Redactor::new();
     redactor.register(&config.glean.token);
     let (compiled, info) = describe(runtime, config, clock, &redactor)?;
-    let routes = routes_on(config, &info, run.time.as_ref())?;
+    let shared = run.instance.as_deref().filter(|_| run.time.is_none());
+    let (routes, fresh_limiters) = routes_on(config, &info, run.time.as_ref(), shared)?;
     let retry = RetryPolicy {
         max_retries: config.crawl.max_retries,
         ..RetryPolicy::default()
@@ -379,14 +425,15 @@ pub fn prepare_with(
     if let Some(t) = &run.time {
         egress = egress.with_virtual_time(t.clone());
     }
-    let (store, egress) = state(
-        config,
-        uses,
-        run.state,
-        egress,
-        run.time.as_ref(),
-        run.request_cap,
-    )?;
+    let instance = run.instance.as_deref().filter(|_| run.time.is_none());
+    let (store, budget, last_sent_ms) = state(config, uses, run.state, instance)?;
+    if let Some(budget) = budget {
+        egress = egress.with_budget(budget);
+    }
+    if let Some(cap) = run.request_cap {
+        egress = egress.with_request_cap(cap);
+    }
+    hold_after_recent_requests(&fresh_limiters, last_sent_ms, run.time.as_ref());
     let egress = Arc::new(egress.with_tape(run.tape));
     let connector = WasmSource::new(
         compiled,

@@ -41,6 +41,20 @@ const STEPS: &[&str] = &[
      );",
     // 2: replicas and when each was last seen, for sharing tenants fairly.
     "CREATE TABLE replicas (owner TEXT PRIMARY KEY, seen_at TIMESTAMPTZ NOT NULL);",
+    // 3: operators' actions routed through the database: the paused tenants, and the actions
+    //    waiting for the replica holding a tenant.
+    "CREATE TABLE paused_tenants (
+        tenant TEXT PRIMARY KEY,
+        paused_at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE TABLE tenant_actions (
+        id BIGSERIAL PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        action TEXT NOT NULL,
+        asked_of TEXT NOT NULL,
+        asked_at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE INDEX tenant_actions_by_tenant ON tenant_actions (tenant);",
 ];
 
 /// The schema version this binary writes.

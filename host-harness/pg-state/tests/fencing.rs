@@ -281,3 +281,61 @@ fn a_paused_holder_mid_transaction_does_not_stall_the_takeover() {
         "the paused session was ended, its write lost"
     );
 }
+
+#[test]
+fn actions_wait_in_order_for_the_holder_and_a_full_queue_refuses_more() {
+    use pg_state::actions::{self, Action, MAX_PENDING};
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "actions");
+    let mut db = connect(&url).unwrap();
+    assert!(actions::enqueue(&mut db, "t1", Action::Resume, "r1").unwrap());
+    assert!(actions::enqueue(&mut db, "t1", Action::CrawlFull, "r2").unwrap());
+    assert!(actions::enqueue(&mut db, "t2", Action::ApproveDeletions, "r1").unwrap());
+    // Only the tenants asked for are taken, oldest first, and taken once.
+    let taken = actions::take(&mut db, &["t1".to_string()]).unwrap();
+    assert_eq!(
+        taken,
+        vec![
+            ("t1".to_string(), Action::Resume),
+            ("t1".to_string(), Action::CrawlFull)
+        ]
+    );
+    assert!(
+        actions::take(&mut db, &["t1".to_string()])
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        actions::take(&mut db, &["t2".to_string()]).unwrap().len(),
+        1
+    );
+    // A tenant's queue is bounded; another tenant's is not affected.
+    for _ in 0..MAX_PENDING {
+        assert!(actions::enqueue(&mut db, "t3", Action::CrawlIncremental, "r1").unwrap());
+    }
+    assert!(!actions::enqueue(&mut db, "t3", Action::CrawlIncremental, "r1").unwrap());
+    assert!(actions::enqueue(&mut db, "t4", Action::CrawlIncremental, "r1").unwrap());
+    // An action a newer replica wrote is dropped, not misread.
+    db.execute(
+        "INSERT INTO tenant_actions (tenant, action, asked_of) VALUES ('t4', 'teleport', 'r9')",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        actions::take(&mut db, &["t4".to_string()]).unwrap(),
+        vec![("t4".to_string(), Action::CrawlIncremental)]
+    );
+    // The paused set: idempotent both ways.
+    actions::set_paused(&mut db, "t1", true).unwrap();
+    actions::set_paused(&mut db, "t1", true).unwrap();
+    actions::set_paused(&mut db, "t2", true).unwrap();
+    actions::set_paused(&mut db, "t2", false).unwrap();
+    actions::set_paused(&mut db, "t5", false).unwrap();
+    assert_eq!(
+        actions::paused(&mut db)
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec!["t1".to_string()]
+    );
+}

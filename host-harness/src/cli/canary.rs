@@ -187,7 +187,7 @@ fn recording(
                 pages,
                 share: a.sample_share,
             };
-            let sample = canary::sample::record(&config, &spec, scratch)?;
+            let sample = canary::sample::record(&config, &spec, scratch, None)?;
             config.crawl.limits.max_pages = pages;
             Ok((config, sample.tape.clone(), Some(sample)))
         }

@@ -357,10 +357,15 @@ pub struct BudgetWriter {
 
 impl BudgetWriter {
     pub fn open(store: &SqliteStore) -> anyhow::Result<Self> {
-        let conn = rusqlite::Connection::open(&store.path).map_err(|e| corrupt(&store.path, e))?;
+        Self::open_path(&store.path)
+    }
+
+    /// A writer for the state database at `path` (a [`SqliteStore::path`]).
+    pub fn open_path(path: &Path) -> anyhow::Result<Self> {
+        let conn = rusqlite::Connection::open(path).map_err(|e| corrupt(path, e))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
-            .map_err(|e| corrupt(&store.path, e))?;
-        no_checkpoint_on_close(&conn).map_err(|e| corrupt(&store.path, e))?;
+            .map_err(|e| corrupt(path, e))?;
+        no_checkpoint_on_close(&conn).map_err(|e| corrupt(path, e))?;
         Ok(BudgetWriter {
             conn: std::sync::Mutex::new(conn),
         })

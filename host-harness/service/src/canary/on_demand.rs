@@ -94,7 +94,7 @@ pub fn run(
         prune_candidates(dir, &[path.as_path(), pinned_file(&config).as_path()]);
     }
     let outcome = service
-        .exclusive(name, || judge(&config, &path, ask))
+        .exclusive(name, || judge(&config, &path, ask, service.instance(name)))
         .map_err(Refusal::Conflict)?
         .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
     let (report, listed) = outcome;
@@ -135,6 +135,7 @@ fn judge(
     config: &tenant_instance::config::Config,
     candidate: &std::path::Path,
     ask: &Ask,
+    instance: Option<std::sync::Arc<tenant_instance::instance::Instance>>,
 ) -> anyhow::Result<(super::CanaryReport, u64)> {
     let scratch = tempfile::Builder::new()
         .prefix("harness-sample-")
@@ -143,7 +144,7 @@ fn judge(
         pages: ask.pages,
         share: ask.share,
     };
-    let s = sample::record(config, &spec, scratch.path())?;
+    let s = sample::record(config, &spec, scratch.path(), instance)?;
     let mut config = config.clone();
     config.crawl.limits.max_pages = ask.pages;
     let report = super::run(&config, candidate, &s.tape, &ask.thresholds)?;

@@ -65,13 +65,23 @@ pub fn cap(limit: u64, used: u64, spec: &SampleSpec) -> anyhow::Result<u64> {
 }
 
 /// Records a live sample of `config`'s source with its pinned component into `dir`. The caller
-/// holds the tenant's state lock (the budget is counted in its state).
-pub fn record(config: &Config, spec: &SampleSpec, dir: &Path) -> anyhow::Result<Sample> {
+/// holds the tenant's state lock (the budget is counted in its state); in a service, the
+/// sample spends the tenant's budget and waits on its limiters (`instance`).
+pub fn record(
+    config: &Config,
+    spec: &SampleSpec,
+    dir: &Path,
+    instance: Option<std::sync::Arc<tenant_instance::instance::Instance>>,
+) -> anyhow::Result<Sample> {
     let now = chrono::Utc::now().timestamp();
     let (limit, period) = config.request_budget();
-    let used = {
-        let store = state_store::SqliteStore::open(&config.state_dir, &config.name)?;
-        store.budget.current_in(now, period).requests
+    let live = instance.as_ref().and_then(|i| i.live_usage(now));
+    let used = match live {
+        Some(usage) => usage.current_in(now, period).requests,
+        None => {
+            let store = state_store::SqliteStore::open(&config.state_dir, &config.name)?;
+            store.budget.current_in(now, period).requests
+        }
     };
     let cap = cap(limit, used, spec)?;
     let mut config = config.clone();
@@ -82,6 +92,7 @@ pub fn record(config: &Config, spec: &SampleSpec, dir: &Path) -> anyhow::Result<
         tape: Tape::Record(Recorder::create(&tape, now)?),
         output_dir: Some(dir.join("sampled")),
         request_cap: Some(cap),
+        instance,
         ..RunOptions::default()
     };
     let runtime = tenant_instance::cached_runtime()?;

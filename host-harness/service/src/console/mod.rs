@@ -334,24 +334,24 @@ async fn tenant_action(
                     );
                 }
             };
-            match s.request_crawl(&name, mode) {
-                Ok(()) => true,
-                Err(crate::serve::CrawlRefusal::Unknown) => false,
-                Err(why) => {
-                    return html(
-                        StatusCode::CONFLICT,
-                        pages::message("Refused", &format!("{why}."), caller.csrf.as_deref()),
-                    );
-                }
-            }
+            s.request_crawl(&name, mode)
         }
         "pause" => s.pause(&name),
         "resume" => s.resume(&name),
         "approve-deletions" => s.approve_deletions(&name),
         other => return not_found(&format!("There is no action `{other}`."), &caller),
     };
-    if !found {
-        return not_found(&format!("There is no tenant `{name}`."), &caller);
+    match found {
+        Ok(_) => {}
+        Err(crate::serve::CrawlRefusal::Unknown) => {
+            return not_found(&format!("There is no tenant `{name}`."), &caller);
+        }
+        Err(why) => {
+            return html(
+                StatusCode::CONFLICT,
+                pages::message("Refused", &format!("{why}."), caller.csrf.as_deref()),
+            );
+        }
     }
     Redirect::to(&format!("/console/tenants/{name}")).into_response()
 }
@@ -456,20 +456,21 @@ async fn call_response(
     };
     let runtime = c.service.runtime().clone();
     let service = c.service.clone();
-    let page = blocking(move || {
-        if !fetch {
-            return search::call_page(&runtime, &config, &name, &id, false);
+    // A fetch beside the tenant's crawl waits on the same rate limiters and spends the same
+    // budget (the tenant's instance): it needs no turn of its own.
+    let instance = if fetch {
+        match service.instance(&name) {
+            Some(i) => Some(i),
+            None => {
+                return not_found(&format!("There is no tenant `{name}`."), &caller);
+            }
         }
-        // One budget and one set of rate limiters per tenant: no fetch beside its crawl.
-        service
-            .exclusive(&name, || {
-                search::call_page(&runtime, &config, &name, &id, true)
-            })
-            .map_err(|why| anyhow::anyhow!(why))
-            .and_then(|p| p)
-    })
-    .await
-    .and_then(|p| p);
+    } else {
+        None
+    };
+    let page = blocking(move || search::call_page(&runtime, &config, &name, &id, instance))
+        .await
+        .and_then(|p| p);
     match page {
         Ok(p) => html(
             StatusCode::OK,

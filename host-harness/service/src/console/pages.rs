@@ -892,6 +892,7 @@ mod tests {
             budget_limit: 100,
             config_error: Some(EVIL.into()),
             held_by: None,
+            paused: false,
         };
         assert_escaped(&tenants(std::slice::from_ref(&view), "csrf", 100).into_string());
         let detail = TenantDetail {
@@ -1008,6 +1009,7 @@ mod tests {
             budget_limit: 100,
             config_error: None,
             held_by: None,
+            paused: false,
         };
         let html = tenants(&[view], "tok123", 0).into_string();
         let forms = html.matches("<form").count();

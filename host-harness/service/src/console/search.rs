@@ -620,7 +620,7 @@ pub fn call_page(
     config: &Config,
     tenant: &str,
     id: &str,
-    fetch: bool,
+    fetch: Option<std::sync::Arc<tenant_instance::instance::Instance>>,
 ) -> anyhow::Result<CallPage> {
     let glean = target(config);
     let mut page = CallPage {
@@ -690,21 +690,26 @@ pub fn call_page(
         }
         Err(e) => page.why_fetched = format!("{e:#}"),
     }
-    if fetch {
-        page.source = Some(fetch_source(runtime, config, id));
+    if let Some(instance) = fetch {
+        page.source = Some(fetch_source(runtime, config, id, instance));
     }
     Ok(page)
 }
 
-/// The item and permissions the connector returns for `id` right now, secrets redacted.
+/// The item and permissions the connector returns for `id` right now, secrets redacted. It
+/// waits on the tenant's rate limiters and spends its budget (`instance`), as its crawls do.
 fn fetch_source(
     runtime: &std::sync::Arc<wasm_runtime::Runtime>,
     config: &Config,
     id: &str,
+    instance: std::sync::Arc<tenant_instance::instance::Instance>,
 ) -> Result<String, String> {
+    let run = tenant_instance::setup::RunOptions {
+        instance: Some(instance),
+        ..tenant_instance::setup::RunOptions::default()
+    };
     let prepared =
-        tenant_instance::setup::prepare(runtime, config, wasm_runtime::GuestClock::System)
-            .map_err(|e| format!("{e:#}"))?;
+        tenant_instance::setup::prepare_with(runtime, config, run).map_err(|e| format!("{e:#}"))?;
     let redactor = egress::secrets::Redactor::new();
     for u in config.upstreams.values() {
         for (_, s) in &u.credentials {

@@ -278,13 +278,12 @@ async fn crawl(
         }
     };
     match api.service.request_crawl(&name, mode) {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            axum::Json(json!({"queued": mode.name(), "tenant": name})),
-        )
-            .into_response(),
-        Err(super::CrawlRefusal::Unknown) => unknown(&name),
-        Err(why) => error(StatusCode::CONFLICT, &why.to_string()),
+        Ok(accepted) => {
+            let mut body = json!({"queued": mode.name(), "tenant": name});
+            routed_to(&mut body, &accepted);
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+        Err(why) => refused(&name, why),
     }
 }
 
@@ -304,11 +303,35 @@ async fn approve(State(api): State<Api>, Path(name): Path<String>) -> Response {
     )
 }
 
-fn action(found: bool, name: &str, done: &str) -> Response {
-    if found {
-        axum::Json(json!({"tenant": name, "done": done})).into_response()
-    } else {
-        unknown(name)
+fn action(
+    result: Result<super::Accepted, super::CrawlRefusal>,
+    name: &str,
+    done: &str,
+) -> Response {
+    match result {
+        Ok(accepted) => {
+            let mut body = json!({"tenant": name, "done": done});
+            routed_to(&mut body, &accepted);
+            axum::Json(body).into_response()
+        }
+        Err(why) => refused(name, why),
+    }
+}
+
+/// With replicas, says that the action went through the database and to which holder.
+fn routed_to(body: &mut serde_json::Value, accepted: &super::Accepted) {
+    if let super::Accepted::Routed { holder } = accepted {
+        body["routed"] =
+            json!("through the state database, applied at the holder's next lease round");
+        body["held_by"] = json!(holder);
+    }
+}
+
+fn refused(name: &str, why: super::CrawlRefusal) -> Response {
+    match why {
+        super::CrawlRefusal::Unknown => unknown(name),
+        super::CrawlRefusal::Backlog => error(StatusCode::SERVICE_UNAVAILABLE, &why.to_string()),
+        _ => error(StatusCode::CONFLICT, &why.to_string()),
     }
 }
 

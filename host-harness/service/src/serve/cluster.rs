@@ -7,7 +7,7 @@
 //! database's fence, and no upload leaves after the lease's local deadline ([`FencedSink`]).
 //! On SIGTERM the replica releases its leases and leaves, so the others take over at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use crawl_engine::types::{ConnectorInfo, User};
 use crawl_engine::{Document, Sink, UsersUpload};
+use pg_state::actions::{self, Action};
 use pg_state::{Holder, Lease, Leases, PgBudgetLedger, PgStore};
 
 use tenant_instance::setup::ExternalState;
@@ -36,6 +37,41 @@ pub struct Cluster {
     holders: Mutex<BTreeMap<String, Holder>>,
     rounds: std::sync::atomic::AtomicU64,
     ttl: Duration,
+    /// Operators' actions asked of this replica, on their way to the database (next round).
+    outbox: Mutex<VecDeque<Outgoing>>,
+    /// What the last round read from the database for the service to apply.
+    inbox: Mutex<Inbox>,
+}
+
+/// An operator's action on its way to the database.
+#[derive(Debug, Clone)]
+enum Outgoing {
+    Paused(String, bool),
+    Action(String, Action),
+}
+
+/// The most actions waiting in this replica for the database to be reachable.
+pub const MAX_OUTBOX: usize = 1024;
+
+/// Why an action was not routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog;
+
+impl std::fmt::Display for Backlog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{MAX_OUTBOX} actions are waiting for the state database already (is it reachable?): try again later"
+        )
+    }
+}
+
+/// What a round read for the service: the paused set (every replica applies it to every
+/// tenant) and the actions for tenants held here.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub paused: Option<BTreeSet<String>>,
+    pub actions: Vec<(String, Action)>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -66,6 +102,8 @@ impl Cluster {
             holders: Mutex::new(BTreeMap::new()),
             rounds: std::sync::atomic::AtomicU64::new(0),
             ttl,
+            outbox: Mutex::new(VecDeque::new()),
+            inbox: Mutex::new(Inbox::default()),
         }))
     }
 
@@ -115,6 +153,7 @@ impl Cluster {
             store: Box::new(store),
             budget,
             ledger: Arc::new(ledger),
+            generation: held.lease.epoch,
         })
     }
 
@@ -195,7 +234,83 @@ impl Cluster {
         let holders = Leases::holders(db)?;
         *self.holders.lock().unwrap_or_else(|e| e.into_inner()) =
             holders.into_iter().map(|h| (h.tenant.clone(), h)).collect();
+        self.flush(db)?;
+        self.collect(db)
+    }
+
+    /// Routes a pause or a resume of `tenant` to every replica (through the database, at the
+    /// next round).
+    pub fn route_paused(&self, tenant: &str, paused: bool) -> Result<(), Backlog> {
+        self.send(Outgoing::Paused(tenant.to_string(), paused))
+    }
+
+    /// Routes `action` to the replica holding `tenant` (through the database, at the next
+    /// round; the holder applies it at its next round).
+    pub fn route_action(&self, tenant: &str, action: Action) -> Result<(), Backlog> {
+        self.send(Outgoing::Action(tenant.to_string(), action))
+    }
+
+    fn send(&self, out: Outgoing) -> Result<(), Backlog> {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.len() >= MAX_OUTBOX {
+            return Err(Backlog);
+        }
+        outbox.push_back(out);
         Ok(())
+    }
+
+    /// Writes the outbox to the database, oldest first; what fails stays for the next round.
+    fn flush(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
+        loop {
+            let Some(out) = self
+                .outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            else {
+                return Ok(());
+            };
+            let written = match &out {
+                Outgoing::Paused(t, p) => actions::set_paused(db, t, *p).map(|()| true),
+                Outgoing::Action(t, a) => actions::enqueue(db, t, *a, self.owner()),
+            };
+            match written {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "dropped an operator's action ({out:?}): the tenant has {} waiting already",
+                    actions::MAX_PENDING
+                ),
+                Err(e) => {
+                    self.outbox
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push_front(out);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Reads the paused set and takes the actions for the tenants held here, for the service.
+    fn collect(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
+        let paused = actions::paused(db)?;
+        let held: Vec<String> = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let taken = actions::take(db, &held)?;
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        inbox.paused = Some(paused);
+        inbox.actions.extend(taken);
+        Ok(())
+    }
+
+    /// What the rounds read since the last call.
+    pub fn take_inbox(&self) -> Inbox {
+        std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The leases to give back: tenants gone from the directory, and beyond `share` (idle

@@ -7,10 +7,13 @@
 //! operator resumes it. Files added, changed or removed take effect while running; a changed
 //! file is checked (component, contract, grants) before the tenant switches to it.
 
+pub mod actions;
 pub mod api;
 pub mod cluster;
 pub mod metrics;
 pub mod tenant_file;
+
+pub use actions::{Accepted, CrawlRefusal};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 use crawl_engine::Crawler;
 use crawl_engine::types::CrawlMode;
 use serde::Serialize;
-use wasm_runtime::{GuestClock, Runtime};
+use wasm_runtime::Runtime;
 
 use tenant_instance::config::{ComponentRef, Config};
 
@@ -114,6 +117,8 @@ pub struct TenantView {
     pub name: String,
     pub file: String,
     pub state: &'static str,
+    /// Paused by an operator (a crawl under way shows `running` and finishes).
+    pub paused: bool,
     pub consecutive_failures: u32,
     pub last_crawl: Option<LastCrawl>,
     pub next_crawl_in_seconds: Option<u64>,
@@ -153,6 +158,9 @@ struct Tenant {
     /// The lock on the tenant's state (its directory and instance name), held for as long as
     /// the service serves the tenant: no other process writes that state meanwhile.
     lock: Option<((PathBuf, String), state_store::StateLock)>,
+    /// The tenant's limiters and budget, shared by its crawls, the console's fetches and the
+    /// canary's samples in this process.
+    instance: Arc<tenant_instance::instance::Instance>,
 }
 
 /// A running crawl as the scheduler watches it.
@@ -206,6 +214,7 @@ impl Tenant {
             budget_used: 0,
             refused_component: None,
             lock: None,
+            instance: tenant_instance::instance::Instance::new(),
         }
     }
 
@@ -259,45 +268,30 @@ impl Tenant {
         }
     }
 
+    /// The requests of the current period, counted by the budget in use now (if any).
+    fn live_budget_used(&self) -> Option<u64> {
+        let period = self.config.as_ref()?.request_budget().1;
+        let now = chrono::Utc::now().timestamp();
+        let usage = self.instance.live_usage(now)?;
+        Some(usage.current_in(now, period).requests)
+    }
+
     fn view(&self, name: &str, now: Instant) -> TenantView {
         TenantView {
             name: name.to_string(),
             file: self.file.display().to_string(),
             state: self.state(),
+            paused: self.paused,
             consecutive_failures: self.failures,
             last_crawl: self.last.clone(),
             next_crawl_in_seconds: (self.config.is_some() && !self.paused && !self.quarantined)
                 .then(|| self.next_due.saturating_duration_since(now).as_secs()),
-            budget_used: self.budget_used,
+            // While a crawl or a fetch spends the budget, its count as it goes.
+            budget_used: self.live_budget_used().unwrap_or(self.budget_used),
             budget_limit: self.config.as_ref().map_or(0, |c| c.request_budget().0),
             config_error: self.config_error.clone(),
             held_by: None,
         }
-    }
-}
-
-/// Why an on-demand crawl was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrawlRefusal {
-    Unknown,
-    Paused,
-    Quarantined,
-    /// With several replicas: another replica holds the tenant's lease.
-    HeldElsewhere,
-}
-
-impl std::fmt::Display for CrawlRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CrawlRefusal::Unknown => "there is no such tenant; GET /tenants lists them",
-            CrawlRefusal::Paused => "the tenant is paused: resume it first, then ask for a crawl",
-            CrawlRefusal::Quarantined => {
-                "the tenant is quarantined after failed crawls: fix the cause, resume it, then ask for a crawl"
-            }
-            CrawlRefusal::HeldElsewhere => {
-                "another replica holds this tenant's lease (GET /tenants/NAME names it in held_by): send the request to that replica"
-            }
-        })
     }
 }
 
@@ -421,10 +415,10 @@ impl Service {
         self.options.cluster.is_some()
     }
 
-    /// Runs `f` (a fetch from the console, a canary's live sample) with tenant `name` marked
-    /// running, so no crawl of it starts meanwhile: the two would each hold a budget and rate
-    /// limiters of their own, and the last to save its count would win. Refused while a crawl
-    /// runs.
+    /// Runs `f` (a canary's live sample and judgement) with tenant `name` marked running, so
+    /// no crawl of it starts meanwhile: the two would share the tenant's budget and limiters,
+    /// but a canary is a heavy errand that should not slow the tenant's freshness. Refused
+    /// while a crawl runs.
     pub fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> T) -> Result<T, String> {
         {
             let mut tenants = self.lock();
@@ -450,6 +444,12 @@ impl Service {
         }
         let _clear = Clear(self, name);
         Ok(f())
+    }
+
+    /// Tenant `name`'s limiters and budget, for whatever else reaches its source in this
+    /// process (the console's fetch, a canary's sample).
+    pub fn instance(&self, name: &str) -> Option<Arc<tenant_instance::instance::Instance>> {
+        self.lock().get(name).map(|t| t.instance.clone())
     }
 
     /// Applies `f` to tenant `name`; `false` when there is none.
@@ -486,54 +486,6 @@ impl Service {
             let last = last_crawl(report, throttled);
             t.push_history(last);
         });
-    }
-
-    /// Asks for a crawl of tenant `name` now. A paused or quarantined tenant runs nothing until
-    /// it is resumed, on demand or not.
-    pub fn request_crawl(&self, name: &str, mode: CrawlMode) -> Result<(), CrawlRefusal> {
-        let mut tenants = self.lock();
-        let t = tenants.get_mut(name).ok_or(CrawlRefusal::Unknown)?;
-        if t.paused {
-            return Err(CrawlRefusal::Paused);
-        }
-        if t.quarantined {
-            return Err(CrawlRefusal::Quarantined);
-        }
-        // A request this replica cannot run would wait here unseen: say where to send it.
-        if let Some(c) = &self.options.cluster
-            && c.holds(name).is_none()
-        {
-            return Err(CrawlRefusal::HeldElsewhere);
-        }
-        t.requested = Some(mode);
-        Ok(())
-    }
-
-    /// Pauses tenant `name`: nothing runs (a crawl asked for and not started is dropped) until
-    /// it is resumed; a crawl under way finishes.
-    pub fn pause(&self, name: &str) -> bool {
-        self.with_tenant(name, |t| {
-            t.paused = true;
-            t.requested = None;
-        })
-    }
-
-    /// Resumes a paused or quarantined tenant, forgetting its failures.
-    pub fn resume(&self, name: &str) -> bool {
-        self.with_tenant(name, |t| {
-            t.paused = false;
-            t.quarantined = false;
-            t.failures = 0;
-            t.next_due = Instant::now();
-        })
-    }
-
-    /// Lets the next full crawl apply held deletions, and asks for it.
-    pub fn approve_deletions(&self, name: &str) -> bool {
-        self.with_tenant(name, |t| {
-            t.allow_mass_delete_once = true;
-            t.requested = Some(CrawlMode::Full);
-        })
     }
 
     /// Checks a tenant file's `text` (read from `path`): it parses, its secrets resolve, its
@@ -796,6 +748,7 @@ impl Service {
                     (known, running)
                 };
                 cluster.tick(&known, &running);
+                self.apply_routed(cluster.take_inbox());
                 waited = Duration::ZERO;
             }
             std::thread::sleep(tick);
@@ -1083,8 +1036,13 @@ impl Service {
         tenant_name: &str,
         config: &Config,
     ) -> anyhow::Result<Result<(tenant_instance::setup::Prepared, Arc<AtomicBool>), Duration>> {
+        let instance = self.instance(tenant_name);
         let Some(cluster) = &self.options.cluster else {
-            let p = tenant_instance::setup::prepare(&self.runtime, config, GuestClock::System)?;
+            let run = tenant_instance::setup::RunOptions {
+                instance,
+                ..tenant_instance::setup::RunOptions::default()
+            };
+            let p = tenant_instance::setup::prepare_with(&self.runtime, config, run)?;
             return Ok(Ok((p, self.stop.clone())));
         };
         // Not ours (any more): nothing to do until the lease comes back.
@@ -1093,6 +1051,7 @@ impl Service {
         };
         let run = tenant_instance::setup::RunOptions {
             state: Some(cluster.open_state(&held)?),
+            instance,
             ..tenant_instance::setup::RunOptions::default()
         };
         let mut p = tenant_instance::setup::prepare_with(&self.runtime, config, run)?;
