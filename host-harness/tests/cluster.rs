@@ -68,6 +68,29 @@ fn paused_at(base: &str, name: &str) -> bool {
         .is_some_and(|v| v["paused"] == true)
 }
 
+/// A console page from a replica (the admin token as bearer): status and body. `form` posts.
+fn console(base: &str, path: &str, form: bool) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{base}{path}");
+    let auth = format!("Bearer {TOKEN}");
+    let answer = if form {
+        agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_form([("csrf", "")])
+    } else {
+        agent.get(&url).header("Authorization", &auth).call()
+    };
+    let mut r = answer.unwrap();
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 /// Actions waiting in the database for their tenant's holder.
 fn waiting_actions(db: &mut postgres::Client) -> i64 {
     db.query_one("SELECT count(*) FROM tenant_actions", &[])
@@ -248,18 +271,67 @@ fn replicas_take_over_killed_and_paused_ones_and_never_write_twice() {
     let crawl = format!("/tenants/{tenant}/crawl?mode=incremental");
     assert_eq!(holder, "r2");
     assert_eq!(post(&replicas[0].base, &crawl), 202);
-    assert_eq!(post(&replicas[0].base, &format!("/tenants/{tenant}/pause")), 200);
-    wait_for(dir.path(), "r1's pause applied by r2, the holder", 20, || {
-        paused_at(&replicas[1].base, &tenant) && paused_at(&replicas[2].base, &tenant)
-    });
-    assert_eq!(post(&replicas[1].base, &crawl), 409, "a paused tenant runs nothing");
-    assert_eq!(post(&replicas[2].base, &format!("/tenants/{tenant}/resume")), 200);
+    assert_eq!(
+        post(&replicas[0].base, &format!("/tenants/{tenant}/pause")),
+        200
+    );
+    wait_for(
+        dir.path(),
+        "r1's pause applied by r2, the holder",
+        20,
+        || paused_at(&replicas[1].base, &tenant) && paused_at(&replicas[2].base, &tenant),
+    );
+    assert_eq!(
+        post(&replicas[1].base, &crawl),
+        409,
+        "a paused tenant runs nothing"
+    );
+    assert_eq!(
+        post(&replicas[2].base, &format!("/tenants/{tenant}/resume")),
+        200
+    );
     wait_for(dir.path(), "r3's resume applied by r2", 20, || {
         !paused_at(&replicas[1].base, &tenant) && !paused_at(&replicas[0].base, &tenant)
     });
-    wait_for(dir.path(), "the routed actions taken by their holder", 20, || {
-        waiting_actions(&mut db) == 0
-    });
+    wait_for(
+        dir.path(),
+        "the routed actions taken by their holder",
+        20,
+        || waiting_actions(&mut db) == 0,
+    );
+    // The console on any replica reads the tenant's state from the database; only the holder
+    // fetches from the source, and another says which replica to ask.
+    let mut indexed = None;
+    wait_for(
+        dir.path(),
+        "a document of the tenant in the state",
+        60,
+        || {
+            indexed = db
+                .query_opt(
+                    "SELECT id FROM documents WHERE tenant = $1 LIMIT 1",
+                    &[&tenant],
+                )
+                .unwrap()
+                .map(|r| r.get::<_, String>(0));
+            indexed.is_some()
+        },
+    );
+    let call = format!("/console/tenants/{tenant}/calls/{}", indexed.unwrap());
+    let (status, page) = console(&replicas[0].base, &call, false);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Its next deep refresh is full crawl"),
+        "r1 read why the call was fetched from the database: {page}"
+    );
+    let (_, page) = console(&replicas[0].base, &format!("{call}/fetch"), true);
+    assert!(page.contains("replica `r2` holds this tenant"), "{page}");
+    let (_, page) = console(&replicas[1].base, &format!("{call}/fetch"), true);
+    assert!(page.contains("id=\"source\""), "{page}");
+    assert!(
+        page.contains("&quot;permissions&quot;"),
+        "r2 fetched it: {page}"
+    );
     wait_for(dir.path(), "crawls under way", 60, || {
         clari.control().request_count() >= 150
     });

@@ -67,6 +67,24 @@ impl PgStore {
         })
     }
 
+    /// Opens `tenant`'s state to read it without a lease (the console on any replica): the
+    /// fence refuses every write, as it refuses a lost lease's (no lease has epoch -1).
+    pub fn read_only(mut db: postgres::Client, tenant: &str) -> anyhow::Result<PgStore> {
+        let meta = db
+            .query_opt("SELECT meta FROM tenant_meta WHERE tenant = $1", &[&tenant])?
+            .map(|r| r.get::<_, Json<StateMeta>>(0).0)
+            .unwrap_or_default();
+        Ok(PgStore {
+            db: Mutex::new(db),
+            writer: Writer {
+                tenant: tenant.to_string(),
+                owner: String::new(),
+                epoch: -1,
+            },
+            meta,
+        })
+    }
+
     fn db(&self) -> MutexGuard<'_, postgres::Client> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }

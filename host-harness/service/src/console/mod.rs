@@ -266,10 +266,13 @@ async fn tenant_page(
     };
     let history = c.service.history(&name).unwrap_or_default();
     let config = c.service.tenant_config(&name);
+    let service = c.service.clone();
+    let tenant = name.clone();
     let facts = blocking(move || {
         config.map(|cfg| {
             let canary = crate::canary::saved::load(&cfg).map_err(|e| format!("{e:#}"));
-            (search::state_facts(&cfg), canary)
+            let store = service.read_state(&tenant, &cfg);
+            (search::state_facts(store), canary)
         })
     })
     .await
@@ -457,20 +460,15 @@ async fn call_response(
     let runtime = c.service.runtime().clone();
     let service = c.service.clone();
     // A fetch beside the tenant's crawl waits on the same rate limiters and spends the same
-    // budget (the tenant's instance): it needs no turn of its own.
-    let instance = if fetch {
-        match service.instance(&name) {
-            Some(i) => Some(i),
-            None => {
-                return not_found(&format!("There is no tenant `{name}`."), &caller);
-            }
-        }
-    } else {
-        None
-    };
-    let page = blocking(move || search::call_page(&runtime, &config, &name, &id, instance))
-        .await
-        .and_then(|p| p);
+    // budget (the tenant's instance): it needs no turn of its own. With replicas, only the
+    // holder fetches; the state is read from the database on any replica.
+    let page = blocking(move || {
+        let state = service.read_state(&name, &config);
+        let run = fetch.then(|| service.fetch_options(&name));
+        search::call_page(&runtime, &config, &name, &id, state, run)
+    })
+    .await
+    .and_then(|p| p);
     match page {
         Ok(p) => html(
             StatusCode::OK,

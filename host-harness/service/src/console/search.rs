@@ -16,6 +16,7 @@ use super::pages::{
 };
 use crate::serve::Service;
 use tenant_instance::config::Config;
+use tenant_instance::setup::RunOptions;
 
 /// The user value that asks for the admin view: every document, with who may see it.
 pub const ADMIN: &str = "*admin*";
@@ -528,18 +529,9 @@ pub struct StateFacts {
     pub failures: Vec<(String, String, i64)>,
 }
 
-fn open_state(config: &Config) -> anyhow::Result<state_store::SqliteStore> {
-    let path = config
-        .state_dir
-        .join(format!("{}.state.sqlite", config.name));
-    if !path.exists() {
-        anyhow::bail!("no state yet: the tenant has not crawled");
-    }
-    state_store::SqliteStore::open(&config.state_dir, &config.name)
-}
-
-pub fn state_facts(config: &Config) -> anyhow::Result<StateFacts> {
-    let store = open_state(config)?;
+/// What the tenant page shows of a tenant's state (`Service::read_state`).
+pub fn state_facts(store: anyhow::Result<Box<dyn StateStore>>) -> anyhow::Result<StateFacts> {
+    let store = store?;
     let (_, failures) = store.failures(50)?;
     Ok(StateFacts {
         documents: store.document_count()?,
@@ -620,7 +612,8 @@ pub fn call_page(
     config: &Config,
     tenant: &str,
     id: &str,
-    fetch: Option<std::sync::Arc<tenant_instance::instance::Instance>>,
+    state: anyhow::Result<Box<dyn StateStore>>,
+    fetch: Option<Result<RunOptions, String>>,
 ) -> anyhow::Result<CallPage> {
     let glean = target(config);
     let mut page = CallPage {
@@ -662,7 +655,7 @@ pub fn call_page(
     {
         page.permissions = serde_json::to_string_pretty(&debug["uploadedPermissions"]).ok();
     }
-    match open_state(config) {
+    match state {
         Ok(store) => {
             if let Some(d) = store.document(id)? {
                 page.indexed_at = Some(d.indexed_at);
@@ -690,24 +683,21 @@ pub fn call_page(
         }
         Err(e) => page.why_fetched = format!("{e:#}"),
     }
-    if let Some(instance) = fetch {
-        page.source = Some(fetch_source(runtime, config, id, instance));
+    if let Some(run) = fetch {
+        page.source = Some(run.and_then(|run| fetch_source(runtime, config, id, run)));
     }
     Ok(page)
 }
 
 /// The item and permissions the connector returns for `id` right now, secrets redacted. It
-/// waits on the tenant's rate limiters and spends its budget (`instance`), as its crawls do.
+/// waits on the tenant's rate limiters and spends its budget (`run`: the tenant's instance,
+/// and with replicas its state under the lease), as its crawls do.
 fn fetch_source(
     runtime: &std::sync::Arc<wasm_runtime::Runtime>,
     config: &Config,
     id: &str,
-    instance: std::sync::Arc<tenant_instance::instance::Instance>,
+    run: RunOptions,
 ) -> Result<String, String> {
-    let run = tenant_instance::setup::RunOptions {
-        instance: Some(instance),
-        ..tenant_instance::setup::RunOptions::default()
-    };
     let prepared =
         tenant_instance::setup::prepare_with(runtime, config, run).map_err(|e| format!("{e:#}"))?;
     let redactor = egress::secrets::Redactor::new();

@@ -157,6 +157,12 @@ impl Cluster {
         })
     }
 
+    /// `tenant`'s state to read, whoever holds it (the console on any replica).
+    pub fn read_state(&self, tenant: &str) -> anyhow::Result<Box<dyn crawl_engine::StateStore>> {
+        let db = pg_state::connect(&self.url)?;
+        Ok(Box::new(PgStore::read_only(db, tenant)?))
+    }
+
     /// `inner` with every write checked against the lease first.
     pub fn fence(self: &Arc<Self>, inner: Box<dyn Sink>, held: &Held) -> Box<dyn Sink> {
         Box::new(FencedSink {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod cluster;
 pub mod metrics;
 pub mod tenant_file;
+pub mod tenant_state;
 
 pub use actions::{Accepted, CrawlRefusal};
 
