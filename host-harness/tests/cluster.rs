@@ -130,7 +130,9 @@ fn start_with(
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+    // The benchmarks run the release binary when HARNESS_BIN names it.
+    let bin = std::env::var("HARNESS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_harness").into());
+    let child = Command::new(bin)
         .args(["serve", "--start-stagger-seconds", "0", "--tenants"])
         .arg(tenants)
         .args([
@@ -490,5 +492,72 @@ fn takeover_benchmark() {
         println!(
             "takeover after SIG{sig}: {took:?} s; p50 {p50:.1} s, p95 {p95:.1} s (lease 15 s)"
         );
+    }
+}
+
+/// Throughput as replicas go from 1 to 3, default settings: 600 tenants (20 calls each, paced
+/// at 8 requests a second as every tenant here), all due at once; the figure is full crawls
+/// completed per second from the first lease claimed until every tenant's first full crawl
+/// completed. A benchmark, not a test (BENCHMARKS.md): `HARNESS_BIN=<release harness> cargo test
+/// -p host-harness --test integration -- --ignored --nocapture cluster::throughput`.
+#[test]
+#[ignore]
+fn throughput_benchmark() {
+    const MANY: usize = 600;
+    let pg = TempPostgres::start().unwrap();
+    let defaults = MockClariConfig::default();
+    let clari = MockClari::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockClariConfig {
+            calls: 20,
+            anchor: chrono::Utc::now(),
+            ..MockClariConfig::default()
+        },
+    )
+    .unwrap();
+    let glean = MockGlean::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockGleanConfig {
+            // As if each tenant had its own Glean (the density benchmark does the same).
+            rate_limits: mock_glean::RateLimits::off(),
+            ..MockGleanConfig::default()
+        },
+    )
+    .unwrap();
+    let mut env = Vec::new();
+    for n in 0..MANY {
+        env.push((format!("T{n:02}_KEY"), format!("{}-{n}", defaults.api_key)));
+        env.push((format!("T{n:02}_PASSWORD"), defaults.api_password.clone()));
+    }
+    for replicas in 1..=3usize {
+        let url = pg.database(&format!("throughput{replicas}")).unwrap();
+        let mut db = pg_state::connect(&url).unwrap();
+        pg_state::migrate::run(&mut db).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..MANY {
+            tenant_file(dir.path(), n, &clari.base_url(), &glean.base_url());
+        }
+        let served_before = clari.control().request_count();
+        let running: Vec<Replica> = (0..replicas)
+            .map(|r| start_with(&format!("r{r}"), dir.path(), &url, &env, None))
+            .collect();
+        wait_for(dir.path(), "a first lease claimed", 120, || {
+            !live_leases(&mut db).is_empty()
+        });
+        let t0 = Instant::now();
+        wait_for(dir.path(), "every tenant's first full crawl", 1200, || {
+            completed(&mut db) == MANY as i64
+        });
+        let took = t0.elapsed().as_secs_f64();
+        let served = clari.control().request_count() - served_before;
+        println!(
+            "{replicas} replica(s): {MANY} full crawls in {took:.1} s = {:.1} crawls/s, {:.0} source requests/s",
+            MANY as f64 / took,
+            served as f64 / took
+        );
+        for r in running {
+            signal(&r.child, "TERM");
+            drop(r);
+        }
     }
 }

@@ -46,8 +46,11 @@ pub fn optimize(
         return Ok(component.to_vec());
     }
     std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let input = scratch.join(format!("{name}.core.wasm"));
-    let output = scratch.join(format!("{name}.core.opt.wasm"));
+    // Named for this process too: two builds of one crate into one target directory at once
+    // (two tests, two terminals) must not read or remove each other's files.
+    let unique = format!("{name}-{}", std::process::id());
+    let input = scratch.join(format!("{unique}.core.wasm"));
+    let output = scratch.join(format!("{unique}.core.opt.wasm"));
     std::fs::write(&input, module).map_err(|e| format!("{}: {e}", input.display()))?;
     let out = Command::new(program)
         .args(["-O3", "-Oz"])

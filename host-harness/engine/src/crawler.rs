@@ -146,9 +146,7 @@ impl<'a> Crawler<'a> {
             .datasource
             .clone()
             .unwrap_or_else(|| info.name.clone());
-        self.sink
-            .ensure_datasource(&datasource, &info)
-            .context("could not register the datasource with the index")?;
+        self.register_datasource(mode, &datasource, &info)?;
 
         let result = self
             .index_users(&datasource, &mut report)
@@ -249,6 +247,33 @@ impl<'a> Crawler<'a> {
         op: impl FnMut() -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         stages::retry_call(&self.options.retry, self.hooks.clock, op)
+    }
+
+    /// Registers the datasource with the index on every full crawl and whenever its
+    /// configuration changed; an unchanged incremental crawl sends the index nothing for it.
+    fn register_datasource(
+        &mut self,
+        mode: CrawlMode,
+        datasource: &str,
+        info: &crate::types::ConnectorInfo,
+    ) -> anyhow::Result<()> {
+        let hash = datasource_hash(datasource, info);
+        let known = self.store.meta().datasource_hash.as_deref() == Some(hash.as_str());
+        if mode == CrawlMode::Incremental && known {
+            return Ok(());
+        }
+        self.sink
+            .ensure_datasource(datasource, info)
+            .context("could not register the datasource with the index")?;
+        if !known {
+            let mut meta = self.store.meta().clone();
+            meta.datasource_hash = Some(hash);
+            self.commit(Checkpoint {
+                meta,
+                ..Checkpoint::default()
+            })?;
+        }
+        Ok(())
     }
 
     /// Streams the source's users to the index page by page: one page is held back until the
@@ -693,6 +718,16 @@ fn users_hash(datasource: &str, users: &[User]) -> String {
         }
         h.update([u8::from(u.active)]);
     }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of what registering `datasource` for `info` sends the index.
+fn datasource_hash(datasource: &str, info: &crate::types::ConnectorInfo) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update((datasource.len() as u64).to_le_bytes());
+    h.update(datasource.as_bytes());
+    h.update(serde_json::to_vec(info).unwrap_or_default());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 

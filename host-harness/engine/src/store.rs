@@ -80,6 +80,10 @@ pub struct StateMeta {
     /// is uploaded again only when the set changed.
     #[serde(default)]
     pub users_hash: Option<String>,
+    /// SHA-256 of the datasource configuration last registered with the index: an incremental
+    /// crawl registers it again only when it changed (a full crawl always does).
+    #[serde(default)]
+    pub datasource_hash: Option<String>,
 }
 
 impl StateMeta {

@@ -224,10 +224,13 @@ struct FakeSink {
     uploads: AtomicU32,
     fail_uploads: AtomicBool,
     log: Mutex<Vec<String>>,
+    /// Datasource registrations.
+    registrations: AtomicU32,
 }
 
 impl Sink for FakeSink {
     fn ensure_datasource(&self, _: &str, _: &ConnectorInfo) -> anyhow::Result<()> {
+        self.registrations.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
     fn begin_users(&self, datasource: &str) -> anyhow::Result<UsersUpload> {
@@ -691,4 +694,33 @@ fn a_document_naming_an_unknown_user_is_held_until_the_user_exists() {
         failures.iter().all(|(_, f)| !f.kind.starts_with("held")),
         "{failures:?}"
     );
+}
+
+#[test]
+fn an_unchanged_incremental_crawl_does_not_register_the_datasource_again() {
+    let (source, sink, mut store) = (
+        FakeSource::new(3, 5),
+        FakeSink::default(),
+        MemoryStore::default(),
+    );
+    let registered = || sink.registrations.load(Ordering::SeqCst);
+    full(&source, &sink, &mut store);
+    assert_eq!(registered(), 1);
+    assert!(crawl(&source, &sink, &mut store, CrawlMode::Incremental, false).completed);
+    assert!(crawl(&source, &sink, &mut store, CrawlMode::Incremental, false).completed);
+    assert_eq!(
+        registered(),
+        1,
+        "nothing changed: the index is not asked again"
+    );
+    // A full crawl always registers (the index may have lost it); so does a changed
+    // configuration (here the datasource's name).
+    full(&source, &sink, &mut store);
+    assert_eq!(registered(), 2);
+    let mut o = options();
+    o.datasource = Some("renamed".into());
+    Crawler::new(&source, &sink, &mut store, o)
+        .run(CrawlMode::Incremental)
+        .unwrap();
+    assert_eq!(registered(), 3);
 }

@@ -151,6 +151,7 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         full_crawls: 0,
         last_change_at: None,
         users_hash: None,
+        datasource_hash: None,
     };
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
@@ -425,6 +426,8 @@ mod tests {
             full_crawls: 3,
             last_change_at: None,
             users_hash: None,
+            datasource_hash: None,
+            datasource_hash: None,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
