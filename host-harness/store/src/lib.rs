@@ -427,7 +427,6 @@ mod tests {
             last_change_at: None,
             users_hash: None,
             datasource_hash: None,
-            datasource_hash: None,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
