@@ -80,5 +80,8 @@ fn a_call_naming_a_user_missing_from_users_is_held_then_released() {
         }
     }
     during.retain(|_, n| *n > 0);
-    assert!(during.is_empty(), "a no-change crawl calls Glean: {during:?}");
+    assert!(
+        during.is_empty(),
+        "a no-change crawl calls Glean: {during:?}"
+    );
 }

@@ -248,11 +248,11 @@ fn now_ms() -> i64 {
 
 impl Egress {
     pub fn new(routes: Vec<UpstreamRoute>, limits: EgressLimits, redactor: Redactor) -> Self {
-        for r in &routes {
-            for s in r.credentials.iter().map(|(_, s)| s).chain(&r.scrub_only) {
-                redactor.register(s);
-            }
-        }
+        redactor.register_all(
+            routes
+                .iter()
+                .flat_map(|r| r.credentials.iter().map(|(_, s)| s).chain(&r.scrub_only)),
+        );
         let private_hosts: Vec<String> = routes
             .iter()
             .filter(|r| r.allow_private_network)

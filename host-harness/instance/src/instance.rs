@@ -4,6 +4,8 @@
 //! the same limiters and spend the same budget: there is never a second limiter or budget
 //! object for one tenant at once, and no count is lost to a last writer.
 //!
+//! It also keeps the redactor of the tenant's secrets while they do not change.
+//!
 //! The limiters are kept for the life of the instance (they remember the upstream's recent
 //! arrivals and its `Retry-After` pauses from one crawl to the next). The budget is kept only
 //! while something uses it: it holds a connection to the state (SQLite or PostgreSQL), and an
@@ -13,8 +15,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use egress::ArrivalLimiter;
 use egress::budget::{BudgetUsage, RequestBudget};
+use egress::secrets::Secret;
+use egress::{ArrivalLimiter, Redactor};
 
 /// A tenant's limiters and budget (see the module's documentation).
 #[derive(Debug, Default)]
@@ -23,6 +26,9 @@ pub struct Instance {
     limiters: Mutex<BTreeMap<String, (u64, Arc<ArrivalLimiter>)>>,
     /// The budget in use, with the key of the state and settings it was loaded for.
     budget: Mutex<Option<(String, Weak<RequestBudget>)>>,
+    /// The redactor of the tenant's secrets (its scrubber is an automaton over every encoding
+    /// of every secret, costly to build at every crawl); rebuilt when the secrets change.
+    redactor: Mutex<Option<Redactor>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,6 +86,21 @@ impl Instance {
         Ok(budget)
     }
 
+    /// A redactor holding exactly `secrets`: the one kept when its secrets are the same,
+    /// else a new one (kept for the next call).
+    pub fn redactor<'a>(&self, secrets: impl IntoIterator<Item = &'a Secret> + Clone) -> Redactor {
+        let mut kept = locked(&self.redactor);
+        if let Some(r) = kept.as_ref()
+            && r.holds_exactly(secrets.clone())
+        {
+            return r.clone();
+        }
+        let r = Redactor::new();
+        r.register_all(secrets);
+        *kept = Some(r.clone());
+        r
+    }
+
     /// The usage of the budget in use now, if a crawl or a fetch holds it.
     pub fn live_usage(&self, now: i64) -> Option<BudgetUsage> {
         let slot = locked(&self.budget);
@@ -90,6 +111,24 @@ impl Instance {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_redactor_is_kept_while_the_secrets_stay_the_same() {
+        let i = Instance::new();
+        let (a, b) = (Secret::new("first-secret"), Secret::new("second-secret"));
+        let r1 = i.redactor([&a, &b]);
+        assert_eq!(r1.redact("x first-secret y"), "x [REDACTED] y");
+        let r2 = i.redactor([&b, &a]);
+        assert!(r2.holds_exactly([&a, &b]));
+        let c = Secret::new("rotated-secret");
+        let r3 = i.redactor([&a, &c]);
+        assert!(r3.holds_exactly([&a, &c]) && !r3.holds_exactly([&a, &b]));
+        assert_eq!(
+            r3.redact("second-secret"),
+            "second-secret",
+            "a rotated-out secret is not kept"
+        );
+    }
+
     use super::*;
     use egress::budget::BudgetPeriod;
 

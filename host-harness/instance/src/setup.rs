@@ -119,6 +119,17 @@ fn hold_after_recent_requests(
     }
 }
 
+/// Every secret of `config`: the Glean token, each upstream's credentials and the parts they
+/// are composed from.
+fn secrets_of(config: &Config) -> impl Iterator<Item = &egress::secrets::Secret> + Clone {
+    std::iter::once(&config.glean.token).chain(
+        config
+            .upstreams
+            .values()
+            .flat_map(|u| u.credentials.iter().map(|(_, s)| s).chain(&u.scrub_only)),
+    )
+}
+
 /// The component for messages: never its bytes.
 pub fn component_label(c: &ComponentRef) -> String {
     match c {
@@ -406,8 +417,14 @@ pub fn prepare_with(
         Tape::Replay(player) => GuestClock::Fixed(player.clock()),
         _ => run.clock,
     };
-    let redactor = Redactor::new();
-    redactor.register(&config.glean.token);
+    let redactor = match run.instance.as_deref() {
+        Some(i) => i.redactor(secrets_of(config)),
+        None => {
+            let r = Redactor::new();
+            r.register_all(secrets_of(config));
+            r
+        }
+    };
     let (compiled, info) = describe(runtime, config, clock, &redactor)?;
     let shared = run.instance.as_deref().filter(|_| run.time.is_none());
     let (routes, fresh_limiters) = routes_on(config, &info, run.time.as_ref(), shared)?;

@@ -121,10 +121,21 @@ pub struct DensityArgs {
     /// crawls hangs until its timeouts); the lag figures stay the healthy tenants'.
     #[arg(long, default_value_t = 0)]
     failing: usize,
+    /// Measure the steady state: first run until every tenant's first (full) crawl is done,
+    /// unmeasured, then the minutes asked for.
+    #[arg(long)]
+    backfilled: bool,
 }
 
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
-    harness_sims::density::density(a.tenants, a.minutes, a.workers.max(1), a.calls, a.failing)
+    harness_sims::density::density(
+        a.tenants,
+        a.minutes,
+        a.workers.max(1),
+        a.calls,
+        a.failing,
+        a.backfilled,
+    )
 }
 
 #[derive(clap::Args)]
