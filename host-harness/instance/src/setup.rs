@@ -351,21 +351,22 @@ fn state(
         return Ok((Box::new(MemoryStore::default()), None, 0));
     }
     let (limit, period) = config.request_budget();
+    type Ledger = Arc<dyn egress::budget::BudgetLedger>;
     let (store, key, usage, ledger): (Box<dyn StateStore>, String, _, Ledger) = match external {
         Some(s) => {
             let key = format!("external\0{}", s.generation);
-            (s.store, key, s.budget, Ledger::Given(s.ledger))
+            (s.store, key, s.budget, s.ledger)
         }
         None => {
             let store = SqliteStore::open(&config.state_dir, &config.name)?;
             let key = format!("sqlite\0{}\0{}", config.state_dir.display(), config.name);
             let usage = store.budget;
-            let ledger = Ledger::Sqlite(store.path().to_path_buf());
+            // Counts written on the store's own connection: no second one at every crawl.
+            let ledger = Arc::new(BudgetWriter::sharing(&store));
             (Box::new(store), key, usage, ledger)
         }
     };
     let make = || -> anyhow::Result<Arc<RequestBudget>> {
-        let ledger = ledger.open()?;
         Ok(Arc::new(RequestBudget::new(
             limit,
             period,
@@ -384,22 +385,6 @@ fn state(
         store
     };
     Ok((store, Some(budget), usage.last_sent_ms))
-}
-
-/// Where a budget's counts are written: opened only when the budget is loaded (a budget in use
-/// already has its ledger).
-enum Ledger {
-    Given(Arc<dyn egress::budget::BudgetLedger>),
-    Sqlite(std::path::PathBuf),
-}
-
-impl Ledger {
-    fn open(&self) -> anyhow::Result<Arc<dyn egress::budget::BudgetLedger>> {
-        Ok(match self {
-            Ledger::Given(l) => l.clone(),
-            Ledger::Sqlite(path) => Arc::new(BudgetWriter::open_path(path)?),
-        })
-    }
 }
 
 /// [`prepare`] with recording, replay or a directory index.
