@@ -148,15 +148,16 @@ impl<'a> Crawler<'a> {
             .unwrap_or_else(|| info.name.clone());
         self.register_datasource(mode, &datasource, &info)?;
 
-        let result = self
-            .index_users(&datasource, &mut report)
-            .and_then(|()| {
-                if self.users_changed {
-                    self.release_held(&datasource, &mut report)?;
-                }
-                Ok(())
-            })
-            .and_then(|()| self.crawl_listing(mode, &datasource, &mut report));
+        // The users are listed first when a full crawl runs, when the last listing is an hour
+        // old or when items wait for a user; otherwise only once the listing finds something
+        // to fetch (an unchanged poll asks the source nothing for them).
+        let eager = mode == CrawlMode::Full || self.users_due() || self.items_waiting()?;
+        let result = if eager {
+            self.ensure_users(&datasource, &mut report)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.crawl_listing(mode, &datasource, &mut report));
         if let Err(e) = &result {
             report.completed = false;
             report.stopped = Some(self.source.redact(&format!("{e:#}")));
@@ -249,6 +250,33 @@ impl<'a> Crawler<'a> {
         stages::retry_call(&self.options.retry, self.hooks.clock, op)
     }
 
+    /// Lists the users and brings the index's identity store up to date, once a crawl, and
+    /// releases held items if the users changed.
+    fn ensure_users(&mut self, datasource: &str, report: &mut CrawlReport) -> anyhow::Result<()> {
+        if self.principals.is_some() {
+            return Ok(());
+        }
+        self.index_users(datasource, report)?;
+        if self.users_changed {
+            self.release_held(datasource, report)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the users were last listed [`USERS_REFRESH_SECS`] ago or more (or never).
+    fn users_due(&self) -> bool {
+        let now = self.hooks.clock.now();
+        self.store
+            .meta()
+            .users_listed_at
+            .is_none_or(|at| now.saturating_sub(at) >= USERS_REFRESH_SECS)
+    }
+
+    /// Whether items wait in the failures (a held item waits for its user to be listed).
+    fn items_waiting(&self) -> anyhow::Result<bool> {
+        Ok(self.store.failures(0)?.0 > 0)
+    }
+
     /// Registers the datasource with the index on every full crawl and whenever its
     /// configuration changed; an unchanged incremental crawl sends the index nothing for it.
     fn register_datasource(
@@ -286,7 +314,12 @@ impl<'a> Crawler<'a> {
         let hash = users_hash(datasource, &users);
         if self.store.meta().users_hash.as_deref() == Some(hash.as_str()) {
             report.users_unchanged = true;
-            return Ok(());
+            let mut meta = self.store.meta().clone();
+            meta.users_listed_at = Some(self.hooks.clock.now());
+            return self.commit(Checkpoint {
+                meta,
+                ..Checkpoint::default()
+            });
         }
         let upload = self.sink.begin_users(datasource)?;
         let chunks: Vec<&[User]> = if users.is_empty() {
@@ -305,6 +338,7 @@ impl<'a> Crawler<'a> {
         self.users_changed = true;
         let mut meta = self.store.meta().clone();
         meta.users_hash = Some(hash);
+        meta.users_listed_at = Some(self.hooks.clock.now());
         self.commit(Checkpoint {
             meta,
             ..Checkpoint::default()
@@ -401,6 +435,10 @@ impl<'a> Crawler<'a> {
                     anyhow::Error::new(e).context("listing changes")
                 })?;
             let listed = self.take_listed(mode, &page.changes, &mut seen, report)?;
+            if !listed.is_empty() {
+                // Items to fetch: their permissions are checked against the users.
+                self.ensure_users(datasource, report)?;
+            }
             let page_ids: Vec<String> = page.changes.iter().map(|c| c.id.clone()).collect();
             let acknowledged = self.process_page(datasource, listed, report)?;
             let done = match page.next {
@@ -702,6 +740,10 @@ impl<'a> Crawler<'a> {
         Ok(())
     }
 }
+
+/// The longest the users go unlisted while polls find nothing to fetch: a new or renamed user
+/// reaches the index's identity store within this (at once when an item names them).
+pub const USERS_REFRESH_SECS: i64 = 3600;
 
 /// Users per page of an identity upload.
 const USERS_PER_UPLOAD: usize = 1000;

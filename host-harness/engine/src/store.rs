@@ -84,6 +84,10 @@ pub struct StateMeta {
     /// crawl registers it again only when it changed (a full crawl always does).
     #[serde(default)]
     pub datasource_hash: Option<String>,
+    /// When the users were last listed (epoch seconds): a poll that finds nothing to fetch
+    /// lists them again only an hour later.
+    #[serde(default)]
+    pub users_listed_at: Option<i64>,
 }
 
 impl StateMeta {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::seams::{Document, ErrorKind, Sink, Source, SourceError, UsersUpload};
 use crate::store::{MemoryStore, StateStore};
 use crate::types::*;
+use crate::crawler::USERS_REFRESH_SECS;
 use crate::{CrawlOptions, Crawler};
 
 /// A source with `items` (id → visibility), listed `page` at a time.
@@ -723,4 +724,40 @@ fn an_unchanged_incremental_crawl_does_not_register_the_datasource_again() {
         .run(CrawlMode::Incremental)
         .unwrap();
     assert_eq!(registered(), 3);
+}
+
+#[test]
+fn a_poll_with_nothing_to_fetch_lists_the_users_only_once_an_hour() {
+    let (mut source, sink, mut store) = (
+        FakeSource::new(3, 5),
+        FakeSink::default(),
+        MemoryStore::default(),
+    );
+    source.fingerprints.store(true, Ordering::SeqCst);
+    let user_listings = |source: &FakeSource| {
+        source
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| *c == "users")
+            .count()
+    };
+    full(&source, &sink, &mut store);
+    assert_eq!(user_listings(&source), 1, "a full crawl lists the users");
+    // Unchanged at the source: nothing to fetch, so nothing is asked about the users.
+    let quiet = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert!(quiet.completed && quiet.fetched == 0, "{quiet:?}");
+    assert_eq!(user_listings(&source), 1);
+    // An hour later the users are listed again, and a renamed one goes to the index.
+    source.users[0].name = "Renamed".into();
+    store.meta.users_listed_at = store.meta.users_listed_at.map(|t| t - USERS_REFRESH_SECS);
+    let late = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert_eq!(user_listings(&source), 2);
+    assert_eq!(late.users_indexed, 1);
+    // A change to fetch lists them at once (its permissions are checked against them).
+    *source.title.lock().unwrap() = "edited".into();
+    let changed = crawl(&source, &sink, &mut store, CrawlMode::Incremental, false);
+    assert!(changed.fetched > 0, "{changed:?}");
+    assert_eq!(user_listings(&source), 3);
 }

@@ -160,6 +160,7 @@ fn migrate_from_1(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         last_change_at: None,
         users_hash: None,
         datasource_hash: None,
+        users_listed_at: None,
     };
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch("ALTER TABLE documents ADD COLUMN fingerprint TEXT;")?;
@@ -446,6 +447,7 @@ mod tests {
             last_change_at: None,
             users_hash: None,
             datasource_hash: None,
+            users_listed_at: None,
         };
         s.commit(Checkpoint {
             upserts: vec![("a".into(), doc("h1")), ("b".into(), doc("h2"))],
