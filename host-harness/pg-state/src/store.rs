@@ -3,7 +3,7 @@
 //! statement is the lease fence ([`crate::lease::fence`]): a replica that lost the lease has
 //! its checkpoint and its budget counts refused by the database, whatever its local view.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
 use budget_period::{BudgetLedger, BudgetUsage};
@@ -45,7 +45,9 @@ impl Writer {
 /// One tenant's state, written under its lease. The connection is its own (reads take `&self`
 /// in the engine's trait, hence the mutex; one crawl uses it at a time).
 pub struct PgStore {
-    db: Mutex<postgres::Client>,
+    /// Shared with the tenant's budget ledger ([`PgBudgetLedger::sharing`]): one database
+    /// session a crawl, so a replica needs about one per worker, not two.
+    db: Arc<Mutex<postgres::Client>>,
     writer: Writer,
     meta: StateMeta,
 }
@@ -61,7 +63,7 @@ impl PgStore {
             .map(|r| r.get::<_, Json<StateMeta>>(0).0)
             .unwrap_or_default();
         Ok(PgStore {
-            db: Mutex::new(db),
+            db: Arc::new(Mutex::new(db)),
             writer: Writer::of(lease),
             meta,
         })
@@ -75,7 +77,7 @@ impl PgStore {
             .map(|r| r.get::<_, Json<StateMeta>>(0).0)
             .unwrap_or_default();
         Ok(PgStore {
-            db: Mutex::new(db),
+            db: Arc::new(Mutex::new(db)),
             writer: Writer {
                 tenant: tenant.to_string(),
                 owner: String::new(),
@@ -239,15 +241,24 @@ fn write_failures(
 /// lease, never lowered within a week (so the count is exact across replicas and takeovers:
 /// a new holder starts from the row, and a stale one cannot write).
 pub struct PgBudgetLedger {
-    db: Mutex<postgres::Client>,
+    db: Arc<Mutex<postgres::Client>>,
     writer: Writer,
 }
 
 impl PgBudgetLedger {
     pub fn new(db: postgres::Client, lease: &Lease) -> PgBudgetLedger {
         PgBudgetLedger {
-            db: Mutex::new(db),
+            db: Arc::new(Mutex::new(db)),
             writer: Writer::of(lease),
+        }
+    }
+
+    /// A ledger on `store`'s own session, under the same lease: a count waits for a
+    /// checkpoint being written instead of holding a second session for every crawl.
+    pub fn sharing(store: &PgStore) -> PgBudgetLedger {
+        PgBudgetLedger {
+            db: store.db.clone(),
+            writer: store.writer.clone(),
         }
     }
 

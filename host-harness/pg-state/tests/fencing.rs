@@ -111,7 +111,8 @@ fn a_taken_over_lease_refuses_every_write_of_the_old_holder() {
     );
 
     let mut store_a = PgStore::open(connect(&url).unwrap(), &lease_a).unwrap();
-    let ledger_a = PgBudgetLedger::new(connect(&url).unwrap(), &lease_a);
+    // The ledger on the store's own session, as a replica's crawl has it.
+    let ledger_a = PgBudgetLedger::sharing(&store_a);
     let mut cp = Checkpoint::default();
     cp.upserts.push(("c1".into(), doc("h1")));
     cp.meta.incremental_cursor = Some("cursor-a".into());

@@ -148,7 +148,9 @@ impl Cluster {
         let mut db = self.session()?;
         let budget = PgBudgetLedger::load(&mut db, &held.lease.tenant)?;
         let store = PgStore::open(db, &held.lease)?;
-        let ledger = PgBudgetLedger::new(self.session()?, &held.lease);
+        // One session for the state and its budget counts: a replica holds about one per
+        // running crawl.
+        let ledger = PgBudgetLedger::sharing(&store);
         Ok(ExternalState {
             store: Box::new(store),
             budget,
