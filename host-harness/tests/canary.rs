@@ -32,6 +32,8 @@ fn harness(dir: &Path, args: &[&str]) -> Output {
 /// Builds the crate at `dir` with `edit` applied to its source, and keeps the component as
 /// `keep`.
 fn version(dir: &Path, original: &str, edit: (&str, &str), keep: &Path) {
+    // One build into the shared target at a time, until the component is copied out.
+    let _one_at_a_time = crate::support::scaffold_build();
     assert!(
         original.contains(edit.0),
         "the template changed: {}",

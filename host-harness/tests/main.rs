@@ -33,4 +33,14 @@ mod writing_a_connector;
 /// Helpers shared by several files.
 mod support {
     pub mod registry;
+
+    /// Held while a test builds a scaffolded connector into the checkout's shared
+    /// `target/scaffold`: the tests scaffold crates of the same name (`notes`, `canarynotes`)
+    /// from different directories, and two builds at once replace each other's artifact.
+    pub static SCAFFOLD_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Takes [`SCAFFOLD_BUILD`] (a test that panicked while holding it leaves it usable).
+    pub fn scaffold_build() -> std::sync::MutexGuard<'static, ()> {
+        SCAFFOLD_BUILD.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }

@@ -33,6 +33,8 @@ fn harness(dir: &Path) -> Command {
 
 #[test]
 fn a_scaffolded_connector_tests_builds_and_crawls_a_replay() {
+    // `notes` is built into the shared target directory: one such build at a time.
+    let _one_at_a_time = crate::support::scaffold_build();
     let tmp = tempfile::tempdir().unwrap();
     let crate_dir = tmp.path().join("notes");
     let sdk = checkout().join("guest").join("sdk");

@@ -140,6 +140,8 @@ fn every_command_of_writing_a_connector_works_as_written() {
     let tmp = tempfile::tempdir().unwrap();
     let path = path_with_harness(tmp.path());
     let log = tmp.path().join("log");
+    // `notes` is built into the shared target directory: one such build at a time.
+    let _one_at_a_time = crate::support::scaffold_build();
     // The first block scaffolds the crate and enters it.
     let first = format!("{}pwd > {}\n", blocks[0], tmp.path().join("cwd").display());
     let (_, ok) = bash(tmp.path(), &path, &first, &log);
