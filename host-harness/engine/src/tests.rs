@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use crate::crawler::USERS_REFRESH_SECS;
 use crate::seams::{Document, ErrorKind, Sink, Source, SourceError, UsersUpload};
 use crate::store::{MemoryStore, StateStore};
 use crate::types::*;
-use crate::crawler::USERS_REFRESH_SECS;
 use crate::{CrawlOptions, Crawler};
 
 /// A source with `items` (id → visibility), listed `page` at a time.
