@@ -360,21 +360,19 @@ fn write_checkpoint(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> anyhow::
     Ok(())
 }
 
-/// Persists the weekly budget request by request, on its own connection to the state
-/// database (WAL: it does not wait for a checkpoint transaction). `synchronous = NORMAL`: a
-/// killed process loses nothing; only a power cut can lose the last few counts.
+/// Persists the weekly budget request by request, on the store's connection
+/// ([`BudgetWriter::sharing`], what a crawl uses) or on one of its own ([`BudgetWriter::open`]).
+/// `synchronous = NORMAL`: a killed process loses nothing; only a power cut can lose the last
+/// few counts.
 #[derive(Debug)]
 pub struct BudgetWriter {
     conn: Arc<Mutex<rusqlite::Connection>>,
 }
 
 impl BudgetWriter {
+    /// A writer on a connection of its own to `store`'s database.
     pub fn open(store: &SqliteStore) -> anyhow::Result<Self> {
-        Self::open_path(&store.path)
-    }
-
-    /// A writer for the state database at `path` (a [`SqliteStore::path`]).
-    pub fn open_path(path: &Path) -> anyhow::Result<Self> {
+        let path = store.path();
         let conn = rusqlite::Connection::open(path).map_err(|e| corrupt(path, e))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(|e| corrupt(path, e))?;
