@@ -168,13 +168,15 @@ fn postgres_statements_and_bytes_per_crawl() {
     let config =
         Config::from_file(parse_file(&text).unwrap(), std::path::Path::new("."), &env).unwrap();
     let runtime = tenant_instance::cached_runtime().unwrap();
-    let mut session = connect(&proxied).unwrap();
-    let budget = PgBudgetLedger::load(&mut session, "bench").unwrap();
+    // The replica's pool, as `harness serve` has it (its default size).
+    let sessions = pg_state::Sessions::new(&proxied, Duration::from_secs(3600), 16).unwrap();
+    let budget = PgBudgetLedger::load(&mut *sessions.get().unwrap(), "bench").unwrap();
+    let store = PgStore::open(&sessions, &lease).unwrap();
     let state = ExternalState {
-        store: Box::new(PgStore::open(session, &lease).unwrap()),
+        ledger: Arc::new(PgBudgetLedger::sharing(&store)),
+        store: Box::new(store),
         budget,
         generation: lease.epoch,
-        ledger: Arc::new(PgBudgetLedger::new(connect(&proxied).unwrap(), &lease)),
     };
     let mut p = prepare_with(
         &runtime,

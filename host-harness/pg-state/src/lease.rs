@@ -104,8 +104,8 @@ impl Leases {
         Ok(())
     }
 
-    /// Claims up to `max` of `wanted` whose lease is free or expired; each claim increments
-    /// the epoch and is logged.
+    /// Claims up to `max` of `wanted` whose lease is free or expired, in one statement; each
+    /// claim increments the epoch and is logged.
     pub fn claim(
         &self,
         db: &mut postgres::Client,
@@ -113,62 +113,74 @@ impl Leases {
         max: i64,
     ) -> anyhow::Result<Vec<Lease>> {
         let sent = Instant::now();
-        let mut tx = db.transaction()?;
-        let rows = tx.query(
-            "SELECT tenant FROM leases
-             WHERE tenant = ANY($1) AND (owner IS NULL OR expires_at <= now())
-             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            &[&wanted, &max],
+        let rows = db.query(
+            "WITH picked AS (
+               SELECT tenant FROM leases
+               WHERE tenant = ANY($1) AND (owner IS NULL OR expires_at <= now())
+               ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+             claimed AS (
+               UPDATE leases l SET owner = $3, epoch = l.epoch + 1,
+                 expires_at = now() + $4 * interval '1 millisecond'
+               FROM picked WHERE l.tenant = picked.tenant
+               RETURNING l.tenant, l.epoch)
+             INSERT INTO epoch_log (tenant, epoch, owner)
+             SELECT tenant, epoch, $3 FROM claimed RETURNING tenant, epoch",
+            &[&wanted, &max, &self.owner, &(self.ttl_ms() as f64)],
         )?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let tenant: String = row.get(0);
-            let epoch: i64 = tx
-                .query_one(
-                    "UPDATE leases SET owner = $2, epoch = epoch + 1,
-                        expires_at = now() + $3 * interval '1 millisecond'
-                     WHERE tenant = $1 RETURNING epoch",
-                    &[&tenant, &self.owner, &(self.ttl_ms() as f64)],
-                )?
-                .get(0);
-            tx.execute(
-                "INSERT INTO epoch_log (tenant, epoch, owner) VALUES ($1, $2, $3)",
-                &[&tenant, &epoch, &self.owner],
-            )?;
-            claimed.push(Lease {
-                tenant,
+        Ok(rows
+            .into_iter()
+            .map(|row| Lease {
+                tenant: row.get(0),
                 owner: self.owner.clone(),
-                epoch,
+                epoch: row.get(1),
                 deadline: self.deadline(sent),
-            });
+            })
+            .collect())
+    }
+
+    /// Extends every lease in `leases` in one statement; returns those no longer ours (and
+    /// never ours again), whose local deadline is set to have passed.
+    pub fn renew_many(
+        &self,
+        db: &mut postgres::Client,
+        leases: &mut [Lease],
+    ) -> anyhow::Result<Vec<LeaseLost>> {
+        let sent = Instant::now();
+        let tenants: Vec<&str> = leases.iter().map(|l| l.tenant.as_str()).collect();
+        let epochs: Vec<i64> = leases.iter().map(|l| l.epoch).collect();
+        let renewed: std::collections::HashSet<String> = db
+            .query(
+                "UPDATE leases l SET expires_at = now() + $4 * interval '1 millisecond'
+                 FROM unnest($1::text[], $2::bigint[]) AS m(tenant, epoch)
+                 WHERE l.tenant = m.tenant AND l.epoch = m.epoch AND l.owner = $3
+                   AND l.expires_at > now()
+                 RETURNING l.tenant",
+                &[&tenants, &epochs, &self.owner, &(self.ttl_ms() as f64)],
+            )?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut lost = Vec::new();
+        for lease in leases.iter_mut() {
+            if renewed.contains(&lease.tenant) {
+                lease.deadline = self.deadline(sent);
+            } else {
+                lease.deadline = sent;
+                lost.push(LeaseLost {
+                    tenant: lease.tenant.clone(),
+                    epoch: lease.epoch,
+                });
+            }
         }
-        tx.commit()?;
-        Ok(claimed)
+        Ok(lost)
     }
 
     /// Extends `lease`; [`LeaseLost`] when it is no longer ours (and never will be again).
     pub fn renew(&self, db: &mut postgres::Client, lease: &mut Lease) -> anyhow::Result<()> {
-        let sent = Instant::now();
-        let n = db.execute(
-            "UPDATE leases SET expires_at = now() + $4 * interval '1 millisecond'
-             WHERE tenant = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()",
-            &[
-                &lease.tenant,
-                &self.owner,
-                &lease.epoch,
-                &(self.ttl_ms() as f64),
-            ],
-        )?;
-        if n != 1 {
-            lease.deadline = sent;
-            return Err(LeaseLost {
-                tenant: lease.tenant.clone(),
-                epoch: lease.epoch,
-            }
-            .into());
+        match self.renew_many(db, std::slice::from_mut(lease))?.pop() {
+            Some(lost) => Err(lost.into()),
+            None => Ok(()),
         }
-        lease.deadline = self.deadline(sent);
-        Ok(())
     }
 
     /// Gives `lease` up (a drain, a tenant removed): another replica may claim it at once.

@@ -9,10 +9,12 @@
 pub mod actions;
 pub mod lease;
 pub mod migrate;
+pub mod pool;
 pub mod store;
 pub mod testing;
 
 pub use lease::{Holder, Lease, LeaseLost, Leases};
+pub use pool::{Session, Sessions};
 pub use store::{PgBudgetLedger, PgStore};
 
 use anyhow::Context;

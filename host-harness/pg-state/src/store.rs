@@ -3,14 +3,13 @@
 //! statement is the lease fence ([`crate::lease::fence`]): a replica that lost the lease has
 //! its checkpoint and its budget counts refused by the database, whatever its local view.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use anyhow::Context;
 use budget_period::{BudgetLedger, BudgetUsage};
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
 use postgres::types::Json;
 
 use crate::lease::{Lease, fence};
+use crate::pool::{Session, Sessions};
 
 /// Who may write a tenant: its lease's owner and epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,57 +41,46 @@ impl Writer {
     }
 }
 
-/// One tenant's state, written under its lease. The connection is its own (reads take `&self`
-/// in the engine's trait, hence the mutex; one crawl uses it at a time).
+/// One tenant's state, written under its lease. Each read or fenced write takes a session from
+/// the replica's pool ([`Sessions`]) and gives it back, so a crawl holds no session while it
+/// waits on its source.
 pub struct PgStore {
-    /// Shared with the tenant's budget ledger ([`PgBudgetLedger::sharing`]): one database
-    /// session a crawl, so a replica needs about one per worker, not two.
-    db: Arc<Mutex<postgres::Client>>,
+    /// Shared with the tenant's budget ledger ([`PgBudgetLedger::sharing`]).
+    sessions: Sessions,
     writer: Writer,
     meta: StateMeta,
 }
 
 impl PgStore {
-    /// Opens `lease`'s tenant on the connection `db`.
-    pub fn open(mut db: postgres::Client, lease: &Lease) -> anyhow::Result<PgStore> {
-        let meta = db
-            .query_opt(
-                "SELECT meta FROM tenant_meta WHERE tenant = $1",
-                &[&lease.tenant],
-            )?
-            .map(|r| r.get::<_, Json<StateMeta>>(0).0)
-            .unwrap_or_default();
+    /// Opens `lease`'s tenant, its sessions from `sessions`.
+    pub fn open(sessions: &Sessions, lease: &Lease) -> anyhow::Result<PgStore> {
         Ok(PgStore {
-            db: Arc::new(Mutex::new(db)),
+            meta: load_meta(&mut *sessions.get()?, &lease.tenant)?,
+            sessions: sessions.clone(),
             writer: Writer::of(lease),
-            meta,
         })
     }
 
     /// Opens `tenant`'s state to read it without a lease (the console on any replica): the
     /// fence refuses every write, as it refuses a lost lease's (no lease has epoch -1).
-    pub fn read_only(mut db: postgres::Client, tenant: &str) -> anyhow::Result<PgStore> {
-        let meta = db
-            .query_opt("SELECT meta FROM tenant_meta WHERE tenant = $1", &[&tenant])?
-            .map(|r| r.get::<_, Json<StateMeta>>(0).0)
-            .unwrap_or_default();
+    pub fn read_only(sessions: &Sessions, tenant: &str) -> anyhow::Result<PgStore> {
         Ok(PgStore {
-            db: Arc::new(Mutex::new(db)),
+            meta: load_meta(&mut *sessions.get()?, tenant)?,
+            sessions: sessions.clone(),
             writer: Writer {
                 tenant: tenant.to_string(),
                 owner: String::new(),
                 epoch: -1,
             },
-            meta,
         })
     }
 
-    fn db(&self) -> MutexGuard<'_, postgres::Client> {
-        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    fn db(&self) -> anyhow::Result<Session> {
+        self.sessions.get()
     }
 
     fn count(&self, sql: &str) -> anyhow::Result<u64> {
-        let n: i64 = self.db().query_one(sql, &[&self.writer.tenant])?.get(0);
+        let n: i64 = self.db()?.query_one(sql, &[&self.writer.tenant])?.get(0);
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -101,7 +89,7 @@ impl PgStore {
         sql: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<(String, T)>> {
-        let rows = self.db().query(sql, &[&self.writer.tenant, &limit])?;
+        let rows = self.db()?.query(sql, &[&self.writer.tenant, &limit])?;
         rows.into_iter()
             .map(|r| {
                 let id: String = r.get(0);
@@ -120,7 +108,7 @@ impl StateStore for PgStore {
     }
 
     fn document(&self, id: &str) -> anyhow::Result<Option<DocRecord>> {
-        let row = self.db().query_opt(
+        let row = self.db()?.query_opt(
             "SELECT record FROM documents WHERE tenant = $1 AND id = $2",
             &[&self.writer.tenant, &id],
         )?;
@@ -147,7 +135,7 @@ impl StateStore for PgStore {
 
     fn held_deletions(&self) -> anyhow::Result<Vec<String>> {
         Ok(self
-            .db()
+            .db()?
             .query(
                 "SELECT id FROM held_deletions WHERE tenant = $1 ORDER BY id",
                 &[&self.writer.tenant],
@@ -169,12 +157,20 @@ impl StateStore for PgStore {
 
     fn commit(&mut self, cp: Checkpoint) -> anyhow::Result<()> {
         let writer = self.writer.clone();
-        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        writer.fenced(&mut db, |tx| write_checkpoint(tx, &writer.tenant, &cp))?;
-        drop(db);
+        writer.fenced(&mut *self.db()?, |tx| {
+            write_checkpoint(tx, &writer.tenant, &cp)
+        })?;
         self.meta = cp.meta;
         Ok(())
     }
+}
+
+/// The tenant's stored meta (none yet: the default).
+fn load_meta(db: &mut postgres::Client, tenant: &str) -> anyhow::Result<StateMeta> {
+    Ok(db
+        .query_opt("SELECT meta FROM tenant_meta WHERE tenant = $1", &[&tenant])?
+        .map(|r| r.get::<_, Json<StateMeta>>(0).0)
+        .unwrap_or_default())
 }
 
 /// The checkpoint's rows, inside the fenced transaction.
@@ -241,23 +237,23 @@ fn write_failures(
 /// lease, never lowered within a week (so the count is exact across replicas and takeovers:
 /// a new holder starts from the row, and a stale one cannot write).
 pub struct PgBudgetLedger {
-    db: Arc<Mutex<postgres::Client>>,
+    sessions: Sessions,
     writer: Writer,
 }
 
 impl PgBudgetLedger {
-    pub fn new(db: postgres::Client, lease: &Lease) -> PgBudgetLedger {
+    /// A ledger for `lease`'s tenant, its sessions from `sessions`.
+    pub fn new(sessions: &Sessions, lease: &Lease) -> PgBudgetLedger {
         PgBudgetLedger {
-            db: Arc::new(Mutex::new(db)),
+            sessions: sessions.clone(),
             writer: Writer::of(lease),
         }
     }
 
-    /// A ledger on `store`'s own session, under the same lease: a count waits for a
-    /// checkpoint being written instead of holding a second session for every crawl.
+    /// A ledger on `store`'s pool, under the same lease.
     pub fn sharing(store: &PgStore) -> PgBudgetLedger {
         PgBudgetLedger {
-            db: store.db.clone(),
+            sessions: store.sessions.clone(),
             writer: store.writer.clone(),
         }
     }
@@ -281,7 +277,7 @@ impl PgBudgetLedger {
 impl BudgetLedger for PgBudgetLedger {
     fn record(&self, usage: &BudgetUsage) -> Result<(), String> {
         let requests = i64::try_from(usage.requests).unwrap_or(i64::MAX);
-        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let mut db = self.sessions.get().map_err(|e| format!("{e:#}"))?;
         self.writer
             .fenced(&mut db, |tx| {
                 tx.execute(

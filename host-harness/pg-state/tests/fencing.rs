@@ -1,20 +1,26 @@
 //! Leases and fencing against a real PostgreSQL (started by the test from Debian's package):
 //! migrations run once whoever starts first, concurrent claims never share a tenant, a lease
 //! taken over after expiry refuses every write of the old holder (checkpoints and budget
-//! counts), the epoch log shows one holder at a time, and the store keeps what the engine's
-//! in-memory store keeps.
+//! counts), the epoch log shows one holder at a time, renewals in one statement tell exactly
+//! which leases were lost, a replica's pool bounds its sessions, and the store keeps what the
+//! engine's in-memory store keeps.
 
 use std::time::Duration;
 
 use budget_period::{BudgetLedger, BudgetUsage};
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, MemoryStore, StateStore};
 use pg_state::testing::TempPostgres;
-use pg_state::{LeaseLost, Leases, PgBudgetLedger, PgStore, connect, migrate};
+use pg_state::{LeaseLost, Leases, PgBudgetLedger, PgStore, Sessions, connect, migrate};
 
 fn database(pg: &TempPostgres, name: &str) -> String {
     let url = pg.database(name).unwrap();
     migrate::run(&mut connect(&url).unwrap()).unwrap();
     url
+}
+
+/// A replica's pool of sessions, as `harness serve` has it.
+fn sessions(url: &str) -> Sessions {
+    Sessions::new(url, Duration::from_secs(60), 4).unwrap()
 }
 
 fn tenants(n: usize) -> Vec<String> {
@@ -110,8 +116,8 @@ fn a_taken_over_lease_refuses_every_write_of_the_old_holder() {
         "held by a"
     );
 
-    let mut store_a = PgStore::open(connect(&url).unwrap(), &lease_a).unwrap();
-    // The ledger on the store's own session, as a replica's crawl has it.
+    let mut store_a = PgStore::open(&sessions(&url), &lease_a).unwrap();
+    // The ledger on the store's pool, as a replica's crawl has it.
     let ledger_a = PgBudgetLedger::sharing(&store_a);
     let mut cp = Checkpoint::default();
     cp.upserts.push(("c1".into(), doc("h1")));
@@ -143,18 +149,18 @@ fn a_taken_over_lease_refuses_every_write_of_the_old_holder() {
     assert!(ledger_a.record(&usage(6)).is_err());
 
     // b sees a's last accepted state and nothing after it, and carries the count on.
-    let mut store_b = PgStore::open(connect(&url).unwrap(), &lease_b).unwrap();
+    let mut store_b = PgStore::open(&sessions(&url), &lease_b).unwrap();
     assert_eq!(
         store_b.meta().incremental_cursor.as_deref(),
         Some("cursor-a")
     );
     assert!(store_b.document("c2").unwrap().is_none());
     assert_eq!(PgBudgetLedger::load(&mut db, "acme").unwrap().requests, 5);
-    PgBudgetLedger::new(connect(&url).unwrap(), &lease_b)
+    PgBudgetLedger::new(&sessions(&url), &lease_b)
         .record(&usage(7))
         .unwrap();
     // A count never goes down within a week.
-    PgBudgetLedger::new(connect(&url).unwrap(), &lease_b)
+    PgBudgetLedger::new(&sessions(&url), &lease_b)
         .record(&usage(3))
         .unwrap();
     assert_eq!(PgBudgetLedger::load(&mut db, "acme").unwrap().requests, 7);
@@ -181,7 +187,7 @@ fn the_store_keeps_what_the_memory_store_keeps() {
     let mut db = connect(&url).unwrap();
     leases.register(&mut db, &["x".to_string()]).unwrap();
     let lease = leases.claim(&mut db, &["x".into()], 1).unwrap().remove(0);
-    let mut pg_store = PgStore::open(connect(&url).unwrap(), &lease).unwrap();
+    let mut pg_store = PgStore::open(&sessions(&url), &lease).unwrap();
     let mut mem = MemoryStore::default();
     let failure = FailureRecord {
         kind: "source".into(),
@@ -239,7 +245,7 @@ fn the_store_keeps_what_the_memory_store_keeps() {
         assert_eq!(pg_store.failures(10).unwrap(), mem.failures(10).unwrap());
     }
     // Reopened, the same.
-    let reopened = PgStore::open(connect(&url).unwrap(), &lease).unwrap();
+    let reopened = PgStore::open(&sessions(&url), &lease).unwrap();
     assert_eq!(reopened.meta(), mem.meta());
     assert_eq!(reopened.document("a").unwrap(), mem.document("a").unwrap());
 }
@@ -339,4 +345,116 @@ fn actions_wait_in_order_for_the_holder_and_a_full_queue_refuses_more() {
             .collect::<Vec<_>>(),
         vec!["t1".to_string()]
     );
+}
+
+#[test]
+fn one_renewal_of_many_leases_names_exactly_the_lost_ones() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "renew_many");
+    let ttl = Duration::from_secs(1);
+    let (a, b) = (
+        Leases::new("a", ttl).unwrap(),
+        Leases::new("b", ttl).unwrap(),
+    );
+    let mut db = connect(&url).unwrap();
+    let all = tenants(3);
+    a.register(&mut db, &all).unwrap();
+    let mut held = a.claim(&mut db, &all, 3).unwrap();
+    held.sort_by(|x, y| x.tenant.cmp(&y.tenant));
+    assert_eq!(held.len(), 3);
+    assert!(a.renew_many(&mut db, &mut held).unwrap().is_empty());
+    // t01 expires and b takes it; the others are renewed in time.
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut early, mut late): (Vec<_>, Vec<_>) = held.into_iter().partition(|l| l.tenant != "t01");
+    assert!(a.renew_many(&mut db, &mut early).unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        b.claim(&mut db, &all, 3).unwrap().len(),
+        1,
+        "only t01 expired"
+    );
+    let mut all_held: Vec<_> = early.into_iter().chain(late.drain(..)).collect();
+    let lost = a.renew_many(&mut db, &mut all_held).unwrap();
+    assert_eq!(
+        lost,
+        vec![LeaseLost {
+            tenant: "t01".into(),
+            epoch: 1
+        }]
+    );
+    let still: Vec<bool> = all_held.iter().map(|l| l.fresh()).collect();
+    assert_eq!(
+        all_held
+            .iter()
+            .map(|l| l.tenant.as_str())
+            .collect::<Vec<_>>(),
+        ["t00", "t02", "t01"]
+    );
+    assert_eq!(
+        still,
+        [true, true, false],
+        "the lost lease's deadline has passed"
+    );
+}
+
+#[test]
+fn a_replica_s_crawls_share_a_bounded_pool_of_sessions() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "pool");
+    let ttl = Duration::from_secs(30);
+    let leases = Leases::new("r", ttl).unwrap();
+    let mut admin = connect(&url).unwrap();
+    let all = tenants(12);
+    leases.register(&mut admin, &all).unwrap();
+    let held = leases.claim(&mut admin, &all, 12).unwrap();
+    let pool = Sessions::new(&url, ttl, 3).unwrap();
+    // Twelve crawls write at once: each takes a session per write and gives it back.
+    std::thread::scope(|s| {
+        for lease in &held {
+            let pool = &pool;
+            s.spawn(move || {
+                let mut store = PgStore::open(pool, lease).unwrap();
+                let ledger = PgBudgetLedger::sharing(&store);
+                for i in 0..10u64 {
+                    let mut cp = Checkpoint::default();
+                    cp.upserts.push((format!("c{i}"), doc("h")));
+                    store.commit(cp).unwrap();
+                    ledger
+                        .record(&BudgetUsage {
+                            week_start: 1_795_305_600,
+                            requests: i + 1,
+                            last_sent_ms: 1,
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert!(pool.open() <= 3, "{} sessions open", pool.open());
+    let sessions: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(sessions <= 4, "the pool's 3 and this one: {sessions}");
+    let counted: i64 = admin
+        .query_one("SELECT sum(requests)::bigint FROM budget", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(counted, 120);
+    let docs: i64 = admin
+        .query_one("SELECT count(*) FROM documents", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(docs, 120);
+    // A pooled session, too, ends a transaction left idle for a third of the ttl.
+    let limit: String = pool
+        .get()
+        .unwrap()
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(limit, "10s");
 }

@@ -13,16 +13,16 @@ use mock_glean::MockGleanConfig;
 
 /// A mock served by a child process of this binary: its address, and its memory and CPU
 /// apart from the host's.
-struct ChildMock {
+pub(crate) struct ChildMock {
     child: Child,
     /// Kept open: the mock may print again.
     _stdout: BufReader<ChildStdout>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ChildMock {
     /// Runs `harness <args>` and waits for the banner naming the address it bound.
-    fn spawn(args: &[String]) -> anyhow::Result<ChildMock> {
+    pub(crate) fn spawn(args: &[String]) -> anyhow::Result<ChildMock> {
         let exe = std::env::current_exe().context("this binary's path")?;
         let mut child = Command::new(exe)
             .args(args)
@@ -48,7 +48,7 @@ impl ChildMock {
         })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -115,7 +115,7 @@ pub fn density(
 }
 
 /// Each tenant's secrets in variables of its own (a tenant may not use another's).
-fn density_secrets(tenants: usize, failing: usize) {
+pub(crate) fn density_secrets(tenants: usize, failing: usize) {
     let clari_defaults = MockClariConfig::default();
     // SAFETY: set before any thread of this process is started.
     unsafe {
@@ -139,7 +139,7 @@ fn density_secrets(tenants: usize, failing: usize) {
 
 /// The tenant files under `dir/tenants`: `tenants` against the mock, `failing` against a black
 /// hole (a loopback listener that accepts connections and holds them without a word).
-fn density_tenants(
+pub(crate) fn density_tenants(
     dir: &std::path::Path,
     tenants: usize,
     failing: usize,
@@ -389,7 +389,7 @@ fn print_host_cost(run: &DensityRun, tenants: usize) {
 }
 
 /// A `/proc/<pid>/status` field in KiB (0 when unreadable).
-fn status_kib(pid: u32, field: &str) -> u64 {
+pub(crate) fn status_kib(pid: u32, field: &str) -> u64 {
     status_field(&format!("/proc/{pid}/status"), field)
 }
 
@@ -413,7 +413,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// CPU time (user + system) of process `pid` ("self" for this one), in seconds.
-fn cpu_seconds_of(pid: &str) -> f64 {
+pub(crate) fn cpu_seconds_of(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();

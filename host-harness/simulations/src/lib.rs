@@ -9,5 +9,6 @@ pub mod bench_items;
 pub mod demo;
 pub mod demo_gong;
 pub mod density;
+pub mod density_cluster;
 pub mod week;
 pub mod week_gong;

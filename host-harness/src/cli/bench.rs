@@ -125,9 +125,28 @@ pub struct DensityArgs {
     /// unmeasured, then the minutes asked for.
     #[arg(long)]
     backfilled: bool,
+    /// Serve the tenants with this many `harness serve` replicas on a throwaway PostgreSQL
+    /// (Debian's `postgresql` package), each with default settings, instead of one service
+    /// in this process. Not with `--failing` or `--workers`.
+    #[arg(long, conflicts_with_all = ["failing", "workers"])]
+    replicas: Option<usize>,
 }
 
 pub fn run_density(a: DensityArgs) -> anyhow::Result<()> {
+    if let Some(replicas) = a.replicas {
+        if !(1..=16).contains(&replicas) {
+            anyhow::bail!("--replicas must be between 1 and 16 (found {replicas})");
+        }
+        return harness_sims::density_cluster::density_cluster(
+            harness_sims::density_cluster::ClusterRun {
+                tenants: a.tenants,
+                minutes: a.minutes,
+                replicas,
+                calls: a.calls,
+                backfilled: a.backfilled,
+            },
+        );
+    }
     harness_sims::density::density(
         a.tenants,
         a.minutes,

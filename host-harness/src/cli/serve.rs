@@ -44,6 +44,10 @@ pub struct Args {
     /// a replica that dies is replaced within about this long.
     #[arg(long, default_value_t = 15)]
     lease_seconds: u64,
+    /// The most database sessions this replica's crawls and console reads share (each takes
+    /// one per statement or write, not per crawl); plus one for the lease rounds.
+    #[arg(long, default_value_t = 16)]
+    database_sessions: u32,
     /// This replica's name in the lease table; default: host name and process id.
     #[arg(long)]
     replica: Option<String>,
@@ -70,6 +74,13 @@ fn cluster(
             a.lease_seconds
         );
     }
+    if !(1..=harness_service::serve::cluster::MAX_SESSIONS).contains(&a.database_sessions) {
+        anyhow::bail!(
+            "--database-sessions must be between 1 and {} (found {})",
+            harness_service::serve::cluster::MAX_SESSIONS,
+            a.database_sessions
+        );
+    }
     let replica = a.replica.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
@@ -78,6 +89,7 @@ fn cluster(
         url.expose().to_string(),
         replica,
         Duration::from_secs(a.lease_seconds),
+        a.database_sessions,
     )
     .context("joining the replicas on the state database")?;
     Ok(Some(c))

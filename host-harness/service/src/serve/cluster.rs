@@ -16,9 +16,12 @@ use anyhow::Context;
 use crawl_engine::types::{ConnectorInfo, User};
 use crawl_engine::{Document, Sink, UsersUpload};
 use pg_state::actions::{self, Action};
-use pg_state::{Holder, Lease, Leases, PgBudgetLedger, PgStore};
+use pg_state::{Holder, Lease, Leases, PgBudgetLedger, PgStore, Sessions};
 
 use tenant_instance::setup::ExternalState;
+
+/// The most database sessions a replica's pool may hold.
+pub use pg_state::pool::MAX_SESSIONS;
 
 /// A lease this replica holds, and the flag its crawl stops on.
 #[derive(Debug, Clone)]
@@ -34,6 +37,10 @@ pub struct Cluster {
     leases: Leases,
     held: Mutex<BTreeMap<String, Held>>,
     db: Mutex<Option<postgres::Client>>,
+    /// The sessions crawls and console reads take a statement or a fenced write at a time.
+    sessions: Sessions,
+    /// Tenants known to have a lease row (registered once, not at every round).
+    registered: Mutex<BTreeSet<String>>,
     holders: Mutex<BTreeMap<String, Holder>>,
     rounds: std::sync::atomic::AtomicU64,
     ttl: Duration,
@@ -83,9 +90,15 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// Connects, runs the migrations, and stands ready to claim. `url` never appears in an
-    /// error.
-    pub fn connect(url: String, owner: String, ttl: Duration) -> anyhow::Result<Arc<Cluster>> {
+    /// Connects, runs the migrations, and stands ready to claim; crawls and console reads
+    /// share at most `sessions` more database sessions. `url` never appears in an error.
+    pub fn connect(
+        url: String,
+        owner: String,
+        ttl: Duration,
+        sessions: u32,
+    ) -> anyhow::Result<Arc<Cluster>> {
+        let sessions = Sessions::new(&url, ttl, sessions)?;
         let mut db = pg_state::connect_for_leases(&url, ttl)?;
         let found = pg_state::migrate::run(&mut db)?;
         if found < pg_state::migrate::VERSION {
@@ -99,6 +112,8 @@ impl Cluster {
             leases: Leases::new(owner, ttl)?,
             held: Mutex::new(BTreeMap::new()),
             db: Mutex::new(Some(db)),
+            sessions,
+            registered: Mutex::new(BTreeSet::new()),
             holders: Mutex::new(BTreeMap::new()),
             rounds: std::sync::atomic::AtomicU64::new(0),
             ttl,
@@ -145,11 +160,8 @@ impl Cluster {
 
     /// The tenant's state in the database, written under `held`'s lease.
     pub fn open_state(&self, held: &Held) -> anyhow::Result<ExternalState> {
-        let mut db = self.session()?;
-        let budget = PgBudgetLedger::load(&mut db, &held.lease.tenant)?;
-        let store = PgStore::open(db, &held.lease)?;
-        // One session for the state and its budget counts: a replica holds about one per
-        // running crawl.
+        let budget = PgBudgetLedger::load(&mut *self.sessions.get()?, &held.lease.tenant)?;
+        let store = PgStore::open(&self.sessions, &held.lease)?;
         let ledger = PgBudgetLedger::sharing(&store);
         Ok(ExternalState {
             store: Box::new(store),
@@ -161,8 +173,7 @@ impl Cluster {
 
     /// `tenant`'s state to read, whoever holds it (the console on any replica).
     pub fn read_state(&self, tenant: &str) -> anyhow::Result<Box<dyn crawl_engine::StateStore>> {
-        let db = pg_state::connect(&self.url)?;
-        Ok(Box::new(PgStore::read_only(db, tenant)?))
+        Ok(Box::new(PgStore::read_only(&self.sessions, tenant)?))
     }
 
     /// `inner` with every write checked against the lease first.
@@ -194,6 +205,11 @@ impl Cluster {
         if let Err(e) = self.round(db, known, running) {
             tracing::warn!("a lease round failed: {e:#}");
             *slot = None;
+            // The database may have been restored from a backup: register everything again.
+            self.registered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             self.expire_overdue();
         }
     }
@@ -205,7 +221,7 @@ impl Cluster {
         running: &BTreeSet<String>,
     ) -> anyhow::Result<()> {
         self.leases.heartbeat(db)?;
-        self.leases.register(db, known)?;
+        self.register(db, known)?;
         // The first round only says this replica is here: replicas starting together see
         // each other before anyone claims, so the first claims are already fair.
         if self.rounds.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -244,6 +260,26 @@ impl Cluster {
             holders.into_iter().map(|h| (h.tenant.clone(), h)).collect();
         self.flush(db)?;
         self.collect(db)
+    }
+
+    /// Gives the tenants not yet registered a lease row.
+    fn register(&self, db: &mut postgres::Client, known: &[String]) -> anyhow::Result<()> {
+        let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        if registered.len() > known.len().saturating_mul(2) {
+            // Tenants come and go: forget the gone ones now and then (re-registering is a no-op).
+            registered.clear();
+        }
+        let new: Vec<String> = known
+            .iter()
+            .filter(|t| !registered.contains(*t))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.leases.register(db, &new)?;
+        registered.extend(new);
+        Ok(())
     }
 
     /// Routes a pause or a resume of `tenant` to every replica (through the database, at the
@@ -339,26 +375,29 @@ impl Cluster {
             .collect()
     }
 
-    /// Renews every held lease; a lost one stops its crawl and is forgotten.
+    /// Renews every held lease (one statement); a lost one stops its crawl and is forgotten.
     fn renew_all(&self, db: &mut postgres::Client) -> anyhow::Result<()> {
         let mut leases: Vec<Lease> = {
             let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
             held.values().map(|h| h.lease.clone()).collect()
         };
-        for lease in &mut leases {
-            match self.leases.renew(db, lease) {
-                Ok(()) => {
-                    let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(h) = held.get_mut(&lease.tenant) {
-                        h.lease = lease.clone();
-                    }
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let lost = self.leases.renew_many(db, &mut leases)?;
+        {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            for lease in &leases {
+                if let Some(h) = held.get_mut(&lease.tenant)
+                    && h.lease.epoch == lease.epoch
+                {
+                    h.lease = lease.clone();
                 }
-                Err(e) if e.downcast_ref::<pg_state::LeaseLost>().is_some() => {
-                    tracing::warn!(tenant = %lease.tenant, "{e}");
-                    self.drop_lease(&lease.tenant);
-                }
-                Err(e) => return Err(e),
             }
+        }
+        for l in lost {
+            tracing::warn!(tenant = %l.tenant, "{l}");
+            self.drop_lease(&l.tenant);
         }
         Ok(())
     }
