@@ -248,11 +248,16 @@ pub fn fence(
     owner: &str,
     epoch: i64,
 ) -> anyhow::Result<()> {
-    let held = tx.query_opt(
+    use postgres::types::Type;
+    let held = tx.query_typed_opt(
         "SELECT 1 FROM leases
          WHERE tenant = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()
          FOR SHARE",
-        &[&tenant, &owner, &epoch],
+        &[
+            (&tenant, Type::TEXT),
+            (&owner, Type::TEXT),
+            (&epoch, Type::INT8),
+        ],
     )?;
     if held.is_none() {
         return Err(LeaseLost {

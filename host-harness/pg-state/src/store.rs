@@ -2,11 +2,15 @@
 //! budget as an [`budget_period::BudgetLedger`]. Every write is one transaction whose first
 //! statement is the lease fence ([`crate::lease::fence`]): a replica that lost the lease has
 //! its checkpoint and its budget counts refused by the database, whatever its local view.
+//!
+//! Statements go out typed (`query_typed`: one round trip, no separate prepare), a
+//! checkpoint's rows go in one statement per table (arrays, `unnest`), empty parts of a
+//! checkpoint send nothing, and a budget count is one statement with the fence inside it.
 
 use anyhow::Context;
 use budget_period::{BudgetLedger, BudgetUsage};
 use crawl_engine::{Checkpoint, DocRecord, FailureRecord, StateMeta, StateStore};
-use postgres::types::Json;
+use postgres::types::{Json, Type};
 
 use crate::lease::{Lease, fence};
 use crate::pool::{Session, Sessions};
@@ -80,7 +84,10 @@ impl PgStore {
     }
 
     fn count(&self, sql: &str) -> anyhow::Result<u64> {
-        let n: i64 = self.db()?.query_one(sql, &[&self.writer.tenant])?.get(0);
+        let n: i64 = self
+            .db()?
+            .query_typed_one(sql, &[(&self.writer.tenant, Type::TEXT)])?
+            .get(0);
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -89,7 +96,10 @@ impl PgStore {
         sql: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<(String, T)>> {
-        let rows = self.db()?.query(sql, &[&self.writer.tenant, &limit])?;
+        let rows = self.db()?.query_typed(
+            sql,
+            &[(&self.writer.tenant, Type::TEXT), (&limit, Type::INT8)],
+        )?;
         rows.into_iter()
             .map(|r| {
                 let id: String = r.get(0);
@@ -108,9 +118,9 @@ impl StateStore for PgStore {
     }
 
     fn document(&self, id: &str) -> anyhow::Result<Option<DocRecord>> {
-        let row = self.db()?.query_opt(
+        let row = self.db()?.query_typed_opt(
             "SELECT record FROM documents WHERE tenant = $1 AND id = $2",
-            &[&self.writer.tenant, &id],
+            &[(&self.writer.tenant, Type::TEXT), (&id, Type::TEXT)],
         )?;
         row.map(|r| serde_json::from_value(r.get(0)).context("a stored document record"))
             .transpose()
@@ -173,62 +183,112 @@ fn load_meta(db: &mut postgres::Client, tenant: &str) -> anyhow::Result<StateMet
         .unwrap_or_default())
 }
 
-/// The checkpoint's rows, inside the fenced transaction.
+/// The checkpoint's rows, inside the fenced transaction: one statement per table that
+/// changes.
 fn write_checkpoint(
     tx: &mut postgres::Transaction<'_>,
     tenant: &str,
     cp: &Checkpoint,
 ) -> anyhow::Result<()> {
-    let upsert = tx.prepare(
-        "INSERT INTO documents (tenant, id, record) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant, id) DO UPDATE SET record = EXCLUDED.record",
-    )?;
-    for (id, rec) in &cp.upserts {
-        tx.execute(&upsert, &[&tenant, id, &serde_json::to_value(rec)?])?;
-    }
-    tx.execute(
-        "DELETE FROM documents WHERE tenant = $1 AND id = ANY($2)",
-        &[&tenant, &cp.deletes],
-    )?;
-    if cp.reset_listed {
-        tx.execute("DELETE FROM listed WHERE tenant = $1", &[&tenant])?;
-    }
-    tx.execute(
-        "INSERT INTO listed (tenant, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-        &[&tenant, &cp.listed],
-    )?;
-    write_failures(tx, tenant, cp)?;
-    if let Some(held) = &cp.held {
-        tx.execute("DELETE FROM held_deletions WHERE tenant = $1", &[&tenant])?;
-        tx.execute(
-            "INSERT INTO held_deletions (tenant, id) SELECT $1, unnest($2::text[])
-             ON CONFLICT DO NOTHING",
-            &[&tenant, held],
+    upsert_records(tx, "documents", tenant, &cp.upserts)?;
+    if !cp.deletes.is_empty() {
+        with_ids(
+            tx,
+            "DELETE FROM documents WHERE tenant = $1 AND id = ANY($2)",
+            tenant,
+            &cp.deletes,
         )?;
     }
-    tx.execute(
+    if cp.reset_listed {
+        tx.execute_typed(
+            "DELETE FROM listed WHERE tenant = $1",
+            &[(&tenant, Type::TEXT)],
+        )?;
+    }
+    if !cp.listed.is_empty() {
+        with_ids(
+            tx,
+            "INSERT INTO listed (tenant, id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+            tenant,
+            &cp.listed,
+        )?;
+    }
+    upsert_records(tx, "failures", tenant, &cp.failures)?;
+    if !cp.cleared_failures.is_empty() {
+        with_ids(
+            tx,
+            "DELETE FROM failures WHERE tenant = $1 AND id = ANY($2)",
+            tenant,
+            &cp.cleared_failures,
+        )?;
+    }
+    if let Some(held) = &cp.held {
+        tx.execute_typed(
+            "DELETE FROM held_deletions WHERE tenant = $1",
+            &[(&tenant, Type::TEXT)],
+        )?;
+        if !held.is_empty() {
+            with_ids(
+                tx,
+                "INSERT INTO held_deletions (tenant, id) SELECT $1, unnest($2::text[])
+                 ON CONFLICT DO NOTHING",
+                tenant,
+                held,
+            )?;
+        }
+    }
+    let meta = serde_json::to_value(&cp.meta)?;
+    tx.execute_typed(
         "INSERT INTO tenant_meta (tenant, meta) VALUES ($1, $2)
          ON CONFLICT (tenant) DO UPDATE SET meta = EXCLUDED.meta",
-        &[&tenant, &serde_json::to_value(&cp.meta)?],
+        &[(&tenant, Type::TEXT), (&meta, Type::JSONB)],
     )?;
     Ok(())
 }
 
-fn write_failures(
+/// Runs `sql` whose parameters are the tenant and a list of ids.
+fn with_ids(
     tx: &mut postgres::Transaction<'_>,
+    sql: &str,
     tenant: &str,
-    cp: &Checkpoint,
+    ids: &[String],
 ) -> anyhow::Result<()> {
-    let set = tx.prepare(
-        "INSERT INTO failures (tenant, id, record) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant, id) DO UPDATE SET record = EXCLUDED.record",
-    )?;
-    for (id, f) in &cp.failures {
-        tx.execute(&set, &[&tenant, id, &serde_json::to_value(f)?])?;
+    tx.execute_typed(sql, &[(&tenant, Type::TEXT), (&ids, Type::TEXT_ARRAY)])?;
+    Ok(())
+}
+
+/// Upserts `records` (id, record) into `table` (`documents` or `failures`) in one statement;
+/// of an id given twice, the last record wins.
+fn upsert_records<T: serde::Serialize>(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+    tenant: &str,
+    records: &[(String, T)],
+) -> anyhow::Result<()> {
+    if records.is_empty() {
+        return Ok(());
     }
-    tx.execute(
-        "DELETE FROM failures WHERE tenant = $1 AND id = ANY($2)",
-        &[&tenant, &cp.cleared_failures],
+    let mut last: std::collections::HashMap<&str, &T> = std::collections::HashMap::new();
+    for (id, r) in records {
+        last.insert(id.as_str(), r);
+    }
+    let mut ids = Vec::with_capacity(last.len());
+    let mut values = Vec::with_capacity(last.len());
+    for (id, r) in last {
+        ids.push(id);
+        values.push(serde_json::to_value(r)?);
+    }
+    tx.execute_typed(
+        &format!(
+            "INSERT INTO {table} (tenant, id, record)
+             SELECT $1, unnest($2::text[]), unnest($3::jsonb[])
+             ON CONFLICT (tenant, id) DO UPDATE SET record = EXCLUDED.record"
+        ),
+        &[
+            (&tenant, Type::TEXT),
+            (&ids, Type::TEXT_ARRAY),
+            (&values, Type::JSONB_ARRAY),
+        ],
     )?;
     Ok(())
 }
@@ -275,30 +335,44 @@ impl PgBudgetLedger {
 }
 
 impl BudgetLedger for PgBudgetLedger {
+    /// One statement: the fence (the lease row locked for share) and the count together, so a
+    /// request sent costs one round trip to the database.
     fn record(&self, usage: &BudgetUsage) -> Result<(), String> {
         let requests = i64::try_from(usage.requests).unwrap_or(i64::MAX);
         let mut db = self.sessions.get().map_err(|e| format!("{e:#}"))?;
-        self.writer
-            .fenced(&mut db, |tx| {
-                tx.execute(
-                    "INSERT INTO budget (tenant, week_start, requests, last_sent_ms)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (tenant) DO UPDATE SET
-                       requests = CASE WHEN budget.week_start = EXCLUDED.week_start
-                         THEN GREATEST(budget.requests, EXCLUDED.requests)
-                         ELSE EXCLUDED.requests END,
-                       week_start = GREATEST(budget.week_start, EXCLUDED.week_start),
-                       last_sent_ms = GREATEST(budget.last_sent_ms, EXCLUDED.last_sent_ms)",
-                    &[
-                        &self.writer.tenant,
-                        &usage.week_start,
-                        &requests,
-                        &usage.last_sent_ms,
-                    ],
-                )?;
-                Ok(())
-            })
-            .map_err(|e| format!("{e:#}"))
+        let w = &self.writer;
+        let written = db
+            .execute_typed(
+                "WITH fence AS (
+                   SELECT 1 FROM leases
+                   WHERE tenant = $1 AND owner = $5 AND epoch = $6 AND expires_at > now()
+                   FOR SHARE)
+                 INSERT INTO budget (tenant, week_start, requests, last_sent_ms)
+                 SELECT $1, $2, $3, $4 FROM fence
+                 ON CONFLICT (tenant) DO UPDATE SET
+                   requests = CASE WHEN budget.week_start = EXCLUDED.week_start
+                     THEN GREATEST(budget.requests, EXCLUDED.requests)
+                     ELSE EXCLUDED.requests END,
+                   week_start = GREATEST(budget.week_start, EXCLUDED.week_start),
+                   last_sent_ms = GREATEST(budget.last_sent_ms, EXCLUDED.last_sent_ms)",
+                &[
+                    (&w.tenant, Type::TEXT),
+                    (&usage.week_start, Type::INT8),
+                    (&requests, Type::INT8),
+                    (&usage.last_sent_ms, Type::INT8),
+                    (&w.owner, Type::TEXT),
+                    (&w.epoch, Type::INT8),
+                ],
+            )
+            .map_err(|e| format!("counting a request in the state database: {e}"))?;
+        if written == 0 {
+            return Err(crate::LeaseLost {
+                tenant: w.tenant.clone(),
+                epoch: w.epoch,
+            }
+            .to_string());
+        }
+        Ok(())
     }
 }
 

@@ -215,6 +215,12 @@ fn the_store_keeps_what_the_memory_store_keeps() {
             failures: vec![("e".into(), failure)],
             ..Checkpoint::default()
         },
+        // One id twice in a checkpoint: the last record wins, as in memory.
+        Checkpoint {
+            upserts: vec![("c".into(), doc("3b")), ("c".into(), doc("3c"))],
+            listed: vec!["c".into(), "c".into()],
+            ..Checkpoint::default()
+        },
     ];
     for cp in steps {
         mem.commit(cp.clone()).unwrap();
