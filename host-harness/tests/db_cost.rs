@@ -172,20 +172,14 @@ fn postgres_statements_and_bytes_per_crawl() {
     let sessions = pg_state::Sessions::new(&proxied, Duration::from_secs(3600), 16).unwrap();
     let budget = PgBudgetLedger::load(&mut *sessions.get().unwrap(), "bench").unwrap();
     let store = PgStore::open(&sessions, &lease).unwrap();
-    let state = ExternalState {
-        ledger: Arc::new(PgBudgetLedger::sharing(&store)),
-        store: Box::new(store),
-        budget,
-        generation: lease.epoch,
-    };
+    let ledger = Arc::new(PgBudgetLedger::sharing(&store));
+    let state = ExternalState::new(Box::new(store), budget, ledger, lease.epoch);
     let mut p = prepare_with(
         &runtime,
         &config,
-        RunOptions {
-            clock: GuestClock::System,
-            state: Some(state),
-            ..RunOptions::default()
-        },
+        RunOptions::new()
+            .with_clock(GuestClock::System)
+            .with_state(state),
     )
     .unwrap();
     println!(

@@ -48,10 +48,7 @@ fn a_crawl_and_a_fetch_of_one_tenant_share_its_limiters_and_budget_and_lose_no_c
     let config = config(&clari, &glean, &dir.path().join("state"));
     let runtime = tenant_instance::cached_runtime().unwrap();
     let instance = Instance::new();
-    let run = || RunOptions {
-        instance: Some(instance.clone()),
-        ..RunOptions::default()
-    };
+    let run = || RunOptions::new().with_instance(instance.clone());
     let mut crawl = prepare_with(&runtime, &config, run()).unwrap();
     let fetch = prepare_with(&runtime, &config, run()).unwrap();
     let (a, b) = (crawl.connector.egress(), fetch.connector.egress());

@@ -56,14 +56,10 @@ fn crawl(config: &Config, tape: Tape, out: &Path, now: i64) -> u64 {
     let mut p = prepare_with(
         &runtime,
         config,
-        RunOptions {
-            clock: GuestClock::Fixed(now),
-            tape,
-            output_dir: Some(out.to_path_buf()),
-            time: None,
-            state: None,
-            ..RunOptions::default()
-        },
+        RunOptions::new()
+            .with_clock(GuestClock::Fixed(now))
+            .with_tape(tape)
+            .with_output_dir(out.to_path_buf()),
     )
     .unwrap();
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())

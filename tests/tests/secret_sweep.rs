@@ -80,14 +80,11 @@ fn no_output_ever_holds_a_secret() {
         let mut p = prepare_with(
             &runtime,
             &config,
-            RunOptions {
-                clock: GuestClock::System,
-                tape: Tape::Record(Recorder::create(&tape, Utc::now().timestamp()).unwrap()),
-                output_dir: None,
-                time: None,
-                state: None,
-                ..RunOptions::default()
-            },
+            RunOptions::new()
+                .with_clock(GuestClock::System)
+                .with_tape(Tape::Record(
+                    Recorder::create(&tape, Utc::now().timestamp()).unwrap(),
+                )),
         )
         .unwrap();
         outputs.push_str(&format!("{:?}", p.connector));

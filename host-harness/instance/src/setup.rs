@@ -29,8 +29,10 @@ pub struct Prepared {
     pub redactor: Redactor,
 }
 
-/// How to run besides the configuration.
+/// How to run besides the configuration. Built with [`RunOptions::new`] and its `with_`
+/// methods, so a new option breaks no caller.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     pub clock: GuestClock,
     /// Record or replay the connector's HTTP traffic. A replay also fixes the guest clock to
@@ -53,7 +55,8 @@ pub struct RunOptions {
     pub instance: Option<Arc<Instance>>,
 }
 
-/// A tenant's state from outside (see [`RunOptions::state`]).
+/// A tenant's state from outside (see [`RunOptions::state`]), made by [`ExternalState::new`].
+#[non_exhaustive]
 pub struct ExternalState {
     pub store: Box<dyn StateStore>,
     pub budget: egress::budget::BudgetUsage,
@@ -61,6 +64,66 @@ pub struct ExternalState {
     /// Which holding of the state this is (a lease's epoch): a budget in use under another
     /// holding is not reused.
     pub generation: i64,
+}
+
+impl RunOptions {
+    /// The defaults: the system clock, no tape, documents to the configured index, state in
+    /// the SQLite file beside the configuration, limiters and budget of the run's own.
+    pub fn new() -> RunOptions {
+        RunOptions::default()
+    }
+
+    pub fn with_clock(mut self, clock: GuestClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_tape(mut self, tape: Tape) -> Self {
+        self.tape = tape;
+        self
+    }
+
+    pub fn with_output_dir(mut self, dir: impl Into<Option<std::path::PathBuf>>) -> Self {
+        self.output_dir = dir.into();
+        self
+    }
+
+    pub fn with_time(mut self, time: impl Into<Option<Arc<rate_window::VirtualClock>>>) -> Self {
+        self.time = time.into();
+        self
+    }
+
+    pub fn with_state(mut self, state: impl Into<Option<ExternalState>>) -> Self {
+        self.state = state.into();
+        self
+    }
+
+    pub fn with_request_cap(mut self, cap: impl Into<Option<u64>>) -> Self {
+        self.request_cap = cap.into();
+        self
+    }
+
+    pub fn with_instance(mut self, instance: impl Into<Option<Arc<Instance>>>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+}
+
+impl ExternalState {
+    /// `store` and its `ledger`, the week's `budget` as stored, under holding `generation`.
+    pub fn new(
+        store: Box<dyn StateStore>,
+        budget: egress::budget::BudgetUsage,
+        ledger: Arc<dyn egress::budget::BudgetLedger>,
+        generation: i64,
+    ) -> ExternalState {
+        ExternalState {
+            store,
+            budget,
+            ledger,
+            generation,
+        }
+    }
 }
 
 impl std::fmt::Debug for ExternalState {
@@ -73,14 +136,7 @@ impl std::fmt::Debug for ExternalState {
 
 /// Loads the configured component and checks the configuration against what it declares.
 pub fn prepare(runtime: &Runtime, config: &Config, clock: GuestClock) -> anyhow::Result<Prepared> {
-    prepare_with(
-        runtime,
-        config,
-        RunOptions {
-            clock,
-            ..RunOptions::default()
-        },
-    )
+    prepare_with(runtime, config, RunOptions::new().with_clock(clock))
 }
 
 /// How recent the last request of an earlier process must be for a start to hold the rate

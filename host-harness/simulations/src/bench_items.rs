@@ -35,12 +35,10 @@ pub fn measure(source: &str, calls: usize) -> anyhow::Result<ItemCost> {
     let config = Config::from_file(parse_file(&text.0)?, dir.path(), &env)?;
     let runtime = tenant_instance::cached_runtime()?;
     let now = chrono::Utc::now().timestamp();
-    let record = tenant_instance::setup::RunOptions {
-        clock: GuestClock::Fixed(now),
-        tape: Tape::Record(Recorder::create(&tape, now)?),
-        output_dir: Some(dir.path().join("out-record")),
-        ..tenant_instance::setup::RunOptions::default()
-    };
+    let record = tenant_instance::setup::RunOptions::new()
+        .with_clock(GuestClock::Fixed(now))
+        .with_tape(Tape::Record(Recorder::create(&tape, now)?))
+        .with_output_dir(dir.path().join("out-record"));
     let mut p = tenant_instance::setup::prepare_with(&runtime, &config, record)?;
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())
         .run(CrawlMode::Full)?;
@@ -50,11 +48,9 @@ pub fn measure(source: &str, calls: usize) -> anyhow::Result<ItemCost> {
     let mut p95s = Vec::new();
     for run in 0..3 {
         let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
-        let replay = tenant_instance::setup::RunOptions {
-            tape: Tape::Replay(Player::open(&tape)?),
-            output_dir: Some(dir.path().join(format!("out-{run}"))),
-            ..tenant_instance::setup::RunOptions::default()
-        };
+        let replay = tenant_instance::setup::RunOptions::new()
+            .with_tape(Tape::Replay(Player::open(&tape)?))
+            .with_output_dir(dir.path().join(format!("out-{run}")));
         let mut p = tenant_instance::setup::prepare_with(&runtime, &config, replay)?;
         let seen = times.clone();
         p.connector = p

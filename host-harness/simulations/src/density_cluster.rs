@@ -296,10 +296,10 @@ impl Measured {
         );
         let line = |what: &str, h: &Histogram| {
             println!(
-                "  scheduler lag, {what}: p50 {:.2} s, p95 {:.2} s, p99 {:.2} s ({} crawls; from the replicas' histograms)",
-                h.quantile(0.5),
-                h.quantile(0.95),
-                h.quantile(0.99),
+                "  scheduler lag, {what}: p50 {}, p95 {}, p99 {} ({} crawls; from the replicas' histograms)",
+                h.shown(0.5),
+                h.shown(0.95),
+                h.shown(0.99),
                 h.count()
             )
         };
@@ -362,6 +362,23 @@ impl Histogram {
 
     fn count(&self) -> u64 {
         self.buckets.last().map_or(0, |b| b.1)
+    }
+
+    /// The `q` quantile for a reader: beyond the last finite bound it is only known to be
+    /// more than that.
+    fn shown(&self, q: f64) -> String {
+        let v = self.quantile(q);
+        let top = self
+            .buckets
+            .iter()
+            .rev()
+            .find(|(le, _)| le.is_finite())
+            .map_or(f64::INFINITY, |b| b.0);
+        if v >= top {
+            format!("> {top:.2} s")
+        } else {
+            format!("{v:.2} s")
+        }
     }
 
     /// The `q` quantile, linear within its bucket (the last finite bound when it falls in

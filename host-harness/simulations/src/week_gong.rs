@@ -195,11 +195,9 @@ fn set_up(
     let prepared = setup::prepare_with(
         &runtime,
         &config,
-        RunOptions {
-            clock: GuestClock::Shared(wasm_runtime::ClockCell(guest_now)),
-            time: Some(clock.clone()),
-            ..RunOptions::default()
-        },
+        RunOptions::new()
+            .with_clock(GuestClock::Shared(wasm_runtime::ClockCell(guest_now)))
+            .with_time(clock.clone()),
     )?;
     Ok((
         gong,

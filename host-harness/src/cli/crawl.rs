@@ -80,12 +80,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         GuestClock::System
     };
-    let options = setup::RunOptions {
-        clock,
-        tape,
-        output_dir: a.output_dir,
-        ..setup::RunOptions::default()
-    };
+    let options = setup::RunOptions::new()
+        .with_clock(clock)
+        .with_tape(tape)
+        .with_output_dir(a.output_dir);
     let mut p = setup::prepare_with(&runtime, &config, options)?;
     p.options.allow_mass_delete = a.allow_mass_delete;
     let mode = match a.mode {

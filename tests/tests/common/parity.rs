@@ -110,11 +110,12 @@ impl Pair {
             let p = prepare_with(
                 &runtime,
                 &config(&clari.base_url(), dir.path(), component.clone(), None),
-                RunOptions {
-                    clock: GuestClock::Fixed(Utc::now().timestamp()),
-                    tape: Tape::Record(Recorder::create(&tape, Utc::now().timestamp())?),
-                    ..RunOptions::default()
-                },
+                RunOptions::new()
+                    .with_clock(GuestClock::Fixed(Utc::now().timestamp()))
+                    .with_tape(Tape::Record(Recorder::create(
+                        &tape,
+                        Utc::now().timestamp(),
+                    )?)),
             )?;
             let page = p.connector.list_changes(CrawlMode::Full, None)?;
             let ids: Vec<String> = page
@@ -156,10 +157,7 @@ impl Pair {
         let p = prepare_with(
             &runtime,
             &cfg,
-            RunOptions {
-                tape: Tape::Replay(Player::open(&tape)?),
-                ..RunOptions::default()
-            },
+            RunOptions::new().with_tape(Tape::Replay(Player::open(&tape)?)),
         )?;
         let native = ClariCopilot::with_settings(
             Settings::parse(|k| cfg.settings.get(k).cloned())

@@ -87,14 +87,12 @@ pub fn record(
     let mut config = config.clone();
     config.crawl.limits.max_pages = spec.pages;
     let tape = dir.join("sample.tape");
-    let options = RunOptions {
-        clock: GuestClock::Fixed(now),
-        tape: Tape::Record(Recorder::create(&tape, now)?),
-        output_dir: Some(dir.join("sampled")),
-        request_cap: Some(cap),
-        instance,
-        ..RunOptions::default()
-    };
+    let options = RunOptions::new()
+        .with_clock(GuestClock::Fixed(now))
+        .with_tape(Tape::Record(Recorder::create(&tape, now)?))
+        .with_output_dir(dir.join("sampled"))
+        .with_request_cap(cap)
+        .with_instance(instance);
     let runtime = tenant_instance::cached_runtime()?;
     let mut p = prepare_with(&runtime, &config, options).context("loading the pinned component")?;
     let report = Crawler::new(&p.connector, &*p.index, &mut *p.store, p.options.clone())

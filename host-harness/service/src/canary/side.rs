@@ -55,12 +55,10 @@ pub fn crawl(
     let player = Player::open(tape)?;
     let clock = player.clock();
     let runtime = tenant_instance::cached_runtime()?;
-    let options = RunOptions {
-        clock: GuestClock::Fixed(clock),
-        tape: Tape::Replay(player),
-        output_dir: Some(out.to_path_buf()),
-        ..RunOptions::default()
-    };
+    let options = RunOptions::new()
+        .with_clock(GuestClock::Fixed(clock))
+        .with_tape(Tape::Replay(player))
+        .with_output_dir(out.to_path_buf());
     let mut p =
         prepare_with(&runtime, &config, options).with_context(|| format!("loading {label}"))?;
     let cpu_before = process_cpu_us();

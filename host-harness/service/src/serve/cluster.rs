@@ -163,12 +163,12 @@ impl Cluster {
         let budget = PgBudgetLedger::load(&mut *self.sessions.get()?, &held.lease.tenant)?;
         let store = PgStore::open(&self.sessions, &held.lease)?;
         let ledger = PgBudgetLedger::sharing(&store);
-        Ok(ExternalState {
-            store: Box::new(store),
+        Ok(ExternalState::new(
+            Box::new(store),
             budget,
-            ledger: Arc::new(ledger),
-            generation: held.lease.epoch,
-        })
+            Arc::new(ledger),
+            held.lease.epoch,
+        ))
     }
 
     /// `tenant`'s state to read, whoever holds it (the console on any replica).

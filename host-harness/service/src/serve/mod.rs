@@ -164,6 +164,23 @@ struct Tenant {
     instance: Arc<tenant_instance::instance::Instance>,
 }
 
+/// The order due tenants are dispatched in (smallest first): the oldest due first (an
+/// operator's request counts as due now), except that a tenant's first crawl in this process (a backfill when it
+/// has no state: long) waits behind the polls of tenants already crawled (short), so a cold
+/// start of many tenants keeps the indexed ones fresh while the others backfill.
+fn dispatch_key(
+    requested: bool,
+    crawled_here: bool,
+    next_due: Instant,
+    now: Instant,
+) -> (bool, Instant) {
+    if requested {
+        (false, now)
+    } else {
+        (!crawled_here, next_due)
+    }
+}
+
 /// A running crawl as the scheduler watches it.
 struct CrawlWatch {
     started: Instant,
@@ -802,11 +819,7 @@ impl Service {
             .filter(|(_, t)| t.requested.is_some() || t.next_due <= now)
             .collect();
         due.sort_by_key(|(_, t)| {
-            if t.requested.is_some() {
-                now
-            } else {
-                t.next_due
-            }
+            dispatch_key(t.requested.is_some(), t.last.is_some(), t.next_due, now)
         });
         let mut taken = Vec::new();
         for (name, t) in due {
@@ -1039,10 +1052,7 @@ impl Service {
     ) -> anyhow::Result<Result<(tenant_instance::setup::Prepared, Arc<AtomicBool>), Duration>> {
         let instance = self.instance(tenant_name);
         let Some(cluster) = &self.options.cluster else {
-            let run = tenant_instance::setup::RunOptions {
-                instance,
-                ..tenant_instance::setup::RunOptions::default()
-            };
+            let run = tenant_instance::setup::RunOptions::new().with_instance(instance);
             let p = tenant_instance::setup::prepare_with(&self.runtime, config, run)?;
             return Ok(Ok((p, self.stop.clone())));
         };
@@ -1050,11 +1060,9 @@ impl Service {
         let Some(held) = cluster.holds(tenant_name) else {
             return Ok(Err(cluster.tick_every()));
         };
-        let run = tenant_instance::setup::RunOptions {
-            state: Some(cluster.open_state(&held)?),
-            instance,
-            ..tenant_instance::setup::RunOptions::default()
-        };
+        let run = tenant_instance::setup::RunOptions::new()
+            .with_state(cluster.open_state(&held)?)
+            .with_instance(instance);
         let mut p = tenant_instance::setup::prepare_with(&self.runtime, config, run)?;
         p.index = cluster.fence(p.index, &held);
         Ok(Ok((p, held.stop)))
@@ -1216,5 +1224,38 @@ fn last_crawl(r: &crawl_engine::CrawlReport, throttled: u64) -> LastCrawl {
         deletions_held: r.deletions_held,
         requests: r.requests,
         seconds: r.elapsed.as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+
+    #[test]
+    fn polls_of_crawled_tenants_go_before_first_crawls_oldest_first() {
+        let now = Instant::now();
+        let ago = |s| now - Duration::from_secs(s);
+        let mut due = vec![
+            (
+                "first, due longest",
+                dispatch_key(false, false, ago(300), now),
+            ),
+            ("poll, due 5 s", dispatch_key(false, true, ago(5), now)),
+            ("poll, due 30 s", dispatch_key(false, true, ago(30), now)),
+            ("asked for", dispatch_key(true, false, ago(0), now)),
+            ("first, due 10 s", dispatch_key(false, false, ago(10), now)),
+        ];
+        due.sort_by_key(|(_, k)| *k);
+        let order: Vec<&str> = due.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            order,
+            [
+                "poll, due 30 s",
+                "poll, due 5 s",
+                "asked for",
+                "first, due longest",
+                "first, due 10 s"
+            ]
+        );
     }
 }

@@ -51,10 +51,6 @@ impl Service {
                 Some(c.open_state(&held).map_err(|e| format!("{e:#}"))?)
             }
         };
-        Ok(RunOptions {
-            instance: Some(instance),
-            state,
-            ..RunOptions::default()
-        })
+        Ok(RunOptions::new().with_instance(instance).with_state(state))
     }
 }
