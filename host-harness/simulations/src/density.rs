@@ -192,6 +192,9 @@ struct DensityRun {
     views: Vec<harness_service::serve::TenantView>,
     /// (when dispatched, scheduler lag) of the healthy tenants' crawls.
     lags: Vec<(Instant, Duration)>,
+    /// The scheduler lag of each healthy tenant's first crawl here, and of its later ones
+    /// (polls), over the whole window.
+    first_and_later: (Vec<f64>, Vec<f64>),
     started: Instant,
     /// CPU seconds from the end of the first minute to the end (`None` for a one-minute run).
     warm_cpu: Option<f64>,
@@ -261,6 +264,18 @@ fn density_run(
         .filter(|d| d.tenant.starts_with('t') && d.at >= started)
         .map(|d| (d.at, d.lag))
         .collect();
+    let first_and_later = {
+        let all = service.lags.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = std::collections::HashSet::new();
+        let (mut first, mut later) = (Vec::new(), Vec::new());
+        for d in all.iter().filter(|d| d.tenant.starts_with('t')) {
+            let fresh = seen.insert(d.tenant.clone());
+            if d.at >= started {
+                if fresh { &mut first } else { &mut later }.push(d.lag.as_secs_f64());
+            }
+        }
+        (first, later)
+    };
     Ok(DensityRun {
         startup,
         crawls_done,
@@ -269,6 +284,7 @@ fn density_run(
         cpu: cpu_seconds() - cpu_start,
         views: service.views(),
         lags,
+        first_and_later,
         started,
         warm_cpu: cpu_at_minute.map(|at| cpu_seconds() - at),
         backfill,
@@ -346,6 +362,17 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
         pct(warm.clone(), 0.99),
         pct(warm.clone(), 1.0),
         warm.len()
+    );
+    let (first, later) = &run.first_and_later;
+    println!(
+        "  scheduler lag by kind: first crawls here p50 {:.2} s, p95 {:.2} s ({}); later crawls (polls) p50 {:.2} s, p95 {:.2} s, p99 {:.2} s ({})",
+        pct(first.clone(), 0.5),
+        pct(first.clone(), 0.95),
+        first.len(),
+        pct(later.clone(), 0.5),
+        pct(later.clone(), 0.95),
+        pct(later.clone(), 0.99),
+        later.len()
     );
     println!(
         "  healthy tenants whose last crawl failed: {}{}",
