@@ -5,7 +5,11 @@
 //! session is a new server process: milliseconds of CPU on both sides).
 //!
 //! Every session ends a transaction left idle for a third of the lease ttl (the server closes
-//! it), so a paused process cannot hold a lease row locked past its expiry. Sessions are not
+//! it), so a paused process cannot hold a lease row locked past its expiry, and a statement
+//! running longer than the ttl (a write that late is refused by the fence anyway). A checkout
+//! waits at most a third of the ttl for a free session, and opening one at most 5 s unless the
+//! URL says otherwise: a database that stalls fails the crawl's write (it retries later) and
+//! does not hold a worker, or a shutdown, for long. Sessions are not
 //! pinged when checked out: one the server closed is noticed by the statement that fails on
 //! it (that write fails and its crawl retries later) and is then dropped from the pool.
 
@@ -18,8 +22,8 @@ use r2d2_postgres::postgres::NoTls;
 /// A session checked out of [`Sessions`]: derefs to a client; given back when dropped.
 pub type Session = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
-/// How long a checkout waits for a free session before it fails.
-const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
+/// How long opening a session may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most sessions one pool may hold (PostgreSQL's default `max_connections` is 100).
 pub const MAX_SESSIONS: u32 = 1000;
@@ -50,18 +54,25 @@ impl Sessions {
                 "the database sessions of a replica must be between 1 and {MAX_SESSIONS} (found {max})"
             );
         }
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| anyhow::anyhow!("{}", crate::redact(&e.to_string(), url)))
             .context("reading the state database URL (the URL is not shown)")?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let idle_ms = (ttl / 3).as_millis().clamp(1000, 3_600_000);
+        let statement_ms = ttl.as_millis().clamp(1000, 3_600_000);
         let pool = r2d2::Pool::builder()
             .max_size(max)
             .min_idle(Some(0))
             .test_on_check_out(false)
-            .connection_timeout(CHECKOUT_WAIT)
+            .connection_timeout((ttl / 3).max(Duration::from_secs(1)))
             .idle_timeout(Some(Duration::from_secs(300)))
-            .connection_customizer(Box::new(IdleInTransactionLimit { idle_ms }))
+            .connection_customizer(Box::new(SessionLimits {
+                idle_ms,
+                statement_ms,
+            }))
             .error_handler(Box::new(Redacting {
                 url: url.to_string(),
             }))
@@ -73,7 +84,7 @@ impl Sessions {
     }
 
     /// A session, opening one if none is idle and the pool has room, else waiting for one
-    /// (up to 30 s).
+    /// (up to a third of the lease ttl).
     pub fn get(&self) -> anyhow::Result<Session> {
         self.pool
             .get()
@@ -92,17 +103,18 @@ impl Sessions {
     }
 }
 
-/// Sets the session's idle-in-transaction limit when it is opened.
+/// Sets the session's limits when it is opened: idle in a transaction, and one statement.
 #[derive(Debug)]
-struct IdleInTransactionLimit {
+struct SessionLimits {
     idle_ms: u128,
+    statement_ms: u128,
 }
 
-impl r2d2::CustomizeConnection<postgres::Client, postgres::Error> for IdleInTransactionLimit {
+impl r2d2::CustomizeConnection<postgres::Client, postgres::Error> for SessionLimits {
     fn on_acquire(&self, conn: &mut postgres::Client) -> Result<(), postgres::Error> {
         conn.batch_execute(&format!(
-            "SET idle_in_transaction_session_timeout = {}",
-            self.idle_ms
+            "SET idle_in_transaction_session_timeout = {}; SET statement_timeout = {}",
+            self.idle_ms, self.statement_ms
         ))
     }
 }

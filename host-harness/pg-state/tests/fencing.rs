@@ -463,4 +463,31 @@ fn a_replica_s_crawls_share_a_bounded_pool_of_sessions() {
         .unwrap()
         .get(0);
     assert_eq!(limit, "10s");
+    let statement: String = pool
+        .get()
+        .unwrap()
+        .query_one("SHOW statement_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(statement, "30s", "a statement runs at most the ttl");
+}
+
+#[test]
+fn an_exhausted_pool_fails_a_checkout_within_a_third_of_the_ttl() {
+    let pg = TempPostgres::start().unwrap();
+    let url = database(&pg, "exhausted");
+    let pool = Sessions::new(&url, Duration::from_secs(3), 1).unwrap();
+    let held = pool.get().unwrap();
+    let started = std::time::Instant::now();
+    let Err(e) = pool.get() else {
+        panic!("a second session from a pool of one")
+    };
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert!(format!("{e:#}").contains("state database session"), "{e:#}");
+    drop(held);
+    pool.get().expect("the session given back is taken again");
 }
