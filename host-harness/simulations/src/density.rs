@@ -264,18 +264,7 @@ fn density_run(
         .filter(|d| d.tenant.starts_with('t') && d.at >= started)
         .map(|d| (d.at, d.lag))
         .collect();
-    let first_and_later = {
-        let all = service.lags.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = std::collections::HashSet::new();
-        let (mut first, mut later) = (Vec::new(), Vec::new());
-        for d in all.iter().filter(|d| d.tenant.starts_with('t')) {
-            let fresh = seen.insert(d.tenant.clone());
-            if d.at >= started {
-                if fresh { &mut first } else { &mut later }.push(d.lag.as_secs_f64());
-            }
-        }
-        (first, later)
-    };
+    let first_and_later = first_and_later(&service, started);
     Ok(DensityRun {
         startup,
         crawls_done,
@@ -289,6 +278,24 @@ fn density_run(
         warm_cpu: cpu_at_minute.map(|at| cpu_seconds() - at),
         backfill,
     })
+}
+
+/// The lags (seconds) of each healthy tenant's first crawl and of its later ones, dispatched
+/// from `started` on.
+fn first_and_later(
+    service: &harness_service::serve::Service,
+    started: Instant,
+) -> (Vec<f64>, Vec<f64>) {
+    let all = service.lags.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = std::collections::HashSet::new();
+    let (mut first, mut later) = (Vec::new(), Vec::new());
+    for d in all.iter().filter(|d| d.tenant.starts_with('t')) {
+        let fresh = seen.insert(d.tenant.clone());
+        if d.at >= started {
+            if fresh { &mut first } else { &mut later }.push(d.lag.as_secs_f64());
+        }
+    }
+    (first, later)
 }
 
 /// Runs until every healthy tenant's first crawl completed (at most an hour); how long it took.

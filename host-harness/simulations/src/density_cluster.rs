@@ -319,7 +319,8 @@ struct Histogram {
 impl Histogram {
     /// The sum of histogram `name` over every exposition in `texts`.
     fn merged(texts: &[String], name: &str) -> Histogram {
-        let prefix = format!("{name}_bucket{{le=\"");
+        // `name_bucket{le="…`; the brace as a char keeps brace-counting tools in step.
+        let prefix = format!("{name}_bucket{}le=\"", '\x7b');
         let mut sums: Vec<(f64, u64)> = Vec::new();
         for line in texts.iter().flat_map(|t| t.lines()) {
             let Some(rest) = line.strip_prefix(&prefix) else {
