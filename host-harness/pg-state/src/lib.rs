@@ -3,8 +3,9 @@
 //! tenant claimed with `FOR UPDATE SKIP LOCKED` and timed by the database clock ([`lease`]),
 //! and a [`StateStore`](crawl_engine::StateStore) plus a weekly-budget ledger whose every write
 //! runs in a transaction that checks the writer's epoch ([`store`]), so a replica that lost its
-//! lease (killed, paused, partitioned) cannot write again. Operators' actions reach the replica
-//! holding a tenant through the database ([`actions`]).
+//! lease (killed, paused, partitioned) cannot write again; a replica's sessions come from one
+//! bounded pool ([`pool`]). Operators' actions reach the replica holding a tenant through the
+//! database ([`actions`]).
 
 pub mod actions;
 pub mod lease;

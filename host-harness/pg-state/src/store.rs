@@ -1,7 +1,8 @@
 //! A tenant's crawl state in PostgreSQL behind the engine's [`StateStore`], and its weekly
-//! budget as an [`budget_period::BudgetLedger`]. Every write is one transaction whose first
-//! statement is the lease fence ([`crate::lease::fence`]): a replica that lost the lease has
-//! its checkpoint and its budget counts refused by the database, whatever its local view.
+//! budget as an [`budget_period::BudgetLedger`]. Every write is fenced: a checkpoint is one
+//! transaction whose first statement is the lease fence ([`crate::lease::fence`]), a budget
+//! count one statement with the same check inside it; a replica that lost the lease has its
+//! checkpoint and its budget counts refused by the database, whatever its local view.
 //!
 //! Statements go out typed (`query_typed`: one round trip, no separate prepare), a
 //! checkpoint's rows go in one statement per table (arrays, `unnest`), empty parts of a
