@@ -77,19 +77,7 @@ pub fn density(
     backfilled: bool,
 ) -> anyhow::Result<()> {
     density_secrets(tenants, failing);
-    let clari = ChildMock::spawn(&[
-        "mock-clari".into(),
-        "--addr".into(),
-        "127.0.0.1:0".into(),
-        "--calls".into(),
-        calls.to_string(),
-    ])?;
-    let glean = ChildMock::spawn(&[
-        "mock-glean".into(),
-        "--addr".into(),
-        "127.0.0.1:0".into(),
-        "--no-rate-limits".into(),
-    ])?;
+    let (clari, glean) = spawn_mocks(calls)?;
     let dir = std::env::temp_dir().join(format!("harness-density-{}", std::process::id()));
     let tenants_dir = density_tenants(&dir, tenants, failing, &clari.url, &glean.url)?;
     let run = density_run(tenants_dir, workers, minutes, backfilled)?;
@@ -112,6 +100,25 @@ pub fn density(
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
+}
+
+/// Mock Clari Copilot (a workspace of `calls` per API key) and mock Glean (no rate limits),
+/// each a child process of this binary.
+pub(crate) fn spawn_mocks(calls: usize) -> anyhow::Result<(ChildMock, ChildMock)> {
+    let clari = ChildMock::spawn(&[
+        "mock-clari".into(),
+        "--addr".into(),
+        "127.0.0.1:0".into(),
+        "--calls".into(),
+        calls.to_string(),
+    ])?;
+    let glean = ChildMock::spawn(&[
+        "mock-glean".into(),
+        "--addr".into(),
+        "127.0.0.1:0".into(),
+        "--no-rate-limits".into(),
+    ])?;
+    Ok((clari, glean))
 }
 
 /// Each tenant's secrets in variables of its own (a tenant may not use another's).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::density::{ChildMock, cpu_seconds_of, status_kib};
+use crate::density::{cpu_seconds_of, status_kib};
 
 /// The admin token the replicas are started with (a benchmark's, not a secret).
 const TOKEN: &str = "density-cluster-admin-token";
@@ -36,19 +36,7 @@ pub fn density_cluster(run: ClusterRun) -> anyhow::Result<()> {
         std::env::set_var("DENSITY_DATABASE_URL", &url);
         std::env::set_var("DENSITY_ADMIN_TOKEN", TOKEN);
     }
-    let clari = ChildMock::spawn(&[
-        "mock-clari".into(),
-        "--addr".into(),
-        "127.0.0.1:0".into(),
-        "--calls".into(),
-        run.calls.to_string(),
-    ])?;
-    let glean = ChildMock::spawn(&[
-        "mock-glean".into(),
-        "--addr".into(),
-        "127.0.0.1:0".into(),
-        "--no-rate-limits".into(),
-    ])?;
+    let (clari, glean) = crate::density::spawn_mocks(run.calls)?;
     let dir = std::env::temp_dir().join(format!("harness-density-{}", std::process::id()));
     let tenants_dir =
         crate::density::density_tenants(&dir, run.tenants, 0, &clari.url, &glean.url)?;
