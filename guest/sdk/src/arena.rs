@@ -2,7 +2,12 @@
 //! host runs every connector: the instance, and all of its memory, is thrown away when the
 //! call returns, so freeing block by block is work nobody needs.
 //!
-//! Small blocks are handed out from 256 KiB chunks by moving a pointer. A free is kept only
+//! Small blocks are handed out by moving a pointer: first from a region inside the allocator
+//! itself (1 MiB; the allocator is a zero-initialised `static`, so the region is part of the
+//! instance's initial memory and costs the component no bytes), then from 256 KiB chunks of
+//! the system allocator. A typical call never leaves the first region, so it never grows
+//! linear memory: each growth is an `mprotect` when it happens and another when the pooled
+//! slot is reset for the next instance, about 7 µs of a 115 µs fetch (BENCHMARKS.md). A free is kept only
 //! for the block handed out last (the common pattern of a temporary), and that block also
 //! grows and shrinks in place (a `String` or `Vec` being built). Other frees are dropped: the
 //! memory comes back when the instance ends. Blocks of 64 KiB and more go to the system
@@ -20,15 +25,25 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 
-/// Size of the chunks small blocks are carved from.
+/// Size of the chunks small blocks are carved from once the first region is used up.
 const CHUNK: usize = 256 * 1024;
 /// Blocks at least this large go to the system allocator.
 const LARGE: usize = 64 * 1024;
+/// Size of the region inside the allocator that small blocks come from first.
+pub const FIRST_REGION: usize = 1 << 20;
 
-/// The allocator; see the module documentation.
-pub struct PerCallArena {
+/// The allocator; see the module documentation. `FIRST` is the size of its own region (tests
+/// use small ones; a connector uses the default).
+#[repr(C)]
+pub struct PerCallArena<const FIRST: usize = FIRST_REGION> {
     state: UnsafeCell<State>,
+    first: Region<FIRST>,
 }
+
+/// The first region, page-aligned. All zero at start, like every field of the allocator, so
+/// that a `static` allocator lands in `.bss` (zero-filled memory, not bytes in the module).
+#[repr(C, align(4096))]
+struct Region<const N: usize>(UnsafeCell<[u8; N]>);
 
 #[derive(Clone, Copy)]
 struct State {
@@ -36,23 +51,44 @@ struct State {
     next: usize,
     /// The end of the current chunk.
     end: usize,
-    /// The start of the block handed out last, while it is still the one below `next`.
+    /// The start of the block handed out last, while it is still the one below `next` (0:
+    /// none; no block starts at address 0).
     last: usize,
+    /// Whether the first region has been handed out as a chunk.
+    first_taken: bool,
 }
 
 // SAFETY: a component instance runs on one thread (wasm32 without threads); the allocator is
 // only installed there (the register macro's wasm32 branch).
-unsafe impl Sync for PerCallArena {}
+unsafe impl<const FIRST: usize> Sync for PerCallArena<FIRST> {}
 
-impl PerCallArena {
+impl<const FIRST: usize> PerCallArena<FIRST> {
     pub const fn new() -> Self {
         PerCallArena {
             state: UnsafeCell::new(State {
                 next: 0,
                 end: 0,
-                last: usize::MAX,
+                last: 0,
+                first_taken: false,
             }),
+            first: Region(UnsafeCell::new([0; FIRST])),
         }
+    }
+
+    /// A fresh chunk for small blocks: the first region once, then the system allocator's.
+    /// Returns its start and end, or `None` when memory is exhausted. Out of line: it runs a
+    /// few times a call, and inlined into every allocation it grew the component by 34 KB.
+    #[cold]
+    #[inline(never)]
+    fn next_chunk(&self, s: &mut State) -> Option<(usize, usize)> {
+        if !s.first_taken && FIRST > 0 {
+            s.first_taken = true;
+            let start = self.first.0.get() as usize;
+            return Some((start, start + FIRST));
+        }
+        // SAFETY: a valid, non-zero layout.
+        let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, 4096)) };
+        (!chunk.is_null()).then(|| (chunk as usize, chunk as usize + CHUNK))
     }
 }
 
@@ -66,7 +102,8 @@ fn align_up(at: usize, align: usize) -> Option<usize> {
     at.checked_add(align - 1).map(|x| x & !(align - 1))
 }
 
-unsafe impl GlobalAlloc for PerCallArena {
+unsafe impl<const FIRST: usize> GlobalAlloc for PerCallArena<FIRST> {
+    #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= LARGE || layout.align() > 4096 {
             // SAFETY: forwarded with the caller's layout.
@@ -82,13 +119,11 @@ unsafe impl GlobalAlloc for PerCallArena {
         let (start, stop) = match fits(s) {
             Some(x) => x,
             None => {
-                // SAFETY: a valid, non-zero layout.
-                let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, 4096)) };
-                if chunk.is_null() {
-                    return chunk;
-                }
-                s.next = chunk as usize;
-                s.end = chunk as usize + CHUNK;
+                let Some((start, end)) = self.next_chunk(s) else {
+                    return std::ptr::null_mut();
+                };
+                s.next = start;
+                s.end = end;
                 match fits(s) {
                     Some(x) => x,
                     None => return std::ptr::null_mut(),
@@ -115,6 +150,7 @@ unsafe impl GlobalAlloc for PerCallArena {
         }
     }
 
+    #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if layout.size() >= LARGE || layout.align() > 4096 {
             // SAFETY: this layout's blocks come from the system allocator.
@@ -125,10 +161,11 @@ unsafe impl GlobalAlloc for PerCallArena {
         let s = unsafe { &mut *self.state.get() };
         if ptr as usize == s.last && s.last + layout.size() == s.next {
             s.next = s.last;
-            s.last = usize::MAX;
+            s.last = 0;
         }
     }
 
+    #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let small = |size: usize| size < LARGE && layout.align() <= 4096;
         if !small(layout.size()) && !small(new_size) {
@@ -169,7 +206,7 @@ mod tests {
 
     #[test]
     fn blocks_are_aligned_distinct_and_keep_their_contents() {
-        let a = PerCallArena::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::new();
         let mut blocks: Vec<(*mut u8, Layout, u8)> = Vec::new();
         let mut seed = 12345u64;
         for i in 0..20_000u32 {
@@ -220,7 +257,7 @@ mod tests {
 
     #[test]
     fn zeroed_blocks_are_zero_even_where_a_freed_block_was() {
-        let a = PerCallArena::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::new();
         for size in [100, 70_000] {
             let l = Layout::from_size_align(size, 8).unwrap();
             unsafe {
@@ -235,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_temporary_freed_at_once_is_reused() {
-        let a = PerCallArena::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::new();
         let l = Layout::from_size_align(100, 8).unwrap();
         unsafe {
             let p = a.alloc(l);
@@ -243,5 +280,15 @@ mod tests {
             let q = a.alloc(l);
             assert_eq!(p, q);
         }
+    }
+
+    #[test]
+    fn small_blocks_come_from_the_first_region_until_it_is_used_up() {
+        let a = Box::new(PerCallArena::<8192>::new());
+        let region = a.first.0.get() as usize..a.first.0.get() as usize + 8192;
+        let l = Layout::from_size_align(1000, 8).unwrap();
+        let blocks: Vec<usize> = (0..9).map(|_| unsafe { a.alloc(l) } as usize).collect();
+        assert!(blocks[..8].iter().all(|p| region.contains(p)), "{blocks:x?}");
+        assert!(!region.contains(&blocks[8]), "the ninth block is in a chunk");
     }
 }
