@@ -68,45 +68,67 @@ fn text(s: &Option<String>) -> Option<&str> {
 
 /// One line of free text: runs of whitespace (Unicode's, as `split_whitespace`) folded into
 /// one space, none at either end.
-///
-/// Transcripts are mostly ASCII, and this runs over every turn: bytes below 0x80 are judged
-/// without decoding a character, which keeps it cheap inside the component (a size-optimised
-/// build does not inline the character iterator).
 fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut word_start: Option<usize> = None;
-    let mut i = 0;
+    one_line_into(&mut out, s);
+    out
+}
+
+/// [`one_line`], appended to `out`.
+///
+/// Transcripts are mostly ASCII words between single spaces, and this runs over every turn:
+/// such stretches are copied whole (a word at a time cost a copy call per word inside the
+/// component), and bytes below 0x80 are judged without decoding a character.
+fn one_line_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    let at_start = out.len();
+    // The stretch being kept: words separated by single spaces, `None` between stretches.
+    let mut kept: Option<usize> = None;
+    let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        let (space, len) = if b < 0x80 {
-            (matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'), 1)
-        } else {
-            match s[i..].chars().next() {
-                Some(c) => (c.is_whitespace(), c.len_utf8()),
-                None => break,
-            }
-        };
-        match (space, word_start) {
-            (true, Some(start)) => {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(&s[start..i]);
-                word_start = None;
-            }
-            (false, None) => word_start = Some(i),
-            _ => {}
+        let (space, len) = whitespace_at(s, i);
+        if len == 0 {
+            break;
+        }
+        if !space {
+            kept.get_or_insert(i);
+            i += len;
+            continue;
+        }
+        // One plain space between two words stays inside the stretch.
+        let next_is_word = bytes.get(i + 1).is_some_and(|_| !whitespace_at(s, i + 1).0);
+        if bytes[i] == b' ' && kept.is_some() && next_is_word {
+            i += 1;
+            continue;
+        }
+        if let Some(start) = kept.take() {
+            push_word(out, at_start, &s[start..i]);
         }
         i += len;
     }
-    if let Some(start) = word_start {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&s[start..]);
+    if let Some(start) = kept {
+        push_word(out, at_start, &s[start..]);
     }
-    out
+}
+
+/// Whether the character at byte `i` of `s` is whitespace, and its length (0 past the end).
+fn whitespace_at(s: &str, i: usize) -> (bool, usize) {
+    match s.as_bytes().get(i) {
+        None => (false, 0),
+        Some(&b) if b < 0x80 => (matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'), 1),
+        Some(_) => match s.get(i..).and_then(|r| r.chars().next()) {
+            Some(c) => (c.is_whitespace(), c.len_utf8()),
+            None => (false, 0),
+        },
+    }
+}
+
+/// Appends a stretch of words, after one space unless it is the first since `at_start`.
+fn push_word(out: &mut String, at_start: usize, words: &str) {
+    if out.len() > at_start {
+        out.push(' ');
+    }
+    out.push_str(words);
 }
 
 fn range(start: Option<f64>, end: Option<f64>) -> Option<String> {
@@ -404,25 +426,39 @@ fn competitors(call: &Call, people: &People) -> Option<String> {
     section("Competitor mentions", lines)
 }
 
+/// Written straight into the section (the longest by far): no string a turn.
 fn transcript(call: &Call, people: &People) -> Option<String> {
-    let lines = call
-        .transcript
-        .iter()
-        .filter_map(|turn| {
-            let said = one_line(text(&turn.text)?);
-            let at = turn
-                .start
-                .map(time::offset)
-                .unwrap_or_else(|| "--:--".to_string());
-            Some(format!("[{at}] {}: {said}", people.speaker(turn.person_id)))
-        })
-        .collect();
-    section("Transcript", lines)
+    let mut out = String::from("Transcript");
+    for turn in &call.transcript {
+        let Some(said) = text(&turn.text) else {
+            continue;
+        };
+        out.push_str("\n[");
+        match turn.start {
+            Some(s) => time::push_offset(&mut out, s),
+            None => out.push_str("--:--"),
+        }
+        out.push_str("] ");
+        out.push_str(&people.speaker(turn.person_id));
+        out.push_str(": ");
+        one_line_into(&mut out, said);
+    }
+    (out.len() > "Transcript".len()).then_some(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{one_line, one_line_into};
+
+    #[test]
+    fn one_line_appends_after_what_is_there_without_a_leading_space() {
+        let mut out = String::from("[00:01] Ann: ");
+        one_line_into(&mut out, "  two   words ");
+        assert_eq!(out, "[00:01] Ann: two words");
+        let mut empty = String::new();
+        one_line_into(&mut empty, " \t ");
+        assert_eq!(empty, "");
+    }
 
     /// The reference: what `one_line` replaced.
     fn folded(s: &str) -> String {

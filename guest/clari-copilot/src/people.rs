@@ -1,6 +1,8 @@
 //! Who is on a call: internal users, external and joined participants, the organizer, the
 //! speaker behind a transcript `personId`, and the members of a private call.
 
+use std::cell::RefCell;
+
 use crate::wire::{Call, Participant};
 
 /// A person as far as the call says: a name, an email, or both.
@@ -29,6 +31,16 @@ fn clean(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `s` lowercased as `str::to_lowercase` does, without its per-character decoding when `s` is
+/// ASCII (emails almost always are).
+fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
 fn participant(p: &Participant) -> Someone {
     Someone {
         name: clean(&p.name),
@@ -39,11 +51,17 @@ fn participant(p: &Participant) -> Someone {
 /// The people of one call.
 pub struct People<'a> {
     call: &'a Call,
+    /// Speakers already resolved, by person id: a transcript names the same few people in
+    /// every turn.
+    speakers: RefCell<Vec<(Option<i64>, String)>>,
 }
 
 impl<'a> People<'a> {
     pub fn of(call: &'a Call) -> Self {
-        People { call }
+        People {
+            call,
+            speakers: RefCell::new(Vec::new()),
+        }
     }
 
     fn users(&self) -> &'a [crate::wire::CallUser] {
@@ -56,7 +74,7 @@ impl<'a> People<'a> {
     pub fn internal(&self) -> Vec<(Someone, bool)> {
         let mut out: Vec<(Someone, bool)> = Vec::new();
         for u in self.users() {
-            let email = clean(&u.user_email).map(|e| e.to_lowercase());
+            let email = clean(&u.user_email).map(|e| lower(&e));
             let organizer = u.is_organizer == Some(true);
             if let Some(e) = &email
                 && let Some(known) = out.iter_mut().find(|(s, _)| s.email.as_ref() == Some(e))
@@ -124,6 +142,17 @@ impl<'a> People<'a> {
     /// The speaker behind a transcript or competitor `personId`: a name from any list,
     /// else an email, else `Speaker N` (`Unknown speaker` without an id).
     pub fn speaker(&self, person_id: Option<i64>) -> String {
+        if let Some((_, known)) = self.speakers.borrow().iter().find(|(p, _)| *p == person_id) {
+            return known.clone();
+        }
+        let resolved = self.resolve_speaker(person_id);
+        self.speakers
+            .borrow_mut()
+            .push((person_id, resolved.clone()));
+        resolved
+    }
+
+    fn resolve_speaker(&self, person_id: Option<i64>) -> String {
         let Some(pid) = person_id else {
             return "Unknown speaker".to_string();
         };
@@ -142,7 +171,7 @@ impl<'a> People<'a> {
             .iter()
             .filter(|u| u.person_id == Some(pid))
             .find_map(|u| clean(&u.user_email))
-            .map(|e| e.to_lowercase());
+            .map(|e| lower(&e));
         if let Some(email) = user_email {
             return self.name_for(Some(&email), Some(pid)).unwrap_or(email);
         }
@@ -157,6 +186,8 @@ impl<'a> People<'a> {
     /// person is one facet value, not a name and an email. Emails stay searchable in the body.
     pub fn facet_values(&self) -> Vec<String> {
         let mut people: Vec<Someone> = Vec::new();
+        // Each person's email, lowercased once (parallel to `people`).
+        let mut emails: Vec<Option<String>> = Vec::new();
         let everyone = self
             .internal()
             .into_iter()
@@ -164,14 +195,15 @@ impl<'a> People<'a> {
             .chain(self.external())
             .chain(self.joined());
         for s in everyone {
-            let email = s.email.as_ref().map(|e| e.to_lowercase());
-            let same = people
-                .iter_mut()
-                .find(|p| email.is_some() && p.email.as_ref().map(|e| e.to_lowercase()) == email);
+            let email = s.email.as_deref().map(lower);
+            let same = emails.iter().position(|e| email.is_some() && *e == email);
             match same {
-                Some(known) if known.name.is_none() => known.name = s.name,
+                Some(at) if people[at].name.is_none() => people[at].name = s.name,
                 Some(_) => {}
-                None => people.push(s),
+                None => {
+                    people.push(s);
+                    emails.push(email);
+                }
             }
         }
         let mut out: Vec<String> = Vec::new();
@@ -189,7 +221,7 @@ impl<'a> People<'a> {
         let users = self.call.users.as_ref()?;
         let mut out: Vec<String> = Vec::new();
         for u in users {
-            if let Some(e) = clean(&u.user_email).map(|e| e.to_lowercase())
+            if let Some(e) = clean(&u.user_email).map(|e| lower(&e))
                 && !out.contains(&e)
             {
                 out.push(e);

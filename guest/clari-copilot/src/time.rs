@@ -146,12 +146,42 @@ pub fn months_before(ms: i64, months: u32) -> i64 {
 /// could land on either side of a whole second and show as `01:42` in one build and `01:43`
 /// in the other.
 pub fn offset(seconds: f64) -> String {
+    let mut out = String::with_capacity(5);
+    push_offset(&mut out, seconds);
+    out
+}
+
+/// [`offset`], appended to `out` (without a formatter: it runs for every transcript turn).
+pub fn push_offset(out: &mut String, seconds: f64) {
     let total = if seconds.is_finite() && seconds > 0.0 {
         ((seconds * 1000.0).round() as u64) / 1000
     } else {
         0
     };
-    format!("{:02}:{:02}", total / 60, total % 60)
+    push_two_digits_at_least(out, total / 60);
+    out.push(':');
+    push_two_digits_at_least(out, total % 60);
+}
+
+/// `n` in decimal, zero-padded to two digits (as `{:02}`).
+fn push_two_digits_at_least(out: &mut String, n: u64) {
+    if n < 10 {
+        out.push('0');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// A duration for people: `1 h 5 min`, `12 min 4 s`, `45 s`.
@@ -172,6 +202,22 @@ pub fn duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_are_written_as_the_formatter_wrote_them() {
+        for seconds in (0..20_000u64)
+            .map(|n| n as f64 * 0.77)
+            .chain([1e7, 3.6e9, -0.0])
+        {
+            let total = if seconds > 0.0 {
+                ((seconds * 1000.0).round() as u64) / 1000
+            } else {
+                0
+            };
+            let expected = format!("{:02}:{:02}", total / 60, total % 60);
+            assert_eq!(offset(seconds), expected, "{seconds}");
+        }
+    }
 
     #[test]
     fn parses_clari_shapes() {
