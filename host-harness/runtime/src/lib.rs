@@ -76,12 +76,16 @@ impl fmt::Debug for Runtime {
 const POOL_INSTANCES: u32 = 512;
 /// The largest linear memory the pool reserves for; per-store limits are lower.
 const POOL_MAX_MEMORY: usize = 1 << 30;
-/// How much of a slot's linear memory is reset in place (only its written pages, which the
-/// kernel lists with `PAGEMAP_SCAN`, Linux 6.7 and later) rather than handed back to the kernel. Handing pages back costs a
-/// system call, a TLB shoot-down across cores and a page fault for every page the next
-/// instance touches: most of an export call's cost with a small guest. A connector's call
-/// typically touches well under this; the pool's warm slots keep at most this much each.
-const POOL_KEEP_RESIDENT: usize = 1 << 20;
+/// How much of a slot's linear memory is kept resident and reset in place rather than handed
+/// back to the kernel. Handing pages back costs a system call, a TLB shoot-down across cores
+/// and a page fault for every page the next instance touches: most of a small guest's call.
+/// But the reset is not free either: the kernel (`PAGEMAP_SCAN`, Linux 6.7 and later) lists
+/// every resident page, not only those this call wrote, and each one listed is cleared. So a
+/// slot that once ran a large call would clear all it kept on every later reset: at 1 MiB, a
+/// Clari Copilot fetch spent 16 µs (median) in its teardown against 8 µs at 128 KiB, while the
+/// small probe's call is the same at either (BENCHMARKS.md). It also bounds what an idle warm
+/// slot holds.
+const POOL_KEEP_RESIDENT: usize = 128 << 10;
 /// The same for tables (a few KiB of function references).
 const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
