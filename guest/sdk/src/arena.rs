@@ -103,6 +103,8 @@ fn align_up(at: usize, align: usize) -> Option<usize> {
 }
 
 unsafe impl<const FIRST: usize> GlobalAlloc for PerCallArena<FIRST> {
+    // Out of line, like `next_chunk`: inlined into each allocation and free, these three grew
+    // the Clari Copilot component by 34 KB for nothing measurable.
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= LARGE || layout.align() > 4096 {
@@ -288,7 +290,13 @@ mod tests {
         let region = a.first.0.get() as usize..a.first.0.get() as usize + 8192;
         let l = Layout::from_size_align(1000, 8).unwrap();
         let blocks: Vec<usize> = (0..9).map(|_| unsafe { a.alloc(l) } as usize).collect();
-        assert!(blocks[..8].iter().all(|p| region.contains(p)), "{blocks:x?}");
-        assert!(!region.contains(&blocks[8]), "the ninth block is in a chunk");
+        assert!(
+            blocks[..8].iter().all(|p| region.contains(p)),
+            "{blocks:x?}"
+        );
+        assert!(
+            !region.contains(&blocks[8]),
+            "the ninth block is in a chunk"
+        );
     }
 }
