@@ -338,12 +338,14 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
             v.consecutive_failures > 0 || v.last_crawl.as_ref().is_some_and(|l| l.error.is_some())
         })
         .collect();
-    let pct = |mut v: Vec<f64>, p: f64| -> f64 {
+    // A percentile in seconds, or "none" when no crawl fell in the window (a 1-minute run has
+    // nothing "after the first minute").
+    let pct = |mut v: Vec<f64>, p: f64| -> String {
         if v.is_empty() {
-            return f64::NAN;
+            return "none".into();
         }
         v.sort_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * p) as usize]
+        format!("{:.2} s", v[((v.len() - 1) as f64 * p) as usize])
     };
     let all: Vec<f64> = run.lags.iter().map(|(_, l)| l.as_secs_f64()).collect();
     let warm: Vec<f64> = run
@@ -365,12 +367,12 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
     println!("  crawls dispatched                   {}", run.lags.len());
     print_host_cost(run, tenants);
     println!(
-        "  scheduler lag, all crawls:          p50 {:.2} s, p95 {:.2} s",
+        "  scheduler lag, all crawls:          p50 {}, p95 {}",
         pct(all.clone(), 0.5),
         pct(all, 0.95)
     );
     println!(
-        "  scheduler lag after the first minute: p50 {:.2} s, p95 {:.2} s, p99 {:.2} s, max {:.2} s ({} crawls)",
+        "  scheduler lag after the first minute: p50 {}, p95 {}, p99 {}, max {} ({} crawls)",
         pct(warm.clone(), 0.5),
         pct(warm.clone(), 0.95),
         pct(warm.clone(), 0.99),
@@ -379,7 +381,7 @@ fn print_density(run: &DensityRun, failing: usize, tenants: usize) {
     );
     let (first, later) = &run.first_and_later;
     println!(
-        "  scheduler lag by kind: first crawls here p50 {:.2} s, p95 {:.2} s ({}); later crawls (polls) p50 {:.2} s, p95 {:.2} s, p99 {:.2} s ({})",
+        "  scheduler lag by kind: first crawls here p50 {}, p95 {} ({}); later crawls (polls) p50 {}, p95 {}, p99 {} ({})",
         pct(first.clone(), 0.5),
         pct(first.clone(), 0.95),
         first.len(),
