@@ -123,6 +123,10 @@ fn main() -> anyhow::Result<()> {
     );
     println!("  a fresh instance of this component answering `describe`: {fixed:.0} µs");
     println!(
+        "  the sandbox's excess per call: {:.0} µs (wasm minus native, medians)",
+        w_mid - n_mid
+    );
+    println!(
         "  ratio wasm ÷ native: median {r_mid:.2} (rounds {r_lo:.2}..{r_hi:.2}); goal at most 1.3"
     );
     Ok(())
