@@ -150,11 +150,18 @@ async fn text(c: &Client, css: &str) -> String {
     }
 }
 
+/// Takes a screenshot: into the target directory, or with `UPDATE_SCREENSHOTS=1` into `docs/`
+/// (the README shows them). A test run leaves the checkout as it found it.
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(docs.join(name), png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name}: the browser's screenshot is not a PNG");
+    let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
 }
 
 struct World {
