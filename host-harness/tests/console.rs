@@ -154,7 +154,10 @@ async fn text(c: &Client, css: &str) -> String {
 /// (the README shows them). A test run leaves the checkout as it found it.
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "{name}: the browser's screenshot is not a PNG");
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "{name}: the browser's screenshot is not a PNG"
+    );
     let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
     } else {
