@@ -31,11 +31,12 @@ fn clean(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `s` lowercased as `str::to_lowercase` does, without its per-character decoding when `s` is
-/// ASCII (emails almost always are).
-fn lower(s: &str) -> String {
+/// `s` lowercased as `str::to_lowercase` does, in place and without decoding characters when
+/// `s` is ASCII (emails almost always are).
+fn lower(mut s: String) -> String {
     if s.is_ascii() {
-        s.to_ascii_lowercase()
+        s.make_ascii_lowercase();
+        s
     } else {
         s.to_lowercase()
     }
@@ -74,7 +75,7 @@ impl<'a> People<'a> {
     pub fn internal(&self) -> Vec<(Someone, bool)> {
         let mut out: Vec<(Someone, bool)> = Vec::new();
         for u in self.users() {
-            let email = clean(&u.user_email).map(|e| lower(&e));
+            let email = clean(&u.user_email).map(lower);
             let organizer = u.is_organizer == Some(true);
             if let Some(e) = &email
                 && let Some(known) = out.iter_mut().find(|(s, _)| s.email.as_ref() == Some(e))
@@ -171,7 +172,7 @@ impl<'a> People<'a> {
             .iter()
             .filter(|u| u.person_id == Some(pid))
             .find_map(|u| clean(&u.user_email))
-            .map(|e| lower(&e));
+            .map(lower);
         if let Some(email) = user_email {
             return self.name_for(Some(&email), Some(pid)).unwrap_or(email);
         }
@@ -185,9 +186,8 @@ impl<'a> People<'a> {
     /// gives one (for any of the person's entries, matched by email), else the email — so a
     /// person is one facet value, not a name and an email. Emails stay searchable in the body.
     pub fn facet_values(&self) -> Vec<String> {
-        let mut people: Vec<Someone> = Vec::new();
-        // Each person's email, lowercased once (parallel to `people`).
-        let mut emails: Vec<Option<String>> = Vec::new();
+        // Each person with their email lowercased once.
+        let mut people: Vec<(Someone, Option<String>)> = Vec::new();
         let everyone = self
             .internal()
             .into_iter()
@@ -195,19 +195,18 @@ impl<'a> People<'a> {
             .chain(self.external())
             .chain(self.joined());
         for s in everyone {
-            let email = s.email.as_deref().map(lower);
-            let same = emails.iter().position(|e| email.is_some() && *e == email);
+            let email = s.email.clone().map(lower);
+            let same = people
+                .iter_mut()
+                .find(|(_, e)| email.is_some() && *e == email);
             match same {
-                Some(at) if people[at].name.is_none() => people[at].name = s.name,
+                Some((known, _)) if known.name.is_none() => known.name = s.name,
                 Some(_) => {}
-                None => {
-                    people.push(s);
-                    emails.push(email);
-                }
+                None => people.push((s, email)),
             }
         }
         let mut out: Vec<String> = Vec::new();
-        for value in people.into_iter().filter_map(|p| p.name.or(p.email)) {
+        for value in people.into_iter().filter_map(|(p, _)| p.name.or(p.email)) {
             if !out.iter().any(|t| t.eq_ignore_ascii_case(&value)) {
                 out.push(value);
             }
@@ -221,7 +220,7 @@ impl<'a> People<'a> {
         let users = self.call.users.as_ref()?;
         let mut out: Vec<String> = Vec::new();
         for u in users {
-            if let Some(e) = clean(&u.user_email).map(|e| lower(&e))
+            if let Some(e) = clean(&u.user_email).map(lower)
                 && !out.contains(&e)
             {
                 out.push(e);

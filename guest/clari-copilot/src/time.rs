@@ -163,24 +163,15 @@ pub fn push_offset(out: &mut String, seconds: f64) {
     push_two_digits_at_least(out, total % 60);
 }
 
-/// `n` in decimal, zero-padded to two digits (as `{:02}`).
+/// `n` in decimal, zero-padded to two digits (as `{:02}`): seconds and the minutes of calls
+/// under 100 minutes without the formatter, longer calls with it.
 fn push_two_digits_at_least(out: &mut String, n: u64) {
-    if n < 10 {
-        out.push('0');
-    }
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
+    if n < 100 {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{n}");
     }
 }
 
