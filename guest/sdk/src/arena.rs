@@ -8,11 +8,11 @@
 //! the system allocator. A typical call never leaves the first region, so it never grows
 //! linear memory: each growth is an `mprotect` when it happens and another when the pooled
 //! slot is reset for the next instance, about 7 µs of a 115 µs fetch (BENCHMARKS.md, "The
-//! sandbox's cost, second pass"). A free is kept only for the block handed out last (the common pattern of a temporary), and that block also
-//! grows and shrinks in place (a `String` or `Vec` being built). Other frees are dropped: the
-//! memory comes back when the instance ends. Blocks of 64 KiB and more go to the system
-//! allocator and are freed as usual, so a large response body or a long transcript costs what
-//! it would cost anyway.
+//! sandbox's cost, second pass"). A free is kept only for the block handed out last (the
+//! common pattern of a temporary), and that block also grows and shrinks in place (a `String`
+//! or `Vec` being built). Other frees are dropped: the memory comes back when the instance
+//! ends. Blocks of 64 KiB and more go to the system allocator and are freed as usual, so a
+//! large response body or a long transcript costs what it would cost anyway.
 //!
 //! What this trades: memory for time. A call's memory is the sum of its small blocks rather
 //! than the most alive at once; the host's per-call memory limit still applies and a call
@@ -62,8 +62,16 @@ struct State {
 // only installed there (the register macro's wasm32 branch).
 unsafe impl<const FIRST: usize> Sync for PerCallArena<FIRST> {}
 
-impl<const FIRST: usize> PerCallArena<FIRST> {
+impl PerCallArena {
+    /// The allocator with its default first region (what `register_connector!` installs).
     pub const fn new() -> Self {
+        Self::with_first_region()
+    }
+}
+
+impl<const FIRST: usize> PerCallArena<FIRST> {
+    /// The allocator with a first region of `FIRST` bytes (tests use small ones).
+    pub const fn with_first_region() -> Self {
         PerCallArena {
             state: UnsafeCell::new(State {
                 next: 0,
@@ -211,7 +219,7 @@ mod tests {
 
     #[test]
     fn blocks_are_aligned_distinct_and_keep_their_contents() {
-        let a = PerCallArena::<{ 64 * 1024 }>::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::with_first_region();
         let mut blocks: Vec<(*mut u8, Layout, u8)> = Vec::new();
         let mut seed = 12345u64;
         for i in 0..20_000u32 {
@@ -262,7 +270,7 @@ mod tests {
 
     #[test]
     fn zeroed_blocks_are_zero_even_where_a_freed_block_was() {
-        let a = PerCallArena::<{ 64 * 1024 }>::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::with_first_region();
         for size in [100, 70_000] {
             let l = Layout::from_size_align(size, 8).unwrap();
             unsafe {
@@ -277,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_temporary_freed_at_once_is_reused() {
-        let a = PerCallArena::<{ 64 * 1024 }>::new();
+        let a = PerCallArena::<{ 64 * 1024 }>::with_first_region();
         let l = Layout::from_size_align(100, 8).unwrap();
         unsafe {
             let p = a.alloc(l);
@@ -289,7 +297,7 @@ mod tests {
 
     #[test]
     fn small_blocks_come_from_the_first_region_until_it_is_used_up() {
-        let a = Box::new(PerCallArena::<8192>::new());
+        let a = Box::new(PerCallArena::<8192>::with_first_region());
         let region = a.first.0.get() as usize..a.first.0.get() as usize + 8192;
         let l = Layout::from_size_align(1000, 8).unwrap();
         let blocks: Vec<usize> = (0..9).map(|_| unsafe { a.alloc(l) } as usize).collect();
@@ -305,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_block_larger_than_the_first_region_comes_from_the_next_chunk() {
-        let a = PerCallArena::<4096>::new();
+        let a = PerCallArena::<4096>::with_first_region();
         let l = Layout::from_size_align(10_000, 8).unwrap();
         unsafe {
             let p = a.alloc(l);
