@@ -630,6 +630,25 @@ pub fn call_page(
         source: None,
         error: None,
     };
+    let object_type = fill_from_index(&mut page, &glean, id);
+    if page.permissions.is_none()
+        && let Ok(debug) = glean.debug_document(&object_type, id)
+    {
+        page.permissions = serde_json::to_string_pretty(&debug["uploadedPermissions"]).ok();
+    }
+    match state {
+        Ok(store) => fill_from_state(&mut page, store.as_ref(), config, id)?,
+        Err(e) => page.why_fetched = format!("{e:#}"),
+    }
+    if let Some(run) = fetch {
+        page.source = Some(run.and_then(|run| fetch_source(runtime, config, id, run)));
+    }
+    Ok(page)
+}
+
+/// What the index holds for `id`: its view, document, permissions and who may see it.
+/// Returns its object type (`call` when the index does not have it).
+fn fill_from_index(page: &mut CallPage, glean: &GleanTarget, id: &str) -> String {
     let mut object_type = "call".to_string();
     match glean.documents() {
         Ok(Some(docs)) => {
@@ -650,43 +669,41 @@ pub fn call_page(
         Ok(None) => {}
         Err(e) => page.error = Some(format!("{e:#}")),
     }
-    if page.permissions.is_none()
-        && let Ok(debug) = glean.debug_document(&object_type, id)
-    {
-        page.permissions = serde_json::to_string_pretty(&debug["uploadedPermissions"]).ok();
+    object_type
+}
+
+/// What the tenant's state says of `id`: when it was indexed and why, when its next deep
+/// refresh comes, and its last failure.
+fn fill_from_state(
+    page: &mut CallPage,
+    store: &dyn StateStore,
+    config: &Config,
+    id: &str,
+) -> anyhow::Result<()> {
+    if let Some(d) = store.document(id)? {
+        page.indexed_at = Some(d.indexed_at);
+        page.fingerprint = d.fingerprint.clone();
+        let every = config.crawl.deep_refresh_every.max(1);
+        let turn = crawl_engine::stages::stable_hash(id) % every;
+        let done = store.meta().full_crawls;
+        let next = (0..every)
+            .map(|k| done + k)
+            .find(|n| n % every == turn)
+            .unwrap_or(done);
+        let because = d.fetched_because.clone().unwrap_or_else(|| {
+            "not recorded (indexed by a harness that did not keep the reason)".into()
+        });
+        page.why_fetched = format!(
+            "{because}. Its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
+            next + 1
+        );
     }
-    match state {
-        Ok(store) => {
-            if let Some(d) = store.document(id)? {
-                page.indexed_at = Some(d.indexed_at);
-                page.fingerprint = d.fingerprint.clone();
-                let every = config.crawl.deep_refresh_every.max(1);
-                let turn = crawl_engine::stages::stable_hash(id) % every;
-                let done = store.meta().full_crawls;
-                let next = (0..every)
-                    .map(|k| done + k)
-                    .find(|n| n % every == turn)
-                    .unwrap_or(done);
-                let because = d.fetched_because.clone().unwrap_or_else(|| {
-                    "not recorded (indexed by a harness that did not keep the reason)".into()
-                });
-                page.why_fetched = format!(
-                    "{because}. Its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
-                    next + 1
-                );
-            }
-            let (_, failures) = store.failures(10_000)?;
-            page.failure = failures
-                .into_iter()
-                .find(|(fid, _)| fid == id)
-                .map(|(_, f)| (f.kind, f.message, f.at));
-        }
-        Err(e) => page.why_fetched = format!("{e:#}"),
-    }
-    if let Some(run) = fetch {
-        page.source = Some(run.and_then(|run| fetch_source(runtime, config, id, run)));
-    }
-    Ok(page)
+    let (_, failures) = store.failures(10_000)?;
+    page.failure = failures
+        .into_iter()
+        .find(|(fid, _)| fid == id)
+        .map(|(_, f)| (f.kind, f.message, f.at));
+    Ok(())
 }
 
 /// The item and permissions the connector returns for `id` right now, secrets redacted. It

@@ -212,8 +212,8 @@ fn status(rng: &mut Rng, time: DateTime<Utc>, anchor: DateTime<Utc>) -> &'static
     }
 }
 
-/// One generated call numbered `n`.
-// Longer than 80 lines on purpose: a generator that reads top to bottom as one call record, field by field, in the order of the API.
+/// One generated call numbered `n`: its fields drawn from `rng` in the order of the API's
+/// call record (the order of the draws is what makes a seed's workspace the same every time).
 pub fn call(
     rng: &mut Rng,
     n: usize,
@@ -221,16 +221,7 @@ pub fn call(
     anchor: DateTime<Utc>,
     time: Option<DateTime<Utc>>,
 ) -> Call {
-    let time = time.unwrap_or_else(|| {
-        // Spread over the 180 days before the anchor; a few scheduled just after it; a few very recent.
-        let minutes = match rng.below(100) {
-            0..=2 => -(rng.below(3 * 24 * 60) as i64) - 30,
-            3..=6 => rng.below(90) as i64 + 1,
-            _ => rng.below(180 * 24 * 60) as i64 + 120,
-        };
-        let t = anchor - Duration::minutes(minutes);
-        t - Duration::milliseconds(t.timestamp_subsec_millis() as i64)
-    });
+    let time = time.unwrap_or_else(|| call_time(rng, anchor));
     let status = status(rng, time, anchor).to_string();
     let call_type = if n % 17 == 3 {
         "RECORDING".to_string()
@@ -238,51 +229,9 @@ pub fn call(
         rng.pick(TYPES).to_string()
     };
     let (company, domain) = *rng.pick(COMPANIES);
-    let n_internal = 1 + rng.below(3) as usize;
-    let mut internal: Vec<(String, i64)> = Vec::new();
-    for i in 0..n_internal {
-        let u = rng.pick(users);
-        if !internal.iter().any(|(id, _)| *id == u.id) {
-            internal.push((u.id.clone(), i as i64));
-        }
-    }
-    let mut person = internal.len() as i64;
-    let mut external = Vec::new();
-    for _ in 0..rng.below(4) {
-        let first = *rng.pick(FIRST);
-        let last = *rng.pick(LAST);
-        let email_local: String = format!("{first}.{last}")
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-            .collect();
-        external.push(Participant {
-            name: Some(format!("{first} {last}")),
-            email: Some(format!(
-                "{}@{domain}",
-                if email_local.is_empty() {
-                    "contact".into()
-                } else {
-                    email_local
-                }
-            )),
-            phone: rng
-                .chance(30)
-                .then(|| format!("+1415555{:04}", rng.below(10_000))),
-            person_id: Some(person),
-        });
-        person += 1;
-    }
-    let joined: Vec<Participant> = external
-        .iter()
-        .filter(|_| rng.chance(70))
-        .map(|p| Participant {
-            name: p.name.clone(),
-            email: None,
-            phone: None,
-            person_id: None,
-        })
-        .collect();
+    let internal = internal_people(rng, users);
+    let (external, person) = external_people(rng, domain, internal.len() as i64);
+    let joined = joined(rng, &external);
     let processed = status == "POST_PROCESSING_DONE";
     let duration = if processed || status == "PROCESSED" {
         if rng.chance(10) {
@@ -293,100 +242,13 @@ pub fn call(
     } else {
         0
     };
-    let crm = rng.chance(70).then(|| Crm {
-        deal_name: format!(
-            "{company} - {}",
-            rng.pick(&["Expansion", "New Business", "Renewal", "Pilot"])
-        ),
-        deal_value: format!("{}", (5 + rng.below(200)) * 1000),
-        deal_close_date: anchor + Duration::days(rng.below(120) as i64),
-        deal_stage_before_call: rng.pick(STAGES).to_string(),
-        deal_stage_live: rng.pick(STAGES).to_string(),
-        account_name: company.to_string(),
-        contact_names: external.iter().filter_map(|p| p.name.clone()).collect(),
-        source_crm: rng.pick(&["SALESFORCE", "HUBSPOT"]).to_string(),
-        deal_id: format!("006{:012}", rng.below(1_000_000_000_000)),
-        account_id: format!("001{:012}", rng.below(1_000_000_000_000)),
-        contact_ids: external
-            .iter()
-            .map(|_| format!("{:024x}", rng.next() as u128 * 7919))
-            .collect(),
-    });
+    let crm = rng.chance(70).then(|| crm(rng, company, anchor, &external));
     let speakers = person.max(1);
-    let turns = if !processed || rng.chance(5) {
-        0
-    } else if rng.chance(10) {
-        300 + rng.below(300) as usize
-    } else {
-        4 + rng.below(30) as usize
-    };
-    let mut transcript = Vec::with_capacity(turns);
-    let mut t = 1.0f64;
-    for i in 0..turns {
-        let len = 2.0 + rng.below(20) as f64 + rng.below(100) as f64 / 100.0;
-        let annotations = if rng.chance(8) {
-            vec![
-                serde_json::json!({"tracker": rng.pick(TOPICS), "phrase": "price", "category": "Commercial"}),
-            ]
-        } else if rng.chance(4) {
-            vec![serde_json::json!({"label": "Next steps", "phrase": "send the proposal"})]
-        } else {
-            vec![]
-        };
-        transcript.push(Turn {
-            text: rng.pick(SENTENCES).to_string(),
-            start: t,
-            end: t + len,
-            // Now and then a speaker nobody on the call lists.
-            person_id: if i % 41 == 40 {
-                speakers + 3
-            } else {
-                rng.below(speakers as u64) as i64
-            },
-            annotations,
-        });
-        t += len + 0.5;
-    }
-    let topics: Vec<String> = (0..rng.below(4))
-        .map(|_| rng.pick(TOPICS).to_string())
-        .fold(Vec::new(), |mut acc, x| {
-            if !acc.contains(&x) {
-                acc.push(x);
-            }
-            acc
-        });
-    let title = match (&call_type[..], &crm) {
-        ("RECORDING", _) => format!("Recording: {} follow-up", company),
-        (_, Some(c)) => format!(
-            "{} – {}",
-            c.deal_name,
-            rng.pick(&[
-                "Discovery call",
-                "Demo",
-                "Pricing review",
-                "Security Q&A",
-                "Kickoff"
-            ])
-        ),
-        _ => format!("{company} intro call"),
-    };
-    let competitors = if processed && rng.chance(35) {
-        vec![serde_json::json!({
-            "competitor_name": rng.pick(COMPETITORS),
-            "sentiment": rng.pick(&["POSITIVE", "NEGATIVE", "NEUTRAL"]),
-            "reasoning": "The buyer compared onboarding effort and price.",
-            "personId": format!("{}", rng.below(speakers as u64)),
-            "turn_start_time": format!("{:.1}", rng.below(600) as f64 + 0.5),
-        })]
-    } else {
-        vec![]
-    };
-    let last_modified = if status == "SCHEDULED" {
-        time - Duration::days(1)
-    } else {
-        time + Duration::seconds(duration as i64) + Duration::minutes(5 + rng.below(40) as i64)
-    };
-    let last_modified = last_modified.min(anchor) + Duration::milliseconds(rng.below(1000) as i64);
+    let transcript = transcript(rng, processed, speakers);
+    let topics = topics(rng);
+    let title = title(rng, &call_type, &crm, company);
+    let competitors = competitors(rng, processed, speakers);
+    let last_modified = last_modified(rng, &status, time, duration, anchor);
     Call {
         id: rng.uuid(),
         source_id: (call_type != "ZOOM").then(|| {
@@ -418,6 +280,202 @@ pub fn call(
             vec![]
         },
     }
+}
+
+/// When a call happens: spread over the 180 days before the anchor, a few scheduled just
+/// after it, a few very recent; whole milliseconds.
+fn call_time(rng: &mut Rng, anchor: DateTime<Utc>) -> DateTime<Utc> {
+    let minutes = match rng.below(100) {
+        0..=2 => -(rng.below(3 * 24 * 60) as i64) - 30,
+        3..=6 => rng.below(90) as i64 + 1,
+        _ => rng.below(180 * 24 * 60) as i64 + 120,
+    };
+    let t = anchor - Duration::minutes(minutes);
+    t - Duration::milliseconds(t.timestamp_subsec_millis() as i64)
+}
+
+/// One to three of the workspace's users (each once), with their person ids.
+fn internal_people(rng: &mut Rng, users: &[User]) -> Vec<(String, i64)> {
+    let n_internal = 1 + rng.below(3) as usize;
+    let mut internal: Vec<(String, i64)> = Vec::new();
+    for i in 0..n_internal {
+        let u = rng.pick(users);
+        if !internal.iter().any(|(id, _)| *id == u.id) {
+            internal.push((u.id.clone(), i as i64));
+        }
+    }
+    internal
+}
+
+/// Up to three people of the customer's company, numbered from `person`; returns them and
+/// the next person id.
+fn external_people(rng: &mut Rng, domain: &str, mut person: i64) -> (Vec<Participant>, i64) {
+    let mut external = Vec::new();
+    for _ in 0..rng.below(4) {
+        let first = *rng.pick(FIRST);
+        let last = *rng.pick(LAST);
+        let email_local: String = format!("{first}.{last}")
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        external.push(Participant {
+            name: Some(format!("{first} {last}")),
+            email: Some(format!(
+                "{}@{domain}",
+                if email_local.is_empty() {
+                    "contact".into()
+                } else {
+                    email_local
+                }
+            )),
+            phone: rng
+                .chance(30)
+                .then(|| format!("+1415555{:04}", rng.below(10_000))),
+            person_id: Some(person),
+        });
+        person += 1;
+    }
+    (external, person)
+}
+
+/// The external people who joined, by name only, as Clari reports them.
+fn joined(rng: &mut Rng, external: &[Participant]) -> Vec<Participant> {
+    external
+        .iter()
+        .filter(|_| rng.chance(70))
+        .map(|p| Participant {
+            name: p.name.clone(),
+            email: None,
+            phone: None,
+            person_id: None,
+        })
+        .collect()
+}
+
+/// The CRM deal a call is linked to.
+fn crm(rng: &mut Rng, company: &str, anchor: DateTime<Utc>, external: &[Participant]) -> Crm {
+    Crm {
+        deal_name: format!(
+            "{company} - {}",
+            rng.pick(&["Expansion", "New Business", "Renewal", "Pilot"])
+        ),
+        deal_value: format!("{}", (5 + rng.below(200)) * 1000),
+        deal_close_date: anchor + Duration::days(rng.below(120) as i64),
+        deal_stage_before_call: rng.pick(STAGES).to_string(),
+        deal_stage_live: rng.pick(STAGES).to_string(),
+        account_name: company.to_string(),
+        contact_names: external.iter().filter_map(|p| p.name.clone()).collect(),
+        source_crm: rng.pick(&["SALESFORCE", "HUBSPOT"]).to_string(),
+        deal_id: format!("006{:012}", rng.below(1_000_000_000_000)),
+        account_id: format!("001{:012}", rng.below(1_000_000_000_000)),
+        contact_ids: external
+            .iter()
+            .map(|_| format!("{:024x}", rng.next() as u128 * 7919))
+            .collect(),
+    }
+}
+
+/// A processed call's transcript (now and then none, now and then a long one); a turn now
+/// and then names a speaker nobody on the call lists.
+fn transcript(rng: &mut Rng, processed: bool, speakers: i64) -> Vec<Turn> {
+    let turns = if !processed || rng.chance(5) {
+        0
+    } else if rng.chance(10) {
+        300 + rng.below(300) as usize
+    } else {
+        4 + rng.below(30) as usize
+    };
+    let mut transcript = Vec::with_capacity(turns);
+    let mut t = 1.0f64;
+    for i in 0..turns {
+        let len = 2.0 + rng.below(20) as f64 + rng.below(100) as f64 / 100.0;
+        let annotations = if rng.chance(8) {
+            vec![
+                serde_json::json!({"tracker": rng.pick(TOPICS), "phrase": "price", "category": "Commercial"}),
+            ]
+        } else if rng.chance(4) {
+            vec![serde_json::json!({"label": "Next steps", "phrase": "send the proposal"})]
+        } else {
+            vec![]
+        };
+        transcript.push(Turn {
+            text: rng.pick(SENTENCES).to_string(),
+            start: t,
+            end: t + len,
+            person_id: if i % 41 == 40 {
+                speakers + 3
+            } else {
+                rng.below(speakers as u64) as i64
+            },
+            annotations,
+        });
+        t += len + 0.5;
+    }
+    transcript
+}
+
+/// Up to three distinct topics.
+fn topics(rng: &mut Rng) -> Vec<String> {
+    (0..rng.below(4))
+        .map(|_| rng.pick(TOPICS).to_string())
+        .fold(Vec::new(), |mut acc, x| {
+            if !acc.contains(&x) {
+                acc.push(x);
+            }
+            acc
+        })
+}
+
+/// A title as sales teams write them: from the deal when there is one.
+fn title(rng: &mut Rng, call_type: &str, crm: &Option<Crm>, company: &str) -> String {
+    match (call_type, crm) {
+        ("RECORDING", _) => format!("Recording: {} follow-up", company),
+        (_, Some(c)) => format!(
+            "{} – {}",
+            c.deal_name,
+            rng.pick(&[
+                "Discovery call",
+                "Demo",
+                "Pricing review",
+                "Security Q&A",
+                "Kickoff"
+            ])
+        ),
+        _ => format!("{company} intro call"),
+    }
+}
+
+/// A competitor mention, on about a third of the processed calls.
+fn competitors(rng: &mut Rng, processed: bool, speakers: i64) -> Vec<serde_json::Value> {
+    if processed && rng.chance(35) {
+        vec![serde_json::json!({
+            "competitor_name": rng.pick(COMPETITORS),
+            "sentiment": rng.pick(&["POSITIVE", "NEGATIVE", "NEUTRAL"]),
+            "reasoning": "The buyer compared onboarding effort and price.",
+            "personId": format!("{}", rng.below(speakers as u64)),
+            "turn_start_time": format!("{:.1}", rng.below(600) as f64 + 0.5),
+        })]
+    } else {
+        vec![]
+    }
+}
+
+/// When Clari last changed the call: the day before for a scheduled one, otherwise minutes
+/// after it ended; never after the anchor (plus a few milliseconds).
+fn last_modified(
+    rng: &mut Rng,
+    status: &str,
+    time: DateTime<Utc>,
+    duration: u64,
+    anchor: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let last_modified = if status == "SCHEDULED" {
+        time - Duration::days(1)
+    } else {
+        time + Duration::seconds(duration as i64) + Duration::minutes(5 + rng.below(40) as i64)
+    };
+    last_modified.min(anchor) + Duration::milliseconds(rng.below(1000) as i64)
 }
 
 /// A whole workspace.

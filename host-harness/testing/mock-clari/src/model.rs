@@ -112,8 +112,7 @@ impl Call {
             .collect()
     }
 
-    /// The `/calls` shape.
-    // Longer than 80 lines on purpose: the call object of `/calls`, field by field, in the order of the official schema.
+    /// The `/calls` shape: the call object field by field, in the order of the official schema.
     pub fn list_json(&self, users: &[User], media: (bool, bool), now: DateTime<Utc>) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), json!(self.id));
@@ -121,6 +120,47 @@ impl Call {
             m.insert("source_id".into(), json!(s));
         }
         m.insert("title".into(), json!(self.title));
+        self.insert_people(&mut m, users);
+        m.insert("status".into(), json!(self.status));
+        m.insert("bot_not_join_reason".into(), json!([]));
+        m.insert("type".into(), json!(self.call_type));
+        m.insert("time".into(), json!(iso(self.time)));
+        if self.calendar {
+            m.insert(
+                "icaluid".into(),
+                json!(format!("{}@calendar.example", &self.id[..8])),
+            );
+            m.insert(
+                "calendar_id".into(),
+                json!(format!("cal-{}", &self.id[..8])),
+            );
+        }
+        m.insert("last_modified_time".into(), json!(iso(self.last_modified)));
+        self.insert_media(&mut m, media, now);
+        m.insert(
+            "disposition".into(),
+            json!(if self.duration > 0 {
+                "CALL_CONNECTED_WITH_PROSPECT"
+            } else {
+                "UNKNOWN_CALL_DISPOSITION"
+            }),
+        );
+        self.insert_crm(&mut m);
+        m.insert(
+            "bookmark_timestamps".into(),
+            json!(self.bookmarks.iter().map(|b| iso(*b)).collect::<Vec<_>>()),
+        );
+        m.insert("metrics".into(), self.metrics());
+        m.insert(
+            "call_review_page_url".into(),
+            json!(format!("https://copilot.clari.com/call/{}", self.id)),
+        );
+        Value::Object(m)
+    }
+
+    /// `users` (the internal participants, the first one the organizer),
+    /// `externalParticipants` and `joinedParticipants`.
+    fn insert_people(&self, m: &mut Map<String, Value>, users: &[User]) {
         let organizer = self.internal.first().map(|(id, _)| id.clone());
         m.insert(
             "users".into(),
@@ -142,21 +182,10 @@ impl Call {
             "joinedParticipants".into(),
             Value::Array(self.joined.iter().map(participant).collect()),
         );
-        m.insert("status".into(), json!(self.status));
-        m.insert("bot_not_join_reason".into(), json!([]));
-        m.insert("type".into(), json!(self.call_type));
-        m.insert("time".into(), json!(iso(self.time)));
-        if self.calendar {
-            m.insert(
-                "icaluid".into(),
-                json!(format!("{}@calendar.example", &self.id[..8])),
-            );
-            m.insert(
-                "calendar_id".into(),
-                json!(format!("cal-{}", &self.id[..8])),
-            );
-        }
-        m.insert("last_modified_time".into(), json!(iso(self.last_modified)));
+    }
+
+    /// `audio_url` and `video_url`: signed links that expire, or null when the call has none.
+    fn insert_media(&self, m: &mut Map<String, Value>, media: (bool, bool), now: DateTime<Utc>) {
         let signed = |kind: &str| {
             json!(format!(
                 "https://media.copilot.example/{}/{kind}?X-Amz-Expires=14400&X-Amz-Date={}",
@@ -180,56 +209,43 @@ impl Call {
                 Value::Null
             },
         );
+    }
+
+    /// The deal fields and `crm_info`, for a call linked to the CRM.
+    fn insert_crm(&self, m: &mut Map<String, Value>) {
+        let Some(c) = &self.crm else { return };
+        m.insert("deal_name".into(), json!(c.deal_name));
+        m.insert("deal_value".into(), json!(c.deal_value));
+        m.insert("deal_close_date".into(), json!(iso(c.deal_close_date)));
         m.insert(
-            "disposition".into(),
-            json!(if self.duration > 0 {
-                "CALL_CONNECTED_WITH_PROSPECT"
-            } else {
-                "UNKNOWN_CALL_DISPOSITION"
-            }),
+            "deal_stage_before_call".into(),
+            json!(c.deal_stage_before_call),
         );
-        if let Some(c) = &self.crm {
-            m.insert("deal_name".into(), json!(c.deal_name));
-            m.insert("deal_value".into(), json!(c.deal_value));
-            m.insert("deal_close_date".into(), json!(iso(c.deal_close_date)));
-            m.insert(
-                "deal_stage_before_call".into(),
-                json!(c.deal_stage_before_call),
-            );
-            m.insert("account_name".into(), json!(c.account_name));
-            m.insert("contact_names".into(), json!(c.contact_names));
-            m.insert(
-                "crm_info".into(),
-                json!({"source_crm": c.source_crm, "deal_id": c.deal_id, "account_id": c.account_id, "contact_ids": c.contact_ids}),
-            );
-        }
+        m.insert("account_name".into(), json!(c.account_name));
+        m.insert("contact_names".into(), json!(c.contact_names));
         m.insert(
-            "bookmark_timestamps".into(),
-            json!(self.bookmarks.iter().map(|b| iso(*b)).collect::<Vec<_>>()),
+            "crm_info".into(),
+            json!({"source_crm": c.source_crm, "deal_id": c.deal_id, "account_id": c.account_id, "contact_ids": c.contact_ids}),
         );
+    }
+
+    /// `metrics`: talk time, questions and the topic categories.
+    fn metrics(&self) -> Value {
         let categories: Vec<Value> = self
             .topics
             .iter()
             .map(|t| json!({"name": t, "occurences": 1 + (t.len() % 4), "ai_detected": t.len() % 2 == 0, "phrases_matched": []}))
             .collect();
         let speak = self.transcript.iter().map(|t| t.end - t.start).sum::<f64>();
-        m.insert(
-            "metrics".into(),
-            json!({
-                "talk_listen_ratio": if self.duration > 0 { 0.5 } else { 0.0 },
-                "num_questions_asked": self.transcript.iter().filter(|t| t.text.ends_with('?')).count(),
-                "call_duration": self.duration,
-                "total_speak_duration": speak,
-                "longest_monologue_duration": self.transcript.iter().map(|t| t.end - t.start).fold(0.0, f64::max),
-                "engaging_questions": 0,
-                "categories": categories,
-            }),
-        );
-        m.insert(
-            "call_review_page_url".into(),
-            json!(format!("https://copilot.clari.com/call/{}", self.id)),
-        );
-        Value::Object(m)
+        json!({
+            "talk_listen_ratio": if self.duration > 0 { 0.5 } else { 0.0 },
+            "num_questions_asked": self.transcript.iter().filter(|t| t.text.ends_with('?')).count(),
+            "call_duration": self.duration,
+            "total_speak_duration": speak,
+            "longest_monologue_duration": self.transcript.iter().map(|t| t.end - t.start).fold(0.0, f64::max),
+            "engaging_questions": 0,
+            "categories": categories,
+        })
     }
 
     /// The `/call-details` shape (inside `{"call": ...}`).

@@ -262,7 +262,8 @@ async fn admit(
     Ok(())
 }
 
-// Longer than 80 lines on purpose: one routing table of every indexing endpoint, in the order of Glean's reference.
+/// Every indexing endpoint, in the order of Glean's reference: documents, then people and
+/// groups, then status checks.
 async fn endpoint(
     State(app): State<App>,
     headers: HeaderMap,
@@ -272,141 +273,165 @@ async fn endpoint(
     if let Err(r) = admit(&app, &headers, &endpoint, &body).await {
         return r;
     }
-    macro_rules! with {
-        ($t:ty, |$req:ident| $e:expr) => {
-            match parse::<$t>(&body) {
-                Ok($req) => $e,
-                Err(r) => r,
-            }
-        };
+    let name = endpoint.as_str();
+    documents_endpoint(&app, name, &body)
+        .or_else(|| identity_endpoint(&app, name, &body))
+        .or_else(|| status_endpoint(&app, name, &body))
+        .unwrap_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no endpoint /api/index/v1/{endpoint}"),
+            )
+        })
+}
+
+/// Parses the body as `T` and answers with `f`, or answers 400 saying why it is not one.
+fn with<T: DeserializeOwned>(body: &Bytes, f: impl FnOnce(T) -> Response) -> Response {
+    match parse::<T>(body) {
+        Ok(request) => f(request),
+        Err(r) => r,
     }
-    match endpoint.as_str() {
-        "adddatasource" => with!(CustomDatasourceConfig, |c| done(
-            lock(&app).add_datasource(c)
-        )),
-        "getdatasourceconfig" => with!(GetDatasourceConfigRequest, |r| match lock(&app)
-            .datasource(&r.datasource)
-        {
-            Some(c) => json_ok(serde_json::to_value(c).unwrap_or_default()),
-            None => error(
-                StatusCode::BAD_REQUEST,
-                format!("Datasource `{}` doesn't exist", r.datasource)
-            ),
+}
+
+/// The datasource and document endpoints; `None` for any other name.
+fn documents_endpoint(app: &App, endpoint: &str, body: &Bytes) -> Option<Response> {
+    Some(match endpoint {
+        "adddatasource" => with(body, |c: CustomDatasourceConfig| {
+            done(lock(app).add_datasource(c))
         }),
-        "indexdocument" => with!(IndexDocumentRequest, |r| {
+        "getdatasourceconfig" => with(body, |r: GetDatasourceConfigRequest| {
+            match lock(app).datasource(&r.datasource) {
+                Some(c) => json_ok(serde_json::to_value(c).unwrap_or_default()),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Datasource `{}` doesn't exist", r.datasource),
+                ),
+            }
+        }),
+        "indexdocument" => with(body, |r: IndexDocumentRequest| {
             let ds = r.document.datasource.clone();
-            done(lock(&app).index_documents(&ds, vec![r.document]))
+            done(lock(app).index_documents(&ds, vec![r.document]))
         }),
-        "indexdocuments" => with!(IndexDocumentsRequest, |r| done(
-            lock(&app).index_documents(&r.datasource, r.documents)
-        )),
-        "bulkindexdocuments" => with!(BulkIndexDocumentsRequest, |r| {
+        "indexdocuments" => with(body, |r: IndexDocumentsRequest| {
+            done(lock(app).index_documents(&r.datasource, r.documents))
+        }),
+        "bulkindexdocuments" => with(body, |r: BulkIndexDocumentsRequest| {
             let page = Page {
                 first: r.is_first_page == Some(true),
                 last: r.is_last_page == Some(true),
                 force_restart: r.force_restart_upload == Some(true),
                 disable_stale_check: r.disable_stale_document_deletion_check == Some(true),
             };
-            done(lock(&app).bulk_documents(&r.datasource, &r.upload_id, page, r.documents))
+            done(lock(app).bulk_documents(&r.datasource, &r.upload_id, page, r.documents))
         }),
-        "deletedocument" => with!(DeleteDocumentRequest, |r| done(lock(&app).delete_document(
-            &r.datasource,
-            &r.object_type,
-            &r.id
-        ))),
+        "deletedocument" => with(body, |r: DeleteDocumentRequest| {
+            done(lock(app).delete_document(&r.datasource, &r.object_type, &r.id))
+        }),
         // Processing is immediate in the mock; the call is accepted as Glean accepts it.
         "processalldocuments" | "processallmemberships" => StatusCode::OK.into_response(),
-        "indexuser" => with!(IndexUserRequest, |r| done(
-            lock(&app).index_user(&r.datasource, r.user)
-        )),
-        "bulkindexusers" => with!(BulkIndexUsersRequest, |r| {
+        _ => return None,
+    })
+}
+
+/// The user, group and membership endpoints; `None` for any other name.
+fn identity_endpoint(app: &App, endpoint: &str, body: &Bytes) -> Option<Response> {
+    Some(match endpoint {
+        "indexuser" => with(body, |r: IndexUserRequest| {
+            done(lock(app).index_user(&r.datasource, r.user))
+        }),
+        "bulkindexusers" => with(body, |r: BulkIndexUsersRequest| {
             let page = Page {
                 first: r.is_first_page == Some(true),
                 last: r.is_last_page == Some(true),
                 force_restart: r.force_restart_upload == Some(true),
                 disable_stale_check: r.disable_stale_data_deletion_check == Some(true),
             };
-            done(lock(&app).bulk_users(&r.datasource, &r.upload_id, page, r.users))
+            done(lock(app).bulk_users(&r.datasource, &r.upload_id, page, r.users))
         }),
-        "deleteuser" => with!(DeleteUserRequest, |r| done(
-            lock(&app).delete_user(&r.datasource, &r.email)
-        )),
-        "indexgroup" => with!(IndexGroupRequest, |r| done(lock(&app).index_groups(
-            &r.datasource,
-            vec![r.group.name],
-            false
-        ))),
-        "bulkindexgroups" => with!(BulkGroupsRequest, |r| {
+        "deleteuser" => with(body, |r: DeleteUserRequest| {
+            done(lock(app).delete_user(&r.datasource, &r.email))
+        }),
+        "indexgroup" => with(body, |r: IndexGroupRequest| {
+            done(lock(app).index_groups(&r.datasource, vec![r.group.name], false))
+        }),
+        "bulkindexgroups" => with(body, |r: BulkGroupsRequest| {
             // Pages accumulate; a single-page upload (first and last) replaces the groups.
             let _ = &r.upload_id;
             let replace = r.is_first_page == Some(true) && r.is_last_page == Some(true);
-            done(lock(&app).index_groups(
+            done(lock(app).index_groups(
                 &r.datasource,
                 r.groups.into_iter().map(|g| g.name).collect(),
                 replace,
             ))
         }),
-        "deletegroup" => with!(DeleteGroupRequest, |r| done(
-            lock(&app).delete_group(&r.datasource, &r.group_name)
-        )),
-        "indexmembership" => with!(IndexMembershipRequest, |r| {
+        "deletegroup" => with(body, |r: DeleteGroupRequest| {
+            done(lock(app).delete_group(&r.datasource, &r.group_name))
+        }),
+        "indexmembership" => with(body, |r: IndexMembershipRequest| {
             let group = r.membership.group_name.clone().unwrap_or_default();
             match member(&r.membership) {
-                Ok(m) => done(lock(&app).index_memberships(&r.datasource, &group, vec![m], false)),
+                Ok(m) => done(lock(app).index_memberships(&r.datasource, &group, vec![m], false)),
                 Err(e) => error(StatusCode::BAD_REQUEST, e),
             }
         }),
-        "bulkindexmemberships" => with!(BulkMembershipsRequest, |r| {
-            let _ = &r.upload_id;
-            let Some(group) = r.group.clone() else {
-                return error(StatusCode::BAD_REQUEST, "bulk memberships need `group`");
-            };
-            match r
-                .memberships
-                .iter()
-                .map(member)
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(ms) => done(lock(&app).index_memberships(
-                    &r.datasource,
-                    &group,
-                    ms,
-                    r.is_first_page == Some(true),
-                )),
-                Err(e) => error(StatusCode::BAD_REQUEST, e),
-            }
-        }),
-        "checkdocumentaccess" => with!(CheckDocumentAccessRequest, |r| {
+        "bulkindexmemberships" => with(body, |r: BulkMembershipsRequest| bulk_memberships(app, r)),
+        _ => return None,
+    })
+}
+
+/// `bulkindexmemberships`: one group's members, the first page replacing what it had.
+fn bulk_memberships(app: &App, r: BulkMembershipsRequest) -> Response {
+    let _ = &r.upload_id;
+    let Some(group) = r.group.clone() else {
+        return error(StatusCode::BAD_REQUEST, "bulk memberships need `group`");
+    };
+    match r
+        .memberships
+        .iter()
+        .map(member)
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(ms) => done(lock(app).index_memberships(
+            &r.datasource,
+            &group,
+            ms,
+            r.is_first_page == Some(true),
+        )),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// The access and status checks; `None` for any other name.
+fn status_endpoint(app: &App, endpoint: &str, body: &Bytes) -> Option<Response> {
+    Some(match endpoint {
+        "checkdocumentaccess" => with(body, |r: CheckDocumentAccessRequest| {
             let has =
-                lock(&app).check_access(&r.datasource, &r.object_type, &r.doc_id, &r.user_email);
+                lock(app).check_access(&r.datasource, &r.object_type, &r.doc_id, &r.user_email);
             json_ok(json!({"hasAccess": has}))
         }),
         // Deprecated, still served.
-        "getdocumentcount" => with!(DatasourceOnly, |r| match lock(&app)
-            .documents_if_exists(&r.datasource)
-        {
-            Some(n) => json_ok(json!({"documentCount": n})),
-            None => error(
-                StatusCode::BAD_REQUEST,
-                format!("Datasource `{}` doesn't exist", r.datasource)
-            ),
+        "getdocumentcount" => with(body, |r: DatasourceOnly| {
+            match lock(app).documents_if_exists(&r.datasource) {
+                Some(n) => json_ok(json!({"documentCount": n})),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Datasource `{}` doesn't exist", r.datasource),
+                ),
+            }
         }),
-        "getdocumentstatus" => with!(DocumentStatusRequest, |r| match lock(&app).debug_document(
-            &r.datasource,
-            &r.object_type,
-            &r.doc_id
-        ) {
-            Some((at, _)) => json_ok(
-                json!({"uploadStatus": "UPLOADED", "lastUploadedAt": at, "indexingStatus": "INDEXED", "lastIndexedAt": at})
-            ),
-            None =>
-                json_ok(json!({"uploadStatus": "NOT_UPLOADED", "indexingStatus": "NOT_INDEXED"})),
+        "getdocumentstatus" => with(body, |r: DocumentStatusRequest| {
+            match lock(app).debug_document(&r.datasource, &r.object_type, &r.doc_id) {
+                Some((at, _)) => json_ok(json!({
+                    "uploadStatus": "UPLOADED", "lastUploadedAt": at,
+                    "indexingStatus": "INDEXED", "lastIndexedAt": at
+                })),
+                None => json_ok(
+                    json!({"uploadStatus": "NOT_UPLOADED", "indexingStatus": "NOT_INDEXED"}),
+                ),
+            }
         }),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            format!("no endpoint /api/index/v1/{endpoint}"),
-        ),
-    }
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize)]

@@ -258,7 +258,6 @@ impl Index {
     /// the last page closes it and deletes the documents no page carried — unless that is more
     /// than 20% of the index and `disableStaleDocumentDeletionCheck` is not set, in which case
     /// deletion pauses ("DELETION PAUSED" in the debug status).
-    // Longer than 80 lines on purpose: Glean's bulk-upload session rules in one place, checked in the order Glean documents them.
     pub fn bulk_documents(
         &mut self,
         datasource: &str,
@@ -277,71 +276,14 @@ impl Index {
         let ds = self.datasources.get_mut(datasource).ok_or_else(|| {
             format!("Datasource `{datasource}` doesn't exist; create it with /adddatasource first")
         })?;
-        match (&ds.upload, page.first) {
-            (Some(open), true) if open.id != upload_id && !page.force_restart => {
-                return Err(format!(
-                    "upload `{}` is still in progress; finish it or send isFirstPage with forceRestartUpload=true",
-                    open.id
-                ));
-            }
-            (_, true) => {
-                ds.upload = Some(Upload {
-                    id: upload_id.to_string(),
-                    seen: BTreeSet::new(),
-                    started: now(),
-                });
-                ds.history.push(UploadEvent {
-                    upload_id: upload_id.to_string(),
-                    start_time: now(),
-                    end_time: None,
-                    status: "ACTIVE".into(),
-                    processing_state: "UPLOAD IN PROGRESS".into(),
-                });
-            }
-            (Some(open), false) if open.id == upload_id => {}
-            _ => {
-                return Err(format!(
-                    "upload `{upload_id}` was never started; send its first page with isFirstPage=true"
-                ));
-            }
-        }
+        open_page(ds, upload_id, &page)?;
         self.index_documents(datasource, docs)?;
         if page.last {
             let ds = self
                 .datasources
                 .get_mut(datasource)
                 .ok_or("datasource vanished")?;
-            let upload = ds.upload.take().unwrap_or_default();
-            let stale: Vec<String> = ds
-                .documents
-                .keys()
-                .filter(|k| !upload.seen.contains(*k))
-                .cloned()
-                .collect();
-            let share = stale.len() as f64 / ds.documents.len().max(1) as f64;
-            let paused = share > STALE_DELETION_GUARD && !page.disable_stale_check;
-            if !paused {
-                for k in &stale {
-                    ds.documents.remove(k);
-                    ds.uploaded_at.remove(k);
-                }
-            }
-            if let Some(ev) = ds
-                .history
-                .iter_mut()
-                .rev()
-                .find(|e| e.upload_id == upload.id)
-            {
-                ev.end_time = Some(now());
-                ev.status = "SUCCESSFUL".into();
-                ev.processing_state = if paused {
-                    "DELETION PAUSED"
-                } else {
-                    "UPLOAD COMPLETED"
-                }
-                .into();
-            }
-            let _ = upload.started;
+            close_upload(ds, page.disable_stale_check);
             self.persist();
         }
         Ok(())
@@ -678,4 +620,72 @@ impl Index {
         });
         listed || in_group || in_intersection
     }
+}
+
+/// Checks a page of a bulk document upload against the upload in progress: a first page
+/// opens one (refused while another is open, unless forced), any other page must belong to
+/// the open one.
+fn open_page(ds: &mut Datasource, upload_id: &str, page: &Page) -> Result<(), String> {
+    match (&ds.upload, page.first) {
+        (Some(open), true) if open.id != upload_id && !page.force_restart => Err(format!(
+            "upload `{}` is still in progress; finish it or send isFirstPage with forceRestartUpload=true",
+            open.id
+        )),
+        (_, true) => {
+            ds.upload = Some(Upload {
+                id: upload_id.to_string(),
+                seen: BTreeSet::new(),
+                started: now(),
+            });
+            ds.history.push(UploadEvent {
+                upload_id: upload_id.to_string(),
+                start_time: now(),
+                end_time: None,
+                status: "ACTIVE".into(),
+                processing_state: "UPLOAD IN PROGRESS".into(),
+            });
+            Ok(())
+        }
+        (Some(open), false) if open.id == upload_id => Ok(()),
+        _ => Err(format!(
+            "upload `{upload_id}` was never started; send its first page with isFirstPage=true"
+        )),
+    }
+}
+
+/// Closes the open bulk upload: deletes the documents no page carried, unless they are more
+/// than [`STALE_DELETION_GUARD`] of the index and the check was not disabled ("DELETION
+/// PAUSED" in the upload's history).
+fn close_upload(ds: &mut Datasource, disable_stale_check: bool) {
+    let upload = ds.upload.take().unwrap_or_default();
+    let stale: Vec<String> = ds
+        .documents
+        .keys()
+        .filter(|k| !upload.seen.contains(*k))
+        .cloned()
+        .collect();
+    let share = stale.len() as f64 / ds.documents.len().max(1) as f64;
+    let paused = share > STALE_DELETION_GUARD && !disable_stale_check;
+    if !paused {
+        for k in &stale {
+            ds.documents.remove(k);
+            ds.uploaded_at.remove(k);
+        }
+    }
+    if let Some(ev) = ds
+        .history
+        .iter_mut()
+        .rev()
+        .find(|e| e.upload_id == upload.id)
+    {
+        ev.end_time = Some(now());
+        ev.status = "SUCCESSFUL".into();
+        ev.processing_state = if paused {
+            "DELETION PAUSED"
+        } else {
+            "UPLOAD COMPLETED"
+        }
+        .into();
+    }
+    let _ = upload.started;
 }
