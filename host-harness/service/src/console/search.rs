@@ -687,7 +687,7 @@ fn fill_from_state(
         let turn = crawl_engine::stages::stable_hash(id) % every;
         let done = store.meta().full_crawls;
         let next = (0..every)
-            .map(|k| done + k)
+            .map(|k| done.saturating_add(k))
             .find(|n| n % every == turn)
             .unwrap_or(done);
         let because = d.fetched_because.clone().unwrap_or_else(|| {
@@ -695,7 +695,7 @@ fn fill_from_state(
         });
         page.why_fetched = format!(
             "{because}. Its next deep refresh is full crawl #{} (full crawls done: {done}; each call is re-fetched every {every} full crawls whatever its listing says)",
-            next + 1
+            next.saturating_add(1)
         );
     }
     let (_, failures) = store.failures(10_000)?;
