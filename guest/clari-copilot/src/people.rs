@@ -53,9 +53,13 @@ fn participant(p: &Participant) -> Someone {
 pub struct People<'a> {
     call: &'a Call,
     /// Speakers already resolved, by person id: a transcript names the same few people in
-    /// every turn.
+    /// every turn. At most [`SPEAKERS_KEPT`], so a transcript naming a new id in every turn
+    /// costs what it did without the cache, not a search of every id before it.
     speakers: RefCell<Vec<(Option<i64>, String)>>,
 }
+
+/// How many resolved speakers a call keeps (calls have a handful).
+const SPEAKERS_KEPT: usize = 32;
 
 impl<'a> People<'a> {
     pub fn of(call: &'a Call) -> Self {
@@ -147,9 +151,10 @@ impl<'a> People<'a> {
             return known.clone();
         }
         let resolved = self.resolve_speaker(person_id);
-        self.speakers
-            .borrow_mut()
-            .push((person_id, resolved.clone()));
+        let mut kept = self.speakers.borrow_mut();
+        if kept.len() < SPEAKERS_KEPT {
+            kept.push((person_id, resolved.clone()));
+        }
         resolved
     }
 
@@ -237,6 +242,26 @@ mod tests {
 
     fn call(v: serde_json::Value) -> Call {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_transcript_naming_a_new_id_every_turn_keeps_a_bounded_cache() {
+        let c = call(json!({
+            "externalParticipants": [{"name": "Jane Buyer", "personId": 2}]
+        }));
+        let p = People::of(&c);
+        for id in 0..10_000 {
+            let expected = if id == 2 {
+                "Jane Buyer".to_string()
+            } else {
+                format!("Speaker {id}")
+            };
+            assert_eq!(p.speaker(Some(id)), expected);
+        }
+        assert_eq!(p.speakers.borrow().len(), SPEAKERS_KEPT);
+        // Past the cache's bound, names still resolve, and the kept ones answer from it.
+        assert_eq!(p.speaker(Some(2)), "Jane Buyer");
+        assert_eq!(p.speaker(Some(20_000)), "Speaker 20000");
     }
 
     #[test]
