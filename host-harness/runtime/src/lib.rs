@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod compiled_cache;
 pub mod contract;
 pub mod convert;
+mod exports;
 pub mod host;
 pub mod limits;
 pub mod slots;
@@ -214,7 +215,7 @@ impl Runtime {
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
         let pre = if version >= v0_2_0::MIN {
-            Pre::V0_2(v0_2_0::ConnectorPre::new(pre).map_err(link)?)
+            Pre::V0_2(exports::ConnectorPre::new(pre).map_err(link)?)
         } else {
             Pre::V0_1(v0_1_0::ConnectorPre::new(pre).map_err(link)?)
         };
@@ -332,13 +333,13 @@ pub fn component_digest(bytes: &[u8]) -> String {
 /// A pre-instantiated component, by the contract version it was built for.
 enum Pre {
     V0_1(v0_1_0::ConnectorPre<HostState>),
-    V0_2(v0_2_0::ConnectorPre<HostState>),
+    V0_2(exports::ConnectorPre<HostState>),
 }
 
 /// An instance, by contract version.
-enum Instance {
+enum Instance<'a> {
     V0_1(v0_1_0::Connector),
-    V0_2(v0_2_0::Connector),
+    V0_2(exports::Connector<'a, HostState>),
 }
 
 /// A component compiled and linked, ready to instantiate.
@@ -591,7 +592,7 @@ impl WasmSource {
     fn call<R>(
         &self,
         export: &'static str,
-        f: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Instance<'_>, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let state = HostState::new(
             self.egress.clone(),
@@ -654,7 +655,7 @@ impl WasmSource {
                 limit: self.limits.memory_bytes,
             };
         }
-        if instantiating {
+        if instantiating || e.downcast_ref::<exports::ExportTypeMismatch>().is_some() {
             return CallError::Instantiate {
                 export,
                 message: redact(text),

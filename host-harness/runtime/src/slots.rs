@@ -7,8 +7,17 @@ use std::sync::{Condvar, Mutex};
 /// A counting semaphore of instance slots.
 #[derive(Debug)]
 pub struct Slots {
-    free: Mutex<usize>,
+    state: Mutex<State>,
     freed: Condvar,
+}
+
+#[derive(Debug)]
+struct State {
+    free: usize,
+    /// Callers blocked in [`Slots::take`]. A release wakes one only when there is one: the
+    /// standard condition variable makes a system call on every `notify_one`, waiter or not,
+    /// which was a microsecond of every sandbox call on a machine with costly system calls.
+    waiting: usize,
 }
 
 /// A held slot; released when dropped.
@@ -17,26 +26,36 @@ pub struct Slot<'a>(&'a Slots);
 impl Slots {
     pub fn new(n: usize) -> Self {
         Slots {
-            free: Mutex::new(n.max(1)),
+            state: Mutex::new(State {
+                free: n.max(1),
+                waiting: 0,
+            }),
             freed: Condvar::new(),
         }
     }
 
     /// Waits for a free slot.
     pub fn take(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.free == 0 {
+            state.waiting += 1;
+            state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting -= 1;
         }
-        *free -= 1;
+        state.free -= 1;
         Slot(self)
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.free += 1;
+        let wake = state.waiting > 0;
+        drop(state);
+        if wake {
+            self.0.freed.notify_one();
+        }
     }
 }
 
@@ -65,5 +84,26 @@ mod tests {
             h.join().unwrap();
         }
         assert!(peak.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+    }
+
+    #[test]
+    fn every_waiter_is_woken_when_slots_free_up() {
+        // One slot, many threads taking it many times: a lost wake-up would hang this test.
+        let slots = std::sync::Arc::new(Slots::new(1));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let slots = slots.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..2_000 {
+                        let _slot = slots.take();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let state = slots.state.lock().unwrap();
+        assert_eq!((state.free, state.waiting), (1, 0));
     }
 }
