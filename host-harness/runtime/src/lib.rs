@@ -90,10 +90,17 @@ const POOL_KEEP_RESIDENT: usize = 128 << 10;
 /// The same for tables (a few KiB of function references).
 const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
+/// Set (to anything) to have the engine write `/tmp/perf-PID.map`, so that `perf report`
+/// names the guest's functions (BENCHMARKS.md, "The sandbox's cost"). A profiling aid only.
+pub const PERF_MAP_ENV: &str = "HARNESS_PERF_MAP";
+
 fn base_config() -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
+    if std::env::var_os(PERF_MAP_ENV).is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     c
 }
 
