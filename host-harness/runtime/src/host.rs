@@ -115,7 +115,10 @@ impl ResourceLimiter for GuestLimits {
 
 /// What one store holds.
 pub struct HostState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most calls make none, and building one (seeding
+    /// its random generators) was 5% of a small guest's fresh instance and call.
+    wasi: Option<WasiCtx>,
+    clock: GuestClock,
     table: ResourceTable,
     pub(crate) limits: GuestLimits,
     log_budget: guest_text::LogBudget,
@@ -134,25 +137,9 @@ impl HostState {
         clock: GuestClock,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let mut b = WasiCtx::builder();
-        b.stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        if let GuestClock::Fixed(secs) = clock {
-            // A fixed clock makes the guest's whole world repeatable: randomness too.
-            use rand::SeedableRng;
-            let seed = secs as u64;
-            b.wall_clock(FixedClock(Duration::from_secs(secs.max(0) as u64)))
-                .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
-                .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed))
-                .insecure_random_seed(u128::from(seed));
-        }
-        if let GuestClock::Shared(ClockCell(cell)) = clock {
-            b.wall_clock(SharedClock(cell));
-        }
         HostState {
-            wasi: b.build(),
+            wasi: None,
+            clock,
             table: ResourceTable::new(),
             limits: GuestLimits {
                 inner: StoreLimitsBuilder::new()
@@ -203,11 +190,37 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (clock, stderr) = (self.clock, &self.stderr);
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self
+                .wasi
+                .get_or_insert_with(|| wasi_ctx(clock, stderr.clone())),
             table: &mut self.table,
         }
     }
+}
+
+/// The guest's WASI world: no network, stderr kept for error messages, and the clock (with, for
+/// a fixed clock, randomness seeded from it).
+fn wasi_ctx(clock: GuestClock, stderr: MemoryOutputPipe) -> WasiCtx {
+    let mut b = WasiCtx::builder();
+    b.stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    if let GuestClock::Fixed(secs) = clock {
+        // A fixed clock makes the guest's whole world repeatable: randomness too.
+        use rand::SeedableRng;
+        let seed = secs as u64;
+        b.wall_clock(FixedClock(Duration::from_secs(secs.max(0) as u64)))
+            .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+            .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed))
+            .insecure_random_seed(u128::from(seed));
+    }
+    if let GuestClock::Shared(ClockCell(cell)) = clock {
+        b.wall_clock(SharedClock(cell));
+    }
+    b.build()
 }
 
 impl types::Host for HostState {}
